@@ -1,0 +1,124 @@
+# Two commands on a fresh machine:  `make run` (the whole service)  and  `make test` (the whole suite).
+# Everything else here is what those two are made of.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BOT_VENV := .venv-bot
+BACKEND_VENV := .venv-backend
+BOT_BIN := $(BOT_VENV)/bin
+BACKEND_BIN := $(BACKEND_VENV)/bin
+MODEL := models/assistant.tar.gz
+RASA_DATA := nlu_data dialogue
+# The model is retrained only when one of these changed (make compares timestamps; Rasa's own cache under
+# .rasa/ then reuses every component whose inputs are unchanged).
+TRAINING_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) -name '*.yml' 2>/dev/null)
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help run test envs migrate model validate test-backend test-stories test-actions test-e2e \
+        bench cross-validate lock lock-bot lock-backend clean
+
+help:
+	@echo "make run    start cs_backend, the action server, the Rasa server and the demo website"
+	@echo "make test   install what is needed and run every test (pytest in both environments,"
+	@echo "            rasa data validate, Rasa test stories)"
+	@echo "make bench  measure install/training/startup/memory and write BENCHMARKS.md"
+
+# ---------------------------------------------------------------------------------------------------------
+# Environments: each is installed from its committed lock file and reinstalled when the lock changes.
+
+$(BOT_VENV)/.installed: requirements/bot.txt scripts/find-python.sh
+	@python=$$(scripts/find-python.sh bot) && echo "bot environment: $$python" && \
+	if ! $(BOT_BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
+	  rm -rf $(BOT_VENV) && "$$python" -m venv $(BOT_VENV); fi
+	$(BOT_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/bot.txt
+	@touch $@
+
+$(BACKEND_VENV)/.installed: requirements/backend.txt scripts/find-python.sh
+	@python=$$(scripts/find-python.sh backend) && echo "backend environment: $$python" && \
+	if ! $(BACKEND_BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
+	  rm -rf $(BACKEND_VENV) && "$$python" -m venv $(BACKEND_VENV); fi
+	$(BACKEND_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/backend.txt
+	@touch $@
+
+envs: $(BOT_VENV)/.installed $(BACKEND_VENV)/.installed
+
+# ---------------------------------------------------------------------------------------------------------
+# The assistant's model.
+
+$(MODEL): $(TRAINING_INPUTS) | $(BOT_VENV)/.installed
+	$(BOT_BIN)/rasa train --data $(RASA_DATA) --config config.yml --domain domain.yml \
+	  --out models --fixed-model-name assistant
+	@touch $@
+
+model: $(MODEL)
+
+# ---------------------------------------------------------------------------------------------------------
+# Run.
+
+migrate: $(BACKEND_VENV)/.installed
+	$(BACKEND_BIN)/python -m cs_backend migrate
+
+run: envs $(MODEL) migrate
+	$(BACKEND_BIN)/python -m bot.launcher
+
+# ---------------------------------------------------------------------------------------------------------
+# Test. Under CI=true the tests that need PostgreSQL or Redis fail instead of skipping when those are absent.
+
+validate: $(BOT_VENV)/.installed
+	$(BOT_BIN)/rasa data validate --data $(RASA_DATA) --domain domain.yml --config config.yml --fail-on-warnings
+
+test-backend: $(BACKEND_VENV)/.installed
+	$(BACKEND_BIN)/python -m pytest tests/backend
+
+test-stories: $(MODEL)
+	$(BOT_BIN)/rasa test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors \
+	  --out var/rasa-test-results
+
+test-actions: envs
+	$(BOT_BIN)/python -m pytest tests/actions
+
+test-e2e: envs $(MODEL)
+	$(BACKEND_BIN)/python -m pytest tests/e2e
+
+test: envs
+	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory test-backend
+	$(MAKE) --no-print-directory test-actions
+	$(MAKE) --no-print-directory test-stories
+	$(MAKE) --no-print-directory test-e2e
+
+# ---------------------------------------------------------------------------------------------------------
+# Measurements (written to BENCHMARKS.md by the scripts themselves, with the command that produced them).
+
+bench: envs $(MODEL)
+	$(BACKEND_BIN)/python -m benchmarks.run_all
+
+cross-validate: $(BOT_VENV)/.installed
+	$(BOT_BIN)/rasa test nlu --nlu nlu_data --config config.yml --cross-validation --folds 5 \
+	  --out var/cross-validation
+
+# ---------------------------------------------------------------------------------------------------------
+# Lock files: regenerate after editing requirements/*.in.
+
+lock: lock-bot lock-backend
+
+lock-backend: $(BACKEND_VENV)/.installed
+	$(BACKEND_BIN)/python -m pip install --quiet pip-tools
+	$(BACKEND_BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  -o requirements/backend.txt requirements/backend.in
+
+lock-bot:
+	@python=$$(scripts/find-python.sh bot) && rm -rf var/lock-bot-venv && "$$python" -m venv var/lock-bot-venv
+	var/lock-bot-venv/bin/pip install --quiet -r requirements/bot.in
+	{ echo "# Lock of the bot environment (CPython 3.10), generated from requirements/bot.in by \`make lock-bot\`."; \
+	  echo "# Install: make envs (pip install -r requirements/bot.txt into .venv-bot)."; \
+	  var/lock-bot-venv/bin/pip freeze --exclude-editable; } > requirements/bot.txt
+	rm -rf var/lock-bot-venv
+
+clean:
+	rm -rf $(BOT_VENV) $(BACKEND_VENV) models .rasa var/log var/rasa-test-results var/cross-validation

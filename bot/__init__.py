@@ -1,0 +1,1 @@
+"""Rasa-side Python of the assistant: the launcher that runs the whole service, and custom channels/components."""
