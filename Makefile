@@ -19,7 +19,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run test envs migrate model validate test-backend test-stories test-actions test-e2e \
+.PHONY: help run test envs migrate model validate test-backend test-stories test-actions test-e2e browser \
         bench cross-validate lock lock-bot lock-backend clean
 
 help:
@@ -82,8 +82,16 @@ test-stories: $(MODEL)
 test-actions: envs
 	$(BOT_BIN)/python -m pytest tests/actions
 
-test-e2e: envs $(MODEL)
+test-e2e: envs $(MODEL) browser
 	$(BACKEND_BIN)/python -m pytest tests/e2e
+
+# The widget test drives the system Chromium (Playwright never downloads a browser here). Under CI=true, as root
+# on Debian/Ubuntu, a missing Chromium is installed; elsewhere the browser test skips and says how to get one.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$${CI:-}" = true ] && [ "$$(id -u)" = 0 ] \
+	    && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium for the widget test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
 test: envs
 	$(MAKE) --no-print-directory validate

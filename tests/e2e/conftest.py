@@ -7,38 +7,16 @@ against a fresh SQLite database (the embedded default) and the model `make model
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from e2e_support import RunningService, free_port, unavailable
 
 from bot.launcher import BACKEND_VENV, BOT_VENV, DEFAULT_MODEL, REPO_ROOT, Ports, ServiceStack, service_specs
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: end-to-end tests must run)")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class RunningService:
-    ports: Ports
-    database_path: Path
-    log_dir: Path
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +27,7 @@ def service_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
         (DEFAULT_MODEL, "make model"),
     ):
         if not needed.exists():
-            _unavailable(f"{needed} is missing; run `{how}` (make test does it)")
+            unavailable(f"{needed} is missing; run `{how}` (make test does it)")
     base = tmp_path_factory.mktemp("e2e")
     yield base / "cs_backend.db", base / "log"
 
@@ -63,7 +41,7 @@ async def service(service_paths: tuple[Path, Path]) -> AsyncIterator[RunningServ
         [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "migrate"],
         cwd=REPO_ROOT, env={**os.environ, **env}, check=True,
     )
-    ports = Ports(backend=_free_port(), actions=_free_port(), rasa=_free_port())
+    ports = Ports(backend=free_port(), actions=free_port(), rasa=free_port())
     stack = ServiceStack(service_specs(ports, DEFAULT_MODEL, env), log_dir=log_dir, echo=None)
     try:
         await stack.start(timeout=300)

@@ -1,0 +1,91 @@
+"""Command line: `python -m cs_backend serve [--host H] [--port P]` and `python -m cs_backend migrate`.
+
+Configuration comes from the environment (see cs_backend/config.py); --host/--port override
+CS_BACKEND_HOST/CS_BACKEND_PORT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+
+from cs_backend.config import Settings, SettingsError
+from cs_backend.db import DatabaseUrlError, normalize_database_url
+
+log = logging.getLogger("cs_backend")
+
+# SIGTERM/Ctrl-C: give in-flight requests this long before they are cancelled (event streams end at once).
+SHUTDOWN_TIMEOUT_SECONDS = 10.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cs_backend", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="interface to bind (default: CS_BACKEND_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: CS_BACKEND_PORT or 8000)")
+    migrate = commands.add_parser("migrate", help="upgrade the database schema (alembic upgrade)")
+    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    return parser
+
+
+def _redacted(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from cs_backend.logs import AccessLogger
+    from cs_backend.main import create_app
+
+    log.info(
+        "cs_backend on http://%s:%d, database %s, live events %s",
+        settings.host,
+        settings.port,
+        _redacted(settings.database_url),
+        "redis" if settings.redis_url else "in-process",
+    )
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log_class=AccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+        print=None,
+    )
+
+
+def migrate(settings: Settings, revision: str) -> None:
+    from cs_backend import migrate as migrations
+
+    log.info("migrating %s to %s", _redacted(settings.database_url), revision)
+    migrations.upgrade(settings.database_url, revision)
+    log.info("database is at %s", revision)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        settings = dataclasses.replace(settings, database_url=normalize_database_url(settings.database_url))
+    except (SettingsError, DatabaseUrlError) as error:
+        print(f"cs_backend: configuration error: {error}", file=sys.stderr)
+        return 2
+    from cs_backend.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    if arguments.command == "serve":
+        overrides = {"host": arguments.host, "port": arguments.port}
+        serve(dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None}))
+    elif arguments.command == "migrate":
+        migrate(settings, arguments.revision)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

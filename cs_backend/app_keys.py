@@ -1,0 +1,27 @@
+"""Typed keys of the application's state, in their own module so route modules can import them without
+importing main.py (which imports every route module)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from cs_backend.config import Settings
+from cs_backend.db import Database
+from cs_backend.live_events import LiveEvents, Subscription
+
+if TYPE_CHECKING:
+    from cs_backend.openapi import ApiRoute
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+LIVE_EVENTS = web.AppKey[LiveEvents]("live_events")
+# The alembic revision the code expects; /health/ready compares the database's against it.
+SCHEMA_REVISION = web.AppKey("schema_revision", str)
+# Documented API routes, in registration order (openapi.py builds the document from them).
+API_ROUTES = web.AppKey[list["ApiRoute"]]("api_routes")
+# Built on first request and reused: the routes cannot change once the app runs.
+OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
+# Subscriptions of the open /api/events streams, ended on shutdown so that shutdown does not wait for them.
+OPEN_EVENT_STREAMS = web.AppKey[set[Subscription]]("open_event_streams")

@@ -1,0 +1,1 @@
+"""Conversations: one per Rasa sender id and channel."""

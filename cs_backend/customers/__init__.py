@@ -1,0 +1,1 @@
+"""Customers: one per (lower-cased) email address."""

@@ -1,0 +1,187 @@
+"""Database access: URL normalisation, the async engine and session factory, the declarative base.
+
+SQLite (aiosqlite) is the embedded default and PostgreSQL (asyncpg) the production database; the same models,
+migration and queries run on both. The schema is owned by Alembic (cs_backend/migrations): the app never
+creates tables itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import DateTime, Dialect, MetaData, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
+
+# Explicit constraint names: Alembic needs them to drop or alter constraints later (and SQLite batch mode
+# recreates tables by name), and they make IntegrityError messages readable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL is not a URL of a supported database."""
+
+
+def normalize_database_url(url: str | URL) -> str:
+    """Return `url` with the async driver of its database, as a string SQLAlchemy accepts.
+
+    postgres://, postgresql:// and postgresql+asyncpg:// become postgresql+asyncpg:// (Heroku-style `postgres`
+    is not a SQLAlchemy dialect name); sqlite:// and sqlite+aiosqlite:// become sqlite+aiosqlite://. libpq's
+    `sslmode` query parameter is renamed to asyncpg's `ssl`, so URLs copied from hosting providers work.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(
+            "DATABASE_URL is not a database URL; expected e.g. postgresql://user@host:5432/db "
+            "or sqlite:///path/to/file.db"
+        ) from None
+    scheme = parsed.drivername.lower()
+    if scheme in _POSTGRES_SCHEMES:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+        if "sslmode" in parsed.query:
+            query = dict(parsed.query)
+            query["ssl"] = query.pop("sslmode")
+            parsed = parsed.set(query=query)
+    elif scheme in _SQLITE_SCHEMES:
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    else:
+        raise DatabaseUrlError(
+            f"unsupported database URL scheme {parsed.drivername!r}: use postgresql://, postgres://, "
+            "postgresql+asyncpg://, sqlite:/// or sqlite+aiosqlite:///"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless asked, per connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers run while one request writes, instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An async engine for `database_url` (normalised first); creates the SQLite file's directory."""
+    url = make_url(normalize_database_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        path = _sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # `timeout` is SQLite's busy timeout: concurrent writers wait for the lock instead of failing.
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        return engine
+    # pre_ping: a PostgreSQL restart must not turn the next request per pooled connection into a 500.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+@dataclass(frozen=True)
+class Database:
+    """The engine and the session factory the request handlers use."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, database_url: str) -> Database:
+        engine = create_engine(database_url)
+        # expire_on_commit=False: handlers serialise rows after commit without an implicit (async-unsafe)
+        # reload of every attribute.
+        return cls(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def run_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+    attempts: int = 3,
+) -> T:
+    """Run `work` in a new session and commit; start over on IntegrityError.
+
+    Upserts read first and insert when the row is missing. Two requests can race past the read; the loser's
+    insert then hits a unique constraint (email, (sender_id, channel), idempotency key), and running the
+    work again in a fresh transaction finds the winner's committed row. Any other exception rolls back and
+    propagates.
+    """
+    for attempt in range(1, attempts + 1):
+        async with sessions() as session:
+            try:
+                result = await work(session)
+                await session.commit()
+                return result
+            except IntegrityError:
+                await session.rollback()
+                if attempt == attempts:
+                    raise
+                log.info("concurrent insert detected; retrying the transaction (attempt %d)", attempt + 1)
+    raise AssertionError("unreachable")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zones, so values are stored as naive UTC text (one
+    format, so text order is time order) and get their UTC tzinfo back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC timestamp column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)

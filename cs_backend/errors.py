@@ -1,0 +1,43 @@
+"""Errors a handler or service raises on purpose; middlewares.error_middleware turns them into JSON.
+
+Services raise these instead of aiohttp exceptions so they stay usable outside a request (and testable).
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message that is safe to show to the client."""
+
+    status = 500
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class InvalidRequest(ApiError):
+    """400: malformed body, or a value that fails validation (`fields` names each bad field)."""
+
+    status = 400
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    """409: the request is valid but the resource's state does not allow it (e.g. closed → open)."""
+
+    status = 409
+
+
+def invalid_field(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest("invalid request body", {field: message})
+
+
+class ServiceUnavailable(ApiError):
+    """503: a dependency (database, Redis) cannot be reached right now; retrying later may work."""
+
+    status = 503

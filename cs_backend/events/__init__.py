@@ -1,0 +1,1 @@
+"""Server-sent events fed by the live-events store (GET /api/events)."""

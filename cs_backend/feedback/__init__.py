@@ -1,0 +1,1 @@
+"""CSAT / CES ratings."""

@@ -1,0 +1,41 @@
+"""The feedback table: CSAT (1-5) and CES (1-7) ratings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_backend.db import Base, UTCDateTime, utcnow
+
+KINDS = ("csat", "ces")
+RESOLVERS = ("bot", "agent")
+# The score scale of each kind: CSAT is 1-5, CES (customer effort score) is 1-7.
+SCORE_RANGES = {"csat": (1, 5), "ces": (1, 7)}
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("kind IN ('csat', 'ces')", name="kind"),
+        CheckConstraint(
+            "(kind = 'csat' AND score BETWEEN 1 AND 5) OR (kind = 'ces' AND score BETWEEN 1 AND 7)",
+            name="score_range",
+        ),
+        CheckConstraint("resolver IN ('bot', 'agent')", name="resolver"),
+        Index("ix_feedback_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), index=True)
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    resolver: Mapped[str] = mapped_column(String(8), default="bot")
+    # Unique: a retried POST with the same key returns the first rating instead of counting it twice.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

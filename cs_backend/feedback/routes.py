@@ -1,0 +1,58 @@
+"""HTTP routes of /api/feedback."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cs_backend.app_keys import DATABASE, LIVE_EVENTS
+from cs_backend.feedback import service
+from cs_backend.feedback.schemas import FeedbackCreate, FeedbackOut, FeedbackPage, FeedbackQuery
+from cs_backend.live_events import publish_safely
+from cs_backend.openapi import ApiRoute, Response
+from cs_backend.responses import model_response
+from cs_backend.validation import idempotency_key, parse_body, parse_query
+
+
+async def create_feedback(request: web.Request) -> web.Response:
+    key = idempotency_key(request)
+    data = await parse_body(request, FeedbackCreate)
+    feedback, created = await service.create_feedback(request.app[DATABASE], data, key)
+    out = FeedbackOut.model_validate(feedback)
+    if created:
+        await publish_safely(request.app[LIVE_EVENTS], "feedback.created", out.model_dump(mode="json"))
+    return model_response(FeedbackOut, out, status=201 if created else 200)
+
+
+async def list_feedback(request: web.Request) -> web.Response:
+    query = parse_query(request.query, FeedbackQuery)
+    page = await service.list_feedback(request.app[DATABASE], query)
+    return model_response(FeedbackPage, page)
+
+
+ROUTES = [
+    ApiRoute(
+        "POST",
+        "/api/feedback",
+        create_feedback,
+        summary="Record a CSAT (1-5) or CES (1-7) rating",
+        tag="feedback",
+        description="Publishes feedback.created after the commit.",
+        body=FeedbackCreate,
+        idempotency_key=True,
+        responses={
+            201: Response("Rating recorded.", FeedbackOut),
+            200: Response("Idempotency-Key seen before: the rating first recorded with it.", FeedbackOut),
+        },
+        errors=(400, 413),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/feedback",
+        list_feedback,
+        summary="List ratings, newest first",
+        tag="feedback",
+        query=FeedbackQuery,
+        responses={200: Response("A page of ratings.", FeedbackPage)},
+        errors=(400,),
+    ),
+]

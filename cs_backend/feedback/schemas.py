@@ -1,0 +1,83 @@
+"""Request and response bodies of /api/feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from cs_backend.feedback.models import SCORE_RANGES
+from cs_backend.schemas import ResponseModel
+from cs_backend.validation import MAX_ID, ApiModel, Channel, QueryModel, RowId, SenderId, text_type
+
+Kind = Literal["csat", "ces"]
+Resolver = Literal["bot", "agent"]
+
+
+class FeedbackCreate(ApiModel):
+    kind: Kind = Field(description="csat (score 1-5) or ces (customer effort score, 1-7).")
+    score: int = Field(
+        description="1-5 for csat, 1-7 for ces.", json_schema_extra={"minimum": 1, "maximum": 7}
+    )
+    comment: text_type(2000, min_length=0) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Up to 2000 characters; empty means no comment."
+    )
+    ticket_id: RowId | None = Field(default=None, description="Must be an existing ticket.")
+    sender_id: SenderId | None = Field(
+        default=None, description="Rasa sender id: links the rating to the conversation (sender_id, channel)."
+    )
+    channel: Channel = Field(default="api", description="null or absent means api.")
+    intent: text_type(200) | None = Field(  # type: ignore[valid-type]
+        default=None, description="The intent the rating is about, for reporting."
+    )
+    resolver: Resolver = Field(default="bot", description="Who resolved the request: bot or agent.")
+
+    @field_validator("score")
+    @classmethod
+    def _score_in_kind_range(cls, score: int, info: ValidationInfo) -> int:
+        # Runs after `kind` (declared first), so the range is the kind's; with an invalid kind (reported on
+        # its own) only the widest range is checked.
+        kind = info.data.get("kind")
+        low, high = SCORE_RANGES.get(kind, (1, 7)) if isinstance(kind, str) else (1, 7)
+        if not low <= score <= high:
+            prefix = f"{kind} score" if kind in SCORE_RANGES else "score"
+            raise PydanticCustomError(
+                "score_range",
+                "{prefix} must be between {low} and {high}",
+                {"prefix": prefix, "low": low, "high": high},
+            )
+        return score
+
+    @field_validator("comment")
+    @classmethod
+    def _empty_comment_is_none(cls, comment: str | None) -> str | None:
+        return comment or None
+
+
+class FeedbackOut(ResponseModel):
+    id: int
+    kind: Kind
+    score: int
+    comment: str | None
+    ticket_id: int | None
+    conversation_id: int | None
+    channel: str
+    intent: str | None
+    resolver: Resolver
+    created_at: datetime
+
+
+class FeedbackQuery(QueryModel):
+    kind: Kind | None = None
+    ticket_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+class FeedbackPage(ResponseModel):
+    items: list[FeedbackOut] = Field(description="Newest first.")
+    total: int = Field(description="Number of ratings matching the filters, over all pages.")
+    limit: int
+    offset: int

@@ -1,0 +1,88 @@
+"""Feedback (CSAT / CES ratings): idempotent creation and listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cs_backend.conversations.service import touch_conversation
+from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.errors import invalid_field
+from cs_backend.feedback.models import Feedback
+from cs_backend.feedback.schemas import FeedbackCreate, FeedbackQuery
+from cs_backend.tickets.models import Ticket
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Feedback]
+    total: int
+    limit: int
+    offset: int
+
+
+async def create_feedback(
+    db: Database, data: FeedbackCreate, idempotency_key: str | None
+) -> tuple[Feedback, bool]:
+    """Returns (feedback, created). With a key seen before: (the rating first created with it, False).
+
+    Without sender_id, a rating about a ticket is linked to the ticket's conversation, if it has one.
+    """
+
+    async def work(session: AsyncSession) -> tuple[Feedback, bool]:
+        if idempotency_key is not None:
+            existing = await session.scalar(
+                select(Feedback).where(Feedback.idempotency_key == idempotency_key)
+            )
+            if existing is not None:
+                return existing, False
+        ticket = None
+        if data.ticket_id is not None:
+            ticket = await session.get(Ticket, data.ticket_id)
+            if ticket is None:
+                raise invalid_field("ticket_id", f"ticket {data.ticket_id} does not exist")
+        conversation_id = ticket.conversation_id if ticket is not None else None
+        if data.sender_id is not None:
+            conversation, _ = await touch_conversation(session, data.sender_id, data.channel)
+            conversation_id = conversation.id
+        feedback = Feedback(
+            kind=data.kind,
+            score=data.score,
+            comment=data.comment,
+            ticket_id=data.ticket_id,
+            conversation_id=conversation_id,
+            channel=data.channel,
+            intent=data.intent,
+            resolver=data.resolver,
+            idempotency_key=idempotency_key,
+            created_at=utcnow(),
+        )
+        session.add(feedback)
+        await session.flush()
+        return feedback, True
+
+    return await run_transaction(db.sessions, work)
+
+
+def _filtered(query: FeedbackQuery) -> Select[tuple[Feedback]]:
+    statement = select(Feedback)
+    if query.kind is not None:
+        statement = statement.where(Feedback.kind == query.kind)
+    if query.ticket_id is not None:
+        statement = statement.where(Feedback.ticket_id == query.ticket_id)
+    return statement
+
+
+async def list_feedback(db: Database, query: FeedbackQuery) -> Page:
+    statement = _filtered(query)
+    async with db.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await session.scalars(
+            statement.order_by(Feedback.created_at.desc(), Feedback.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        items = list(rows)
+    return Page(items=items, total=total or 0, limit=query.limit, offset=query.offset)

@@ -1,0 +1,1 @@
+"""Liveness and readiness checks (GET /health/live, GET /health/ready)."""

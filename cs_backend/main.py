@@ -1,0 +1,74 @@
+"""The application factory: `create_app(settings)` wires middlewares, resources and routes.
+
+Resources live in cleanup contexts (created on startup, released on cleanup), so building an app touches
+nothing: tests and `python -m cs_backend serve` both call create_app and let aiohttp run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from cs_backend import openapi
+from cs_backend.app_keys import (
+    API_ROUTES,
+    DATABASE,
+    LIVE_EVENTS,
+    OPEN_EVENT_STREAMS,
+    OPENAPI_DOCUMENT,
+    SCHEMA_REVISION,
+    SETTINGS,
+)
+from cs_backend.config import Settings
+from cs_backend.conversations import routes as conversations
+from cs_backend.customers import routes as customers
+from cs_backend.db import Database
+from cs_backend.events import routes as events
+from cs_backend.feedback import routes as feedback
+from cs_backend.health import routes as health
+from cs_backend.live_events import create_live_events
+from cs_backend.middlewares import body_size_middleware, error_middleware
+from cs_backend.migrate import head_revision
+from cs_backend.tickets import routes as tickets
+from cs_backend.web.routes import setup_web
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    # The engine connects lazily: startup succeeds with the database down, and /health/ready reports it.
+    database = Database.connect(app[SETTINGS].database_url)
+    app[DATABASE] = database
+    yield
+    await database.dispose()
+
+
+async def live_events_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    live_events = create_live_events(settings.redis_url, settings.redis_channel)
+    app[LIVE_EVENTS] = live_events
+    yield
+    await live_events.close()
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings if settings is not None else Settings.from_env()
+    app = web.Application(
+        # Errors first (outermost), so a 413 from the size check is rendered as JSON too.
+        middlewares=[error_middleware, body_size_middleware],
+        # Also enforced while reading, for chunked bodies that declare no Content-Length.
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[SCHEMA_REVISION] = head_revision()
+    app[API_ROUTES] = []
+    app[OPENAPI_DOCUMENT] = {}
+    app[OPEN_EVENT_STREAMS] = set()
+    app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(live_events_context)
+    app.on_shutdown.append(events.end_open_streams)
+
+    for module in (health, customers, conversations, tickets, feedback, events, openapi):
+        openapi.add_api_routes(app, module.ROUTES)
+    # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
+    setup_web(app, rasa_url=settings.rasa_url)
+    return app

@@ -1,0 +1,9 @@
+"""Every table of cs_backend on one metadata: what Alembic's env.py compares against for autogenerate."""
+
+from cs_backend.conversations.models import Conversation
+from cs_backend.customers.models import Customer
+from cs_backend.db import Base
+from cs_backend.feedback.models import Feedback
+from cs_backend.tickets.models import Ticket
+
+__all__ = ["Base", "Conversation", "Customer", "Feedback", "Ticket"]

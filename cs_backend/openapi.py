@@ -1,0 +1,208 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic schemas.
+
+Routes are registered through `add_api_routes`, which records each route's metadata (summary, body, query,
+responses) next to the aiohttp route, so the document cannot forget a route. Schemas come from pydantic's
+JSON Schema output (OpenAPI 3.1 uses JSON Schema 2020-12 as is), with $refs under #/components/schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+import cs_backend
+from cs_backend.app_keys import API_ROUTES, OPENAPI_DOCUMENT
+from cs_backend.schemas import ErrorResponse
+from cs_backend.validation import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON or invalid input; `fields` names each bad field or parameter.",
+    404: "Unknown resource.",
+    409: "The resource's state does not allow this change.",
+    413: "Request body larger than 64 KiB.",
+    500: "Internal error (details only in the server log).",
+    503: "A dependency is unavailable.",
+}
+
+
+@dataclass(frozen=True)
+class Response:
+    description: str
+    model: type[BaseModel] | None = None
+    # For non-JSON responses (the event stream).
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """An aiohttp route plus what the OpenAPI document says about it."""
+
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    responses: Mapping[int, Response]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    idempotency_key: bool = False
+    # Error statuses besides 500, which every route can return.
+    errors: Sequence[int] = field(default_factory=tuple)
+    description: str | None = None
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.path)
+
+
+def add_api_routes(app: web.Application, routes: Sequence[ApiRoute]) -> None:
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+        app[API_ROUTES].append(route)
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(mode="validation", ref_template=REF_TEMPLATE)
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, property_schema in schema.get("properties", {}).items():
+        property_schema = dict(property_schema)
+        description = property_schema.pop("description", None)
+        property_schema.pop("title", None)
+        # `X | None = None` in the model means "may be omitted"; a query value is never JSON null.
+        variants = property_schema.get("anyOf", [])
+        non_null = [variant for variant in variants if variant != {"type": "null"}]
+        if len(variants) == 2 and len(non_null) == 1:
+            property_schema = {**non_null[0]}
+        elif property_schema.get("default") is None:
+            property_schema.pop("default", None)
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": property_schema,
+        }
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> dict[str, Any]:
+    # All models in one call, so shared sub-schemas are emitted once and named consistently.
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorResponse, "serialization")]
+    for route in routes:
+        if route.body is not None:
+            wanted.append((route.body, "validation"))
+        for response in route.responses.values():
+            if response.model is not None:
+                wanted.append((response.model, "serialization"))
+    wanted = list(dict.fromkeys(wanted))
+    refs, definitions = models_json_schema(wanted, ref_template=REF_TEMPLATE)
+
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            }
+            for name in route.path_parameters
+        ]
+        if route.query is not None:
+            parameters.extend(_query_parameters(route.query))
+        if route.idempotency_key:
+            parameters.append(
+                {
+                    "name": IDEMPOTENCY_HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "Repeat a request safely: the same key again returns 200 with the "
+                    "resource first created with it, instead of creating another.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+                }
+            )
+        responses: dict[str, Any] = {}
+        for status, response in sorted(route.responses.items()):
+            entry: dict[str, Any] = {"description": response.description}
+            if response.model is not None:
+                entry["content"] = {response.media_type: {"schema": refs[(response.model, "serialization")]}}
+            elif response.media_type != "application/json":
+                entry["content"] = {response.media_type: {"schema": {"type": "string"}}}
+            responses[str(status)] = entry
+        for status in sorted({*route.errors, 500}):
+            responses[str(status)] = {
+                "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
+                "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}},
+            }
+        operation: dict[str, Any] = {
+            "operationId": route.handler.__name__,
+            "summary": route.summary,
+            "tags": [route.tag],
+            "responses": responses,
+        }
+        if route.description:
+            operation["description"] = route.description
+        if parameters:
+            operation["parameters"] = parameters
+        if route.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
+            }
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cs_backend",
+            "version": cs_backend.__version__,
+            "description": "Customer-support backend: customers, conversations, tickets, feedback and live "
+            "events. Human summary: docs/API_CONTRACT.md.",
+        },
+        "paths": paths,
+        "components": {"schemas": definitions.get("$defs", {})},
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    cache = request.app[OPENAPI_DOCUMENT]
+    if not cache:
+        # No `servers`: the default ("/") is right however the client reached this process.
+        cache.update(build_openapi(request.app[API_ROUTES]))
+    return web.json_response(cache)
+
+
+class OpenApiDocument(BaseModel):
+    """An OpenAPI 3.1 document (described loosely: it describes itself)."""
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/api/openapi.json",
+        openapi_document,
+        summary="This OpenAPI 3.1 document",
+        tag="meta",
+        responses={200: Response("The OpenAPI document.", OpenApiDocument)},
+    ),
+]

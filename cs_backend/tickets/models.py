@@ -1,0 +1,43 @@
+"""The tickets table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_backend.db import Base, UTCDateTime, utcnow
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+STATUSES = ("open", "pending", "resolved", "closed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_one_of("priority", PRIORITIES), name="priority"),
+        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        # Lists are newest first; this index serves the ORDER BY of every list query.
+        Index("ix_tickets_created_at_id", "created_at", "id"),
+    )
+
+    # The ticket number customers are told.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    # Copied from the customer so lists filter and show it without a join; lower-cased.
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    # Unique: a retried POST with the same key finds this row instead of creating a second ticket.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

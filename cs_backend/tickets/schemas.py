@@ -1,0 +1,73 @@
+"""Request and response bodies of /api/tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from cs_backend.schemas import ResponseModel
+from cs_backend.validation import MAX_ID, ApiModel, Channel, EmailAddress, QueryModel, SenderId, text_type
+
+Priority = Literal["low", "normal", "high", "urgent"]
+Status = Literal["open", "pending", "resolved", "closed"]
+SUBJECT_FROM_DESCRIPTION_LENGTH = 120
+
+
+class TicketCreate(ApiModel):
+    description: text_type(5000) = Field(description="1-5000 characters after trimming.")  # type: ignore[valid-type]
+    email: EmailAddress = Field(description="The customer's address (customer created if new).")
+    priority: Priority = Field(default="normal", description="null or absent means normal.")
+    subject: text_type(200) | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="1-200 characters. Default: the description's first line cut to "
+        f"{SUBJECT_FROM_DESCRIPTION_LENGTH} characters.",
+    )
+    sender_id: SenderId | None = Field(
+        default=None, description="Rasa sender id: links the ticket to the conversation (sender_id, channel)."
+    )
+    channel: Channel = Field(default="api", description="null or absent means api.")
+
+    def effective_subject(self) -> str:
+        if self.subject:
+            return self.subject
+        first_line = self.description.splitlines()[0].strip()
+        return first_line[:SUBJECT_FROM_DESCRIPTION_LENGTH].rstrip()
+
+
+class TicketStatusUpdate(ApiModel):
+    status: Status
+
+
+class TicketOut(ResponseModel):
+    id: int = Field(description="The ticket number customers are told.")
+    subject: str
+    description: str
+    priority: Priority
+    status: Status
+    email: str
+    customer_id: int
+    conversation_id: int | None
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketQuery(QueryModel):
+    status: Status | None = None
+    priority: Priority | None = None
+    email: EmailAddress | None = None
+    sender_id: SenderId | None = Field(
+        default=None, description="Tickets of this Rasa conversation (with `channel`: of that channel only)."
+    )
+    channel: Channel | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+class TicketPage(ResponseModel):
+    items: list[TicketOut] = Field(description="Newest first.")
+    total: int = Field(description="Number of tickets matching the filters, over all pages.")
+    limit: int
+    offset: int

@@ -1,0 +1,133 @@
+"""Ticket creation (idempotent), lookup, listing and status changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cs_backend.conversations.models import Conversation
+from cs_backend.conversations.service import touch_conversation
+from cs_backend.customers.service import find_or_create_customer
+from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.errors import Conflict, NotFound
+from cs_backend.tickets.models import Ticket
+from cs_backend.tickets.schemas import TicketCreate, TicketQuery
+from cs_backend.tickets.transitions import check_transition
+
+# A status change re-reads and re-checks when another request changed the status in between; this many
+# times at most (only reachable under a storm of concurrent changes to one ticket).
+STATUS_CHANGE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Ticket]
+    total: int
+    limit: int
+    offset: int
+
+
+async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str | None) -> tuple[Ticket, bool]:
+    """Returns (ticket, created). With a key seen before: (the ticket first created with it, False).
+
+    The customer (by email) and, with sender_id, the conversation are upserted in the same transaction, so a
+    ticket never exists without them and a failure leaves nothing half-written.
+    """
+
+    async def work(session: AsyncSession) -> tuple[Ticket, bool]:
+        if idempotency_key is not None:
+            existing = await session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
+            if existing is not None:
+                return existing, False
+        customer, _ = await find_or_create_customer(session, data.email)
+        conversation = None
+        if data.sender_id is not None:
+            conversation, _ = await touch_conversation(session, data.sender_id, data.channel, customer.id)
+        now = utcnow()
+        ticket = Ticket(
+            subject=data.effective_subject(),
+            description=data.description,
+            priority=data.priority,
+            status="open",
+            email=customer.email,
+            customer_id=customer.id,
+            conversation_id=conversation.id if conversation is not None else None,
+            channel=data.channel,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        # A concurrent request with the same key fails here (unique key) and, on the retry, returns the
+        # ticket the other request created.
+        await session.flush()
+        return ticket, True
+
+    return await run_transaction(db.sessions, work)
+
+
+async def get_ticket(db: Database, ticket_id: int) -> Ticket:
+    async with db.sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} not found")
+    return ticket
+
+
+def _filtered(query: TicketQuery) -> Select[tuple[Ticket]]:
+    statement = select(Ticket)
+    if query.status is not None:
+        statement = statement.where(Ticket.status == query.status)
+    if query.priority is not None:
+        statement = statement.where(Ticket.priority == query.priority)
+    if query.email is not None:
+        statement = statement.where(Ticket.email == query.email)
+    if query.channel is not None:
+        statement = statement.where(Ticket.channel == query.channel)
+    if query.sender_id is not None:
+        statement = statement.join(Conversation, Ticket.conversation_id == Conversation.id).where(
+            Conversation.sender_id == query.sender_id
+        )
+    return statement
+
+
+async def list_tickets(db: Database, query: TicketQuery) -> Page:
+    statement = _filtered(query)
+    async with db.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await session.scalars(
+            statement.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        items = list(rows)
+    return Page(items=items, total=total or 0, limit=query.limit, offset=query.offset)
+
+
+async def change_status(db: Database, ticket_id: int, target: str) -> Ticket:
+    """Move the ticket to `target` if the workflow allows it from its current status (else 409).
+
+    The UPDATE is conditional on the status that was checked, so two concurrent changes cannot both
+    succeed from the same starting status (this holds on SQLite too, which has no SELECT ... FOR UPDATE).
+    """
+    for _ in range(STATUS_CHANGE_ATTEMPTS):
+        async with db.sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is None:
+                raise NotFound(f"ticket {ticket_id} not found")
+            current = ticket.status
+            check_transition(current, target)
+            result = await session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.status == current)
+                .values(status=target, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                await session.refresh(ticket)
+                await session.commit()
+                return ticket
+            await session.rollback()  # changed in between: read the new status and check again
+    raise Conflict(f"ticket {ticket_id} is being changed by other requests; try again")

@@ -1,0 +1,1 @@
+"""Pages served by cs_backend: the demo product website that carries the support chat widget."""

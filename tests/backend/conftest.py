@@ -1,0 +1,156 @@
+"""Fixtures of the cs_backend tests: real databases (SQLite and PostgreSQL), the real app, real Redis.
+
+Every database test runs twice, on SQLite and on PostgreSQL (`backend` parameter).
+
+`migrated_database_url`: a database the real Alembic migration brought to head, with no rows. The migration
+runs once per session: on SQLite into a template file that each test copies; on PostgreSQL into a new,
+uniquely named database whose tables are emptied (and id sequences restarted) before each test: creating a
+database per test would cost ~0.5 s each on PostgreSQL.
+`database_url`: a new, empty database (no tables), for the tests of the migration itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# `pytest tests/backend` from the repository root must import cs_backend without an installed package
+# (pyproject.toml sets no pythonpath, and the Makefile's PYTHONPATH is not there when pytest runs alone).
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from cs_backend import migrate  # noqa: E402
+from cs_backend.app_keys import DATABASE  # noqa: E402
+from cs_backend.config import Settings  # noqa: E402
+from cs_backend.main import create_app  # noqa: E402
+
+from .services import (  # noqa: E402
+    check_redis,
+    create_postgres_database,
+    drop_postgres_database,
+    empty_postgres_tables,
+    postgres_server_url,
+    redis_server_url,
+    sqlalchemy_url,
+    unique_name,
+)
+
+T = TypeVar("T")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def run_in_thread(function: Callable[[], T]) -> T:
+    """Run blocking setup (that may start its own event loop) off the test's event loop thread."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(function).result()
+
+
+# Children before parents, for the foreign keys.
+TABLES = ["feedback", "tickets", "conversations", "customers"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    run_in_thread(lambda: migrate.upgrade(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated_database() -> Iterator[str]:
+    """A new PostgreSQL database of this session, migrated to head; dropped at the end."""
+    server_url = postgres_server_url()
+    name = unique_name("cs_test_session")
+    run_in_thread(lambda: asyncio.run(create_postgres_database(server_url, name)))
+    try:
+        url = sqlalchemy_url(server_url, name)
+        run_in_thread(lambda: migrate.upgrade(url))
+        yield url
+    finally:
+        run_in_thread(lambda: asyncio.run(drop_postgres_database(server_url, name)))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty database (no tables), dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server_url = postgres_server_url()
+    name = unique_name("cs_test")
+    await create_postgres_database(server_url, name)
+    try:
+        yield sqlalchemy_url(server_url, name)
+    finally:
+        await drop_postgres_database(server_url, name)
+
+
+@pytest.fixture
+async def migrated_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A database at the head revision without rows (see the module docstring)."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "migrated.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_migrated_database")
+    await empty_postgres_tables(url, TABLES)
+    return url
+
+
+@pytest.fixture
+def settings(migrated_database_url: str) -> Settings:
+    return Settings(database_url=migrated_database_url, redis_url=None, redis_channel=unique_name("cs_test"))
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient[Any, Any]:
+    """The real app (create_app) on a migrated database, with in-process live events."""
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server (skip, or fail under CI=true, when unreachable); mark tests using it `redis`.
+
+    Synchronous, so parametrised fixtures can ask for it with request.getfixturevalue.
+    """
+    url = redis_server_url()
+    run_in_thread(lambda: asyncio.run(check_redis(url)))
+    return url
+
+
+@pytest.fixture
+def redis_channel() -> str:
+    """A channel of this test only, so concurrent runs on one Redis cannot see each other's events."""
+    return unique_name("cs_test_events")
+
+
+async def row_counts(client: TestClient[Any, Any]) -> dict[str, int]:
+    """Rows per table, read through the app's own engine."""
+    from sqlalchemy import text
+
+    counts = {}
+    async with client.app[DATABASE].engine.connect() as connection:
+        for table in reversed(TABLES):
+            counts[table] = int(await connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+    return counts
+
+
+@pytest.fixture
+def counts() -> Callable[[TestClient[Any, Any]], Any]:
+    return row_counts

@@ -1,0 +1,50 @@
+"""Assertions and payloads shared by the cs_backend tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import ClientResponse
+
+# Markers of Python tracebacks and internals that must never reach a client.
+_LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "IntegrityError",
+    "pydantic.dev",
+)
+
+
+def assert_no_internals(text: str) -> None:
+    for marker in _LEAK_MARKERS:
+        assert marker not in text, f"error body leaks {marker!r}: {text}"
+
+
+async def assert_error(
+    response: ClientResponse, status: int, fields: set[str] | None = None, message: str | None = None
+) -> dict[str, Any]:
+    """The response is the contract's JSON error with this status (and exactly these bad fields)."""
+    text = await response.text()
+    assert response.status == status, text
+    assert response.content_type == "application/json", text
+    assert_no_internals(text)
+    body = await response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["status"] == status
+    assert isinstance(error["message"], str) and error["message"]
+    if message is not None:
+        assert message in error["message"], error
+    if fields is not None:
+        assert set(error.get("fields", {})) == fields, error
+        assert all(isinstance(m, str) and m for m in error["fields"].values()), error
+    return error
+
+
+def ticket_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"description": "My order #123 has not arrived.", "email": "ada@example.com"}
+    payload.update(overrides)
+    return {key: value for key, value in payload.items() if value is not ...}

@@ -1,0 +1,173 @@
+"""Bad input never writes anything and never answers 500; errors are the contract's JSON, without traces."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from cs_backend.config import Settings
+from cs_backend.main import create_app
+
+from .helpers import assert_error, ticket_payload
+
+POST_ENDPOINTS = ["/api/customers", "/api/conversations", "/api/tickets", "/api/feedback"]
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{bad json",
+        b"",
+        b"   ",
+        b"[1, 2]",
+        b'"text"',
+        b"null",
+        b"42",
+        b'{"a": 1',
+        '{"x": "\u00e9"}'.encode("latin-1"),
+        b"\xff\xfe{}",
+    ],
+)
+async def test_malformed_or_non_object_bodies_are_400(
+    client: TestClient[Any, Any], counts: Any, path: str, body: bytes
+) -> None:
+    before = await counts(client)
+    response = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+    await assert_error(response, 400, {"body"})
+    assert await counts(client) == before
+
+
+async def test_patch_with_malformed_body_is_400(client: TestClient[Any, Any]) -> None:
+    ticket = await (await client.post("/api/tickets", json=ticket_payload())).json()
+    await assert_error(await client.patch(f"/api/tickets/{ticket['id']}", data=b"{"), 400, {"body"})
+
+
+async def test_every_bad_field_is_named_at_once(client: TestClient[Any, Any], counts: Any) -> None:
+    body = {
+        "description": 42,
+        "email": "nobody",
+        "priority": "asap",
+        "subject": ["a"],
+        "sender_id": "",
+        "channel": "c" * 51,
+        "extra": True,
+        "other": {"nested": 1},
+    }
+    error = await assert_error(
+        await client.post("/api/tickets", json=body),
+        400,
+        {"description", "email", "priority", "subject", "sender_id", "channel", "extra", "other"},
+    )
+    assert error["message"] == "invalid request body"
+    assert error["fields"]["extra"] == "unknown field"
+    assert error["fields"]["description"] == "must be a string"
+    assert await counts(client) == {"customers": 0, "conversations": 0, "tickets": 0, "feedback": 0}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"description": ...}, "description"),
+        ({"email": ...}, "email"),
+        ({"description": "   \n  "}, "description"),
+        ({"description": "d" * 5001}, "description"),
+        ({"description": "null \x00 byte"}, "description"),
+        ({"description": "lone \ud800 surrogate"}, "description"),
+        ({"email": "a@b.c" + "c" * 300}, "email"),
+        ({"email": None}, "email"),
+        ({"description": None}, "description"),
+        ({"subject": "s" * 201}, "subject"),
+        ({"sender_id": "s" * 201}, "sender_id"),
+        ({"priority": 1}, "priority"),
+        ({"channel": ""}, "channel"),
+    ],
+)
+async def test_ticket_field_validation(
+    client: TestClient[Any, Any], counts: Any, overrides: dict[str, Any], field: str
+) -> None:
+    before = await counts(client)
+    await assert_error(await client.post("/api/tickets", json=ticket_payload(**overrides)), 400, {field})
+    assert await counts(client) == before
+
+
+async def test_description_of_5000_characters_after_trimming_is_fine(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/api/tickets", json=ticket_payload(description="  " + "d" * 5000 + "  "))
+    assert response.status == 201
+
+
+async def test_non_ascii_text_round_trips(client: TestClient[Any, Any]) -> None:
+    description = "Mon colis n'est pas arrivé 📦 — 注文"
+    response = await client.post("/api/tickets", json=ticket_payload(description=description))
+    assert response.status == 201
+    assert (await response.json())["description"] == description
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+async def test_body_over_64_kib_is_413_and_writes_nothing(
+    client: TestClient[Any, Any], counts: Any, path: str
+) -> None:
+    before = await counts(client)
+    body = json.dumps(ticket_payload(description="x" * (64 * 1024))).encode()
+    await assert_error(await client.post(path, data=body, headers={"Content-Type": "application/json"}), 413)
+    assert await counts(client) == before
+
+
+async def test_chunked_body_over_64_kib_is_413(client: TestClient[Any, Any], counts: Any) -> None:
+    async def chunks() -> Any:  # no Content-Length: the limit applies while reading
+        for _ in range(70):
+            yield b" " * 1024
+        yield json.dumps(ticket_payload()).encode()
+
+    response = await client.post("/api/tickets", data=chunks(), headers={"Content-Type": "application/json"})
+    await assert_error(response, 413)
+    assert (await counts(client))["tickets"] == 0
+
+
+async def test_body_of_exactly_64_kib_is_accepted(client: TestClient[Any, Any]) -> None:
+    body = json.dumps(ticket_payload()).encode()
+    body = body[:-1] + b" " * (64 * 1024 - len(body)) + b"}"
+    assert len(body) == 64 * 1024
+    response = await client.post("/api/tickets", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 201, await response.text()
+
+
+async def test_unknown_route_is_json_404(client: TestClient[Any, Any]) -> None:
+    await assert_error(await client.get("/api/nothing-here"), 404)
+    await assert_error(await client.get("/api/tickets/1/comments"), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/api/tickets/1"),
+        ("PUT", "/api/tickets"),
+        ("POST", "/api/tickets/1"),
+        ("PATCH", "/api/feedback"),
+        ("POST", "/health/live"),
+    ],
+)
+async def test_wrong_method_is_json_405_with_allow(
+    client: TestClient[Any, Any], method: str, path: str
+) -> None:
+    response = await client.request(method, path)
+    await assert_error(response, 405)
+    assert response.headers["Allow"]
+
+
+async def test_unexpected_errors_are_a_bare_500(aiohttp_client: Any, settings: Settings) -> None:
+    app = create_app(settings)
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret detail /etc/passwd")
+
+    app.router.add_get("/api/broken", broken)
+    client = await aiohttp_client(app)
+    response = await client.get("/api/broken")
+    assert response.status == 500
+    assert await response.json() == {"error": {"status": 500, "message": "internal error"}}
+    assert "secret" not in await response.text()

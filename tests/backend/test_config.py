@@ -1,0 +1,101 @@
+"""Settings from the environment and DATABASE_URL normalisation (no servers needed)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cs_backend.config import DEFAULT_DATABASE_URL, REPO_ROOT, Settings, SettingsError
+from cs_backend.db import DatabaseUrlError, UTCDateTime, normalize_database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
+        ("postgres://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
+        ("postgresql+asyncpg://u@db/app", "postgresql+asyncpg://u@db/app"),
+        ("POSTGRES://u@db/app", "postgresql+asyncpg://u@db/app"),
+        ("postgresql://u@db/app?sslmode=require", "postgresql+asyncpg://u@db/app?ssl=require"),
+        # A password with escaped characters survives unchanged.
+        ("postgresql://u:p%40ss%25@db/app", "postgresql+asyncpg://u:p%40ss%25@db/app"),
+        ("sqlite:///relative.db", "sqlite+aiosqlite:///relative.db"),
+        ("sqlite:////abs/path.db", "sqlite+aiosqlite:////abs/path.db"),
+        ("sqlite+aiosqlite:////abs/path.db", "sqlite+aiosqlite:////abs/path.db"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ],
+)
+def test_database_urls_are_normalised_to_async_drivers(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+    assert normalize_database_url(expected) == expected  # idempotent
+
+
+@pytest.mark.parametrize("given", ["mysql://u@db/app", "postgresql+psycopg2://u@db/app", "not a url", ""])
+def test_unsupported_database_urls_are_refused_clearly(given: str) -> None:
+    with pytest.raises(DatabaseUrlError, match=r"postgresql|database URL"):
+        normalize_database_url(given)
+
+
+def test_defaults_are_safe_for_one_machine() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert f"sqlite+aiosqlite:///{REPO_ROOT / 'var' / 'cs_backend.db'}" == DEFAULT_DATABASE_URL
+    assert settings.redis_url is None
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.rasa_url == "http://127.0.0.1:5005"
+    assert settings.log_level == "INFO"
+    assert settings.max_body_bytes == 64 * 1024
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgres://u@db/app",
+            "REDIS_URL": "redis://cache:6379/1",
+            "CS_BACKEND_HOST": "0.0.0.0",
+            "CS_BACKEND_PORT": "9000",
+            "RASA_URL": "http://rasa:5005",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.database_url == "postgres://u@db/app"  # normalised where it is used
+    assert settings.redis_url == "redis://cache:6379/1"
+    assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    assert settings.rasa_url == "http://rasa:5005"
+    assert settings.log_level == "DEBUG"
+
+
+def test_empty_variables_mean_unset() -> None:
+    # The launcher passes REDIS_URL="" for "no Redis".
+    settings = Settings.from_env({"REDIS_URL": "", "DATABASE_URL": " ", "CS_BACKEND_PORT": ""})
+    assert settings.redis_url is None
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.port == 8000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CS_BACKEND_PORT": "http"}, "CS_BACKEND_PORT"),
+        ({"CS_BACKEND_PORT": "70000"}, "CS_BACKEND_PORT"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_settings_are_reported_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_timestamps_are_utc_aware_on_sqlite_and_postgres() -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    column = UTCDateTime()
+    paris = datetime(2025, 1, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    stored_sqlite = column.process_bind_param(paris, sqlite.dialect())
+    assert stored_sqlite == datetime(2025, 1, 1, 12, 0)  # naive UTC text on SQLite
+    assert column.process_result_value(stored_sqlite, sqlite.dialect()) == paris
+    assert column.process_result_value(stored_sqlite, sqlite.dialect()).tzinfo == timezone.utc
+    assert column.process_bind_param(paris, postgresql.dialect()).tzinfo == timezone.utc
+    with pytest.raises(ValueError, match="naive"):
+        column.process_bind_param(datetime(2025, 1, 1), sqlite.dialect())

@@ -1,0 +1,66 @@
+"""GET /health/live and GET /health/ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from cs_backend.config import Settings
+from cs_backend.main import create_app
+
+from .services import unique_name
+
+
+async def test_live(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/health/live")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok"}
+
+
+async def test_ready_when_database_and_live_events_work(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/health/ready")
+    assert response.status == 200
+    assert await response.json() == {"status": "ready", "checks": {"database": "ok", "live_events": "ok"}}
+
+
+async def test_not_ready_when_the_database_is_unreachable(aiohttp_client: Any) -> None:
+    # Port 1: nothing listens there, the connection is refused at once. The app still starts (and is live).
+    settings = Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere")
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get("/health/live")).status == 200
+    response = await client.get("/health/ready")
+    assert response.status == 503
+    body = await response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"].startswith("unavailable:")
+    assert body["checks"]["live_events"] == "ok"
+    assert "Traceback" not in await response.text()
+
+
+async def test_not_ready_when_the_schema_is_not_migrated(aiohttp_client: Any, database_url: str) -> None:
+    client = await aiohttp_client(create_app(Settings(database_url=database_url)))
+    response = await client.get("/health/ready")
+    assert response.status == 503
+    assert "python -m cs_backend migrate" in (await response.json())["checks"]["database"]
+
+
+@pytest.mark.redis
+async def test_ready_with_redis(aiohttp_client: Any, migrated_database_url: str, redis_url: str) -> None:
+    settings = Settings(
+        database_url=migrated_database_url, redis_url=redis_url, redis_channel=unique_name("t")
+    )
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/health/ready")
+    assert response.status == 200, await response.text()
+
+
+async def test_not_ready_when_redis_is_unreachable(aiohttp_client: Any, migrated_database_url: str) -> None:
+    settings = Settings(database_url=migrated_database_url, redis_url="redis://127.0.0.1:1/0")
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/health/ready")
+    assert response.status == 503
+    body = await response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["live_events"].startswith("unavailable:")

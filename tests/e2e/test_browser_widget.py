@@ -1,0 +1,62 @@
+"""The demo website in a real browser: the widget connects to Rasa over socket.io, shows replies and buttons."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from e2e_support import IN_CI, RunningService
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
+    if not path:
+        reason = "no Chromium found (install Debian's `chromium` or set CHROMIUM_PATH)"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true: the browser test must run")
+        pytest.skip(reason)
+    return path
+
+
+async def send(page: Page, text: str) -> None:
+    await page.fill(".csw-input", text)
+    await page.press(".csw-input", "Enter")
+
+
+async def test_widget_chat_in_browser(service: RunningService) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{service.ports.backend_url}/")
+            await expect(page.get_by_role("heading", name="Acme Cloud")).to_be_visible()
+
+            await page.get_by_role("button", name="Open support chat").click()
+            await expect(page.get_by_test_id("widget-status")).to_have_text("online", timeout=15_000)
+
+            await send(page, "hello")
+            bot_messages = page.locator(".csw-bot .csw-text")
+            await expect(bot_messages.first).to_be_visible(timeout=30_000)
+            assert (await bot_messages.first.inner_text()).strip()
+
+            # A reload keeps the same conversation and its transcript.
+            session_id = await page.locator(".csw").get_attribute("data-session-id")
+            await page.reload()
+            await page.get_by_role("button", name="Open support chat").click()
+            await expect(page.get_by_test_id("widget-status")).to_have_text("online", timeout=15_000)
+            assert await page.locator(".csw").get_attribute("data-session-id") == session_id
+            await expect(page.locator(".csw-user .csw-text").first).to_have_text("hello")
+        finally:
+            await browser.close()
