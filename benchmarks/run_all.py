@@ -11,8 +11,8 @@ Each figure is measured here, in one run, next to a baseline measured in the sam
 - resident memory of each process once it has answered (VmRSS of the process and its children);
   baseline: that `rasa run` alone.
 
-Options: `--skip-install` (reuse the install figures already in BENCHMARKS.md is NOT done; they are marked
-"not measured in this run" instead), `--output PATH`.
+Options: `--skip-install` leaves the two cold installs out of this run (they take minutes; the table then has
+no install rows), `--output PATH` writes somewhere other than BENCHMARKS.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Command line: `python -m cs_backend serve [--host H] [--port P]` and `python -m cs_backend migrate`.
+"""Command line: `python -m cs_backend serve [--host H] [--port P]`, `migrate` and `nudge-stalled`.
+
+`nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/nudges.py) and prints how many
+nudges were sent; it exits 1 when some could not be sent (they are retried on the next run).
 
 Configuration comes from the environment (see cs_backend/config.py); --host/--port override
 CS_BACKEND_HOST/CS_BACKEND_PORT.
@@ -28,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to bind (default: CS_BACKEND_PORT or 8000)")
     migrate = commands.add_parser("migrate", help="upgrade the database schema (alembic upgrade)")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    commands.add_parser("nudge-stalled", help="nudge stalled onboarding customers through Rasa once")
     return parser
 
 
@@ -84,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         serve(dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None}))
     elif arguments.command == "migrate":
         migrate(settings, arguments.revision)
+    elif arguments.command == "nudge-stalled":
+        from cs_backend.onboarding.nudges import nudge_stalled_command
+
+        return nudge_stalled_command(settings)
     return 0
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.live_events import LiveEvents, Subscription
+from cs_backend.onboarding.checklist import Checklist
 
 if TYPE_CHECKING:
     from cs_backend.openapi import ApiRoute
@@ -25,3 +26,5 @@ API_ROUTES = web.AppKey[list["ApiRoute"]]("api_routes")
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 # Subscriptions of the open /api/events streams, ended on shutdown so that shutdown does not wait for them.
 OPEN_EVENT_STREAMS = web.AppKey[set[Subscription]]("open_event_streams")
+# The onboarding checklist, loaded (and validated) at startup by onboarding.nudges.onboarding_context.
+ONBOARDING_CHECKLIST = web.AppKey("onboarding_checklist", Checklist)

@@ -134,14 +134,15 @@ class Database:
 async def run_transaction(
     sessions: async_sessionmaker[AsyncSession],
     work: Callable[[AsyncSession], Awaitable[T]],
-    attempts: int = 3,
+    attempts: int = 4,
 ) -> T:
     """Run `work` in a new session and commit; start over on IntegrityError.
 
     Upserts read first and insert when the row is missing. Two requests can race past the read; the loser's
     insert then hits a unique constraint (email, (sender_id, channel), idempotency key), and running the
-    work again in a fresh transaction finds the winner's committed row. Any other exception rolls back and
-    propagates.
+    work again in a fresh transaction finds the winner's committed row. Each attempt can lose at most one
+    new race (ticket creation: customer, then conversation, then idempotency key), hence 4 attempts. Any
+    other exception rolls back and propagates.
     """
     for attempt in range(1, attempts + 1):
         async with sessions() as session:

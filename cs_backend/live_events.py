@@ -28,7 +28,6 @@ import redis.asyncio as redis
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("ticket.created", "ticket.updated", "feedback.created")
 # Per subscriber; a subscriber this far behind starts losing events (and recovers by re-reading over REST).
 SUBSCRIBER_QUEUE_SIZE = 1000
 
@@ -204,7 +203,7 @@ class RedisLiveEvents:
                     if message is not None and message["type"] == "subscribe":
                         break
             except BaseException:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             self._listener = asyncio.create_task(self._listen(pubsub), name="redis-live-events-listener")
 
@@ -227,7 +226,7 @@ class RedisLiveEvents:
         finally:
             await self._local.close()  # subscribers end; their clients reconnect and re-read over REST
             try:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
             except Exception as error:  # closing a broken connection may fail; nothing is left to release
                 log.debug("closing the live-events pub/sub connection: %s", error)
 

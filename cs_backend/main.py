@@ -30,6 +30,10 @@ from cs_backend.health import routes as health
 from cs_backend.live_events import create_live_events
 from cs_backend.middlewares import body_size_middleware, error_middleware
 from cs_backend.migrate import head_revision
+from cs_backend.onboarding import nudges as onboarding_nudges
+from cs_backend.onboarding import routes as onboarding
+from cs_backend.outcomes import consumer as outcomes_consumer
+from cs_backend.outcomes import routes as outcomes
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -65,9 +69,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[OPEN_EVENT_STREAMS] = set()
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_events_context)
+    app.cleanup_ctx.append(onboarding_nudges.onboarding_context)  # checklist, nudge job (after the database)
+    app.cleanup_ctx.append(outcomes_consumer.outcome_consumer_context)  # Rasa events → outcomes (after db)
     app.on_shutdown.append(events.end_open_streams)
 
-    for module in (health, customers, conversations, tickets, feedback, events, openapi):
+    for module in (health, customers, conversations, tickets, feedback, onboarding, outcomes, events, openapi):
         openapi.add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
     setup_web(app, rasa_url=settings.rasa_url)

@@ -183,7 +183,8 @@ async def openapi_document(request: web.Request) -> web.Response:
     cache = request.app[OPENAPI_DOCUMENT]
     if not cache:
         # No `servers`: the default ("/") is right however the client reached this process.
-        cache.update(build_openapi(request.app[API_ROUTES]))
+        routes: list[ApiRoute] = request.app[API_ROUTES]
+        cache.update(build_openapi(routes))
     return web.json_response(cache)
 
 

@@ -68,13 +68,13 @@ def _storable_text(value: str) -> str:
     return value
 
 
-def text_type(max_length: int, min_length: int = 1) -> Any:
-    """A str type trimmed of surrounding whitespace, then `min_length`..`max_length` characters long."""
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_storable_text),
-    ]
+# Use as Annotated[str, trimmed(max_length), STORABLE]: trimmed of surrounding whitespace, then
+# min_length..max_length characters, then checked to be storable in every database.
+STORABLE = AfterValidator(_storable_text)
+
+
+def trimmed(max_length: int, min_length: int = 1) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
 # WHATWG HTML's "valid e-mail address" with at least one dot in the domain: strict enough to catch typos,
@@ -106,8 +106,8 @@ EmailAddress = Annotated[
     AfterValidator(_email_address),
     Field(json_schema_extra={"format": "email"}),
 ]
-SenderId = text_type(200)
-Channel = text_type(50)
+SenderId = Annotated[str, trimmed(200), STORABLE]
+Channel = Annotated[str, trimmed(50), STORABLE]
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

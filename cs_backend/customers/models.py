@@ -15,6 +15,8 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Lower-cased by the service; unique so that concurrent upserts of one address cannot make two rows.
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # NULL for an anonymous customer (created by onboarding for a conversation without a known customer);
+    # a unique constraint allows any number of NULLs.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

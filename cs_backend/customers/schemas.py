@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from cs_backend.schemas import ResponseModel
-from cs_backend.validation import ApiModel, EmailAddress, text_type
+from cs_backend.validation import STORABLE, ApiModel, EmailAddress, trimmed
 
-CustomerName = text_type(200)
+CustomerName = Annotated[str, trimmed(200), STORABLE]
 
 
 class CustomerCreate(ApiModel):
@@ -21,6 +22,6 @@ class CustomerCreate(ApiModel):
 
 class CustomerOut(ResponseModel):
     id: int
-    email: str
+    email: str | None = Field(description="null for an anonymous customer (known from a conversation only).")
     name: str | None
     created_at: datetime

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from cs_backend.app_keys import LIVE_EVENTS, OPEN_EVENT_STREAMS
 from cs_backend.errors import ServiceUnavailable
-from cs_backend.live_events import LiveEvent
+from cs_backend.live_events import LiveEvent, Subscription
 from cs_backend.openapi import ApiRoute, Response
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
 
 async def end_open_streams(app: web.Application) -> None:
     """on_shutdown: end every open stream so the server does not wait for clients to hang up."""
-    for subscription in list(app[OPEN_EVENT_STREAMS]):
+    open_streams: set[Subscription] = app[OPEN_EVENT_STREAMS]
+    for subscription in list(open_streams):
         subscription.end()
 
 
@@ -82,8 +83,7 @@ ROUTES = [
         tag="events",
         description="text/event-stream. Each event has `event: <type>` (ticket.created, ticket.updated, "
         "feedback.created) and `data: <JSON of the ticket or feedback>`. Published after the database "
-        "commit; "
-        "delivery is best effort: a client that missed events re-reads the REST resources.",
+        "commit; delivery is best effort: a client that missed events re-reads the REST resources.",
         responses={200: Response("An endless event stream.", media_type="text/event-stream")},
         errors=(503,),
     ),

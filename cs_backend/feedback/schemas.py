@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from cs_backend.feedback.models import SCORE_RANGES
 from cs_backend.schemas import ResponseModel
-from cs_backend.validation import MAX_ID, ApiModel, Channel, QueryModel, RowId, SenderId, text_type
+from cs_backend.validation import (
+    MAX_ID,
+    STORABLE,
+    ApiModel,
+    Channel,
+    QueryModel,
+    RowId,
+    SenderId,
+    trimmed,
+)
 
 Kind = Literal["csat", "ces"]
 Resolver = Literal["bot", "agent"]
+Comment = Annotated[str, trimmed(2000, min_length=0), STORABLE]
+Intent = Annotated[str, trimmed(200), STORABLE]
 
 
 class FeedbackCreate(ApiModel):
@@ -21,7 +32,7 @@ class FeedbackCreate(ApiModel):
     score: int = Field(
         description="1-5 for csat, 1-7 for ces.", json_schema_extra={"minimum": 1, "maximum": 7}
     )
-    comment: text_type(2000, min_length=0) | None = Field(  # type: ignore[valid-type]
+    comment: Comment | None = Field(
         default=None, description="Up to 2000 characters; empty means no comment."
     )
     ticket_id: RowId | None = Field(default=None, description="Must be an existing ticket.")
@@ -29,9 +40,7 @@ class FeedbackCreate(ApiModel):
         default=None, description="Rasa sender id: links the rating to the conversation (sender_id, channel)."
     )
     channel: Channel = Field(default="api", description="null or absent means api.")
-    intent: text_type(200) | None = Field(  # type: ignore[valid-type]
-        default=None, description="The intent the rating is about, for reporting."
-    )
+    intent: Intent | None = Field(default=None, description="The intent the rating is about, for reporting.")
     resolver: Resolver = Field(default="bot", description="Who resolved the request: bot or agent.")
 
     @field_validator("score")

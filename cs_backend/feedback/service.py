@@ -66,7 +66,7 @@ async def create_feedback(
     return await run_transaction(db.sessions, work)
 
 
-def _filtered(query: FeedbackQuery) -> Select[tuple[Feedback]]:
+def _filtered(query: FeedbackQuery) -> Select[Feedback]:
     statement = select(Feedback)
     if query.kind is not None:
         statement = statement.where(Feedback.kind == query.kind)

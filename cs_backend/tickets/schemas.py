@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from cs_backend.schemas import ResponseModel
-from cs_backend.validation import MAX_ID, ApiModel, Channel, EmailAddress, QueryModel, SenderId, text_type
+from cs_backend.validation import (
+    MAX_ID,
+    STORABLE,
+    ApiModel,
+    Channel,
+    EmailAddress,
+    QueryModel,
+    SenderId,
+    trimmed,
+)
 
 Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal["open", "pending", "resolved", "closed"]
 SUBJECT_FROM_DESCRIPTION_LENGTH = 120
+Description = Annotated[str, trimmed(5000), STORABLE]
+Subject = Annotated[str, trimmed(200), STORABLE]
 
 
 class TicketCreate(ApiModel):
-    description: text_type(5000) = Field(description="1-5000 characters after trimming.")  # type: ignore[valid-type]
+    description: Description = Field(description="1-5000 characters after trimming.")
     email: EmailAddress = Field(description="The customer's address (customer created if new).")
     priority: Priority = Field(default="normal", description="null or absent means normal.")
-    subject: text_type(200) | None = Field(  # type: ignore[valid-type]
+    subject: Subject | None = Field(
         default=None,
         description="1-200 characters. Default: the description's first line cut to "
         f"{SUBJECT_FROM_DESCRIPTION_LENGTH} characters.",

@@ -76,7 +76,7 @@ async def get_ticket(db: Database, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _filtered(query: TicketQuery) -> Select[tuple[Ticket]]:
+def _filtered(query: TicketQuery) -> Select[Ticket]:
     statement = select(Ticket)
     if query.status is not None:
         statement = statement.where(Ticket.status == query.status)

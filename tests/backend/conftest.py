@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,18 +21,12 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp.test_utils import TestClient
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# `pytest tests/backend` from the repository root must import cs_backend without an installed package
-# (pyproject.toml sets no pythonpath, and the Makefile's PYTHONPATH is not there when pytest runs alone).
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from cs_backend import migrate
+from cs_backend.app_keys import DATABASE
+from cs_backend.config import Settings
+from cs_backend.main import create_app
 
-from cs_backend import migrate  # noqa: E402
-from cs_backend.app_keys import DATABASE  # noqa: E402
-from cs_backend.config import Settings  # noqa: E402
-from cs_backend.main import create_app  # noqa: E402
-
-from .services import (  # noqa: E402
+from .services import (
     check_redis,
     create_postgres_database,
     drop_postgres_database,
@@ -44,6 +37,7 @@ from .services import (  # noqa: E402
     unique_name,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -171,3 +171,60 @@ async def test_unexpected_errors_are_a_bare_500(aiohttp_client: Any, settings: S
     assert response.status == 500
     assert await response.json() == {"error": {"status": 500, "message": "internal error"}}
     assert "secret" not in await response.text()
+
+
+async def test_deeply_nested_json_is_400(client: TestClient[Any, Any]) -> None:
+    body = b"[" * 30_000 + b"]" * 30_000  # within 64 KiB, far deeper than the parser recurses
+    await assert_error(await client.post("/api/tickets", data=body), 400, {"body"})
+
+
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**63,
+    1.5,
+    "",
+    " ",
+    "x" * 6000,
+    "\x00",
+    [],
+    {},
+    {"a": [1]},
+]
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "/api/customers": {"email": "odd@example.com", "name": "Odd"},
+    "/api/conversations": {"sender_id": "odd", "channel": "rest", "email": "odd@example.com"},
+    "/api/tickets": {
+        "description": "d",
+        "email": "odd@example.com",
+        "priority": "low",
+        "subject": "s",
+        "sender_id": "odd",
+        "channel": "rest",
+    },
+    "/api/feedback": {
+        "kind": "csat",
+        "score": 3,
+        "comment": "c",
+        "sender_id": "odd",
+        "channel": "rest",
+        "intent": "i",
+        "resolver": "bot",
+    },
+}
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+async def test_odd_values_in_any_field_never_cause_a_500(client: TestClient[Any, Any], path: str) -> None:
+    """Every field of every body, given every JSON type: a clear answer (2xx or 400), never a 500."""
+    for field in VALID_BODIES[path]:
+        for value in ODD_VALUES:
+            body = {**VALID_BODIES[path], field: value}
+            response = await client.post(path, json=body)
+            text = await response.text()
+            assert response.status in {200, 201, 400}, (field, value, text)
+            if response.status == 400:
+                assert field in (await response.json())["error"]["fields"], (field, value, text)

@@ -94,8 +94,10 @@ def test_timestamps_are_utc_aware_on_sqlite_and_postgres() -> None:
     paris = datetime(2025, 1, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
     stored_sqlite = column.process_bind_param(paris, sqlite.dialect())
     assert stored_sqlite == datetime(2025, 1, 1, 12, 0)  # naive UTC text on SQLite
-    assert column.process_result_value(stored_sqlite, sqlite.dialect()) == paris
-    assert column.process_result_value(stored_sqlite, sqlite.dialect()).tzinfo == timezone.utc
-    assert column.process_bind_param(paris, postgresql.dialect()).tzinfo == timezone.utc
+    read_back = column.process_result_value(stored_sqlite, sqlite.dialect())
+    assert read_back == paris
+    assert read_back is not None and read_back.tzinfo == timezone.utc
+    stored_postgres = column.process_bind_param(paris, postgresql.dialect())
+    assert stored_postgres is not None and stored_postgres.tzinfo == timezone.utc
     with pytest.raises(ValueError, match="naive"):
         column.process_bind_param(datetime(2025, 1, 1), sqlite.dialect())

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from cs_backend import migrate
 from cs_backend.db import create_engine
@@ -18,7 +20,7 @@ from cs_backend.models import Base
 
 from .conftest import REPO_ROOT
 
-TABLES = {"customers", "conversations", "tickets", "feedback"}
+TABLES = {"customers", "conversations", "tickets", "feedback", "onboarding_progress", "onboarding_nudges"}
 
 
 async def _tables(database_url: str) -> set[str]:
@@ -63,7 +65,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0001"
+    assert migrate.head_revision() == "0002"
 
 
 def test_cli_migrate_upgrades_the_database_from_database_url(tmp_path: Path) -> None:
@@ -114,3 +116,85 @@ def test_alembic_command_works_with_the_ini_from_any_directory(tmp_path: Path) -
             timeout=60,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+EXPECTED_CHECKS = {
+    "tickets": {"ck_tickets_priority", "ck_tickets_status"},
+    "feedback": {"ck_feedback_kind", "ck_feedback_score_range", "ck_feedback_resolver"},
+    "onboarding_progress": {"ck_onboarding_progress_source"},
+}
+EXPECTED_UNIQUES = {
+    "customers": {"uq_customers_email"},
+    "conversations": {"uq_conversations_sender_id_channel"},
+    "tickets": {"uq_tickets_idempotency_key"},
+    "feedback": {"uq_feedback_idempotency_key"},
+    "onboarding_progress": {"uq_onboarding_progress_customer_id_step_key"},
+    "onboarding_nudges": {"uq_onboarding_nudges_customer_id_step_key"},
+}
+
+
+async def test_constraints_have_the_conventional_names(migrated_database_url: str) -> None:
+    def names(connection: Connection) -> tuple[dict[str, set[str | None]], dict[str, set[str | None]]]:
+        inspector = inspect(connection)
+        checks = {t: {c["name"] for c in inspector.get_check_constraints(t)} for t in EXPECTED_CHECKS}
+        uniques = {t: {c["name"] for c in inspector.get_unique_constraints(t)} for t in EXPECTED_UNIQUES}
+        return checks, uniques
+
+    engine = create_engine(migrated_database_url)
+    try:
+        async with engine.connect() as connection:
+            checks, uniques = await connection.run_sync(names)
+    finally:
+        await engine.dispose()
+    assert checks == EXPECTED_CHECKS
+    assert uniques == EXPECTED_UNIQUES
+
+
+NOW = "2025-01-01 00:00:00+00"
+CUSTOMER = f"INSERT INTO customers (id, email, created_at) VALUES (1, 'a@example.com', '{NOW}')"
+TICKET = (
+    "INSERT INTO tickets (id, subject, description, priority, status, email, customer_id, channel, "
+    "idempotency_key, created_at, updated_at) VALUES "
+    "({id}, 's', 'd', '{priority}', '{status}', 'a@example.com', 1, 'api', {key}, '"
+    + NOW
+    + "', '"
+    + NOW
+    + "')"
+)
+FEEDBACK = (
+    "INSERT INTO feedback (kind, score, channel, resolver, idempotency_key, created_at) "
+    "VALUES ('{kind}', {score}, 'api', '{resolver}', {key}, '" + NOW + "')"
+)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        CUSTOMER.replace("(1,", "(2,"),  # same email
+        "INSERT INTO conversations (sender_id, channel, started_at, last_seen_at) "
+        f"VALUES ('s', 'rest', '{NOW}', '{NOW}'), ('s', 'rest', '{NOW}', '{NOW}')",
+        TICKET.format(id=2, priority="critical", status="open", key="NULL"),
+        TICKET.format(id=2, priority="low", status="done", key="NULL"),
+        TICKET.format(id=2, priority="low", status="open", key="'k1'"),  # same idempotency key as ticket 1
+        TICKET.format(id=2, priority="low", status="open", key="NULL").replace(", 1, 'api'", ", 99, 'api'"),
+        FEEDBACK.format(kind="nps", score=3, resolver="bot", key="NULL"),
+        FEEDBACK.format(kind="csat", score=0, resolver="bot", key="NULL"),
+        FEEDBACK.format(kind="csat", score=6, resolver="bot", key="NULL"),
+        FEEDBACK.format(kind="ces", score=8, resolver="bot", key="NULL"),
+        FEEDBACK.format(kind="ces", score=7, resolver="human", key="NULL"),
+        FEEDBACK.format(kind="ces", score=7, resolver="bot", key="'f1'"),  # same idempotency key
+    ],
+)
+async def test_the_database_itself_refuses_invalid_rows(migrated_database_url: str, statement: str) -> None:
+    """The constraints hold even for writes that bypass the API's validation."""
+    engine = create_engine(migrated_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(CUSTOMER))
+            await connection.execute(text(TICKET.format(id=1, priority="low", status="open", key="'k1'")))
+            await connection.execute(text(FEEDBACK.format(kind="csat", score=5, resolver="bot", key="'f1'")))
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as connection:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -56,7 +56,7 @@ async def test_create_with_defaults(client: TestClient[Any, Any]) -> None:
     assert ticket["channel"] == "api"
     assert ticket["conversation_id"] is None
     assert ticket["created_at"] == ticket["updated_at"]
-    assert datetime.fromisoformat(ticket["created_at"]).utcoffset().total_seconds() == 0
+    assert datetime.fromisoformat(ticket["created_at"]).utcoffset() == timedelta(0)
 
     customer = await (await client.get(f"/api/customers/{ticket['customer_id']}")).json()
     assert customer["email"] == "ada@example.com"

@@ -5,7 +5,9 @@ Revises:
 Create Date: 2025-01-01 00:00:00
 
 Written by hand to match cs_backend's models (tests/backend check with Alembic's compare_metadata that they
-agree); runs on SQLite and PostgreSQL. Constraint names follow cs_backend.db.NAMING_CONVENTION.
+agree); runs on SQLite and PostgreSQL. Constraint names follow cs_backend.db.NAMING_CONVENTION and are
+given in full with op.f(), which tells Alembic not to apply the naming convention to them a second time
+(it would turn "ck_tickets_status" into "ck_tickets_ck_tickets_status").
 """
 
 from collections.abc import Sequence
@@ -30,8 +32,8 @@ def upgrade() -> None:
         sa.Column("email", sa.String(254), nullable=False),
         sa.Column("name", sa.String(200), nullable=True),
         sa.Column("created_at", _timestamp(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_customers"),
-        sa.UniqueConstraint("email", name="uq_customers_email"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+        sa.UniqueConstraint("email", name=op.f("uq_customers_email")),
     )
 
     op.create_table(
@@ -42,13 +44,13 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("started_at", _timestamp(), nullable=False),
         sa.Column("last_seen_at", _timestamp(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_conversations"),
-        sa.UniqueConstraint("sender_id", "channel", name="uq_conversations_sender_id_channel"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
+        sa.UniqueConstraint("sender_id", "channel", name=op.f("uq_conversations_sender_id_channel")),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name="fk_conversations_customer_id_customers"
+            ["customer_id"], ["customers.id"], name=op.f("fk_conversations_customer_id_customers")
         ),
     )
-    op.create_index("ix_conversations_customer_id", "conversations", ["customer_id"])
+    op.create_index(op.f("ix_conversations_customer_id"), "conversations", ["customer_id"])
 
     op.create_table(
         "tickets",
@@ -64,20 +66,26 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(200), nullable=True),
         sa.Column("created_at", _timestamp(), nullable=False),
         sa.Column("updated_at", _timestamp(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_tickets"),
-        sa.UniqueConstraint("idempotency_key", name="uq_tickets_idempotency_key"),
-        sa.CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="ck_tickets_priority"),
-        sa.CheckConstraint("status IN ('open', 'pending', 'resolved', 'closed')", name="ck_tickets_status"),
-        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name="fk_tickets_customer_id_customers"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_tickets_idempotency_key")),
+        sa.CheckConstraint(
+            "priority IN ('low', 'normal', 'high', 'urgent')", name=op.f("ck_tickets_priority")
+        ),
+        sa.CheckConstraint(
+            "status IN ('open', 'pending', 'resolved', 'closed')", name=op.f("ck_tickets_status")
+        ),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"], name="fk_tickets_conversation_id_conversations"
+            ["customer_id"], ["customers.id"], name=op.f("fk_tickets_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["conversations.id"], name=op.f("fk_tickets_conversation_id_conversations")
         ),
     )
-    op.create_index("ix_tickets_status", "tickets", ["status"])
-    op.create_index("ix_tickets_email", "tickets", ["email"])
-    op.create_index("ix_tickets_customer_id", "tickets", ["customer_id"])
-    op.create_index("ix_tickets_conversation_id", "tickets", ["conversation_id"])
-    op.create_index("ix_tickets_created_at_id", "tickets", ["created_at", "id"])
+    op.create_index(op.f("ix_tickets_status"), "tickets", ["status"])
+    op.create_index(op.f("ix_tickets_email"), "tickets", ["email"])
+    op.create_index(op.f("ix_tickets_customer_id"), "tickets", ["customer_id"])
+    op.create_index(op.f("ix_tickets_conversation_id"), "tickets", ["conversation_id"])
+    op.create_index(op.f("ix_tickets_created_at_id"), "tickets", ["created_at", "id"])
 
     op.create_table(
         "feedback",
@@ -92,23 +100,23 @@ def upgrade() -> None:
         sa.Column("resolver", sa.String(8), nullable=False),
         sa.Column("idempotency_key", sa.String(200), nullable=True),
         sa.Column("created_at", _timestamp(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_feedback"),
-        sa.UniqueConstraint("idempotency_key", name="uq_feedback_idempotency_key"),
-        sa.CheckConstraint("kind IN ('csat', 'ces')", name="ck_feedback_kind"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_feedback_idempotency_key")),
+        sa.CheckConstraint("kind IN ('csat', 'ces')", name=op.f("ck_feedback_kind")),
         sa.CheckConstraint(
             "(kind = 'csat' AND score BETWEEN 1 AND 5) OR (kind = 'ces' AND score BETWEEN 1 AND 7)",
-            name="ck_feedback_score_range",
+            name=op.f("ck_feedback_score_range"),
         ),
-        sa.CheckConstraint("resolver IN ('bot', 'agent')", name="ck_feedback_resolver"),
-        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name="fk_feedback_ticket_id_tickets"),
+        sa.CheckConstraint("resolver IN ('bot', 'agent')", name=op.f("ck_feedback_resolver")),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_feedback_ticket_id_tickets")),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"], name="fk_feedback_conversation_id_conversations"
+            ["conversation_id"], ["conversations.id"], name=op.f("fk_feedback_conversation_id_conversations")
         ),
     )
-    op.create_index("ix_feedback_kind", "feedback", ["kind"])
-    op.create_index("ix_feedback_ticket_id", "feedback", ["ticket_id"])
-    op.create_index("ix_feedback_conversation_id", "feedback", ["conversation_id"])
-    op.create_index("ix_feedback_created_at_id", "feedback", ["created_at", "id"])
+    op.create_index(op.f("ix_feedback_kind"), "feedback", ["kind"])
+    op.create_index(op.f("ix_feedback_ticket_id"), "feedback", ["ticket_id"])
+    op.create_index(op.f("ix_feedback_conversation_id"), "feedback", ["conversation_id"])
+    op.create_index(op.f("ix_feedback_created_at_id"), "feedback", ["created_at", "id"])
 
 
 def downgrade() -> None:

@@ -1,0 +1,333 @@
+"""The one client the custom actions use to talk to cs_backend (docs/API_CONTRACT.md).
+
+- Base URL from ``CS_BACKEND_URL`` (default ``http://127.0.0.1:8000``), read when a client is created.
+- Every request has a total timeout (``aiohttp.ClientTimeout``).
+- Connection errors and timeouts are retried with exponential backoff (aiohttp-retry); HTTP answers, including
+  4xx and 5xx, are never retried: they are final and raised as :class:`BackendError`.
+- POSTs carry an ``Idempotency-Key`` (see :func:`idempotency_key`), so a retry after a timeout, or Rasa running
+  the same action again for the same user message, returns the row already stored instead of a second one.
+- Answers are returned as typed, frozen dataclasses.
+
+Usage::
+
+    async with BackendClient() as backend:
+        ticket = await backend.create_ticket(description=..., email=..., idempotency_key=key)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Dict, Mapping, Optional, Tuple, Type
+
+import aiohttp
+from aiohttp_retry import ExponentialRetry, RetryClient
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+BASE_URL_ENV = "CS_BACKEND_URL"
+
+# Errors worth trying again: the request may not have reached the backend, or its answer never came back.
+# (aiohttp's ServerTimeoutError is both a ClientConnectionError and an asyncio.TimeoutError.)
+RETRYABLE_EXCEPTIONS = {aiohttp.ClientConnectionError, asyncio.TimeoutError}
+
+
+class BackendError(Exception):
+    """cs_backend answered with an error (4xx/5xx), or could not be reached (:class:`BackendUnavailable`).
+
+    ``status`` is the HTTP status (0 when there was no answer at all), ``message`` the backend's message, and
+    ``fields`` maps each rejected field to the reason (400 validation errors).
+    """
+
+    def __init__(self, status: int, message: str, fields: Optional[Mapping[str, str]] = None) -> None:
+        super().__init__(f"cs_backend error {status}: {message}")
+        self.status = status
+        self.message = message
+        self.fields: Dict[str, str] = dict(fields or {})
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def is_client_error(self) -> bool:
+        """The request itself was refused (4xx): sending it again unchanged cannot help."""
+        return 400 <= self.status < 500
+
+    @property
+    def is_server_error(self) -> bool:
+        return self.status >= 500
+
+
+class BackendUnavailable(BackendError):
+    """No answer from cs_backend: connection refused/reset, DNS failure or timeout, after every retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    subject: str
+    description: str
+    priority: str
+    status: str
+    email: str
+    customer_id: Optional[int]
+    conversation_id: Optional[int]
+    channel: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Ticket":
+        return cls(
+            id=int(data["id"]),
+            subject=str(data.get("subject") or ""),
+            description=str(data.get("description") or ""),
+            priority=str(data.get("priority") or "normal"),
+            status=str(data.get("status") or "open"),
+            email=str(data.get("email") or ""),
+            customer_id=_optional_int(data.get("customer_id")),
+            conversation_id=_optional_int(data.get("conversation_id")),
+            channel=str(data.get("channel") or ""),
+            created_at=str(data.get("created_at") or ""),
+            updated_at=str(data.get("updated_at") or data.get("created_at") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    items: Tuple[Ticket, ...]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "TicketPage":
+        return cls(
+            items=tuple(Ticket.from_json(item) for item in data.get("items") or []),
+            total=int(data.get("total") or 0),
+            limit=int(data.get("limit") or 0),
+            offset=int(data.get("offset") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: int
+    kind: str
+    score: int
+    comment: Optional[str]
+    ticket_id: Optional[int]
+    conversation_id: Optional[int]
+    channel: str
+    intent: Optional[str]
+    resolver: str
+    created_at: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Feedback":
+        return cls(
+            id=int(data["id"]),
+            kind=str(data.get("kind") or ""),
+            score=int(data["score"]),
+            comment=data.get("comment"),
+            ticket_id=_optional_int(data.get("ticket_id")),
+            conversation_id=_optional_int(data.get("conversation_id")),
+            channel=str(data.get("channel") or ""),
+            intent=data.get("intent"),
+            resolver=str(data.get("resolver") or ""),
+            created_at=str(data.get("created_at") or ""),
+        )
+
+
+def _optional_int(value: Any) -> Optional[int]:
+    return None if value is None else int(value)
+
+
+def idempotency_key(kind: str, sender_id: str, event_marker: str) -> str:
+    """A stable key for "this kind of write, in this conversation, caused by this user message".
+
+    The same inputs always give the same key (so a re-run never writes twice); the hash keeps the header short
+    and ASCII whatever the sender id looks like.
+    """
+    digest = hashlib.sha256(f"{kind}\x1f{sender_id}\x1f{event_marker}".encode("utf-8")).hexdigest()
+    return f"rasa-{kind}-{digest[:48]}"
+
+
+class BackendClient:
+    """Typed async client for cs_backend. Use it as an async context manager (one HTTP session per use)."""
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        attempts: int = 3,
+        backoff: float = 0.25,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self._retry_options = ExponentialRetry(
+            attempts=attempts,
+            start_timeout=backoff,
+            max_timeout=2.0,
+            exceptions=RETRYABLE_EXCEPTIONS,
+            statuses=set(),
+            retry_all_server_errors=False,
+        )
+        self._client: Optional[RetryClient] = None
+
+    async def __aenter__(self) -> "BackendClient":
+        session = aiohttp.ClientSession(
+            timeout=self._timeout, headers={"Accept": "application/json", "User-Agent": "acme-rasa-actions"}
+        )
+        self._client = RetryClient(client_session=session, retry_options=self._retry_options, logger=logger)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    # --- tickets -----------------------------------------------------------------------------------------------
+
+    async def create_ticket(
+        self,
+        *,
+        description: str,
+        email: str,
+        priority: Optional[str] = None,
+        subject: Optional[str] = None,
+        sender_id: Optional[str] = None,
+        channel: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Ticket:
+        body = _without_none(
+            description=description,
+            email=email,
+            priority=priority,
+            subject=subject,
+            sender_id=sender_id,
+            channel=channel,
+        )
+        data = await self._request("POST", "/api/tickets", json=body, idempotency_key=idempotency_key)
+        return Ticket.from_json(data)
+
+    async def get_ticket(self, ticket_id: int) -> Ticket:
+        data = await self._request("GET", f"/api/tickets/{int(ticket_id)}")
+        return Ticket.from_json(data)
+
+    async def list_tickets(
+        self,
+        *,
+        sender_id: Optional[str] = None,
+        channel: Optional[str] = None,
+        email: Optional[str] = None,
+        status: Optional[str] = None,
+        priority: Optional[str] = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> TicketPage:
+        params = _without_none(
+            sender_id=sender_id,
+            channel=channel,
+            email=email,
+            status=status,
+            priority=priority,
+            limit=str(limit),
+            offset=str(offset),
+        )
+        data = await self._request("GET", "/api/tickets", params=params)
+        return TicketPage.from_json(data)
+
+    # --- feedback ----------------------------------------------------------------------------------------------
+
+    async def create_feedback(
+        self,
+        *,
+        score: int,
+        kind: str = "csat",
+        comment: Optional[str] = None,
+        ticket_id: Optional[int] = None,
+        sender_id: Optional[str] = None,
+        channel: Optional[str] = None,
+        intent: Optional[str] = None,
+        resolver: str = "bot",
+        idempotency_key: Optional[str] = None,
+    ) -> Feedback:
+        body = _without_none(
+            kind=kind,
+            score=int(score),
+            comment=comment,
+            ticket_id=ticket_id,
+            sender_id=sender_id,
+            channel=channel,
+            intent=intent,
+            resolver=resolver,
+        )
+        data = await self._request("POST", "/api/feedback", json=body, idempotency_key=idempotency_key)
+        return Feedback.from_json(data)
+
+    # --- transport ---------------------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Optional[Mapping[str, Any]] = None,
+        params: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Any:
+        if self._client is None:
+            raise RuntimeError("BackendClient must be used as `async with BackendClient() as client:`")
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        url = f"{self.base_url}{path}"
+        try:
+            async with self._client.request(method, url, json=json, params=params, headers=headers) as response:
+                payload = await _read_json(response)
+                if response.status >= 400:
+                    raise _error_from(response.status, payload)
+                return payload
+        except BackendError:
+            raise
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            # After every retry (connection problems), or a broken answer body.
+            logger.warning("cs_backend unreachable: %s %s: %r", method, url, error)
+            raise BackendUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+async def _read_json(response: aiohttp.ClientResponse) -> Any:
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        return None
+
+
+def _error_from(status: int, payload: Any) -> BackendError:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        fields = error.get("fields") if isinstance(error.get("fields"), dict) else None
+        return BackendError(status, str(error.get("message") or f"HTTP {status}"), fields)
+    return BackendError(status, f"HTTP {status}")
+
+
+def _without_none(**values: Any) -> Dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}

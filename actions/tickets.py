@@ -1,0 +1,311 @@
+"""Tickets: the ticket form's validation, creating a ticket, looking one up.
+
+The actions speak only through slots: each sets an outcome slot (`ticket_outcome`, `lookup_outcome`) and the
+values the response needs, and the rules in dialogue/rules/ pick the `utter_*` response from domain.yml.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.api.backend import BackendClient, BackendError, Ticket
+from actions.common import human_time, input_channel, write_key
+from actions.parsing import (
+    clean_description,
+    extract_email,
+    infer_urgency,
+    is_meaningful_description,
+    normalize_priority,
+    parse_ticket_number,
+    problem_details,
+)
+
+logger = logging.getLogger(__name__)
+
+TICKET_FORM = "ticket_form"
+
+# form_hint values (they select variations of utter_ask_* in domain.yml)
+HINT_DESCRIPTION_TOO_SHORT = "description_too_short"
+HINT_EMAIL_INVALID = "email_invalid"
+HINT_PRIORITY_INVALID = "priority_invalid"
+HINT_URGENT_INFERRED = "urgent_inferred"
+HINT_DESCRIPTION_PREFILLED = "description_prefilled"
+# When several apply in one turn, the first in this order is shown: a rejected answer matters most.
+_HINT_PRECEDENCE = (
+    HINT_DESCRIPTION_TOO_SHORT,
+    HINT_EMAIL_INVALID,
+    HINT_PRIORITY_INVALID,
+    HINT_URGENT_INFERRED,
+    HINT_DESCRIPTION_PREFILLED,
+)
+# Validators report their hint under a per-slot pseudo slot (so that one validator's hint does not overwrite
+# another's); `run` turns them into the single `form_hint` slot and never sends the pseudo slots to Rasa.
+_HINT_KEY_PREFIX = "__hint_"
+
+# Slots of one ticket attempt (the email is kept: it's the customer's, and saves asking again).
+TICKET_ATTEMPT_SLOTS = ("description", "priority", "form_hint", "requested_slot")
+
+
+def _hint_key(slot: str) -> str:
+    return f"{_HINT_KEY_PREFIX}{slot}"
+
+
+def pick_hint(hints: List[Optional[str]]) -> Optional[str]:
+    present = {hint for hint in hints if hint}
+    return next((hint for hint in _HINT_PRECEDENCE if hint in present), None)
+
+
+class ValidateTicketForm(FormValidationAction):
+    """Checks the ticket form's answers; infers "urgent"; pre-fills the description from the first message."""
+
+    def name(self) -> Text:
+        return "validate_ticket_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        hints = [
+            event.get("value")
+            for event in events
+            if event.get("event") == "slot" and str(event.get("name", "")).startswith(_HINT_KEY_PREFIX)
+        ]
+        events = [
+            event
+            for event in events
+            if not (event.get("event") == "slot" and str(event.get("name", "")).startswith(_HINT_KEY_PREFIX))
+        ]
+        # Only when something was validated: an empty answer must stay empty so that Rasa rejects the form
+        # and the rules can handle a digression ("are you a bot?") or "stop".
+        if any(event.get("event") == "slot" and event.get("name") != "requested_slot" for event in events):
+            events.append(SlotSet("form_hint", pick_hint(hints)))
+        return events
+
+    async def extract_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """At activation, use the message that opened the form if it already describes the problem."""
+        activating = tracker.get_slot("requested_slot") is None
+        if not activating or tracker.get_slot("description"):
+            return {}
+        latest = tracker.latest_message or {}
+        if (latest.get("intent") or {}).get("name") != "report_problem":
+            return {}
+        details = problem_details(latest.get("text"))
+        return {"description": details} if details else {}
+
+    def validate_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not is_meaningful_description(value):
+            return {"description": None, _hint_key("description"): HINT_DESCRIPTION_TOO_SHORT}
+        description = clean_description(value)
+        result: Dict[Text, Any] = {"description": description}
+        activating = tracker.get_slot("requested_slot") is None
+        if activating:
+            result[_hint_key("description")] = HINT_DESCRIPTION_PREFILLED
+        current_priority = normalize_priority(tracker.get_slot("priority"))
+        if infer_urgency(description) and current_priority in (None, "urgent"):
+            result["priority"] = "urgent"
+            result[_hint_key("priority")] = HINT_URGENT_INFERRED
+        return result
+
+    def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        email = extract_email(value)
+        if email is None:
+            return {"email": None, _hint_key("email"): HINT_EMAIL_INVALID}
+        return {"email": email}
+
+    def validate_priority(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        priority = normalize_priority(value)
+        if priority is None:
+            return {"priority": None, _hint_key("priority"): HINT_PRIORITY_INVALID}
+        return {"priority": priority}
+
+
+class ActionCreateTicket(Action):
+    """Creates the ticket in cs_backend from the form's slots and reports the outcome in `ticket_outcome`."""
+
+    def name(self) -> Text:
+        return "action_create_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        description = clean_description(tracker.get_slot("description"))
+        email = extract_email(tracker.get_slot("email"))
+        priority = normalize_priority(tracker.get_slot("priority")) or "normal"
+        if not description or not email:
+            # The form guarantees both; never send an incomplete ticket.
+            logger.error("action_create_ticket ran without description or email (sender %s)", tracker.sender_id)
+            return [
+                SlotSet("ticket_outcome", "rejected"),
+                SlotSet("backend_error", "the description or the email address was missing"),
+                *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
+            ]
+        try:
+            async with BackendClient() as backend:
+                ticket = await backend.create_ticket(
+                    description=description,
+                    email=email,
+                    priority=priority,
+                    sender_id=tracker.sender_id,
+                    channel=input_channel(tracker),
+                    idempotency_key=write_key("ticket", tracker),
+                )
+        except BackendError as error:
+            return self._failure_events(error)
+        logger.info("ticket %s created for sender %s", ticket.id, tracker.sender_id)
+        return [
+            SlotSet("ticket_id", str(ticket.id)),
+            SlotSet("ticket_priority", ticket.priority),
+            SlotSet("ticket_outcome", "created"),
+            SlotSet("backend_error", None),
+            SlotSet("email", ticket.email or email),
+            *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
+            # A fresh CSAT question follows: forget any earlier rating.
+            SlotSet("csat_score", None),
+            SlotSet("csat_outcome", None),
+        ]
+
+    @staticmethod
+    def _failure_events(error: BackendError) -> List[EventType]:
+        if error.is_client_error:
+            # Refused as sent: clear what the backend named so the next attempt asks for it again.
+            logger.warning("cs_backend refused the ticket: %s %s", error.status, error.message)
+            named = [field for field in ("description", "email", "priority") if field in error.fields]
+            cleared = named or ["description", "priority"]
+            reason = "; ".join(f"{field}: {message}" for field, message in error.fields.items()) or error.message
+            return [
+                SlotSet("ticket_outcome", "rejected"),
+                SlotSet("backend_error", reason),
+                *[SlotSet(slot, None) for slot in cleared],
+                SlotSet("form_hint", None),
+                SlotSet("requested_slot", None),
+            ]
+        # Unreachable or failing (5xx): keep the details so "open a ticket" again resubmits them.
+        logger.warning("ticket not saved, cs_backend unavailable: %s", error)
+        return [
+            SlotSet("ticket_outcome", "unavailable"),
+            SlotSet("backend_error", None),
+            SlotSet("form_hint", None),
+            SlotSet("requested_slot", None),
+        ]
+
+
+class ActionResetTicketForm(Action):
+    """Forgets a cancelled ticket attempt (the email is kept)."""
+
+    def name(self) -> Text:
+        return "action_reset_ticket_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        return [SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS]
+
+
+# A number in the text counts as a ticket number only next to "#", "ticket", "case", "number" or "no.", so
+# "I opened it 2 days ago" is not ticket 2.
+_NUMBER_IN_CONTEXT = re.compile(r"(#\s*\d{1,9}\b|\b(?:ticket|case|number|no\.?|nr\.?)\s*#?\s*\d{1,9}\b)", re.I)
+
+
+def requested_ticket_number(tracker: Tracker) -> Optional[int]:
+    """The ticket number the user asked about: entity, then slot, then a number in context in the text."""
+    for value in tracker.get_latest_entity_values("ticket_number"):
+        number = parse_ticket_number(value)
+        if number:
+            return number
+    number = parse_ticket_number(tracker.get_slot("ticket_number"))
+    if number:
+        return number
+    text = (tracker.latest_message or {}).get("text") or ""
+    match = _NUMBER_IN_CONTEXT.search(text)
+    return parse_ticket_number(match.group(0)) if match else None
+
+
+class ActionTicketStatus(Action):
+    """Looks up a ticket by number, or the customer's latest one, and reports it in `lookup_outcome`."""
+
+    def name(self) -> Text:
+        return "action_ticket_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        number = requested_ticket_number(tracker)
+        email = extract_email(tracker.get_slot("email"))
+        try:
+            async with BackendClient() as backend:
+                if number is not None:
+                    ticket = await backend.get_ticket(number)
+                    owned = await self._belongs_to_customer(backend, ticket, tracker, email)
+                else:
+                    ticket = await self._latest_ticket(backend, tracker, email)
+                    owned = True
+        except BackendError as error:
+            if error.is_not_found or error.is_client_error:
+                return self._outcome("not_found", lookup_number=str(number) if number else None)
+            logger.warning("ticket lookup failed, cs_backend unavailable: %s", error)
+            return self._outcome("unavailable", lookup_number=str(number) if number else None)
+        if ticket is None:
+            return self._outcome("no_tickets")
+        return self._outcome(
+            "found",
+            lookup_number=str(ticket.id),
+            lookup_status=ticket.status,
+            lookup_priority=ticket.priority,
+            lookup_updated=human_time(ticket.updated_at),
+            lookup_subject=ticket.subject if owned else None,
+            lookup_owned=owned,
+        )
+
+    @staticmethod
+    async def _latest_ticket(backend: BackendClient, tracker: Tracker, email: Optional[str]) -> Optional[Ticket]:
+        page = await backend.list_tickets(sender_id=tracker.sender_id, limit=1)
+        if page.items:
+            return page.items[0]
+        if email:
+            page = await backend.list_tickets(email=email, limit=1)
+            if page.items:
+                return page.items[0]
+        return None
+
+    @staticmethod
+    async def _belongs_to_customer(
+        backend: BackendClient, ticket: Ticket, tracker: Tracker, email: Optional[str]
+    ) -> bool:
+        """Ticket numbers are sequential: show a ticket's subject only to the chat or email it belongs to."""
+        if email and ticket.email.lower() == email.lower():
+            return True
+        if parse_ticket_number(tracker.get_slot("ticket_id")) == ticket.id:
+            return True
+        page = await backend.list_tickets(sender_id=tracker.sender_id, limit=100)
+        return any(item.id == ticket.id for item in page.items)
+
+    @staticmethod
+    def _outcome(outcome: str, **values: Any) -> List[EventType]:
+        # `ticket_number` is what the user asked for; it is used up by this lookup (so a later "my last
+        # ticket" is not answered with this number). `lookup_number` is what the response shows.
+        slots = {
+            "ticket_number": None,
+            "lookup_number": None,
+            "lookup_status": None,
+            "lookup_priority": None,
+            "lookup_updated": None,
+            "lookup_subject": None,
+            "lookup_owned": None,
+        }
+        slots.update(values)
+        return [SlotSet("lookup_outcome", outcome)] + [SlotSet(name, value) for name, value in slots.items()]

@@ -1,0 +1,109 @@
+"""HTTP routes of /api/onboarding."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from cs_backend.app_keys import DATABASE, ONBOARDING_CHECKLIST, SETTINGS
+from cs_backend.db import utcnow
+from cs_backend.onboarding import nudges, service
+from cs_backend.onboarding.schemas import (
+    EmptyQuery,
+    ProgressOut,
+    ProgressQuery,
+    ProgressUpdate,
+    StalledList,
+    StepList,
+)
+from cs_backend.openapi import ApiRoute, Response
+from cs_backend.responses import model_response
+from cs_backend.validation import idempotency_key, parse_body, parse_query
+
+
+async def list_onboarding_steps(request: web.Request) -> web.Response:
+    parse_query(request.query, EmptyQuery)
+    return model_response(StepList, {"steps": request.app[ONBOARDING_CHECKLIST].steps})
+
+
+async def get_onboarding_progress(request: web.Request) -> web.Response:
+    query = parse_query(request.query, ProgressQuery)
+    progress = await service.get_progress(request.app[DATABASE], request.app[ONBOARDING_CHECKLIST], query)
+    return model_response(ProgressOut, progress)
+
+
+async def complete_onboarding_step(request: web.Request) -> web.Response:
+    # Completing a step is idempotent by itself; a key is accepted (and checked) like on every POST.
+    idempotency_key(request)
+    data = await parse_body(request, ProgressUpdate)
+    progress = await service.complete_step(request.app[DATABASE], request.app[ONBOARDING_CHECKLIST], data)
+    return model_response(ProgressOut, progress)
+
+
+async def list_stalled_customers(request: web.Request) -> web.Response:
+    parse_query(request.query, EmptyQuery)
+    settings = request.app[SETTINGS]
+    stalled = await nudges.find_stalled(
+        request.app[DATABASE],
+        request.app[ONBOARDING_CHECKLIST],
+        stalled_after=timedelta(hours=settings.onboarding_stalled_after_hours),
+        now=utcnow(),
+    )
+    return model_response(StalledList, {"items": stalled})
+
+
+_IDENTITY = (
+    "The customer is customer_id, or the customer of the conversation (sender_id, channel): the "
+    "conversation is created if new, and a conversation without a customer gets an anonymous one (no email)."
+)
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/api/onboarding/steps",
+        list_onboarding_steps,
+        summary="The onboarding checklist",
+        tag="onboarding",
+        description="From cs_backend/onboarding/checklist.toml, in order.",
+        query=EmptyQuery,
+        responses={200: Response("Every step, in order.", StepList)},
+        errors=(400,),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/onboarding/progress",
+        get_onboarding_progress,
+        summary="A customer's onboarding progress",
+        tag="onboarding",
+        description=_IDENTITY,
+        query=ProgressQuery,
+        responses={200: Response("Every step with its state, and the next step.", ProgressOut)},
+        errors=(400, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/onboarding/progress",
+        complete_onboarding_step,
+        summary="Mark an onboarding step done",
+        tag="onboarding",
+        description=_IDENTITY + " Idempotent: a step already done keeps its first completion (time and "
+        "source) and the answer is still 200. An unknown step is a 400 naming `step`, and writes nothing.",
+        body=ProgressUpdate,
+        responses={200: Response("The progress after the change.", ProgressOut)},
+        errors=(400, 413),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/onboarding/stalled",
+        list_stalled_customers,
+        summary="Customers whose onboarding stalled",
+        tag="onboarding",
+        description="Onboarding not complete, and the last onboarding activity (or the first contact) older "
+        "than ONBOARDING_STALLED_AFTER_HOURS; customers without a conversation cannot be nudged and are not "
+        "listed. Each with their most recently active conversation.",
+        query=EmptyQuery,
+        responses={200: Response("Stalled customers, longest idle first.", StalledList)},
+        errors=(400,),
+    ),
+]

@@ -1,0 +1,252 @@
+"""The background consumer: Rasa events in, decided outcomes out.
+
+Design (the simplest that survives restarts exactly): the classifier's state of each conversation with an
+open session is one JSON row in `outcome_sessions` (a few hundred bytes, whatever the session's length). A
+batch of events is applied in ONE transaction of cs_backend's database that loads the states of the batch's
+conversations, applies the events in order, writes the states back, inserts the outcomes the events
+decided and advances the source's cursor (SQL broker). Either all of that is committed or none of it, so a
+crash or restart at any point resumes from a state that matches the stored cursor: no event lost, none
+counted twice. RabbitMQ messages are acknowledged only after the commit; a message redelivered after a
+crash between commit and ack is recognised by its digest, kept with the conversation's state, and skipped.
+Outcome rows are unique on (sender_id, session_started_at) and inserted with ON CONFLICT DO NOTHING, so
+deciding a session again can never duplicate it.
+
+Each cycle reads batches until the source is drained, then decides the sessions idle for
+OUTCOME_ABANDON_AFTER_MINUTES against the (injectable) clock; it does not do that while the source cannot be
+read, since unread events could still continue those sessions. A malformed event (not JSON, not a Rasa
+event, unstorable values) is logged and skipped; it never stops the stream.
+Run one consumer per cs_backend database (the SQL cursor makes a second one harmless but useless; a
+second RabbitMQ consumer is refused by the queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cs_backend.app_keys import DATABASE, SETTINGS
+from cs_backend.db import Database, utcnow
+from cs_backend.outcomes.classifier import BadEvent, ConversationState, RasaEvent, SessionOutcome, parse_event
+from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession
+from cs_backend.outcomes.sources import Batch, CursorMoved, RasaEventSource, RawEvent, create_source
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class CycleReport:
+    events: int = 0
+    skipped: int = 0
+    decided: int = 0
+
+
+class OutcomeConsumer:
+    def __init__(
+        self,
+        database: Database,
+        source: RasaEventSource,
+        abandon_after: timedelta,
+        clock: Clock = utcnow,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.database = database
+        self.source = source
+        self.abandon_after = abandon_after
+        self.clock = clock
+        self.batch_size = batch_size
+        self._last_failure: str | None = None
+
+    async def run_once(self) -> CycleReport:
+        """Read until the source is drained, then close the sessions idle past the threshold."""
+        report = CycleReport()
+        while True:
+            batch = await self.source.fetch(self.batch_size)
+            if batch.events or batch.moves_cursor:
+                await self._apply_batch(batch, report)
+            if not batch.reachable:
+                return report
+            if batch.drained:
+                break
+        report.decided += await self.close_idle_sessions()
+        return report
+
+    async def run_forever(self, interval_seconds: float) -> None:
+        while True:
+            try:
+                await self.run_once()
+                if self._last_failure is not None:
+                    log.info("outcomes: the consumer works again")
+                    self._last_failure = None
+            except CursorMoved as error:
+                log.warning("outcomes: %s; batch rolled back", error)
+            except Exception as error:  # the loop must outlive a database outage; logged once per kind
+                failure = f"{error.__class__.__name__}: {error}"
+                if failure != self._last_failure:
+                    log.exception("outcomes: consumer cycle failed; retrying every %s s", interval_seconds)
+                    self._last_failure = failure
+            await asyncio.sleep(interval_seconds)
+
+    def _parse(self, raw: RawEvent) -> RasaEvent | None:
+        try:
+            body = raw.body.decode("utf-8") if isinstance(raw.body, bytes) else raw.body
+            return parse_event(json.loads(body), raw.sender_hint)
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, BadEvent
+            reason = error if isinstance(error, BadEvent) else f"not JSON ({error.__class__.__name__})"
+            log.warning("outcomes: skipping %s of %s: %s", raw.label, self.source.description, reason)
+            return None
+
+    async def _apply_batch(self, batch: Batch, report: CycleReport) -> None:
+        parsed = [(raw, self._parse(raw)) for raw in batch.events]
+        events = [(raw, event) for raw, event in parsed if event is not None]
+        skipped = len(parsed) - len(events)
+        senders = sorted({event.sender_id for _, event in events})
+        decided: list[SessionOutcome] = []
+        async with self.database.sessions() as session:
+            rows: dict[str, OutcomeSession] = {}
+            if senders:
+                found = await session.scalars(
+                    select(OutcomeSession).where(OutcomeSession.sender_id.in_(senders))
+                )
+                rows = {row.sender_id: row for row in found}
+            states = {sender: _load_state(sender, rows.get(sender)) for sender in senders}
+            for raw, event in events:
+                state = states[event.sender_id]
+                if raw.dedupe_key is not None:
+                    if raw.dedupe_key in state.recent_keys:
+                        log.info("outcomes: %s was applied before (redelivered); skipped", raw.label)
+                        skipped += 1
+                        continue
+                    state.remember(raw.dedupe_key)
+                try:
+                    decided.extend(state.feed(event, self.abandon_after))
+                except Exception:  # a classifier bug must not block the stream either
+                    log.exception("outcomes: skipping %s of %s", raw.label, self.source.description)
+                    skipped += 1
+            now = self.clock()
+            for sender, state in states.items():
+                _store_state(session, rows.get(sender), state, now)
+            await insert_outcomes(session, decided, now)
+            await self.source.commit(session, batch)
+            await session.commit()
+        await self.source.acknowledge(batch)
+        report.events += len(batch.events)
+        report.skipped += skipped
+        report.decided += len(decided)
+
+    async def close_idle_sessions(self) -> int:
+        """Decide the sessions without a customer message for `abandon_after` before the clock's now."""
+        now = self.clock()
+        cutoff = now - self.abandon_after
+        total = 0
+        while True:
+            async with self.database.sessions() as session:
+                rows = list(
+                    await session.scalars(
+                        select(OutcomeSession)
+                        .where(OutcomeSession.idle_since <= cutoff)
+                        .order_by(OutcomeSession.idle_since, OutcomeSession.sender_id)
+                        .limit(self.batch_size)
+                    )
+                )
+                decided: list[SessionOutcome] = []
+                for row in rows:
+                    state = _load_state(row.sender_id, row)
+                    decided.extend(state.close_if_idle(now, self.abandon_after))
+                    if state.session is None:
+                        await session.delete(row)
+                    else:  # idle_since was rounded into the column: not quite idle yet
+                        _store_state(session, row, state, now)
+                await insert_outcomes(session, decided, now)
+                await session.commit()
+            total += len(decided)
+            if len(rows) < self.batch_size:
+                return total
+
+
+def _load_state(sender_id: str, row: OutcomeSession | None) -> ConversationState:
+    if row is None:
+        return ConversationState(sender_id)
+    try:
+        return ConversationState.from_json(row.state)
+    except (KeyError, TypeError, ValueError):
+        log.exception("outcomes: unreadable state of conversation %r; starting it afresh", sender_id)
+        return ConversationState(sender_id)
+
+
+def _store_state(
+    session: AsyncSession, row: OutcomeSession | None, state: ConversationState, now: datetime
+) -> None:
+    # A conversation without an open session (only Rasa's action_session_start seen so far) gets `now`,
+    # so the idle sweep removes the row if nothing follows.
+    idle_since = state.idle_since or now
+    if row is None:
+        session.add(
+            OutcomeSession(
+                sender_id=state.sender_id, state=state.to_json(), idle_since=idle_since, updated_at=now
+            )
+        )
+    else:
+        row.state = state.to_json()
+        row.idle_since = idle_since
+        row.updated_at = now
+
+
+async def insert_outcomes(session: AsyncSession, outcomes: Sequence[SessionOutcome], now: datetime) -> None:
+    """Insert decided sessions; one decided before (same sender and start) is left as it is."""
+    if not outcomes:
+        return
+    values = [
+        {
+            "sender_id": o.sender_id,
+            "channel": o.channel,
+            "session_started_at": o.session_started_at,
+            "ended_at": o.ended_at,
+            "outcome": o.outcome,
+            "intents": list(o.intents),
+            "decided_at": now,
+        }
+        for o in outcomes
+    ]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(ConversationOutcome).on_conflict_do_nothing(
+            index_elements=["sender_id", "session_started_at"]
+        )
+    else:
+        statement = sqlite.insert(ConversationOutcome).on_conflict_do_nothing(
+            index_elements=["sender_id", "session_started_at"]
+        )
+    await session.execute(statement, values)
+
+
+async def outcome_consumer_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: runs the consumer every OUTCOME_POLL_INTERVAL_SECONDS (0: not at all)."""
+    settings = app[SETTINGS]
+    if settings.outcome_poll_interval_seconds <= 0:
+        yield
+        return
+    source = create_source(settings.rasa_events_url, settings.rasa_events_queue, app[DATABASE], BATCH_SIZE)
+    consumer = OutcomeConsumer(
+        app[DATABASE], source, abandon_after=timedelta(minutes=settings.outcome_abandon_after_minutes)
+    )
+    log.info("outcomes: consuming %s every %s s", source.description, settings.outcome_poll_interval_seconds)
+    task = asyncio.create_task(consumer.run_forever(settings.outcome_poll_interval_seconds), name="outcomes")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await source.close()

@@ -1,0 +1,70 @@
+"""Tables of the outcomes domain: decided outcomes, open sessions' state, the SQL event broker's cursor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_backend.db import Base, UTCDateTime, utcnow
+
+OUTCOMES = ("ticket_created", "escalated", "resolved_by_bot", "abandoned")
+
+# Rasa's own limit for sender ids (the SQL broker's `events.sender_id` is VARCHAR(255)).
+SENDER_ID_LENGTH = 255
+CHANNEL_LENGTH = 50
+
+
+class ConversationOutcome(Base):
+    """One decided conversation session; written once, never updated."""
+
+    __tablename__ = "conversation_outcomes"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({', '.join(repr(o) for o in OUTCOMES)})", name="outcome"),
+        # The session's identity: deciding it again (a replayed event, a restart) inserts nothing.
+        UniqueConstraint("sender_id", "session_started_at"),
+        # Lists are newest first (by the session's end).
+        Index("ix_conversation_outcomes_ended_at_id", "ended_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(SENDER_ID_LENGTH))
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH), index=True)
+    session_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    intents: Mapped[list[str]] = mapped_column(JSON)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutcomeSession(Base):
+    """The classifier's state of one conversation whose current session is not decided yet.
+
+    `state` is classifier.ConversationState.to_json(); `idle_since` (the last customer message, or the
+    session's start) is a column so that finding the sessions idle past the threshold is one indexed query.
+    The row is deleted when its session is decided by the idle check.
+    """
+
+    __tablename__ = "outcome_sessions"
+
+    sender_id: Mapped[str] = mapped_column(String(SENDER_ID_LENGTH), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutcomeCursor(Base):
+    """How far an SQL event source has been read: the id of the last `events` row consumed.
+
+    Advanced in the same transaction as the outcomes and states those events produced, so a restart neither
+    loses nor double-counts events.
+    """
+
+    __tablename__ = "outcome_cursors"
+
+    # "sql:" + the events database URL (password hidden): another events database has its own cursor.
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,358 @@
+"""Where Rasa's events come from: its SQL event broker's `events` table, or a RabbitMQ queue.
+
+Both brokers carry the same JSON per event: `{"sender_id": ..., **Event.as_dict()}`
+(rasa/core/tracker_store.py `_stream_new_events`). The SQL broker (rasa/core/brokers/sql.py) inserts one row
+per event into `events(id INTEGER PRIMARY KEY, sender_id VARCHAR(255), data TEXT)`; the pika broker
+(rasa/core/brokers/pika.py) publishes the JSON as a persistent message to the fanout exchange
+`rasa-exchange`, bound to each queue listed in endpoints.yml.
+
+The consumer uses a source in three steps per batch, so that nothing is lost and nothing counted twice:
+`fetch` (read, change nothing), `commit` (inside the consumer's database transaction: the SQL source
+advances its stored cursor there), and `acknowledge` (after that transaction committed: RabbitMQ messages
+are acked only then; an ack lost to a crash means a redelivery, which the consumer recognises by the
+message's digest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from sqlalchemy import column, func, inspect, select, table, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from cs_backend.db import Database, normalize_database_url, utcnow
+from cs_backend.outcomes.models import OutcomeCursor
+
+log = logging.getLogger(__name__)
+
+AMQP_SCHEMES = ("amqp", "amqps")
+CONNECT_TIMEOUT_SECONDS = 10.0
+FIRST_MESSAGE_WAIT_SECONDS = 0.2
+CURSOR_KEY_LENGTH = 255
+
+# Rasa's SQL broker table, described just enough to read it (cs_backend does not own it).
+EVENTS = table("events", column("id"), column("sender_id"), column("data"))
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """One event as the broker delivered it, not parsed yet (a malformed one is skipped by the consumer)."""
+
+    body: bytes | str
+    # For log lines: "events row 42", "message 7".
+    label: str
+    # The SQL broker's own sender_id column (the JSON has it too).
+    sender_hint: str | None = None
+    # RabbitMQ: a digest of the body, to recognise a redelivered message that was already applied.
+    dedupe_key: str | None = None
+
+
+@dataclass
+class Batch:
+    events: list[RawEvent]
+    # Nothing more to read right now: the consumer may then close idle sessions against the clock.
+    drained: bool
+    # False when the broker could not be read: idle sessions must not be closed on stale knowledge.
+    reachable: bool = True
+    # SQL: the cursor this batch was read from and the one to store when it is committed.
+    start_cursor: int | None = None
+    end_cursor: int | None = None
+    # RabbitMQ: the delivered messages, acknowledged after the commit.
+    messages: list[Any] = field(default_factory=list)
+
+    @property
+    def moves_cursor(self) -> bool:
+        return self.end_cursor is not None and self.end_cursor != self.start_cursor
+
+
+class CursorMoved(RuntimeError):
+    """Another consumer advanced the cursor since this batch was read: its transaction must roll back."""
+
+
+class RasaEventSource(Protocol):
+    description: str
+
+    async def fetch(self, limit: int) -> Batch: ...
+
+    async def commit(self, session: AsyncSession, batch: Batch) -> None: ...
+
+    async def acknowledge(self, batch: Batch) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _Availability:
+    """Logs a broker problem once (and again only when it changes), and its recovery."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.problem: str | None = None
+
+    def down(self, problem: str, level: int = logging.WARNING) -> None:
+        if problem != self.problem:
+            log.log(level, "outcomes: %s: %s", self.description, problem)
+            self.problem = problem
+
+    def up(self) -> None:
+        if self.problem is not None:
+            log.info("outcomes: %s is readable again", self.description)
+            self.problem = None
+
+
+def is_amqp_url(url: str) -> bool:
+    return url.partition("://")[0].lower() in AMQP_SCHEMES
+
+
+def _redacted(url: str) -> str:
+    if is_amqp_url(url):
+        scheme, _, rest = url.partition("://")
+        credentials, at, host = rest.rpartition("@")
+        if at:
+            user = credentials.partition(":")[0]
+            return f"{scheme}://{user}:***@{host}"
+        return url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cursor_key(events_url: str) -> str:
+    """The outcome_cursors key of an events database: its URL without the password."""
+    key = "sql:" + _redacted(normalize_database_url(events_url))
+    if len(key) > CURSOR_KEY_LENGTH:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        key = f"{key[: CURSOR_KEY_LENGTH - 17]}#{digest}"
+    return key
+
+
+class SqlEventSource:
+    """Polls the SQL broker's `events` table from a cursor stored in cs_backend's own database.
+
+    The cursor (the last consumed `events.id`) is read from `outcome_cursors` at every fetch and advanced
+    in the consumer's transaction, conditionally on its old value: a second consumer on the same databases
+    makes one of the two transactions roll back instead of counting events twice.
+
+    Tolerated: the events database or table not existing yet (Rasa creates them on its first event: nothing
+    to read), and the table being recreated (its largest id falls below the cursor: read from the start).
+    SQLite files are opened read-only, so this never creates a file where Rasa will look for its own.
+    Limitation: ids are assumed to become visible in increasing order, true of SQLite and of a single Rasa
+    process on PostgreSQL (several Rasa processes committing concurrently could let the cursor pass a row
+    committed late).
+    """
+
+    def __init__(self, events_url: str, database: Database) -> None:
+        self._url = normalize_database_url(events_url)
+        self._database = database
+        self._key = cursor_key(events_url)
+        self._engine: AsyncEngine | None = None
+        self._sqlite_path: Path | None = None
+        self.description = f"Rasa events table at {_redacted(self._url)}"
+        self._availability = _Availability(self.description)
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    def _events_engine(self) -> AsyncEngine:
+        if self._engine is None:
+            url = make_url(self._url)
+            if url.get_backend_name() == "sqlite":
+                if not url.database or url.database == ":memory:":
+                    raise ValueError("RASA_EVENTS_URL: an in-memory SQLite database is not shared with Rasa")
+                self._sqlite_path = Path(url.database).resolve()
+                read_only = f"sqlite+aiosqlite:///file:{quote(str(self._sqlite_path))}?mode=ro&uri=true"
+                # NullPool: a file Rasa deletes and creates again is opened anew at the next poll.
+                self._engine = create_async_engine(read_only, poolclass=NullPool)
+            else:
+                self._engine = create_async_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1)
+        return self._engine
+
+    async def read_cursor(self) -> int:
+        async with self._database.sessions() as session:
+            value = await session.scalar(
+                select(OutcomeCursor.last_event_id).where(OutcomeCursor.source == self._key)
+            )
+        return int(value or 0)
+
+    async def fetch(self, limit: int) -> Batch:
+        cursor = await self.read_cursor()
+        engine = self._events_engine()
+        if self._sqlite_path is not None and not self._sqlite_path.exists():
+            self._availability.down("the database does not exist yet (Rasa creates it)", logging.INFO)
+            return Batch([], drained=True)
+        try:
+            async with engine.connect() as connection:
+                if not await connection.run_sync(lambda sync: inspect(sync).has_table("events")):
+                    self._availability.down("no `events` table yet (Rasa creates it)", logging.INFO)
+                    return Batch([], drained=True)
+                rows = (
+                    await connection.execute(
+                        select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.data)
+                        .where(EVENTS.c.id > cursor)
+                        .order_by(EVENTS.c.id)
+                        .limit(limit)
+                    )
+                ).all()
+                if not rows and cursor > 0:
+                    largest = await connection.scalar(select(func.max(EVENTS.c.id)))
+                    if largest is None or largest < cursor:
+                        log.warning(
+                            "outcomes: %s: its ids restart below the stored cursor %d (table recreated?); "
+                            "reading it from the start",
+                            self.description,
+                            cursor,
+                        )
+                        return Batch([], drained=False, start_cursor=cursor, end_cursor=0)
+        except (OSError, SQLAlchemyError) as error:
+            self._availability.down(f"cannot be read: {error.__class__.__name__}: {error}".splitlines()[0])
+            return Batch([], drained=True, reachable=False)
+        self._availability.up()
+        events = [
+            RawEvent(
+                body=data if data is not None else "",
+                label=f"events row {row_id}",
+                sender_hint=sender_id,
+            )
+            for row_id, sender_id, data in rows
+        ]
+        end = int(rows[-1][0]) if rows else cursor
+        return Batch(events, drained=len(rows) < limit, start_cursor=cursor, end_cursor=end)
+
+    async def commit(self, session: AsyncSession, batch: Batch) -> None:
+        if not batch.moves_cursor:
+            return
+        assert batch.start_cursor is not None and batch.end_cursor is not None
+        result = await session.execute(
+            update(OutcomeCursor)
+            .where(OutcomeCursor.source == self._key, OutcomeCursor.last_event_id == batch.start_cursor)
+            .values(last_event_id=batch.end_cursor, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        if batch.start_cursor == 0 and await session.get(OutcomeCursor, self._key) is None:
+            session.add(OutcomeCursor(source=self._key, last_event_id=batch.end_cursor, updated_at=utcnow()))
+            try:
+                await session.flush()
+                return
+            except IntegrityError:
+                pass
+        raise CursorMoved(f"the cursor of {self.description} moved since it was read (another consumer?)")
+
+    async def acknowledge(self, batch: Batch) -> None:
+        return None
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+
+class RabbitMqEventSource:
+    """Consumes the queue Rasa's pika broker publishes to, as the queue's only (exclusive) consumer.
+
+    Exclusive, because the outcome of a session depends on the order of its events: a second cs_backend
+    process cannot consume the queue at the same time (it reports the queue busy and retries). The queue is
+    declared durable, as Rasa declares it, so it exists (and keeps events) whichever starts first; Rasa binds
+    it to its exchange when it connects. Up to `prefetch` messages are delivered unacknowledged; they are
+    acknowledged once their effect is committed. After a lost connection the broker redelivers what was not
+    acknowledged, and the consumer skips messages it has already applied (`dedupe_key`).
+    """
+
+    def __init__(self, url: str, queue: str, prefetch: int) -> None:
+        self._url = url
+        self._queue_name = queue
+        self._prefetch = prefetch
+        self._connection: Any = None
+        self._channel: Any = None
+        self._queue: Any = None
+        self._buffer: asyncio.Queue[Any] = asyncio.Queue()
+        self.description = f"RabbitMQ queue {queue!r} at {_redacted(url)}"
+        self._availability = _Availability(self.description)
+
+    async def _connect(self) -> None:
+        import aio_pika
+
+        if self._channel is not None and not self._channel.is_closed:
+            return
+        await self.close()
+        self._connection = await aio_pika.connect(self._url, timeout=CONNECT_TIMEOUT_SECONDS)
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        self._queue = await self._channel.declare_queue(self._queue_name, durable=True)
+        # Messages of an earlier channel cannot be acknowledged any more; the broker redelivers them.
+        self._buffer = asyncio.Queue()
+        await self._queue.consume(self._buffer.put_nowait, exclusive=True)
+
+    async def fetch(self, limit: int) -> Batch:
+        try:
+            await self._connect()
+            messages = []
+            if self._buffer.empty():
+                # Give the broker a moment to push what it has (right after connecting, or after acks).
+                try:
+                    messages.append(await asyncio.wait_for(self._buffer.get(), FIRST_MESSAGE_WAIT_SECONDS))
+                except asyncio.TimeoutError:
+                    pass
+            while len(messages) < limit and not self._buffer.empty():
+                messages.append(self._buffer.get_nowait())
+            drained = False
+            if len(messages) < limit:
+                # Ready messages the broker has not delivered yet (it pushes them as acks free the prefetch).
+                drained = (await self._queue.declare()).message_count == 0 and self._buffer.empty()
+        except Exception as error:  # aio-pika/aiormq errors have no common base besides Exception
+            problem = f"cannot be consumed: {error.__class__.__name__}: {error}".splitlines()[0]
+            self._availability.down(problem)
+            await self.close()
+            return Batch([], drained=True, reachable=False)
+        self._availability.up()
+        events = [
+            RawEvent(
+                body=message.body,
+                label=f"message {message.delivery_tag}" + (" (redelivered)" if message.redelivered else ""),
+                dedupe_key="amqp:" + hashlib.sha256(message.body).hexdigest()[:32],
+            )
+            for message in messages
+        ]
+        return Batch(events, drained=drained, messages=messages)
+
+    async def commit(self, session: AsyncSession, batch: Batch) -> None:
+        return None
+
+    async def acknowledge(self, batch: Batch) -> None:
+        for message in batch.messages:
+            try:
+                await message.ack()
+            except Exception as error:
+                log.warning(
+                    "outcomes: could not acknowledge a message of %s (%s); it will be redelivered and "
+                    "skipped as already applied",
+                    self.description,
+                    error.__class__.__name__,
+                )
+                await self.close()
+                return
+
+    async def close(self) -> None:
+        connection, self._connection, self._channel, self._queue = self._connection, None, None, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # closing a dead connection: nothing left to release
+                log.debug("outcomes: closing the RabbitMQ connection failed", exc_info=True)
+
+
+def create_source(
+    events_url: str, queue: str, database: Database, batch_size: int
+) -> SqlEventSource | RabbitMqEventSource:
+    """RASA_EVENTS_URL starting with amqp:// or amqps:// → RabbitMQ; any other (SQL) URL → the SQL table."""
+    if is_amqp_url(events_url):
+        return RabbitMqEventSource(events_url, queue, prefetch=batch_size)
+    return SqlEventSource(events_url, database)

@@ -1,0 +1,164 @@
+"""The form validation actions (ValidateTicketForm, ValidateCsatForm), driven like Rasa drives them:
+a tracker whose last events are the candidate SlotSets, then the next question rendered from domain.yml."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from action_test_support import (
+    DOMAIN,
+    action_event,
+    entity,
+    make_tracker,
+    render_response,
+    slot_event,
+    slot_values,
+    user_event,
+)
+from actions.feedback import ValidateCsatForm
+from actions.tickets import ValidateTicketForm
+
+
+async def _validate_ticket(
+    text: str, intent: str, candidates: Dict[str, Any], *, requested: Any, slots: Dict[str, Any] | None = None
+) -> List[Dict[str, Any]]:
+    """Events of validate_ticket_form after the user said `text` and Rasa extracted `candidates`."""
+    current = dict(slots or {})
+    current["requested_slot"] = requested
+    current.update(candidates)
+    events = [
+        user_event(text, intent),
+        slot_event("requested_slot", requested),
+        action_event("ticket_form"),
+        *[slot_event(name, value) for name, value in candidates.items()],
+    ]
+    tracker = make_tracker("validation-test", events, slots=current, active_loop="ticket_form" if requested else None)
+    dispatcher = CollectingDispatcher()
+    result = await ValidateTicketForm().run(dispatcher, tracker, DOMAIN)
+    assert dispatcher.messages == []  # the text comes from the next utter_ask_* response
+    assert not any(str(e.get("name", "")).startswith("__hint_") for e in result)
+    return result
+
+
+async def test_invalid_email_is_asked_again_with_a_helpful_message() -> None:
+    events = await _validate_ticket(
+        "my email is bob at example dot com",
+        "inform",
+        {"email": "my email is bob at example dot com"},
+        requested="email",
+        slots={"description": "the dashboard won't load at all"},
+    )
+    slots = slot_values(events)
+    assert slots["email"] is None
+    assert slots["form_hint"] == "email_invalid"
+    (question,) = render_response("utter_ask_email", slots)
+    assert "doesn't look like an email address" in question and "name@yourcompany.com" in question
+
+
+async def test_valid_email_is_cleaned() -> None:
+    events = await _validate_ticket(
+        "sure, it's Jane@Startup.IO.", "inform", {"email": "sure, it's Jane@Startup.IO."}, requested="email"
+    )
+    assert slot_values(events)["email"] == "Jane@startup.io"
+    assert slot_values(events)["form_hint"] is None
+
+
+async def test_too_short_description_is_asked_again() -> None:
+    events = await _validate_ticket("it crashes", "report_problem", {"description": "it crashes"}, requested="description")
+    slots = slot_values(events)
+    assert slots["description"] is None
+    assert slots["form_hint"] == "description_too_short"
+    (question,) = render_response("utter_ask_description", slots)
+    assert "more detail" in question
+
+
+async def test_urgent_priority_is_inferred_from_the_description() -> None:
+    text = "URGENT: the checkout page returns a 500 error for all our customers"
+    events = await _validate_ticket(text, "report_problem", {"description": text}, requested="description")
+    slots = slot_values(events)
+    assert slots["description"] == text
+    assert slots["priority"] == "urgent"
+    assert slots["form_hint"] == "urgent_inferred"
+    (question,) = render_response("utter_ask_email", slots)
+    assert "urgent" in question
+
+
+async def test_not_urgent_description_leaves_priority_to_ask() -> None:
+    text = "not urgent, but the avatar upload fails with big images"
+    events = await _validate_ticket(text, "report_problem", {"description": text}, requested="description")
+    assert "priority" not in slot_values(events)
+
+
+async def test_priority_is_normalised() -> None:
+    events = await _validate_ticket("asap please", "inform", {"priority": "asap please"}, requested="priority")
+    assert slot_values(events)["priority"] == "urgent"
+
+
+async def test_unknown_priority_is_asked_again() -> None:
+    events = await _validate_ticket("banana", "inform", {"priority": "banana"}, requested="priority")
+    slots = slot_values(events)
+    assert slots["priority"] is None and slots["form_hint"] == "priority_invalid"
+    (question,) = render_response("utter_ask_priority", slots)
+    assert "low, normal, high or urgent" in question
+
+
+async def test_description_is_prefilled_from_the_opening_message() -> None:
+    text = "the app keeps crashing when I upload a CSV file"
+    events = await _validate_ticket(text, "report_problem", {}, requested=None)
+    slots = slot_values(events)
+    assert slots["description"] == text
+    assert slots["form_hint"] == "description_prefilled"
+    (question,) = render_response("utter_ask_email", slots)
+    assert text in question
+
+
+async def test_generic_opening_message_is_not_used_as_description() -> None:
+    events = await _validate_ticket("I want to open a ticket", "report_problem", {}, requested=None)
+    assert "description" not in slot_values(events)
+
+
+async def test_nothing_extracted_returns_no_slots_so_rasa_can_reject_the_form() -> None:
+    # e.g. "are you a bot?" while the form asks for the email: the digression rules must take over.
+    events = await _validate_ticket("are you a bot?", "bot_challenge", {}, requested="email")
+    assert [e for e in events if e.get("event") == "slot" and e.get("name") != "requested_slot"] == []
+
+
+async def test_priority_entity_in_the_opening_message_is_kept() -> None:
+    tracker_events = [
+        user_event("urgent: nobody can log in", "report_problem", [entity("priority", "urgent")]),
+        slot_event("requested_slot", None),
+        action_event("ticket_form"),
+        slot_event("priority", "urgent"),
+    ]
+    tracker = make_tracker("validation-test", tracker_events, slots={"priority": "urgent"})
+    events = await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert slot_values(events)["priority"] == "urgent"
+
+
+async def _validate_csat(text: str) -> Dict[str, Any]:
+    events = [
+        user_event(text, "rate"),
+        slot_event("requested_slot", "csat_score"),
+        action_event("csat_form"),
+        slot_event("csat_score", text),
+    ]
+    tracker = make_tracker(
+        "csat-test", events, slots={"csat_score": text, "requested_slot": "csat_score"}, active_loop="csat_form"
+    )
+    return slot_values(await ValidateCsatForm().run(CollectingDispatcher(), tracker, DOMAIN))
+
+
+async def test_csat_words_stars_and_emoji_become_scores() -> None:
+    for text, score in [("four", 4), ("4/5", 4), ("★★★★", 4), ("⭐⭐⭐⭐⭐", 5), ("😀", 5), ("🙁", 2)]:
+        slots = await _validate_csat(text)
+        assert slots["csat_score"] == score, text
+        assert slots["form_hint"] is None
+
+
+async def test_csat_without_a_rating_is_asked_again() -> None:
+    slots = await _validate_csat("thanks!")
+    assert slots["csat_score"] is None and slots["form_hint"] == "csat_invalid"
+    (question,) = render_response("utter_ask_csat_score", slots)
+    assert "1 (poor) to 5 (excellent)" in question

@@ -1,0 +1,185 @@
+"""Unit tests of the pure parsing/validation helpers in actions/parsing.py (no backend needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.parsing import (
+    extract_email,
+    infer_urgency,
+    is_meaningful_description,
+    normalize_priority,
+    parse_csat,
+    parse_ticket_number,
+    problem_details,
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [
+        ("4", 4),
+        (" 5 ", 5),
+        ("1", 1),
+        ("four", 4),
+        ("Five", 5),
+        ("4/5", 4),
+        ("4 / 5", 4),
+        ("3 out of 5", 3),
+        ("8/10", 4),
+        ("10/10 would chat again", 5),
+        ("★★★★", 4),
+        ("★★★★☆", 4),
+        ("⭐⭐⭐⭐", 4),
+        ("⭐️⭐️⭐️", 3),
+        ("⭐", 1),
+        ("4️⃣", 4),
+        ("😀", 5),
+        ("🙂", 4),
+        ("😐", 3),
+        ("🙁", 2),
+        ("😡", 1),
+        ("I'd give it a 4", 4),
+        ("meh, 3", 3),
+        ("1, that did not help at all", 1),
+        ("4.5", 5),
+        ("great", 4),
+        ("excellent!", 5),
+        ("terrible", 1),
+        (4, 4),
+        (4.0, 4),
+    ],
+)
+def test_parse_csat_understands_ratings(answer: object, score: int) -> None:
+    assert parse_csat(answer) == score
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["", None, "0", "6", "10", "7/5", "not good", "I want to rate this conversation", "☆☆☆", "maybe", True],
+)
+def test_parse_csat_rejects_non_ratings(answer: object) -> None:
+    assert parse_csat(answer) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "priority"),
+    [
+        ("low", "low"),
+        ("LOW", "low"),
+        ("low priority please", "low"),
+        ("not urgent", "low"),
+        ("minor, no rush", "low"),
+        ("normal", "normal"),
+        ("medium", "normal"),
+        ("not too urgent", "normal"),
+        ("high", "high"),
+        ("it's important", "high"),
+        ("urgent", "urgent"),
+        ("ASAP", "urgent"),
+        ("critical!", "urgent"),
+        ("P1", "urgent"),
+    ],
+)
+def test_normalize_priority(said: str, priority: str) -> None:
+    assert normalize_priority(said) == priority
+
+
+@pytest.mark.parametrize("said", ["", None, "whatever you think", "banana", "5"])
+def test_normalize_priority_unknown(said: object) -> None:
+    assert normalize_priority(said) is None
+
+
+@pytest.mark.parametrize(
+    ("description", "urgent"),
+    [
+        ("URGENT: the checkout page returns 500 for everyone", True),
+        ("please fix asap, invoices are not generated", True),
+        ("this is critical, nobody can log in", True),
+        ("production is down since 9am", True),
+        ("the site is completely down", True),
+        ("it's an emergency", True),
+        ("the export button is greyed out", False),
+        ("not urgent, but the avatar upload fails", False),
+        ("nothing critical, the dark mode colours are off", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_infer_urgency(description: object, urgent: bool) -> None:
+    assert infer_urgency(description) is urgent
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("jane@startup.io", "jane@startup.io"),
+        ("my email is Jane.Doe@Startup.IO.", "Jane.Doe@startup.io"),
+        ("reach me at dev+support@my-company.co.uk please", "dev+support@my-company.co.uk"),
+        ("it's k.nguyen@company.com.au, thanks", "k.nguyen@company.com.au"),
+    ],
+)
+def test_extract_email_finds_the_address(text: str, email: str) -> None:
+    assert extract_email(text) == email
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", None, "bob at example dot com", "bob@example", "@example.com", "bob@.com", "bob@exa mple.com", "no"],
+)
+def test_extract_email_rejects_non_addresses(text: object) -> None:
+    assert extract_email(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "meaningful"),
+    [
+        ("the app keeps crashing", True),
+        ("the invoice PDF export shows an empty page for March", True),
+        ("I can't invite my teammate", True),
+        ("it crashes", False),
+        ("help", False),
+        ("yes", False),
+        ("I have a problem", False),
+        ("I want to open a ticket", False),
+        ("/report_problem", False),
+        ("   ", False),
+    ],
+)
+def test_is_meaningful_description(text: str, meaningful: bool) -> None:
+    assert is_meaningful_description(text) is meaningful
+
+
+@pytest.mark.parametrize(
+    ("trigger", "prefilled"),
+    [
+        ("the app keeps crashing", "the app keeps crashing"),
+        ("I found a bug in the invoice export", "I found a bug in the invoice export"),
+        (
+            "I want to open a ticket, the export button is broken",
+            "I want to open a ticket, the export button is broken",
+        ),
+        ("I found a bug", None),
+        ("I want to open a ticket", None),
+        ("I'd like to open a support ticket", None),
+        ("can you log a ticket for me?", None),
+        ("report a problem", None),
+        ("something is broken", None),
+        ("/report_problem", None),
+    ],
+)
+def test_problem_details_prefills_only_real_descriptions(trigger: str, prefilled: object) -> None:
+    assert problem_details(trigger) == prefilled
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [("12", 12), ("#12", 12), ("ticket 345", 345), ("what about ticket no. 88?", 88), (7, 7)],
+)
+def test_parse_ticket_number(value: object, number: int) -> None:
+    assert parse_ticket_number(value) == number
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", "0", "my@12.com", True])
+def test_parse_ticket_number_rejects(value: object) -> None:
+    assert parse_ticket_number(value) is None
