@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
@@ -55,6 +55,22 @@ def write_key(kind: str, tracker: Tracker) -> str:
     return idempotency_key(kind, tracker.sender_id, triggering_event_marker(tracker))
 
 
+def resuming_after_interruption(tracker: Tracker, form_name: str) -> bool:
+    """True when a form runs again after a digression or a "do you want to continue?" question.
+
+    Rasa then calls the form's validation action with nothing to validate; the last bot action before this
+    form run is not the form's own question (an `utter_iamabot`, `utter_ask_continue_ticket`, ...).
+    """
+    actions = [
+        event.get("name")
+        for event in tracker.events
+        if event.get("event") == "action" and event.get("name") not in ("action_listen", "action_extract_slots")
+    ]
+    # The last one is the form run that called us (Rasa appends it before calling the validation action).
+    previous = actions[-2] if len(actions) >= 2 else None
+    return previous is not None and previous != form_name
+
+
 def input_channel(tracker: Tracker) -> Optional[str]:
     channel = tracker.get_latest_input_channel()
     return channel or None
@@ -69,10 +85,6 @@ def topic_intent(tracker: Tracker) -> Optional[str]:
         if name and name not in _NON_TOPIC_INTENTS:
             return name
     return None
-
-
-def latest_entity_values(tracker: Tracker, entity: str) -> Iterable[Any]:
-    return tracker.get_latest_entity_values(entity)
 
 
 def human_time(timestamp: str) -> str:

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.api.backend import BackendClient, BackendError, Feedback
-from actions.common import input_channel, topic_intent, write_key
+from actions.common import input_channel, resuming_after_interruption, topic_intent, write_key
 from actions.parsing import parse_csat, parse_ticket_number
 
 logger = logging.getLogger(__name__)
@@ -25,12 +25,23 @@ class ValidateCsatForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_csat_form"
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        validated = any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events)
+        if not validated and tracker.get_slot("form_hint") and resuming_after_interruption(tracker, "csat_form"):
+            events.append(SlotSet("form_hint", None))
+        return events
+
     def validate_csat_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         score = parse_csat(value)
         if score is None:
-            return {"csat_score": None, "form_hint": HINT_CSAT_INVALID}
+            # At activation ("I want to leave a rating") just ask; afterwards say the answer had no rating.
+            activating = tracker.get_slot("requested_slot") is None
+            return {"csat_score": None, "form_hint": None if activating else HINT_CSAT_INVALID}
         return {"csat_score": score, "form_hint": None}
 
 

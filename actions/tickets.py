@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.api.backend import BackendClient, BackendError, Ticket
-from actions.common import human_time, input_channel, write_key
+from actions.common import human_time, input_channel, resuming_after_interruption, write_key
 from actions.parsing import (
     clean_description,
     extract_email,
@@ -86,6 +86,9 @@ class ValidateTicketForm(FormValidationAction):
         # and the rules can handle a digression ("are you a bot?") or "stop".
         if any(event.get("event") == "slot" and event.get("name") != "requested_slot" for event in events):
             events.append(SlotSet("form_hint", pick_hint(hints)))
+        elif tracker.get_slot("form_hint") and resuming_after_interruption(tracker, TICKET_FORM):
+            # Back from a digression: ask the question again without repeating the last remark.
+            events.append(SlotSet("form_hint", None))
         return events
 
     async def extract_description(

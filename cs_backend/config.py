@@ -81,11 +81,11 @@ class Settings:
     redis_channel: str = "cs_backend:live-events"
     max_body_bytes: int = MAX_BODY_BYTES
     onboarding_stalled_after_hours: float = 24.0
-    # 0 disables the background nudge job; tests set 0 unless they test the job.
-    onboarding_nudge_interval_seconds: float = 300.0
+    # Background jobs are off (0) in a Settings built in code, so an app made by a test or a script starts
+    # nothing behind its back; from_env turns them on with the documented defaults (300 s and 2 s).
+    onboarding_nudge_interval_seconds: float = 0.0
     rasa_events_url: str = DEFAULT_RASA_EVENTS_URL
     rasa_events_queue: str = "rasa_events"
-    # 0 (consumer off) unless asked for; from_env defaults to 2 (see the module docstring).
     outcome_poll_interval_seconds: float = 0.0
     outcome_abandon_after_minutes: float = 30.0
 

@@ -19,7 +19,7 @@ Outcome of an ended session, first match wins:
 2. `escalated`: a customer intent in HANDOFF_INTENTS, or an action in HANDOFF_ACTIONS.
 3. `abandoned`: at the end a form was active (`active_loop` with a name), or the last bot action was a
    fallback (FALLBACK_ACTIONS), or the last customer message got no bot message after it.
-4. `resolved_by_bot`: otherwise (the bot answered every customer message, so at least once).
+4. `resolved_by_bot`: otherwise (the bot answered the last customer message, so at least once).
 A session without any customer message (e.g. only Rasa's session start, or a nudge nobody answered) has no
 outcome. Customer messages are `user` events except external ones (`trigger_intent`, reminders: metadata
 `is_external`) and the commands /session_start and /restart; their intents (parse_data.intent.name) are the
@@ -291,7 +291,8 @@ class ConversationState:
 
     def close_if_idle(self, now: datetime, abandon_after: timedelta) -> list[SessionOutcome]:
         """End the open session if no customer message came for `abandon_after` before `now`."""
-        if self.session is None or now.timestamp() - self.session.idle_since < abandon_after.total_seconds():
+        # Compared as datetimes (microseconds), exactly as the consumer's query compares the stored column.
+        if self.session is None or now - to_datetime(self.session.idle_since) < abandon_after:
             return []
         return self._end()
 

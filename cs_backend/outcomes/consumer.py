@@ -75,7 +75,13 @@ class OutcomeConsumer:
         while True:
             batch = await self.source.fetch(self.batch_size)
             if batch.events or batch.moves_cursor:
-                await self._apply_batch(batch, report)
+                try:
+                    await self._apply_batch(batch, report)
+                except BaseException:
+                    # RabbitMQ redelivers unacknowledged messages only once their channel is gone: close it,
+                    # so that the next cycle reads them again, in order, before anything newer.
+                    await self.source.close()
+                    raise
             if not batch.reachable:
                 return report
             if batch.drained:
@@ -125,8 +131,8 @@ class OutcomeConsumer:
             for raw, event in events:
                 state = states[event.sender_id]
                 if raw.dedupe_key is not None:
-                    if raw.dedupe_key in state.recent_keys:
-                        log.info("outcomes: %s was applied before (redelivered); skipped", raw.label)
+                    if raw.redelivered and raw.dedupe_key in state.recent_keys:
+                        log.info("outcomes: %s was applied before; skipped", raw.label)
                         skipped += 1
                         continue
                     state.remember(raw.dedupe_key)
@@ -162,17 +168,19 @@ class OutcomeConsumer:
                     )
                 )
                 decided: list[SessionOutcome] = []
+                closed = 0
                 for row in rows:
                     state = _load_state(row.sender_id, row)
                     decided.extend(state.close_if_idle(now, self.abandon_after))
                     if state.session is None:
                         await session.delete(row)
-                    else:  # idle_since was rounded into the column: not quite idle yet
+                        closed += 1
+                    else:  # not idle by the classifier's measure after all: keep it open
                         _store_state(session, row, state, now)
                 await insert_outcomes(session, decided, now)
                 await session.commit()
             total += len(decided)
-            if len(rows) < self.batch_size:
+            if len(rows) < self.batch_size or not closed:
                 return total
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_backend.db import Base, UTCDateTime, utcnow
+from cs_backend.outcomes.classifier import Outcome
 
-OUTCOMES = ("ticket_created", "escalated", "resolved_by_bot", "abandoned")
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 # Rasa's own limit for sender ids (the SQL broker's `events.sender_id` is VARCHAR(255)).
 SENDER_ID_LENGTH = 255

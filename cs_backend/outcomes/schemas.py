@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
+from cs_backend.outcomes.classifier import Outcome as OutcomeName
 from cs_backend.schemas import ResponseModel
 from cs_backend.validation import MAX_ID, Channel, QueryModel
-
-OutcomeName = Literal["ticket_created", "escalated", "resolved_by_bot", "abandoned"]
 
 
 class OutcomeOut(ResponseModel):

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 AMQP_SCHEMES = ("amqp", "amqps")
 CONNECT_TIMEOUT_SECONDS = 10.0
-FIRST_MESSAGE_WAIT_SECONDS = 0.2
+FIRST_MESSAGE_WAIT_SECONDS = 0.05
 CURSOR_KEY_LENGTH = 255
 
 # Rasa's SQL broker table, described just enough to read it (cs_backend does not own it).
@@ -52,8 +52,11 @@ class RawEvent:
     label: str
     # The SQL broker's own sender_id column (the JSON has it too).
     sender_hint: str | None = None
-    # RabbitMQ: a digest of the body, to recognise a redelivered message that was already applied.
+    # RabbitMQ: a digest of the body, remembered per conversation, to recognise a redelivered message
+    # that was already applied (the broker flags redeliveries; first deliveries are never checked, so
+    # two identical events are both applied).
     dedupe_key: str | None = None
+    redelivered: bool = False
 
 
 @dataclass
@@ -289,7 +292,10 @@ class RabbitMqEventSource:
         self._queue = await self._channel.declare_queue(self._queue_name, durable=True)
         # Messages of an earlier channel cannot be acknowledged any more; the broker redelivers them.
         self._buffer = asyncio.Queue()
-        await self._queue.consume(self._buffer.put_nowait, exclusive=True)
+        await self._queue.consume(self._on_message, exclusive=True)
+
+    async def _on_message(self, message: Any) -> None:
+        self._buffer.put_nowait(message)
 
     async def fetch(self, limit: int) -> Batch:
         try:
@@ -318,6 +324,7 @@ class RabbitMqEventSource:
                 body=message.body,
                 label=f"message {message.delivery_tag}" + (" (redelivered)" if message.redelivered else ""),
                 dedupe_key="amqp:" + hashlib.sha256(message.body).hexdigest()[:32],
+                redelivered=bool(message.redelivered),
             )
             for message in messages
         ]

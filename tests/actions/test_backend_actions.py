@@ -99,18 +99,17 @@ async def test_rerunning_the_action_for_the_same_message_creates_one_ticket(
     assert _tickets_of(backend, sender_id)["total"] == 2
 
 
-async def test_ticket_refused_by_the_backend_is_reported_not_lost_silently(
-    backend: RunningBackend, backend_url: str, sender_id: str
-) -> None:
-    # An address the form would never pass, to see the 400 path: the backend names the field.
-    events, _ = await _run(ActionCreateTicket(), _form_filled_tracker(sender_id, email="jane@startup.io"))
-    assert slot_values(events)["ticket_outcome"] == "created"
+async def test_client_raises_a_typed_error_for_4xx(backend: RunningBackend, backend_url: str) -> None:
     async with BackendClient() as client:
         with pytest.raises(BackendError) as refused:
             await client.create_ticket(description="the app keeps crashing", email="not-an-email")
-    assert refused.value.status == 400
+        with pytest.raises(BackendError) as missing:
+            await client.get_ticket(987654321)
+    assert refused.value.status == 400 and refused.value.is_client_error
     assert "email" in refused.value.fields
     assert not isinstance(refused.value, BackendUnavailable)
+    assert missing.value.status == 404 and missing.value.is_not_found
+    assert "not found" in missing.value.message
 
 
 async def test_reset_forgets_a_cancelled_attempt_but_keeps_the_email() -> None:
@@ -285,3 +284,17 @@ async def test_client_raises_a_typed_error_when_unreachable(backend_down: str) -
             await client.get_ticket(1)
     assert error.value.status == 0
     assert error.value.message
+
+
+def test_a_refused_ticket_clears_the_named_fields_and_says_why() -> None:
+    error = BackendError(400, "invalid request body", {"email": "value is not a valid email address"})
+    slots = slot_values(ActionCreateTicket._failure_events(error))
+    assert slots["ticket_outcome"] == "rejected"
+    assert slots["email"] is None and "description" not in slots
+    (told,) = render_response("utter_ticket_rejected", slots)
+    assert "value is not a valid email address" in told and "no ticket was created" in told
+
+
+def test_a_server_error_counts_as_unavailable() -> None:
+    slots = slot_values(ActionCreateTicket._failure_events(BackendError(500, "internal error")))
+    assert slots["ticket_outcome"] == "unavailable"

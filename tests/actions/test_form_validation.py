@@ -162,3 +162,45 @@ async def test_csat_without_a_rating_is_asked_again() -> None:
     assert slots["csat_score"] is None and slots["form_hint"] == "csat_invalid"
     (question,) = render_response("utter_ask_csat_score", slots)
     assert "1 (poor) to 5 (excellent)" in question
+
+
+async def test_resuming_after_a_digression_drops_the_previous_remark() -> None:
+    events = [
+        user_event("URGENT: checkout is down for everyone", "report_problem"),
+        action_event("ticket_form"),
+        action_event("action_listen"),
+        user_event("are you a bot?", "bot_challenge"),
+        action_event("utter_iamabot"),
+        slot_event("requested_slot", "email"),
+        action_event("ticket_form"),
+    ]
+    tracker = make_tracker(
+        "resume-test", events, slots={"form_hint": "urgent_inferred", "requested_slot": "email"}, active_loop="ticket_form"
+    )
+    result = await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert slot_values(result) == {"form_hint": None}
+
+
+async def test_rejected_answer_keeps_no_slot_events_even_with_a_hint_set() -> None:
+    events = [
+        user_event("URGENT: checkout is down for everyone", "report_problem"),
+        action_event("ticket_form"),
+        action_event("action_listen"),
+        user_event("are you a bot?", "bot_challenge"),
+        slot_event("requested_slot", "email"),
+        action_event("ticket_form"),
+    ]
+    tracker = make_tracker(
+        "reject-test", events, slots={"form_hint": "urgent_inferred", "requested_slot": "email"}, active_loop="ticket_form"
+    )
+    result = await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert [e for e in result if e.get("event") == "slot" and e.get("name") != "requested_slot"] == []
+
+
+async def test_rating_request_without_a_number_just_asks() -> None:
+    events = [user_event("I want to leave a rating", "rate"), action_event("csat_form"), slot_event("csat_score", "I want to leave a rating")]
+    tracker = make_tracker("csat-activation", events, slots={"csat_score": "I want to leave a rating"})
+    slots = slot_values(await ValidateCsatForm().run(CollectingDispatcher(), tracker, DOMAIN))
+    assert slots["csat_score"] is None and slots["form_hint"] is None
+    (question,) = render_response("utter_ask_csat_score", slots)
+    assert question == "How would you rate this support experience from 1 to 5?"

@@ -49,7 +49,13 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 
 # Children before parents, for the foreign keys.
-TABLES = ["feedback", "tickets", "conversations", "customers"]
+CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
+# Emptied between PostgreSQL tests.
+TABLES = [
+    "conversation_outcomes", "outcome_sessions", "outcome_cursors",
+    "onboarding_nudges", "onboarding_progress",
+    *CORE_TABLES,
+]
 
 
 @pytest.fixture(scope="session")
@@ -135,12 +141,12 @@ def redis_channel() -> str:
 
 
 async def row_counts(client: TestClient[Any, Any]) -> dict[str, int]:
-    """Rows per table, read through the app's own engine."""
+    """Rows of the ticket and feedback tables (and their parents), read through the app's own engine."""
     from sqlalchemy import text
 
     counts = {}
     async with client.app[DATABASE].engine.connect() as connection:
-        for table in reversed(TABLES):
+        for table in reversed(CORE_TABLES):
             counts[table] = int(await connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
     return counts
 

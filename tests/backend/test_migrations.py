@@ -20,7 +20,10 @@ from cs_backend.models import Base
 
 from .conftest import REPO_ROOT
 
-TABLES = {"customers", "conversations", "tickets", "feedback", "onboarding_progress", "onboarding_nudges"}
+TABLES = {
+    "customers", "conversations", "tickets", "feedback", "onboarding_progress", "onboarding_nudges",
+    "conversation_outcomes", "outcome_sessions", "outcome_cursors",
+}
 
 
 async def _tables(database_url: str) -> set[str]:
@@ -65,7 +68,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == "0003"
 
 
 def test_cli_migrate_upgrades_the_database_from_database_url(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def test_onboarding_settings_defaults_and_environment() -> None:
     defaults = Settings.from_env({})
     assert defaults.onboarding_stalled_after_hours == 24
     assert defaults.onboarding_nudge_interval_seconds == 300
-    assert Settings().onboarding_nudge_interval_seconds == 300
+    assert Settings().onboarding_nudge_interval_seconds == 0  # built in code: no background job
     settings = Settings.from_env(
         {"ONBOARDING_STALLED_AFTER_HOURS": "1.5", "ONBOARDING_NUDGE_INTERVAL_SECONDS": "0"}
     )

@@ -308,11 +308,10 @@ async def test_unreachable_or_slow_rasa_is_a_failure(
     assert await recorded(client) == []
 
 
-async def test_runs_are_exclusive_on_postgres(
-    client: TestClient[Any, Any], rasa: FakeRasa, backend: str
-) -> None:
-    if backend != "postgres":
-        pytest.skip("SQLite deployments run one backend process")
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_runs_are_exclusive_on_postgres(client: TestClient[Any, Any], rasa: FakeRasa) -> None:
+    """Several backend processes: a run that finds the advisory lock taken does nothing (SQLite deployments
+    run one process)."""
     customer = await start(client, "locked", "socketio")
     await backdate(client, customer, hours=48)
     async with db_of(client).engine.connect() as connection:

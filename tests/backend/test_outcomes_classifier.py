@@ -130,8 +130,7 @@ CASES = [
     ),
     Case(
         "escalated: action_handoff_to_human",
-        opening()
-        + turn("report_problem", "it is broken", T0 + 1, replies=[("action_handoff_to_human", "")]),
+        opening() + turn("report_problem", "it is broken", T0 + 1, replies=[("action_handoff_to_human", "")]),
         [("escalated", ["report_problem"])],
     ),
     # --- tickets ---
@@ -211,15 +210,12 @@ CASES = [
     ),
     Case(
         "a nudge (trigger_intent) nobody answered: no outcome",
-        opening()
-        + NUDGE,
+        opening() + NUDGE,
         [],
     ),
     Case(
         "a nudge the customer answered: only the customer's intents",
-        opening()
-        + NUDGE
-        + turn("affirm", "yes, thanks", T0 + 60, replies=[("utter_great", "Great!")]),
+        opening() + NUDGE + turn("affirm", "yes, thanks", T0 + 60, replies=[("utter_great", "Great!")]),
         [("resolved_by_bot", ["affirm"])],
     ),
     Case(
@@ -280,9 +276,11 @@ def test_an_outcome_carries_the_session_times_and_channel() -> None:
     ],
 )
 def test_channel(channels: list[str | None], expected: str) -> None:
-    events = opening() + [
-        user("greet", "hi", T0 + 1 + i, channel=channel) for i, channel in enumerate(channels)
-    ] + [bot("Hi!", T0 + 5)]
+    events = (
+        opening()
+        + [user("greet", "hi", T0 + 1 + i, channel=channel) for i, channel in enumerate(channels)]
+        + [bot("Hi!", T0 + 5)]
+    )
     (outcome,) = classify(events, THIRTY_MINUTES, now=LATER)
     assert outcome.channel == expected
 
