@@ -18,6 +18,9 @@ Configuration (environment variables, all optional):
     RASA_PORT                           Rasa server port                 (5005)
     RASA_MODEL                          trained model archive            (models/assistant.tar.gz)
     DATABASE_URL, REDIS_URL             passed to cs_backend (defaults: SQLite file under var/, in-process queue)
+    RASA_ENDPOINTS                      Rasa endpoints file                (endpoints.yml)
+    RASA_EVENTS_DB                      SQLite file of Rasa's SQL event broker, read by cs_backend
+                                        (var/rasa_events.db; sets cs_backend's RASA_EVENTS_URL to match)
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
 """
 
@@ -39,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT_VENV = REPO_ROOT / ".venv-bot"
 BACKEND_VENV = REPO_ROOT / ".venv-backend"
 DEFAULT_MODEL = REPO_ROOT / "models" / "assistant.tar.gz"
+DEFAULT_EVENTS_DB = REPO_ROOT / "var" / "rasa_events.db"
 STOP_GRACE_SECONDS = 15.0
 
 
@@ -87,6 +91,9 @@ def service_specs(
     extra_env: Mapping[str, str] | None = None,
 ) -> list[ProcessSpec]:
     """The three processes of the service, wired to each other through `ports`."""
+    extra_env = dict(extra_env or {})
+    events_db = extra_env.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
+    endpoints = extra_env.pop("RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(REPO_ROOT / "endpoints.yml")))
     shared_env = {
         "PYTHONPATH": str(REPO_ROOT),
         "PYTHONUNBUFFERED": "1",
@@ -96,7 +103,10 @@ def service_specs(
         "CS_BACKEND_URL": ports.backend_url,
         "ACTION_SERVER_URL": f"{ports.actions_url}/webhook",
         "RASA_URL": ports.rasa_url,
-        **(extra_env or {}),
+        # Rasa's SQL event broker writes this file and cs_backend reads it (endpoints.yml).
+        "RASA_EVENTS_DB": events_db,
+        "RASA_EVENTS_URL": os.environ.get("RASA_EVENTS_URL", f"sqlite:///{events_db}"),
+        **extra_env,
     }
     return [
         ProcessSpec(
@@ -126,7 +136,7 @@ def service_specs(
                 "--enable-api", "--cors", "*",
                 "--interface", ports.host, "--port", str(ports.rasa),
                 "--credentials", str(REPO_ROOT / "credentials.yml"),
-                "--endpoints", str(REPO_ROOT / "endpoints.yml"),
+                "--endpoints", endpoints,
             ],
             ready_url=f"{ports.rasa_url}/status",
             env=shared_env,
@@ -263,7 +273,10 @@ async def run_until_stopped() -> int:
     if not model.exists():
         print(f"No trained model at {model}: run `make model` (make run does it for you).", file=sys.stderr)
         return 2
-    stack = ServiceStack(service_specs(ports, model), log_dir=REPO_ROOT / "var" / "log", echo=sys.stdout)
+    specs = service_specs(ports, model)
+    # Rasa's SQL event broker creates its SQLite file but not the directory.
+    Path(specs[0].env["RASA_EVENTS_DB"]).parent.mkdir(parents=True, exist_ok=True)
+    stack = ServiceStack(specs, log_dir=REPO_ROOT / "var" / "log", echo=sys.stdout)
 
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -36,7 +36,12 @@ def service_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
 async def service(service_paths: tuple[Path, Path]) -> AsyncIterator[RunningService]:
     database_path, log_dir = service_paths
     database_url = f"sqlite+aiosqlite:///{database_path}"
-    env = {"DATABASE_URL": database_url, "REDIS_URL": ""}
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "RASA_EVENTS_DB": str(database_path.parent / "rasa_events.db"),
+        "OUTCOME_POLL_INTERVAL_SECONDS": "0.5",
+    }
     subprocess.run(
         [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "migrate"],
         cwd=REPO_ROOT, env={**os.environ, **env}, check=True,

@@ -45,7 +45,8 @@ def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: 
     ports = {"CS_BACKEND_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "RASA_PORT": free_port()}
     database = tmp_path / "launcher.db"
     env = {**os.environ, **{k: str(v) for k, v in ports.items()},
-           "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "REDIS_URL": ""}
+           "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "REDIS_URL": "",
+           "RASA_EVENTS_DB": str(tmp_path / "rasa_events.db")}
     python = str(BACKEND_VENV / "bin" / "python")
     subprocess.run([python, "-m", "cs_backend", "migrate"], cwd=REPO_ROOT, env=env, check=True)
 

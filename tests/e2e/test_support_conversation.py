@@ -6,6 +6,8 @@ Rasa's tracker API, so it checks behaviour (a ticket and a rating end up in the 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 
@@ -46,7 +48,7 @@ async def report_problem_and_rate(
     transcript: list[str] = []
     turn = await say("hi")
     transcript.append(turn.text)
-    turn = await say("I found a bug in your app and want to open a ticket")
+    turn = await say("I found a bug")
     transcript.append(turn.text)
     ticket_number: int | None = None
     for _ in range(8):
@@ -82,6 +84,21 @@ async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
     assert [(r["email"], r["priority"]) for r in rows] == [(email, "high")]
     ratings = service.query("SELECT kind, score, channel, resolver FROM feedback WHERE ticket_id = ?", number)
     assert [tuple(r) for r in ratings] == [("csat", 5, "rest", "bot")]
+
+    # The conversation's outcome reaches cs_backend through Rasa's event broker once the session ends.
+    await chat.say("/session_start")
+    outcome = await wait_for_outcome(service, chat.sender)
+    assert outcome["outcome"] == "ticket_created" and outcome["channel"] == "rest"
+    assert "report_problem" in json.loads(outcome["intents"])
+
+
+async def wait_for_outcome(service: RunningService, sender: str, timeout: float = 30) -> dict[str, str]:
+    for _ in range(int(timeout / 0.5)):
+        rows = service.query("SELECT outcome, channel, intents FROM conversation_outcomes WHERE sender_id = ?", sender)
+        if rows:
+            return dict(rows[0])
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no outcome recorded for {sender} within {timeout} s")
 
 
 async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningService) -> None:
