@@ -61,8 +61,9 @@ def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: 
             if "Press Ctrl-C to stop" in line or time.monotonic() > deadline:
                 break
         assert any("Press Ctrl-C to stop" in line for line in output), "".join(output[-40:])
-        # Read the banner (URLs) that follows the ready line.
-        for _ in range(8):
+        # Read the banner (URLs) that follows the ready line; "Logs:" is its last line. (A fixed count of
+        # lines would block: once idle, the processes print nothing more.)
+        while not output[-1].lstrip().startswith("Logs:"):
             output.append(launcher.stdout.readline())
         banner = "".join(output)
         assert f"http://127.0.0.1:{ports['CS_BACKEND_PORT']}/" in banner
