@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.conversations.service import touch_conversation
@@ -12,15 +10,8 @@ from cs_backend.db import Database, run_transaction, utcnow
 from cs_backend.errors import invalid_field
 from cs_backend.feedback.models import Feedback
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackQuery
+from cs_backend.paging import Page, fetch_page
 from cs_backend.tickets.models import Ticket
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Feedback]
-    total: int
-    limit: int
-    offset: int
 
 
 async def create_feedback(
@@ -75,14 +66,7 @@ def _filtered(query: FeedbackQuery) -> Select[Feedback]:
     return statement
 
 
-async def list_feedback(db: Database, query: FeedbackQuery) -> Page:
-    statement = _filtered(query)
-    async with db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-        rows = await session.scalars(
-            statement.order_by(Feedback.created_at.desc(), Feedback.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
-        )
-        items = list(rows)
-    return Page(items=items, total=total or 0, limit=query.limit, offset=query.offset)
+async def list_feedback(db: Database, query: FeedbackQuery) -> Page[Feedback]:
+    return await fetch_page(
+        db, _filtered(query), Feedback.created_at.desc(), Feedback.id.desc(), limit=query.limit, offset=query.offset
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -10,14 +9,7 @@ from sqlalchemy import Select, func, select
 from cs_backend.db import Database
 from cs_backend.outcomes.models import OUTCOMES, ConversationOutcome
 from cs_backend.outcomes.schemas import OutcomeQuery
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[ConversationOutcome]
-    total: int
-    limit: int
-    offset: int
+from cs_backend.paging import Page, fetch_page
 
 
 def _filtered(query: OutcomeQuery) -> Select[Any]:
@@ -29,17 +21,10 @@ def _filtered(query: OutcomeQuery) -> Select[Any]:
     return statement
 
 
-async def list_outcomes(db: Database, query: OutcomeQuery) -> Page:
-    statement = _filtered(query)
-    async with db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-        rows = await session.scalars(
-            statement.order_by(ConversationOutcome.ended_at.desc(), ConversationOutcome.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
-        )
-        items = list(rows)
-    return Page(items=items, total=total or 0, limit=query.limit, offset=query.offset)
+async def list_outcomes(db: Database, query: OutcomeQuery) -> Page[ConversationOutcome]:
+    return await fetch_page(
+        db, _filtered(query), ConversationOutcome.ended_at.desc(), ConversationOutcome.id.desc(), limit=query.limit, offset=query.offset
+    )
 
 
 async def summary(db: Database) -> dict[str, Any]:

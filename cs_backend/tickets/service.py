@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.conversations.models import Conversation
@@ -12,6 +10,7 @@ from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, run_transaction, utcnow
 from cs_backend.errors import Conflict, NotFound
+from cs_backend.paging import Page, fetch_page
 from cs_backend.tickets.models import Ticket
 from cs_backend.tickets.schemas import TicketCreate, TicketQuery
 from cs_backend.tickets.transitions import check_transition
@@ -19,14 +18,6 @@ from cs_backend.tickets.transitions import check_transition
 # A status change re-reads and re-checks when another request changed the status in between; this many
 # times at most (only reachable under a storm of concurrent changes to one ticket).
 STATUS_CHANGE_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Ticket]
-    total: int
-    limit: int
-    offset: int
 
 
 async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str | None) -> tuple[Ticket, bool]:
@@ -93,17 +84,10 @@ def _filtered(query: TicketQuery) -> Select[Ticket]:
     return statement
 
 
-async def list_tickets(db: Database, query: TicketQuery) -> Page:
-    statement = _filtered(query)
-    async with db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-        rows = await session.scalars(
-            statement.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
-        )
-        items = list(rows)
-    return Page(items=items, total=total or 0, limit=query.limit, offset=query.offset)
+async def list_tickets(db: Database, query: TicketQuery) -> Page[Ticket]:
+    return await fetch_page(
+        db, _filtered(query), Ticket.created_at.desc(), Ticket.id.desc(), limit=query.limit, offset=query.offset
+    )
 
 
 async def change_status(db: Database, ticket_id: int, target: str) -> Ticket:
