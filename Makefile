@@ -111,9 +111,10 @@ test: envs
 bench: envs $(MODEL)
 	$(BACKEND_BIN)/python -m benchmarks.run_all
 
+# 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
+# figures into the cross-validation section of BENCHMARKS.md. About 20-25 min on 2 cores.
 cross-validate: $(BOT_VENV)/.installed
-	$(BOT_BIN)/rasa test nlu --nlu nlu_data --config config.yml --cross-validation --folds 5 \
-	  --out var/cross-validation
+	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
 
 # ---------------------------------------------------------------------------------------------------------
 # Lock files: regenerate after editing requirements/*.in.

@@ -1,8 +1,15 @@
-"""CSAT: the rating question (csat_form) and storing the rating in cs_backend."""
+"""Feedback: the rating questions and storing the answers in cs_backend.
+
+- `feedback_form` (after a ticket or a resolved request) asks CSAT (`csat_score`, 1-5) then CES (`ces_score`, 1-7);
+- `onboarding_feedback_form` (after the last onboarding step) asks CES only;
+- `action_record_feedback` stores what was answered, also when the customer left the form half-way, and reports
+  it in `feedback_outcome` (saved, skipped, unavailable).
+"""
 
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -12,27 +19,58 @@ from rasa_sdk.types import DomainDict
 
 from actions.api.backend import BackendClient, BackendError, Feedback
 from actions.common import input_channel, resuming_after_interruption, topic_intent, write_key
-from actions.parsing import parse_csat, parse_ticket_number
+from actions.parsing import parse_ces, parse_csat, parse_ticket_number
 
 logger = logging.getLogger(__name__)
 
+FEEDBACK_FORM = "feedback_form"
+ONBOARDING_FEEDBACK_FORM = "onboarding_feedback_form"
+FEEDBACK_FORMS = (FEEDBACK_FORM, ONBOARDING_FEEDBACK_FORM)
+ONBOARDING_TOPIC = "onboarding"
+
 HINT_CSAT_INVALID = "csat_invalid"
+HINT_CES_INVALID = "ces_invalid"
+
+# Slots of one feedback round, forgotten once it is recorded (or could not be).
+FEEDBACK_ROUND_SLOTS = ("csat_score", "ces_score", "feedback_topic", "form_hint")
 
 
-class ValidateCsatForm(FormValidationAction):
-    """Turns "4", "four", "4/5", "★★★★", "⭐⭐⭐⭐", 😀 ... into a 1-5 score; anything else is asked again."""
+class _FeedbackFormValidation(FormValidationAction):
+    """Shared by both feedback forms: turns answers into scores, or asks again with a hint. (Abstract, so the
+    action server does not register it.)"""
+
+    @property
+    @abstractmethod
+    def form(self) -> Text:
+        """The form this action validates."""
 
     def name(self) -> Text:
-        return "validate_csat_form"
+        return f"validate_{self.form}"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         events = await super().run(dispatcher, tracker, domain)
         validated = any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events)
-        if not validated and tracker.get_slot("form_hint") and resuming_after_interruption(tracker, "csat_form"):
+        if not validated and tracker.get_slot("form_hint") and resuming_after_interruption(tracker, self.form):
+            # Back from a digression: ask again without repeating the last remark.
             events.append(SlotSet("form_hint", None))
         return events
+
+    def validate_ces_score(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        score = parse_ces(value)
+        if score is None:
+            asked = tracker.get_slot("requested_slot") == "ces_score"
+            return {"ces_score": None, "form_hint": HINT_CES_INVALID if asked else None}
+        return {"ces_score": score, "form_hint": None}
+
+
+class ValidateFeedbackForm(_FeedbackFormValidation):
+    """CSAT: "4", "four", "4/5", "★★★★", "⭐⭐⭐⭐", 😀 ... -> 1-5; CES: "6", "six", "6/7", "easy" ... -> 1-7."""
+
+    form = FEEDBACK_FORM
 
     def validate_csat_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -45,50 +83,91 @@ class ValidateCsatForm(FormValidationAction):
         return {"csat_score": score, "form_hint": None}
 
 
-class ActionRecordCsat(Action):
-    """Stores the rating (with sender, channel, topic intent, resolver=bot and the ticket) and reports the
-    outcome in `csat_outcome`."""
+class ValidateOnboardingFeedbackForm(_FeedbackFormValidation):
+    """CES after onboarding: "6", "six", "6/7", "very easy" ... -> 1-7."""
+
+    form = ONBOARDING_FEEDBACK_FORM
+
+
+def latest_feedback_form(tracker: Tracker) -> Optional[str]:
+    """The feedback form that ran last in this conversation (None if neither did)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") in FEEDBACK_FORMS:
+            return event.get("name")
+    return None
+
+
+def feedback_is_about_onboarding(tracker: Tracker) -> bool:
+    form = latest_feedback_form(tracker)
+    if form is not None:
+        return form == ONBOARDING_FEEDBACK_FORM
+    return tracker.get_slot("feedback_topic") == ONBOARDING_TOPIC
+
+
+class ActionRecordFeedback(Action):
+    """Stores the CSAT and/or CES answered (with sender, channel, topic intent, resolver=bot and the ticket),
+    each with its own Idempotency-Key, and reports the outcome in `feedback_outcome`."""
 
     def name(self) -> Text:
-        return "action_record_csat"
+        return "action_record_feedback"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        score = parse_csat(tracker.get_slot("csat_score"))
-        if score is None:
-            logger.error("action_record_csat ran without a valid csat_score (sender %s)", tracker.sender_id)
-            return [SlotSet("csat_outcome", "unavailable"), SlotSet("csat_score", None)]
-        ticket_id = parse_ticket_number(tracker.get_slot("ticket_id"))
-        try:
-            feedback = await self._store(tracker, score, ticket_id)
-        except BackendError as error:
-            logger.warning("CSAT rating not saved: %s", error)
-            return [SlotSet("csat_outcome", "unavailable"), SlotSet("csat_score", None)]
-        logger.info("CSAT %s stored as feedback %s (ticket %s)", score, feedback.id, feedback.ticket_id)
-        return [SlotSet("csat_outcome", "saved"), SlotSet("csat_score", score), SlotSet("form_hint", None)]
+        scores = {
+            "csat": parse_csat(tracker.get_slot("csat_score")),
+            "ces": parse_ces(tracker.get_slot("ces_score")),
+        }
+        answered = {kind: score for kind, score in scores.items() if score is not None}
+        forget = [SlotSet(slot, None) for slot in FEEDBACK_ROUND_SLOTS]
+        if not answered:
+            logger.info("no rating to record (sender %s)", tracker.sender_id)
+            return [SlotSet("feedback_outcome", "skipped"), *forget]
+
+        onboarding = feedback_is_about_onboarding(tracker)
+        intent = ONBOARDING_TOPIC if onboarding else topic_intent(tracker)
+        # An onboarding rating is not about an earlier ticket of the conversation.
+        ticket_id = None if onboarding else parse_ticket_number(tracker.get_slot("ticket_id"))
+        failed = False
+        async with BackendClient() as backend:
+            for kind, score in answered.items():
+                try:
+                    feedback = await self._store(backend, tracker, kind, score, intent, ticket_id)
+                except BackendError as error:
+                    logger.warning("%s rating not saved: %s", kind.upper(), error)
+                    failed = True
+                    continue
+                logger.info("%s %s stored as feedback %s (ticket %s)", kind.upper(), score, feedback.id,
+                            feedback.ticket_id)
+        return [SlotSet("feedback_outcome", "unavailable" if failed else "saved"), *forget]
 
     @staticmethod
-    async def _store(tracker: Tracker, score: int, ticket_id: Optional[int]) -> Feedback:
+    async def _store(
+        backend: BackendClient,
+        tracker: Tracker,
+        kind: str,
+        score: int,
+        intent: Optional[str],
+        ticket_id: Optional[int],
+    ) -> Feedback:
         common = {
             "score": score,
-            "kind": "csat",
+            "kind": kind,
             "sender_id": tracker.sender_id,
             "channel": input_channel(tracker),
-            "intent": topic_intent(tracker),
+            "intent": intent,
             "resolver": "bot",
         }
-        async with BackendClient() as backend:
-            try:
-                return await backend.create_feedback(
-                    ticket_id=ticket_id, idempotency_key=write_key("csat", tracker), **common
-                )
-            except BackendError as error:
-                if not (error.is_client_error and "ticket_id" in error.fields and ticket_id is not None):
-                    raise
-                # The ticket is gone (or unknown to this backend): keep the rating rather than lose it.
-                logger.warning("ticket %s refused for feedback (%s); storing the rating without it", ticket_id,
-                               error.fields["ticket_id"])
-                return await backend.create_feedback(
-                    ticket_id=None, idempotency_key=write_key("csat-no-ticket", tracker), **common
-                )
+        try:
+            return await backend.create_feedback(
+                ticket_id=ticket_id, idempotency_key=write_key(kind, tracker), **common
+            )
+        except BackendError as error:
+            if not (error.is_client_error and "ticket_id" in error.fields and ticket_id is not None):
+                raise
+            # The ticket is gone (or unknown to this backend): keep the rating rather than lose it.
+            logger.warning("ticket %s refused for feedback (%s); storing the rating without it", ticket_id,
+                           error.fields["ticket_id"])
+            return await backend.create_feedback(
+                ticket_id=None, idempotency_key=write_key(f"{kind}-no-ticket", tracker), **common
+            )

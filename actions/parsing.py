@@ -1,5 +1,5 @@
-"""Pure functions that read what customers type: ratings, priorities, emails, problem descriptions, ticket
-numbers. No Rasa, no I/O: unit-tested in tests/actions/test_parsing.py.
+"""Pure functions that read what customers type: ratings (CSAT, CES), priorities, emails, problem descriptions,
+ticket numbers, onboarding step names. No Rasa, no I/O: unit-tested in tests/actions/test_parsing.py.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Optional
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 # --- CSAT ratings ----------------------------------------------------------------------------------------------
 
@@ -110,6 +110,159 @@ def parse_csat(text: object) -> Optional[int]:
             if word in _WORD_SCORES:
                 return _WORD_SCORES[word]
     return None
+
+
+# --- CES (customer effort score) -------------------------------------------------------------------------------
+
+CES_MIN, CES_MAX = 1, 7
+
+_CES_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+
+_EASY = r"(?:easy|simple|straightforward|smooth)"
+_HARD = r"(?:hard|difficult|tricky|complicated)"
+_VERY = r"(?:very|extremely|super|really|incredibly|so|too)"
+_SOMEWHAT = r"(?:fairly|somewhat|quite|pretty|rather|reasonably|mostly|relatively|kind\s+of|kinda)"
+_A_BIT = r"(?:a\s+(?:bit|little)(?:\s+bit)?|somewhat|slightly|fairly|rather|kind\s+of|kinda)"
+
+# Checked in order, first match wins: the qualified phrases before the bare words.
+_CES_PHRASES: Tuple[Tuple[re.Pattern, int], ...] = (
+    (re.compile(r"\bneither\b.*\bnor\b"), 4),
+    (re.compile(rf"\b{_VERY}\s+{_EASY}\b|\beffortless(ly)?\b|\bpiece\s+of\s+cake\b|\bbreeze\b"), 7),
+    (re.compile(rf"\b{_VERY}\s+{_HARD}\b|\bimpossible\b|\bnightmare\b"), 1),
+    (re.compile(rf"\b{_SOMEWHAT}\s+{_EASY}\b"), 5),
+    (re.compile(rf"\b{_A_BIT}\s+{_HARD}\b"), 3),
+    (re.compile(rf"\b{_EASY}\b"), 6),
+    (re.compile(rf"\b{_HARD}\b"), 2),
+    (re.compile(r"\b(neutral|okay|ok|average|so-so|medium|moderate|alright|all\s+right)\b"), 4),
+)
+
+
+def parse_ces(text: object) -> Optional[int]:
+    """Read a 1-7 customer effort score (1 = very difficult, 7 = very easy), or None.
+
+    Understands "6", "6.5" (rounded half up), "six", "6/7", "6 out of 7" (other scales are converted:
+    "9/10" -> 6), keycap digits like "6️⃣", and a few words: "very easy" -> 7, "easy" -> 6, "fairly easy" -> 5,
+    "neutral"/"okay" -> 4, "a bit difficult" -> 3, "hard" -> 2, "very hard" -> 1. Stars, emoji, negated
+    words ("not easy") and out-of-range numbers give None.
+    """
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, (int, float)):
+        value = float(text)
+        if not math.isfinite(value):
+            return None
+        score = _round_half_up(value)
+        return score if CES_MIN <= score <= CES_MAX else None
+    raw = unicodedata.normalize("NFC", str(text)).strip()
+    if not raw:
+        return None
+    lowered = raw.lower()
+
+    fraction = _FRACTION.search(lowered)
+    if fraction:
+        numerator, denominator = float(fraction.group(1)), float(fraction.group(2))
+        if denominator <= 0 or numerator > denominator:
+            return None
+        if denominator == CES_MAX:
+            score = _round_half_up(numerator)
+        else:
+            score = max(CES_MIN, _round_half_up(numerator / denominator * CES_MAX))
+        return score if CES_MIN <= score <= CES_MAX else None
+
+    keycap = re.search(r"([0-9])\ufe0f?" + _KEYCAP, raw)
+    if keycap:
+        score = int(keycap.group(1))
+        return score if CES_MIN <= score <= CES_MAX else None
+
+    number = _NUMBER.search(lowered)
+    if number:
+        score = _round_half_up(float(number.group(1).replace(",", ".")))
+        return score if CES_MIN <= score <= CES_MAX else None
+
+    words = _WORD.findall(lowered)
+    for word in words:
+        if word in _CES_NUMBER_WORDS:
+            return _CES_NUMBER_WORDS[word]
+
+    if _NEGATION.search(lowered):
+        return None
+    for pattern, score in _CES_PHRASES:
+        if pattern.search(lowered):
+            return score
+    return None
+
+
+# --- onboarding step names -------------------------------------------------------------------------------------
+
+# Words that name no particular step ("how do I do the ... step").
+_STEP_STOPWORDS = frozenset(
+    """a an the my your our i i've ive im i'm me we you it its this that to of for in on with and or just now
+    already finally how do does did done doing what which where is are was be been step steps task thing
+    please explain tell about first next set setup up acme cloud finished complete completed""".split()
+)
+# A few words customers use that are not in the checklist titles (the NLU synonyms cover whole phrases).
+_STEP_ALIASES: Dict[str, Tuple[str, ...]] = {
+    "sign_up": ("signup", "register", "registration", "account", "trial"),
+    "verify_email": ("confirm", "confirmation", "verification", "email", "mail", "inbox"),
+    "complete_profile": ("profile", "avatar", "photo", "picture", "timezone"),
+    "connect_integration": ("integration", "slack", "github", "drive", "connect"),
+    "invite_teammate": ("teammate", "colleague", "coworker", "member", "team", "invite", "invitation"),
+    "create_project": ("project", "board", "kanban"),
+}
+_STEP_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _step_words(text: str) -> Tuple[str, ...]:
+    return tuple(word for word in _STEP_WORD.findall(text.lower().replace("_", " ")) if word not in _STEP_STOPWORDS)
+
+
+def _same_word(said: str, known: str) -> bool:
+    """"verified" ~ "verify", "teammates" ~ "teammate", "signup" ~ "sign": a shared stem, loosely."""
+    if said == known:
+        return True
+    shorter, longer = sorted((said, known), key=len)
+    if len(shorter) >= 4 and longer.startswith(shorter):
+        return True
+    common = 0
+    for a, b in zip(said, known):
+        if a != b:
+            break
+        common += 1
+    return common >= 5
+
+
+def match_onboarding_step(value: object, steps: Iterable[Tuple[str, str]]) -> Optional[str]:
+    """The key of the checklist step a customer named, or None.
+
+    `steps` are the checklist's (key, title) pairs. Accepts a key ("verify_email", as Rasa's synonyms give
+    it), a title in any case ("Complete your profile"), or loose text: the step whose key, title and a few
+    known words share the most words with it ("profile" -> complete_profile, "my first project" ->
+    create_project). No match, or a tie between steps, gives None.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    text = " ".join(str(value).lower().split())
+    if not text:
+        return None
+    candidates: Sequence[Tuple[str, str]] = [(str(key), str(title or key)) for key, title in steps]
+    as_key = re.sub(r"[\s-]+", "_", text.strip(" .!?\"'“”"))
+    for key, title in candidates:
+        if as_key == key.lower() or text.strip(" .!?\"'“”") == " ".join(title.lower().split()):
+            return key
+
+    said = _step_words(text)
+    if not said:
+        return None
+    scores = []
+    for key, title in candidates:
+        vocabulary = set(_step_words(f"{key} {title}")) | set(_STEP_ALIASES.get(key, ()))
+        score = sum(1 for word in said if any(_same_word(word, known) for known in vocabulary))
+        scores.append((score, key))
+    best = max((score for score, _ in scores), default=0)
+    if best == 0:
+        return None
+    winners = [key for score, key in scores if score == best]
+    return winners[0] if len(winners) == 1 else None
 
 
 # --- ticket priority -------------------------------------------------------------------------------------------

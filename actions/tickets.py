@@ -177,9 +177,11 @@ class ActionCreateTicket(Action):
             SlotSet("backend_error", None),
             SlotSet("email", ticket.email or email),
             *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
-            # A fresh CSAT question follows: forget any earlier rating.
+            # A fresh feedback question (about this ticket) follows: forget any earlier rating.
             SlotSet("csat_score", None),
-            SlotSet("csat_outcome", None),
+            SlotSet("ces_score", None),
+            SlotSet("feedback_topic", None),
+            SlotSet("feedback_outcome", None),
         ]
 
     @staticmethod

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.report import git_commit, replace_section
 from bot.launcher import BOT_VENV, DEFAULT_MODEL, REPO_ROOT
 
 QUIET_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -159,7 +160,8 @@ def _classify(pid: int) -> str | None:
 def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
     ports = {"CS_BACKEND_PORT": _free_port(), "ACTION_SERVER_PORT": _free_port(), "RASA_PORT": _free_port()}
     env = {**os.environ, **QUIET_ENV, **{k: str(v) for k, v in ports.items()},
-           "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}", "REDIS_URL": ""}
+           "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}", "REDIS_URL": "",
+           "RASA_EVENTS_DB": str(work / "bench-events.db")}
     started = time.monotonic()
     make = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -178,13 +180,16 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
     return first_answer, memory, time.monotonic() - stop_started
 
 
-def measure_rasa_alone() -> tuple[float, float]:
+def measure_rasa_alone(work: Path) -> tuple[float, float]:
     port = _free_port()
     started = time.monotonic()
     rasa = subprocess.Popen(
         [str(BOT_VENV / "bin" / "rasa"), "run", "--model", str(DEFAULT_MODEL), "--enable-api",
          "--interface", "127.0.0.1", "--port", str(port)],
-        cwd=REPO_ROOT, env={**os.environ, **QUIET_ENV, "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook"},
+        cwd=REPO_ROOT,
+        # endpoints.yml is read from the working directory: keep its event broker off the real events file.
+        env={**os.environ, **QUIET_ENV, "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook",
+             "RASA_EVENTS_DB": str(work / "alone-events.db")},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
@@ -199,14 +204,14 @@ def measure_rasa_alone() -> tuple[float, float]:
 
 def render(figures: list[Figure], notes: list[str]) -> str:
     lines = [
-        "# Benchmarks",
+        "## Install, training, startup, memory",
         "",
         "Written by `make bench` (`python -m benchmarks.run_all`, source in `benchmarks/run_all.py`); every figure",
         "below comes from that one run, next to a baseline measured in the same run. Do not edit by hand.",
         "",
         f"- Measured: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()} (backend), "
-        f"commit `{_git_commit()}`.",
+        f"commit `{git_commit()}`.",
         *[f"- {note}" for note in notes],
         "",
         "| what | value | baseline (same run) | ratio | command |",
@@ -215,11 +220,6 @@ def render(figures: list[Figure], notes: list[str]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _git_commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-    return result.stdout.strip() or "uncommitted"
 
 
 def main() -> None:
@@ -251,7 +251,7 @@ def main() -> None:
                               f"{ours / default:.2f}×",
                               "rasa train --data nlu_data dialogue --config config.yml --domain domain.yml"))
 
-        alone_seconds, alone_memory = measure_rasa_alone()
+        alone_seconds, alone_memory = measure_rasa_alone(work)
         first_answer, memory, stop_seconds = measure_make_run(work)
         print(f"make run → first answer: {first_answer:.1f} s (rasa alone {alone_seconds:.1f} s)", flush=True)
         figures.append(Figure("`make run` → first answer (environments and model ready)", f"{first_answer:.1f} s",
@@ -266,7 +266,7 @@ def main() -> None:
                                       f"{alone_memory:.0f} MB (`rasa run` alone)",
                                       f"{memory[name] / alone_memory:.2f}×", "VmRSS after the first answer"))
 
-    args.output.write_text(render(figures, notes))
+    replace_section("bench", render(figures, notes), args.output)
     print(f"wrote {args.output}")
 
 

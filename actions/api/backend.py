@@ -148,6 +148,106 @@ class Feedback:
         )
 
 
+@dataclass(frozen=True)
+class OnboardingStep:
+    """A step of the onboarding checklist (``GET /api/onboarding/steps``, ``next_step`` of a progress)."""
+
+    key: str
+    title: str
+    how_to: str
+    docs_url: str
+    position: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "OnboardingStep":
+        return cls(
+            key=str(data["key"]),
+            title=str(data.get("title") or data["key"]),
+            how_to=str(data.get("how_to") or ""),
+            docs_url=str(data.get("docs_url") or ""),
+            position=int(data.get("position") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class OnboardingStepState:
+    """One checklist step in a customer's progress: done or not, since when, reported by whom."""
+
+    key: str
+    title: str
+    done: bool
+    completed_at: Optional[str]
+    source: Optional[str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "OnboardingStepState":
+        completed_at = data.get("completed_at")
+        source = data.get("source")
+        return cls(
+            key=str(data["key"]),
+            title=str(data.get("title") or data["key"]),
+            done=bool(data.get("done")),
+            completed_at=None if completed_at is None else str(completed_at),
+            source=None if source is None else str(source),
+        )
+
+
+@dataclass(frozen=True)
+class OnboardingProgress:
+    """A customer's onboarding progress: every step in checklist order, and the first one not done."""
+
+    customer_id: int
+    steps: Tuple[OnboardingStepState, ...]
+    done_count: int
+    total: int
+    next_step: Optional[OnboardingStep]
+    completed: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "OnboardingProgress":
+        steps = tuple(OnboardingStepState.from_json(item) for item in data.get("steps") or [])
+        next_step = data.get("next_step")
+        return cls(
+            customer_id=int(data["customer_id"]),
+            steps=steps,
+            done_count=int(data.get("done_count") or sum(1 for step in steps if step.done)),
+            total=int(data.get("total") or len(steps)),
+            next_step=OnboardingStep.from_json(next_step) if next_step else None,
+            completed=bool(data.get("completed")),
+        )
+
+    def step(self, key: str) -> Optional[OnboardingStepState]:
+        for state in self.steps:
+            if state.key == key:
+                return state
+        return None
+
+    def is_done(self, key: str) -> bool:
+        state = self.step(key)
+        return state is not None and state.done
+
+
+@dataclass(frozen=True)
+class ChurnSignal:
+    """A recorded churn signal (``POST /api/churn/signals``)."""
+
+    id: int
+    customer_id: Optional[int]
+    kind: str
+    reason: Optional[str]
+    outcome: Optional[str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ChurnSignal":
+        return cls(
+            id=int(data["id"]),
+            customer_id=_optional_int(data.get("customer_id")),
+            kind=str(data.get("kind") or ""),
+            reason=data.get("reason"),
+            outcome=data.get("outcome"),
+        )
+
+
 def _optional_int(value: Any) -> Optional[int]:
     return None if value is None else int(value)
 
@@ -284,6 +384,60 @@ class BackendClient:
         )
         data = await self._request("POST", "/api/feedback", json=body, idempotency_key=idempotency_key)
         return Feedback.from_json(data)
+
+    # --- onboarding --------------------------------------------------------------------------------------------
+
+    async def onboarding_steps(self) -> Tuple[OnboardingStep, ...]:
+        """The checklist, in order."""
+        data = await self._request("GET", "/api/onboarding/steps")
+        steps = data.get("steps") if isinstance(data, dict) else None
+        return tuple(OnboardingStep.from_json(item) for item in steps or [])
+
+    async def onboarding_progress(self, sender_id: str, channel: str) -> OnboardingProgress:
+        """The progress of the conversation's customer (an anonymous one is created on first use)."""
+        params = {"sender_id": sender_id, "channel": channel}
+        data = await self._request("GET", "/api/onboarding/progress", params=params)
+        return OnboardingProgress.from_json(data)
+
+    async def complete_onboarding_step(
+        self,
+        step: str,
+        sender_id: str,
+        channel: str,
+        source: str = "customer",
+        *,
+        idempotency_key: Optional[str] = None,
+    ) -> OnboardingProgress:
+        """Mark `step` done (idempotent: a step already done keeps its first completion). Unknown step: 400."""
+        body = {"step": step, "sender_id": sender_id, "channel": channel, "source": source}
+        data = await self._request(
+            "POST", "/api/onboarding/progress", json=body, idempotency_key=idempotency_key
+        )
+        return OnboardingProgress.from_json(data)
+
+    # --- churn signals -----------------------------------------------------------------------------------------
+
+    async def record_churn_signal(
+        self,
+        kind: str,
+        sender_id: str,
+        channel: str,
+        reason: Optional[str] = None,
+        outcome: Optional[str] = None,
+        intent: Optional[str] = None,
+        *,
+        idempotency_key: Optional[str] = None,
+    ) -> ChurnSignal:
+        body = _without_none(
+            kind=kind,
+            sender_id=sender_id,
+            channel=channel,
+            reason=reason,
+            outcome=outcome,
+            intent=intent,
+        )
+        data = await self._request("POST", "/api/churn/signals", json=body, idempotency_key=idempotency_key)
+        return ChurnSignal.from_json(data)
 
     # --- transport ---------------------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from typing import Any, Dict, List
 from urllib.parse import quote
 
@@ -10,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
 from actions.api.backend import BackendClient, BackendError, BackendUnavailable
-from actions.feedback import ActionRecordCsat
+from actions.feedback import ActionRecordFeedback
 from actions.tickets import ActionCreateTicket, ActionResetTicketForm, ActionTicketStatus
 from conftest import RunningBackend
 
@@ -198,57 +200,137 @@ async def test_unknown_ticket_number_gets_a_clear_message(
     assert "couldn't find ticket #987654" in told
 
 
-# --- CSAT ------------------------------------------------------------------------------------------------------
+# --- feedback (CSAT and CES) ------------------------------------------------------------------------------------
 
 
-def _csat_tracker(sender_id: str, ticket_id: str | None, score: Any, *, message_id: str | None = None):
+def _feedback_tracker(
+    sender_id: str,
+    ticket_id: str | None,
+    csat: Any = None,
+    ces: Any = None,
+    *,
+    message_id: str | None = None,
+    form: str = "feedback_form",
+    topic: str | None = None,
+):
     events = [
         user_event("the app keeps crashing", "report_problem", channel="socketio"),
         user_event("jane@startup.io", "inform", channel="socketio"),
-        user_event("★★★★", "rate", channel="socketio", message_id=message_id),
+        {"event": "active_loop", "name": form},
+        user_event("★★★★", "rate", channel="socketio"),
+        user_event("6", "rate", channel="socketio", message_id=message_id),
+        {"event": "active_loop", "name": None},
     ]
-    return make_tracker(sender_id, events, slots={"ticket_id": ticket_id, "csat_score": score})
+    slots = {"ticket_id": ticket_id, "csat_score": csat, "ces_score": ces, "feedback_topic": topic}
+    return make_tracker(sender_id, events, slots=slots)
 
 
-async def test_csat_is_stored_with_channel_intent_resolver_and_ticket(
+def _feedback_of(backend: RunningBackend, **query: Any) -> List[Dict[str, Any]]:
+    params = "&".join(f"{name}={quote(str(value))}" for name, value in query.items())
+    return backend.get(f"/api/feedback?{params}&limit=100")["items"]
+
+
+def _conversation_id(backend: RunningBackend, sender_id: str, channel: str) -> int:
+    """The backend's id of the conversation (sender_id, channel) (an upsert: it exists already here)."""
+    body = json.dumps({"sender_id": sender_id, "channel": channel}).encode()
+    request = urllib.request.Request(
+        f"{backend.url}/api/conversations", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(json.load(response)["id"])
+
+
+def _feedback_of_conversation(backend: RunningBackend, sender_id: str, channel: str) -> List[Dict[str, Any]]:
+    conversation_id = _conversation_id(backend, sender_id, channel)
+    return [item for item in _feedback_of(backend) if item["conversation_id"] == conversation_id]
+
+
+async def test_csat_and_ces_are_stored_with_channel_intent_resolver_and_ticket(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     ticket_id = (await _create_ticket(sender_id))["ticket_id"]
-    tracker = _csat_tracker(sender_id, ticket_id, 4.0, message_id=f"{sender_id}-rating")
-    events, dispatcher = await _run(ActionRecordCsat(), tracker)
-    assert slot_values(events)["csat_outcome"] == "saved"
+    tracker = _feedback_tracker(sender_id, ticket_id, 4.0, 6.0, message_id=f"{sender_id}-rating")
+    events, dispatcher = await _run(ActionRecordFeedback(), tracker)
+    slots = slot_values(events)
+    assert slots["feedback_outcome"] == "saved"
+    # the round is over: a later rating question starts afresh
+    assert slots["csat_score"] is None and slots["ces_score"] is None and slots["feedback_topic"] is None
     assert dispatcher.messages == []
 
-    page = backend.get(f"/api/feedback?ticket_id={ticket_id}")
-    assert page["total"] == 1
-    (feedback,) = page["items"]
-    assert feedback["kind"] == "csat"
-    assert feedback["score"] == 4
-    assert feedback["channel"] == "socketio"
-    assert feedback["intent"] == "report_problem"
-    assert feedback["resolver"] == "bot"
-    assert feedback["ticket_id"] == int(ticket_id)
-    assert feedback["conversation_id"] is not None
+    stored = {item["kind"]: item for item in _feedback_of(backend, ticket_id=ticket_id)}
+    assert set(stored) == {"csat", "ces"}
+    assert stored["csat"]["score"] == 4 and stored["ces"]["score"] == 6
+    for feedback in stored.values():
+        assert feedback["channel"] == "socketio"
+        assert feedback["intent"] == "report_problem"
+        assert feedback["resolver"] == "bot"
+        assert feedback["ticket_id"] == int(ticket_id)
+        assert feedback["conversation_id"] is not None
 
-    # Rasa running the action again for the same message does not store a second rating
-    await _run(ActionRecordCsat(), _csat_tracker(sender_id, ticket_id, 4.0, message_id=f"{sender_id}-rating"))
-    assert backend.get(f"/api/feedback?ticket_id={ticket_id}")["total"] == 1
+    # Rasa running the action again for the same message stores no second rating of either kind
+    await _run(ActionRecordFeedback(), _feedback_tracker(sender_id, ticket_id, 4.0, 6.0, message_id=f"{sender_id}-rating"))
+    assert len(_feedback_of(backend, ticket_id=ticket_id)) == 2
+    (told,) = render_response("utter_feedback_thanks", slots)
+    assert "thanks" in told.lower()
 
 
-async def test_low_csat_gets_an_apology(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_csat_alone_is_stored_when_the_customer_stops_before_ces(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     ticket_id = (await _create_ticket(sender_id))["ticket_id"]
-    events, _ = await _run(ActionRecordCsat(), _csat_tracker(sender_id, ticket_id, 1))
+    events, _ = await _run(ActionRecordFeedback(), _feedback_tracker(sender_id, ticket_id, 1))
+    assert slot_values(events)["feedback_outcome"] == "saved"
+    (feedback,) = _feedback_of(backend, ticket_id=ticket_id)
+    assert feedback["kind"] == "csat" and feedback["score"] == 1
+
+
+async def test_nothing_answered_is_skipped(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    events, _ = await _run(ActionRecordFeedback(), _feedback_tracker(sender_id, None))
     slots = slot_values(events)
-    assert slots["csat_outcome"] == "saved"
-    (told,) = render_response("utter_csat_thanks", slots)
-    assert "sorry" in told.lower()
+    assert slots["feedback_outcome"] == "skipped"
+    (told,) = render_response("utter_feedback_skipped", slots)
+    assert "skip" in told
+
+
+async def test_onboarding_ces_is_attributed_to_onboarding_not_the_ticket(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    ticket_id = (await _create_ticket(sender_id))["ticket_id"]
+    tracker = _feedback_tracker(sender_id, ticket_id, ces="7", form="onboarding_feedback_form", topic="onboarding")
+    events, _ = await _run(ActionRecordFeedback(), tracker)
+    slots = slot_values(events)
+    assert slots["feedback_outcome"] == "saved" and slots["feedback_topic"] is None
+    (feedback,) = _feedback_of_conversation(backend, sender_id, "socketio")
+    assert feedback["kind"] == "ces" and feedback["score"] == 7
+    assert feedback["intent"] == "onboarding"
+    assert feedback["ticket_id"] is None
+    assert _feedback_of(backend, ticket_id=ticket_id) == []
+
+
+async def test_feedback_topic_slot_says_onboarding_when_no_form_is_in_the_events(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    events = [user_event("I've created my first project", "onboarding_step_done"), user_event("6", "rate")]
+    tracker = make_tracker(sender_id, events, slots={"ces_score": 6.0, "feedback_topic": "onboarding"})
+    assert slot_values((await _run(ActionRecordFeedback(), tracker))[0])["feedback_outcome"] == "saved"
+    (feedback,) = _feedback_of_conversation(backend, sender_id, "rest")
+    assert (feedback["kind"], feedback["score"], feedback["intent"]) == ("ces", 6, "onboarding")
+
+
+async def test_a_stale_onboarding_topic_does_not_capture_ticket_feedback(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    ticket_id = (await _create_ticket(sender_id))["ticket_id"]
+    tracker = _feedback_tracker(sender_id, ticket_id, 5, 7, topic="onboarding")  # feedback_form ran last
+    assert slot_values((await _run(ActionRecordFeedback(), tracker))[0])["feedback_outcome"] == "saved"
+    assert {item["intent"] for item in _feedback_of(backend, ticket_id=ticket_id)} == {"report_problem"}
 
 
 async def test_csat_for_a_vanished_ticket_is_still_stored(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    events, _ = await _run(ActionRecordCsat(), _csat_tracker(sender_id, "99999999", 5))
-    assert slot_values(events)["csat_outcome"] == "saved"
+    events, _ = await _run(ActionRecordFeedback(), _feedback_tracker(sender_id, "99999999", 5, 7))
+    assert slot_values(events)["feedback_outcome"] == "saved"
 
 
 # --- backend down ----------------------------------------------------------------------------------------------
@@ -271,10 +353,11 @@ async def test_backend_down_status_lookup_says_so(backend_down: str, sender_id: 
     assert "try again" in told
 
 
-async def test_backend_down_csat_says_it_was_not_saved(backend_down: str, sender_id: str) -> None:
-    slots = slot_values((await _run(ActionRecordCsat(), _csat_tracker(sender_id, "3", 4)))[0])
-    assert slots["csat_outcome"] == "unavailable"
-    (told,) = render_response("utter_csat_not_saved", slots)
+async def test_backend_down_feedback_says_it_was_not_saved(backend_down: str, sender_id: str) -> None:
+    slots = slot_values((await _run(ActionRecordFeedback(), _feedback_tracker(sender_id, "3", 4, 5)))[0])
+    assert slots["feedback_outcome"] == "unavailable"
+    assert slots["csat_score"] is None and slots["ces_score"] is None  # asked afresh next time
+    (told,) = render_response("utter_feedback_not_saved", slots)
     assert "couldn't save your rating" in told
 
 

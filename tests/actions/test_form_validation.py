@@ -1,4 +1,4 @@
-"""The form validation actions (ValidateTicketForm, ValidateCsatForm), driven like Rasa drives them:
+"""The form validation actions (ValidateTicketForm, ValidateFeedbackForm, ValidateOnboardingFeedbackForm), driven like Rasa drives them:
 a tracker whose last events are the candidate SlotSets, then the next question rendered from domain.yml."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from action_test_support import (
     slot_values,
     user_event,
 )
-from actions.feedback import ValidateCsatForm
+from actions.feedback import ValidateFeedbackForm, ValidateOnboardingFeedbackForm
 from actions.tickets import ValidateTicketForm
 
 
@@ -141,13 +141,31 @@ async def _validate_csat(text: str) -> Dict[str, Any]:
     events = [
         user_event(text, "rate"),
         slot_event("requested_slot", "csat_score"),
-        action_event("csat_form"),
+        action_event("feedback_form"),
         slot_event("csat_score", text),
     ]
     tracker = make_tracker(
-        "csat-test", events, slots={"csat_score": text, "requested_slot": "csat_score"}, active_loop="csat_form"
+        "csat-test", events, slots={"csat_score": text, "requested_slot": "csat_score"}, active_loop="feedback_form"
     )
-    return slot_values(await ValidateCsatForm().run(CollectingDispatcher(), tracker, DOMAIN))
+    return slot_values(await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN))
+
+
+async def _validate_ces(text: str, form: str = "feedback_form") -> Dict[str, Any]:
+    events = [
+        user_event(text, "rate"),
+        slot_event("requested_slot", "ces_score"),
+        action_event(form),
+        slot_event("ces_score", text),
+    ]
+    slots = {"ces_score": text, "requested_slot": "ces_score"}
+    if form == "feedback_form":
+        slots["csat_score"] = 4.0
+    tracker = make_tracker("ces-test", events, slots=slots, active_loop=form)
+    validator = ValidateFeedbackForm() if form == "feedback_form" else ValidateOnboardingFeedbackForm()
+    dispatcher = CollectingDispatcher()
+    result = slot_values(await validator.run(dispatcher, tracker, DOMAIN))
+    assert dispatcher.messages == []
+    return result
 
 
 async def test_csat_words_stars_and_emoji_become_scores() -> None:
@@ -162,6 +180,50 @@ async def test_csat_without_a_rating_is_asked_again() -> None:
     assert slots["csat_score"] is None and slots["form_hint"] == "csat_invalid"
     (question,) = render_response("utter_ask_csat_score", slots)
     assert "1 (poor) to 5 (excellent)" in question
+
+
+async def test_ces_numbers_and_words_become_scores_in_both_forms() -> None:
+    for form in ("feedback_form", "onboarding_feedback_form"):
+        for text, score in [("6", 6), ("six", 6), ("6/7", 6), ("very easy", 7), ("a bit difficult", 3)]:
+            slots = await _validate_ces(text, form)
+            assert slots["ces_score"] == score, (form, text)
+            assert slots["form_hint"] is None
+
+
+async def test_ces_without_a_score_is_asked_again() -> None:
+    slots = await _validate_ces("no idea")
+    assert slots["ces_score"] is None and slots["form_hint"] == "ces_invalid"
+    (question,) = render_response("utter_ask_ces_score", slots)
+    assert "1 (very difficult) to 7 (very easy)" in question
+
+    slots = await _validate_ces("★★★★", "onboarding_feedback_form")
+    assert slots["ces_score"] is None and slots["form_hint"] == "ces_invalid"
+    (question,) = render_response("utter_ask_onboarding_feedback_form_ces_score", slots)
+    assert "1 (very difficult) to 7 (very easy)" in question
+
+
+async def test_ces_out_of_range_is_asked_again() -> None:
+    for text in ("8", "0", "10/5"):
+        slots = await _validate_ces(text)
+        assert slots["ces_score"] is None and slots["form_hint"] == "ces_invalid", text
+
+
+async def test_feedback_form_resuming_after_a_digression_drops_the_previous_remark() -> None:
+    events = [
+        user_event("hmm", "rate"),
+        action_event("feedback_form"),
+        action_event("action_listen"),
+        user_event("are you a bot?", "bot_challenge"),
+        action_event("utter_iamabot"),
+        slot_event("requested_slot", "ces_score"),
+        action_event("feedback_form"),
+    ]
+    tracker = make_tracker(
+        "resume-feedback", events, slots={"form_hint": "ces_invalid", "requested_slot": "ces_score"},
+        active_loop="feedback_form",
+    )
+    result = await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert slot_values(result) == {"form_hint": None}
 
 
 async def test_resuming_after_a_digression_drops_the_previous_remark() -> None:
@@ -198,9 +260,9 @@ async def test_rejected_answer_keeps_no_slot_events_even_with_a_hint_set() -> No
 
 
 async def test_rating_request_without_a_number_just_asks() -> None:
-    events = [user_event("I want to leave a rating", "rate"), action_event("csat_form"), slot_event("csat_score", "I want to leave a rating")]
+    events = [user_event("I want to leave a rating", "rate"), action_event("feedback_form"), slot_event("csat_score", "I want to leave a rating")]
     tracker = make_tracker("csat-activation", events, slots={"csat_score": "I want to leave a rating"})
-    slots = slot_values(await ValidateCsatForm().run(CollectingDispatcher(), tracker, DOMAIN))
+    slots = slot_values(await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN))
     assert slots["csat_score"] is None and slots["form_hint"] is None
     (question,) = render_response("utter_ask_csat_score", slots)
     assert question == "How would you rate this support experience from 1 to 5?"

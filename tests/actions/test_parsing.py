@@ -8,7 +8,9 @@ from actions.parsing import (
     extract_email,
     infer_urgency,
     is_meaningful_description,
+    match_onboarding_step,
     normalize_priority,
+    parse_ces,
     parse_csat,
     parse_ticket_number,
     problem_details,
@@ -60,6 +62,109 @@ def test_parse_csat_understands_ratings(answer: object, score: int) -> None:
 )
 def test_parse_csat_rejects_non_ratings(answer: object) -> None:
     assert parse_csat(answer) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [
+        ("6", 6),
+        (" 7 ", 7),
+        ("1", 1),
+        ("six", 6),
+        ("Seven", 7),
+        ("6/7", 6),
+        ("6 / 7", 6),
+        ("6 out of 7", 6),
+        ("9/10", 6),
+        ("6️⃣", 6),
+        ("5.5", 6),
+        ("I'd say 5", 5),
+        ("7 - very easy", 7),
+        ("very easy", 7),
+        ("Super easy!", 7),
+        ("easy", 6),
+        ("pretty simple", 5),
+        ("fairly easy", 5),
+        ("somewhat easy", 5),
+        ("neutral", 4),
+        ("okay", 4),
+        ("ok", 4),
+        ("neither easy nor difficult", 4),
+        ("somewhat hard", 3),
+        ("a bit difficult", 3),
+        ("a little hard", 3),
+        ("hard", 2),
+        ("difficult", 2),
+        ("very hard", 1),
+        ("very difficult", 1),
+        (6, 6),
+        (6.0, 6),
+    ],
+)
+def test_parse_ces_understands_effort_scores(answer: object, score: int) -> None:
+    assert parse_ces(answer) == score
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["", None, "0", "8", "10", "8/7", "not easy", "★★★★", "⭐⭐⭐", "😀", "thanks", "maybe", True, 9],
+)
+def test_parse_ces_rejects_non_scores(answer: object) -> None:
+    assert parse_ces(answer) is None
+
+
+CHECKLIST = [
+    ("sign_up", "Create your Acme Cloud account"),
+    ("verify_email", "Verify your email address"),
+    ("complete_profile", "Complete your profile"),
+    ("connect_integration", "Connect an integration"),
+    ("invite_teammate", "Invite a teammate"),
+    ("create_project", "Create your first project"),
+]
+
+
+@pytest.mark.parametrize(
+    ("said", "key"),
+    [
+        # keys, as Rasa's synonyms give them
+        ("verify_email", "verify_email"),
+        ("complete_profile", "complete_profile"),
+        ("Create_Project", "create_project"),
+        ("sign up", "sign_up"),
+        # titles
+        ("Complete your profile", "complete_profile"),
+        ("invite a teammate", "invite_teammate"),
+        # loose text
+        ("profile", "complete_profile"),
+        ("my profile picture", "complete_profile"),
+        ("verify my email", "verify_email"),
+        ("I've verified my email", "verify_email"),
+        ("email verification", "verify_email"),
+        ("confirm my email", "verify_email"),
+        ("add a colleague", "invite_teammate"),
+        ("invite my team", "invite_teammate"),
+        ("teammates", "invite_teammate"),
+        ("integration", "connect_integration"),
+        ("connected Slack", "connect_integration"),
+        ("first project", "create_project"),
+        ("I just created my first project", "create_project"),
+        ("create an account", "sign_up"),
+        ("signup", "sign_up"),
+        ("register", "sign_up"),
+    ],
+)
+def test_match_onboarding_step_finds_the_step(said: str, key: str) -> None:
+    assert match_onboarding_step(said, CHECKLIST) == key
+
+
+@pytest.mark.parametrize("said", [None, "", "llamas", "the onboarding step about llamas", "done", "I did it", "create"])
+def test_match_onboarding_step_gives_none_when_nothing_or_several_match(said: object) -> None:
+    assert match_onboarding_step(said, CHECKLIST) is None
+
+
+def test_match_onboarding_step_only_knows_the_given_checklist() -> None:
+    assert match_onboarding_step("profile", [("verify_email", "Verify your email address")]) is None
+    assert match_onboarding_step("verify_email", []) is None
 
 
 @pytest.mark.parametrize(

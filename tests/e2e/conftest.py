@@ -36,17 +36,21 @@ def service_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
 async def service(service_paths: tuple[Path, Path]) -> AsyncIterator[RunningService]:
     database_path, log_dir = service_paths
     database_url = f"sqlite+aiosqlite:///{database_path}"
+    ports = Ports(backend=free_port(), actions=free_port(), rasa=free_port())
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": "",
+        "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": str(database_path.parent / "rasa_events.db"),
         "OUTCOME_POLL_INTERVAL_SECONDS": "0.5",
+        # Customers count as stalled after 1.8 s; the nudge test runs the job itself (`nudge-stalled`).
+        "ONBOARDING_STALLED_AFTER_HOURS": "0.0005",
+        "ONBOARDING_NUDGE_INTERVAL_SECONDS": "0",
     }
     subprocess.run(
         [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "migrate"],
         cwd=REPO_ROOT, env={**os.environ, **env}, check=True,
     )
-    ports = Ports(backend=free_port(), actions=free_port(), rasa=free_port())
     stack = ServiceStack(service_specs(ports, DEFAULT_MODEL, env), log_dir=log_dir, echo=None)
     try:
         await stack.start(timeout=300)
@@ -57,6 +61,6 @@ async def service(service_paths: tuple[Path, Path]) -> AsyncIterator[RunningServ
         print(logs, file=sys.stderr)
         raise RuntimeError(f"the service did not start: {error}") from error
     try:
-        yield RunningService(ports=ports, database_path=database_path, log_dir=log_dir)
+        yield RunningService(ports=ports, database_path=database_path, log_dir=log_dir, env=env)
     finally:
         await stack.stop()

@@ -34,6 +34,7 @@ class RunningService:
     ports: Ports
     database_path: Path
     log_dir: Path
+    env: dict[str, str]  # what the service runs with (DATABASE_URL, RASA_URL, ...), for its CLI commands
 
     def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         """Read the service's database directly: what was stored, not what the API says."""

@@ -1,4 +1,4 @@
-"""A customer reports a problem, gets a ticket number, rates the help: over REST and over socket.io.
+"""A customer reports a problem, gets a ticket number, rates the help (CSAT, then CES): over REST and socket.io.
 
 The test answers whatever the assistant asks for, as a person would, by reading the form's requested slot from
 Rasa's tracker API, so it checks behaviour (a ticket and a rating end up in the database) rather than wording.
@@ -82,8 +82,10 @@ async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
     # ... and what the database holds.
     rows = service.query("SELECT id, email, priority FROM tickets WHERE id = ?", number)
     assert [(r["email"], r["priority"]) for r in rows] == [(email, "high")]
-    ratings = service.query("SELECT kind, score, channel, resolver FROM feedback WHERE ticket_id = ?", number)
-    assert [tuple(r) for r in ratings] == [("csat", 5, "rest", "bot")]
+    ratings = service.query(
+        "SELECT kind, score, channel, resolver FROM feedback WHERE ticket_id = ? ORDER BY id", number
+    )
+    assert [tuple(r) for r in ratings] == [("csat", 5, "rest", "bot"), ("ces", 5, "rest", "bot")]
 
     # The conversation's outcome reaches cs_backend through Rasa's event broker once the session ends.
     await chat.say("/session_start")
@@ -112,8 +114,8 @@ async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningS
 
     rows = service.query("SELECT email, channel FROM tickets WHERE id = ?", number)
     assert [tuple(r) for r in rows] == [(email, "socketio")]
-    ratings = service.query("SELECT kind, score, channel FROM feedback WHERE ticket_id = ?", number)
-    assert [tuple(r) for r in ratings] == [("csat", 5, "socketio")]
+    ratings = service.query("SELECT kind, score, channel FROM feedback WHERE ticket_id = ? ORDER BY id", number)
+    assert [tuple(r) for r in ratings] == [("csat", 5, "socketio"), ("ces", 5, "socketio")]
 
 
 async def test_ticket_status_by_number_over_rest(service: RunningService) -> None:

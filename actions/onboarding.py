@@ -1,0 +1,294 @@
+"""Onboarding: the checklist lives in cs_backend (cs_backend/onboarding/checklist.toml, docs/API_ONBOARDING_OUTCOMES.md)
+and so does each customer's progress; these actions read or update it and report what they found.
+
+Like the ticket actions they speak only through slots: `onboarding_outcome` (next_step, step_explained,
+step_marked, already_done, all_done, unknown_step, nudge, nudge_obsolete, unavailable) and the text slots the
+responses show (`onboarding_step_title`, `onboarding_step_how_to`, `onboarding_step_docs`, `onboarding_done_title`,
+`onboarding_done_count`, `onboarding_total`, `onboarding_checklist`); the rules in dialogue/rules/onboarding.yml
+pick the `utter_onboarding_*` response.
+
+The customer is the conversation (sender_id, input channel): the backend gives a new conversation an anonymous
+customer on first use, and its nudge job (trigger_intent EXTERNAL_onboarding_nudge) targets that same pair —
+Rasa copies the conversation's latest input channel onto the external event, so `input_channel` is the real one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.api.backend import BackendClient, BackendError, OnboardingProgress, OnboardingStep
+from actions.common import input_channel, write_key
+from actions.parsing import match_onboarding_step
+
+logger = logging.getLogger(__name__)
+
+# onboarding_outcome values
+NEXT_STEP = "next_step"
+STEP_EXPLAINED = "step_explained"
+STEP_MARKED = "step_marked"
+ALREADY_DONE = "already_done"
+ALL_DONE = "all_done"
+UNKNOWN_STEP = "unknown_step"
+NUDGE = "nudge"
+NUDGE_OBSOLETE = "nudge_obsolete"
+UNAVAILABLE = "unavailable"
+
+# The channel the backend records when Rasa gave none (as for tickets and feedback).
+DEFAULT_CHANNEL = "api"
+DONE_MARK, OPEN_MARK = "✅", "⬜"
+
+STEP_SLOT = "onboarding_step"
+TEXT_SLOTS = (
+    "onboarding_step_title",
+    "onboarding_step_how_to",
+    "onboarding_step_docs",
+    "onboarding_done_title",
+    "onboarding_done_count",
+    "onboarding_total",
+    "onboarding_checklist",
+)
+
+
+def conversation_channel(tracker: Tracker) -> str:
+    """The conversation's channel as cs_backend knows it: Rasa's latest input channel, else "api"."""
+    return input_channel(tracker) or DEFAULT_CHANNEL
+
+
+def checklist_text(progress: OnboardingProgress) -> str:
+    """ "✅ Create your Acme Cloud account\\n⬜ Verify your email address\\n..." in checklist order."""
+    return "\n".join(f"{DONE_MARK if step.done else OPEN_MARK} {step.title}" for step in progress.steps)
+
+
+def named_step(tracker: Tracker) -> Optional[str]:
+    """What the customer called the step: the `onboarding_step` slot, else this message's entity."""
+    value = tracker.get_slot(STEP_SLOT)
+    if value:
+        return str(value)
+    entity = next(tracker.get_latest_entity_values(STEP_SLOT), None)
+    return str(entity) if entity else None
+
+
+def _pairs(items: Iterable[Any]) -> List[Tuple[str, str]]:
+    return [(item.key, item.title) for item in items]
+
+
+def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> Optional[str]:
+    """The step a customer means without naming it ("done!", "how do I do that?").
+
+    A step recognisable in the message text ("I've created my first project" with no entity), else the step
+    the bot last spoke about (`onboarding_step_title`) while it is still open, else the next open step.
+    """
+    text = (tracker.latest_message or {}).get("text") or ""
+    if text and not text.startswith("/"):
+        key = match_onboarding_step(text, _pairs(progress.steps))
+        if key:
+            return key
+    told = tracker.get_slot("onboarding_step_title")
+    if told:
+        for state in progress.steps:
+            if state.title == told and not state.done:
+                return state.key
+    return progress.next_step.key if progress.next_step else None
+
+
+def _step_slots(step: Optional[OnboardingStep]) -> List[EventType]:
+    return [
+        SlotSet("onboarding_step_title", step.title if step else None),
+        SlotSet("onboarding_step_how_to", step.how_to if step else None),
+        SlotSet("onboarding_step_docs", step.docs_url if step else None),
+    ]
+
+
+def _progress_slots(progress: OnboardingProgress) -> List[EventType]:
+    return [
+        SlotSet("onboarding_done_count", str(progress.done_count)),
+        SlotSet("onboarding_total", str(progress.total)),
+        SlotSet("onboarding_checklist", checklist_text(progress)),
+    ]
+
+
+def _outcome(outcome: str, *events: EventType) -> List[EventType]:
+    # The step name is used up: a later "done" without one must not reuse it.
+    return [SlotSet("onboarding_outcome", outcome), *events, SlotSet(STEP_SLOT, None)]
+
+
+def _unavailable(action: str, error: BackendError) -> List[EventType]:
+    logger.warning("%s: onboarding checklist unavailable: %s", action, error)
+    return _outcome(UNAVAILABLE)
+
+
+def _step_by_key(steps: Sequence[OnboardingStep], key: Optional[str]) -> Optional[OnboardingStep]:
+    return next((step for step in steps if step.key == key), None)
+
+
+def _all_done_events(progress: OnboardingProgress, **extra: Any) -> List[EventType]:
+    """Everything is done: the onboarding CES question follows, and is about onboarding."""
+    return _outcome(
+        ALL_DONE,
+        *_step_slots(None),
+        *_progress_slots(progress),
+        *[SlotSet(name, value) for name, value in extra.items()],
+        SlotSet("feedback_topic", "onboarding"),
+    )
+
+
+class ActionOnboardingNextStep(Action):
+    """ "What should I do next?": the first open step (outcome next_step), or all_done."""
+
+    def name(self) -> Text:
+        return "action_onboarding_next_step"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        try:
+            async with BackendClient() as backend:
+                progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
+        except BackendError as error:
+            return _unavailable(self.name(), error)
+        if progress.next_step is None:
+            return _all_done_events(progress)
+        return _outcome(NEXT_STEP, *_step_slots(progress.next_step), *_progress_slots(progress))
+
+
+class ActionOnboardingProgress(Action):
+    """ "How far along am I?": the checklist with ✅/⬜ (outcome next_step, or all_done)."""
+
+    def name(self) -> Text:
+        return "action_onboarding_progress"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        try:
+            async with BackendClient() as backend:
+                progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
+        except BackendError as error:
+            return _unavailable(self.name(), error)
+        outcome = NEXT_STEP if progress.next_step is not None else ALL_DONE
+        return _outcome(outcome, *_step_slots(progress.next_step), *_progress_slots(progress))
+
+
+class ActionOnboardingExplainStep(Action):
+    """ "How do I verify my email?": the step's instructions (step_explained), or unknown_step with the list."""
+
+    def name(self) -> Text:
+        return "action_onboarding_explain_step"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        said = named_step(tracker)
+        channel = conversation_channel(tracker)
+        try:
+            async with BackendClient() as backend:
+                steps = await backend.onboarding_steps()
+                key = match_onboarding_step(said, _pairs(steps)) if said else None
+                progress: Optional[OnboardingProgress] = None
+                if key is None:
+                    # Unnamed: the step in focus. Unknown: the checklist is listed, with what is done.
+                    progress = await backend.onboarding_progress(tracker.sender_id, channel)
+                    if not said:
+                        key = step_in_focus(tracker, progress)
+        except BackendError as error:
+            return _unavailable(self.name(), error)
+        step = _step_by_key(steps, key)
+        if step is None:
+            logger.info("no onboarding step matches %r", said)
+            return _outcome(UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else []))
+        extra = _progress_slots(progress) if progress else []
+        return _outcome(STEP_EXPLAINED, *_step_slots(step), *extra)
+
+
+class ActionOnboardingMarkDone(Action):
+    """ "I've verified my email": marks the step done (source customer) and tells what is next.
+
+    Outcomes: step_marked (more remain), all_done (that was the last one, or all were done already),
+    already_done (the step was done before), unknown_step (no such step).
+    """
+
+    def name(self) -> Text:
+        return "action_onboarding_mark_done"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        said = named_step(tracker)
+        channel = conversation_channel(tracker)
+        try:
+            async with BackendClient() as backend:
+                before = await backend.onboarding_progress(tracker.sender_id, channel)
+                if said:
+                    key = match_onboarding_step(said, _pairs(before.steps))
+                    if key is None:
+                        logger.info("no onboarding step matches %r", said)
+                        return _outcome(UNKNOWN_STEP, *_step_slots(None), *_progress_slots(before))
+                else:
+                    key = step_in_focus(tracker, before)
+                    if key is None:  # nothing named and nothing left to do
+                        return _all_done_events(before, onboarding_done_title=None)
+                state = before.step(key)
+                if state is not None and state.done:
+                    progress = before
+                else:
+                    progress = await backend.complete_onboarding_step(
+                        key,
+                        tracker.sender_id,
+                        channel,
+                        source="customer",
+                        idempotency_key=write_key(f"onboarding-{key}", tracker),
+                    )
+        except BackendError as error:
+            if error.is_client_error and "step" in error.fields:
+                # The checklist changed between the two requests: the step is gone.
+                logger.warning("cs_backend refused onboarding step: %s", error)
+                return _outcome(UNKNOWN_STEP, *_step_slots(None))
+            return _unavailable(self.name(), error)
+
+        marked = progress.step(key) or state
+        done_title = marked.title if marked else None
+        if progress.completed or progress.next_step is None:
+            # Also when everything was done already: "that's all N steps" and the CES question.
+            return _all_done_events(progress, onboarding_done_title=done_title)
+        outcome = ALREADY_DONE if state is not None and state.done else STEP_MARKED
+        return _outcome(
+            outcome,
+            SlotSet("onboarding_done_title", done_title),
+            *_step_slots(progress.next_step),
+            *_progress_slots(progress),
+        )
+
+
+class ActionOnboardingNudge(Action):
+    """cs_backend's stalled-customer job (EXTERNAL_onboarding_nudge, entity onboarding_step = the step key):
+    a reminder about that step while it is still open (nudge), else nothing to say (nudge_obsolete)."""
+
+    def name(self) -> Text:
+        return "action_onboarding_nudge"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        said = named_step(tracker)
+        try:
+            async with BackendClient() as backend:
+                progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
+                steps = await backend.onboarding_steps()
+        except BackendError as error:
+            return _unavailable(self.name(), error)
+        key = match_onboarding_step(said, _pairs(steps)) if said else None
+        if key is None:
+            # No step (or one the checklist no longer has): remind about the next open step, if any.
+            logger.info("nudge for %r: reminding about the next step instead", said)
+            key = progress.next_step.key if progress.next_step else None
+        step = _step_by_key(steps, key)
+        if step is None or progress.is_done(step.key):
+            logger.info("nudge about %r for %s is obsolete", said, tracker.sender_id)
+            return _outcome(NUDGE_OBSOLETE)
+        return _outcome(NUDGE, *_step_slots(step), *_progress_slots(progress))

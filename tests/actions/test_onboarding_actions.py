@@ -1,0 +1,407 @@
+"""The onboarding actions (actions/onboarding.py), against a real running cs_backend (see conftest.py).
+
+Each test is its own conversation (`sender_id`), so its own anonymous customer with a fresh checklist:
+sign_up, verify_email, complete_profile, connect_integration, invite_teammate, create_project.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import quote
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
+from actions.api.backend import BackendClient, OnboardingProgress
+from actions.onboarding import (
+    ActionOnboardingExplainStep,
+    ActionOnboardingMarkDone,
+    ActionOnboardingNextStep,
+    ActionOnboardingNudge,
+    ActionOnboardingProgress,
+    checklist_text,
+    conversation_channel,
+)
+from conftest import RunningBackend
+
+KEYS = ["sign_up", "verify_email", "complete_profile", "connect_integration", "invite_teammate", "create_project"]
+TITLES = {
+    "sign_up": "Create your Acme Cloud account",
+    "verify_email": "Verify your email address",
+    "complete_profile": "Complete your profile",
+    "connect_integration": "Connect an integration",
+    "invite_teammate": "Invite a teammate",
+    "create_project": "Create your first project",
+}
+ONBOARDING_ACTIONS = [
+    ActionOnboardingNextStep,
+    ActionOnboardingExplainStep,
+    ActionOnboardingMarkDone,
+    ActionOnboardingProgress,
+    ActionOnboardingNudge,
+]
+
+
+def _tracker(
+    sender_id: str,
+    text: str,
+    intent: str,
+    step: Optional[str] = None,
+    *,
+    channel: Optional[str] = "rest",
+    slots: Optional[Dict[str, Any]] = None,
+    history: Sequence[Dict[str, Any]] = (),
+):
+    """The tracker as the action sees it: Rasa already filled `onboarding_step` from this message's entity."""
+    entities = [entity("onboarding_step", step)] if step else []
+    event = user_event(text, intent, entities, channel=channel or "rest")
+    if channel is None:
+        event["input_channel"] = None
+    values = {"onboarding_step": step, **(slots or {})}
+    return make_tracker(sender_id, [*history, event], slots=values)
+
+
+def _nudge_tracker(sender_id: str, step: str, *, channel: str = "socketio"):
+    """After cs_backend's POST /conversations/{id}/trigger_intent?output_channel=...: Rasa adds an external
+    user event carrying the conversation's latest input channel, and fills the slot from its entity."""
+    history = [user_event("hi", "greet", channel=channel)]
+    nudge = user_event(
+        "EXTERNAL: EXTERNAL_onboarding_nudge",
+        "EXTERNAL_onboarding_nudge",
+        [{"entity": "onboarding_step", "value": step}],
+        channel=channel,
+    )
+    nudge["metadata"] = {"is_external": True}
+    return make_tracker(sender_id, [*history, nudge], slots={"onboarding_step": step})
+
+
+async def _run(action: Any, tracker: Any) -> Dict[str, Any]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, DOMAIN)
+    assert dispatcher.messages == []  # every text comes from a domain.yml response
+    slots = slot_values(events)
+    assert "onboarding_outcome" in slots
+    if slots["onboarding_outcome"] != "unavailable":
+        assert set(slots) <= set(DOMAIN["slots"]), set(slots) - set(DOMAIN["slots"])
+    return slots
+
+
+def _progress(backend: RunningBackend, sender_id: str, channel: str = "rest") -> Dict[str, Any]:
+    return backend.get(f"/api/onboarding/progress?sender_id={quote(sender_id)}&channel={quote(channel)}")
+
+
+def _done(backend: RunningBackend, sender_id: str, channel: str = "rest") -> List[str]:
+    return [step["key"] for step in _progress(backend, sender_id, channel)["steps"] if step["done"]]
+
+
+async def _complete(sender_id: str, *keys: str, channel: str = "rest") -> None:
+    async with BackendClient() as backend:
+        for key in keys:
+            await backend.complete_onboarding_step(key, sender_id, channel)
+
+
+# --- the client ---------------------------------------------------------------------------------------------------
+
+
+async def test_client_reads_the_checklist_and_progress(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    async with BackendClient() as client:
+        steps = await client.onboarding_steps()
+        progress = await client.onboarding_progress(sender_id, "rest")
+        after = await client.complete_onboarding_step("verify_email", sender_id, "rest")
+    assert [step.key for step in steps] == KEYS
+    assert [step.position for step in steps] == [1, 2, 3, 4, 5, 6]
+    assert all(step.how_to and step.docs_url.startswith("https://") for step in steps)
+    assert isinstance(progress, OnboardingProgress)
+    assert (progress.done_count, progress.total, progress.completed) == (0, 6, False)
+    assert progress.next_step is not None and progress.next_step.key == "sign_up"
+    assert after.is_done("verify_email") and after.step("verify_email").source == "customer"
+    assert after.step("verify_email").completed_at
+    assert after.customer_id == progress.customer_id
+    assert checklist_text(after).splitlines()[:2] == [f"⬜ {TITLES['sign_up']}", f"✅ {TITLES['verify_email']}"]
+
+
+# --- what should I do next? ----------------------------------------------------------------------------------------
+
+
+async def test_next_step_for_a_new_customer(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what should I do first?", "get_started"))
+    assert slots["onboarding_outcome"] == "next_step"
+    assert slots["onboarding_step_title"] == TITLES["sign_up"]
+    assert "app.example.com/signup" in slots["onboarding_step_how_to"]
+    assert slots["onboarding_step_docs"] == "https://docs.acme.example/getting-started/sign-up"
+    assert (slots["onboarding_done_count"], slots["onboarding_total"]) == ("0", "6")
+    assert slots["onboarding_step"] is None
+    (told,) = render_response("utter_onboarding_next_step", slots)
+    assert "0 of 6" in told and TITLES["sign_up"] in told
+
+
+async def test_next_step_skips_steps_done_in_any_order(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    await _complete(sender_id, "sign_up", "complete_profile")
+    slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what's my next step?", "get_started"))
+    assert slots["onboarding_outcome"] == "next_step"
+    assert slots["onboarding_step_title"] == TITLES["verify_email"]
+    assert slots["onboarding_done_count"] == "2"
+
+
+async def test_next_step_when_everything_is_done(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    await _complete(sender_id, *KEYS)
+    slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what should I do next?", "get_started"))
+    assert slots["onboarding_outcome"] == "all_done"
+    assert slots["feedback_topic"] == "onboarding"
+    assert slots["onboarding_step_title"] is None
+    (told,) = render_response("utter_onboarding_all_done", slots)
+    assert "all 6 setup steps" in told
+
+
+# --- progress ----------------------------------------------------------------------------------------------------
+
+
+async def test_progress_lists_the_checklist(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    await _complete(sender_id, "sign_up", "verify_email")
+    slots = await _run(ActionOnboardingProgress(), _tracker(sender_id, "how far along am I?", "onboarding_progress"))
+    assert slots["onboarding_outcome"] == "next_step"
+    assert slots["onboarding_checklist"].splitlines() == [
+        f"✅ {TITLES['sign_up']}",
+        f"✅ {TITLES['verify_email']}",
+        f"⬜ {TITLES['complete_profile']}",
+        f"⬜ {TITLES['connect_integration']}",
+        f"⬜ {TITLES['invite_teammate']}",
+        f"⬜ {TITLES['create_project']}",
+    ]
+    (told,) = render_response("utter_onboarding_progress", slots)
+    assert "2 of 6" in told and f"⬜ {TITLES['complete_profile']}" in told and TITLES["complete_profile"] in told
+
+
+async def test_progress_when_everything_is_done(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    await _complete(sender_id, *KEYS)
+    slots = await _run(ActionOnboardingProgress(), _tracker(sender_id, "show my checklist", "onboarding_progress"))
+    assert slots["onboarding_outcome"] == "all_done"
+    assert slots["onboarding_checklist"].count("✅") == 6
+
+
+# --- explain a step ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "key"),
+    [("verify_email", "verify_email"), ("profile", "complete_profile"), ("Invite a teammate", "invite_teammate")],
+)
+async def test_explain_a_named_step(
+    backend: RunningBackend, backend_url: str, sender_id: str, said: str, key: str
+) -> None:
+    slots = await _run(ActionOnboardingExplainStep(), _tracker(sender_id, f"how do I do {said}?", "explain_onboarding_step", said))
+    assert slots["onboarding_outcome"] == "step_explained"
+    assert slots["onboarding_step_title"] == TITLES[key]
+    assert slots["onboarding_step_how_to"] and slots["onboarding_step_docs"].startswith("https://docs.acme.example/")
+    assert slots["onboarding_step"] is None
+    (told,) = render_response("utter_onboarding_step_explained", slots)
+    assert told.startswith(TITLES[key])
+    assert _done(backend, sender_id) == []  # explaining changes nothing
+
+
+async def test_explain_without_a_name_explains_the_next_step(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    await _complete(sender_id, "sign_up")
+    slots = await _run(ActionOnboardingExplainStep(), _tracker(sender_id, "how do I do that?", "explain_onboarding_step"))
+    assert slots["onboarding_outcome"] == "step_explained"
+    assert slots["onboarding_step_title"] == TITLES["verify_email"]
+
+
+async def test_explain_finds_the_step_in_the_text_when_no_entity(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    tracker = _tracker(sender_id, "how do I connect slack?", "explain_onboarding_step")
+    slots = await _run(ActionOnboardingExplainStep(), tracker)
+    assert slots["onboarding_outcome"] == "step_explained"
+    assert slots["onboarding_step_title"] == TITLES["connect_integration"]
+
+
+async def test_explain_an_unknown_step_lists_the_steps(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    await _complete(sender_id, "sign_up")
+    tracker = _tracker(sender_id, "explain the llamas step", "explain_onboarding_step", "llamas")
+    slots = await _run(ActionOnboardingExplainStep(), tracker)
+    assert slots["onboarding_outcome"] == "unknown_step"
+    assert slots["onboarding_step"] is None
+    (told,) = render_response("utter_onboarding_unknown_step", slots)
+    assert f"✅ {TITLES['sign_up']}" in told and f"⬜ {TITLES['create_project']}" in told
+
+
+# --- a step is done ----------------------------------------------------------------------------------------------
+
+
+async def test_mark_a_named_step_done(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    tracker = _tracker(sender_id, "I've verified my email", "onboarding_step_done", "verify_email")
+    slots = await _run(ActionOnboardingMarkDone(), tracker)
+    assert slots["onboarding_outcome"] == "step_marked"
+    assert slots["onboarding_done_title"] == TITLES["verify_email"]
+    assert slots["onboarding_step_title"] == TITLES["sign_up"]  # the next open step
+    assert (slots["onboarding_done_count"], slots["onboarding_total"]) == ("1", "6")
+    assert slots["onboarding_step"] is None
+
+    progress = _progress(backend, sender_id)
+    (state,) = [step for step in progress["steps"] if step["key"] == "verify_email"]
+    assert state["done"] and state["source"] == "customer"
+    (told,) = render_response("utter_onboarding_step_marked", slots)
+    assert TITLES["verify_email"] in told and "1 of 6" in told and TITLES["sign_up"] in told
+
+
+async def test_mark_done_with_loose_text_and_twice(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    first = await _run(ActionOnboardingMarkDone(), _tracker(sender_id, "done with my profile", "onboarding_step_done", "profile"))
+    assert first["onboarding_outcome"] == "step_marked"
+    assert _done(backend, sender_id) == ["complete_profile"]
+
+    again = await _run(
+        ActionOnboardingMarkDone(),
+        _tracker(sender_id, "I completed my profile", "onboarding_step_done", "complete_profile"),
+    )
+    assert again["onboarding_outcome"] == "already_done"
+    assert again["onboarding_done_title"] == TITLES["complete_profile"]
+    assert again["onboarding_done_count"] == "1"
+    (told,) = render_response("utter_onboarding_already_done", again)
+    assert "already" in told and TITLES["sign_up"] in told
+    assert _done(backend, sender_id) == ["complete_profile"]
+
+
+async def test_mark_done_rerun_for_the_same_message_changes_nothing(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    event = user_event("I invited a teammate", "onboarding_step_done", [entity("onboarding_step", "invite_teammate")])
+    tracker = make_tracker(sender_id, [event], slots={"onboarding_step": "invite_teammate"})
+    await _run(ActionOnboardingMarkDone(), tracker)
+    await _run(ActionOnboardingMarkDone(), make_tracker(sender_id, [event], slots={"onboarding_step": "invite_teammate"}))
+    progress = _progress(backend, sender_id)
+    assert progress["done_count"] == 1 and _done(backend, sender_id) == ["invite_teammate"]
+
+
+async def test_mark_done_without_a_step_marks_the_next_one(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    await _complete(sender_id, "sign_up")
+    slots = await _run(ActionOnboardingMarkDone(), _tracker(sender_id, "done!", "onboarding_step_done"))
+    assert slots["onboarding_outcome"] == "step_marked"
+    assert slots["onboarding_done_title"] == TITLES["verify_email"]
+    assert _done(backend, sender_id) == ["sign_up", "verify_email"]
+
+
+async def test_mark_done_without_a_step_marks_the_one_just_explained(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    explained = await _run(
+        ActionOnboardingExplainStep(),
+        _tracker(sender_id, "how do I invite a teammate?", "explain_onboarding_step", "invite_teammate"),
+    )
+    slots = await _run(
+        ActionOnboardingMarkDone(),
+        _tracker(sender_id, "ok, did it", "onboarding_step_done", slots={"onboarding_step_title": explained["onboarding_step_title"]}),
+    )
+    assert slots["onboarding_outcome"] == "step_marked"
+    assert slots["onboarding_done_title"] == TITLES["invite_teammate"]
+    assert _done(backend, sender_id) == ["invite_teammate"]
+
+
+async def test_mark_done_finds_the_step_in_the_text_when_no_entity(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    slots = await _run(
+        ActionOnboardingMarkDone(), _tracker(sender_id, "I just created my first project", "onboarding_step_done")
+    )
+    assert slots["onboarding_outcome"] == "step_marked"
+    assert _done(backend, sender_id) == ["create_project"]
+
+
+async def test_mark_an_unknown_step_writes_nothing(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+    slots = await _run(
+        ActionOnboardingMarkDone(), _tracker(sender_id, "I fed the llamas", "onboarding_step_done", "llamas")
+    )
+    assert slots["onboarding_outcome"] == "unknown_step"
+    assert slots["onboarding_checklist"].count("⬜") == 6
+    assert _done(backend, sender_id) == []
+    (told,) = render_response("utter_onboarding_unknown_step", slots)
+    assert "not sure which step" in told
+
+
+async def test_the_last_step_completes_onboarding_and_the_ces_question_is_about_it(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    await _complete(sender_id, *KEYS[:-1])
+    slots = await _run(
+        ActionOnboardingMarkDone(),
+        _tracker(sender_id, "I just created my first project!", "onboarding_step_done", "create_project"),
+    )
+    assert slots["onboarding_outcome"] == "all_done"
+    assert slots["feedback_topic"] == "onboarding"
+    assert slots["onboarding_done_title"] == TITLES["create_project"]
+    assert (slots["onboarding_done_count"], slots["onboarding_total"]) == ("6", "6")
+    assert _progress(backend, sender_id)["completed"] is True
+    (told,) = render_response("utter_onboarding_completed", slots)
+    assert "all 6 steps" in told
+
+
+# --- proactive nudge -----------------------------------------------------------------------------------------------
+
+
+async def test_nudge_about_an_open_step_on_the_conversations_channel(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    # The customer chats on socketio; the backend nudges that conversation (sender_id, socketio).
+    await _complete(sender_id, "sign_up", "verify_email", channel="socketio")
+    tracker = _nudge_tracker(sender_id, "invite_teammate")
+    assert conversation_channel(tracker) == "socketio"
+    slots = await _run(ActionOnboardingNudge(), tracker)
+    assert slots["onboarding_outcome"] == "nudge"
+    assert slots["onboarding_step_title"] == TITLES["invite_teammate"]
+    assert "Invite members" in slots["onboarding_step_how_to"]
+    assert slots["onboarding_done_count"] == "2"  # the same customer as the socketio conversation
+    assert slots["onboarding_step"] is None
+    (told,) = render_response("utter_onboarding_nudge", slots)
+    assert "2 of 6" in told and TITLES["invite_teammate"] in told
+    assert _done(backend, sender_id, "socketio") == ["sign_up", "verify_email"]  # a nudge marks nothing
+
+
+async def test_nudge_about_a_step_done_meanwhile_is_obsolete(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    await _complete(sender_id, "verify_email", channel="socketio")
+    slots = await _run(ActionOnboardingNudge(), _nudge_tracker(sender_id, "verify_email"))
+    assert slots["onboarding_outcome"] == "nudge_obsolete"
+    assert slots["onboarding_step"] is None
+
+
+async def test_nudge_about_a_step_the_checklist_no_longer_has_reminds_of_the_next_one(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    slots = await _run(ActionOnboardingNudge(), _nudge_tracker(sender_id, "retired_step"))
+    assert slots["onboarding_outcome"] == "nudge"
+    assert slots["onboarding_step_title"] == TITLES["sign_up"]
+
+
+async def test_nudge_after_everything_is_done_is_obsolete(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    await _complete(sender_id, *KEYS, channel="socketio")
+    slots = await _run(ActionOnboardingNudge(), _nudge_tracker(sender_id, "retired_step"))
+    assert slots["onboarding_outcome"] == "nudge_obsolete"
+
+
+async def test_a_conversation_without_an_input_channel_is_the_api_channel(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    tracker = _tracker(sender_id, "I signed up", "onboarding_step_done", "sign_up", channel=None)
+    assert conversation_channel(tracker) == "api"
+    assert (await _run(ActionOnboardingMarkDone(), tracker))["onboarding_outcome"] == "step_marked"
+    assert _done(backend, sender_id, "api") == ["sign_up"]
+
+
+# --- backend down --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ONBOARDING_ACTIONS, ids=lambda action: action().name())
+async def test_backend_down_every_action_says_unavailable(backend_down: str, sender_id: str, action: Any) -> None:
+    tracker = _tracker(sender_id, "I've verified my email", "onboarding_step_done", "verify_email")
+    slots = await _run(action(), tracker)
+    assert slots["onboarding_outcome"] == "unavailable"
+    assert slots["onboarding_step"] is None
+    (told,) = render_response("utter_onboarding_unavailable", slots)
+    assert "can't reach" in told

@@ -1,0 +1,125 @@
+"""Issue 3's journeys through the whole running service (cs_backend + action server + Rasa, real model):
+
+- onboarding guided by cs_backend's checklist, step by step to the end, then the CES question, stored;
+- two misunderstandings in a row end with the offer of a person, which opens a ticket (until live handoff exists);
+- a cancellation request gets an offer and leaves a churn signal in cs_backend;
+- a stalled customer gets a proactive nudge on the socket.io widget they last chatted on.
+
+Buttons are pressed by sending their payload, as the widget does; free text goes through NLU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+from typing import Any
+
+import aiohttp
+import pytest
+from chat_clients import RestChat, SocketChat
+from e2e_support import RunningService
+
+from bot.launcher import BACKEND_VENV, REPO_ROOT
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def get_json(url: str, **params: str) -> Any:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, params=params) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+
+async def tracker_state(rasa_url: str, sender: str) -> tuple[str | None, str | None]:
+    tracker = await get_json(f"{rasa_url}/conversations/{sender}/tracker")
+    return tracker["slots"].get("requested_slot"), (tracker.get("active_loop") or {}).get("name")
+
+
+async def test_onboarding_step_by_step_to_the_ces_question(service: RunningService) -> None:
+    backend, chat = service.ports.backend_url, RestChat(service.ports.rasa_url)
+    steps = (await get_json(f"{backend}/api/onboarding/steps"))["steps"]
+
+    turn = await chat.say("what should I do next?")
+    assert steps[0]["title"] in turn.text and f"0 of {len(steps)}" in turn.text, turn.text
+    assert "/onboarding_step_done" in [button["payload"] for button in turn.buttons]
+
+    turn = await chat.say(f"how do I {steps[4]['title'].lower()}?")
+    assert steps[4]["how_to"] in turn.text, turn.text
+
+    for done, step in enumerate(steps, start=1):
+        turn = await chat.say("/onboarding_step_done")  # the "I've done it" button
+        progress = await get_json(f"{backend}/api/onboarding/progress", sender_id=chat.sender, channel="rest")
+        assert progress["done_count"] == done and progress["steps"][done - 1]["done"], (done, turn.text)
+        if done < len(steps):
+            assert f"{done} of {len(steps)}" in turn.text and steps[done]["title"] in turn.text, turn.text
+    assert progress["completed"]
+    assert await tracker_state(service.ports.rasa_url, chat.sender) == ("ces_score", "onboarding_feedback_form")
+
+    await chat.say("6")
+    rows = service.query(
+        "SELECT f.kind, f.score, f.intent, f.channel FROM feedback f JOIN conversations c"
+        " ON c.id = f.conversation_id WHERE c.sender_id = ?",
+        chat.sender,
+    )
+    assert [tuple(row) for row in rows] == [("ces", 6, "onboarding", "rest")]
+
+
+async def test_two_misunderstandings_offer_a_person_who_gets_a_ticket(service: RunningService) -> None:
+    chat = RestChat(service.ports.rasa_url)
+    email = f"{chat.sender}@example.com"
+
+    turn = await chat.say("vlorp")
+    payloads = [button["payload"] for button in turn.buttons]
+    assert "/out_of_scope" in payloads and len(payloads) >= 2, turn  # "Did you mean…?" + "Something else"
+
+    turn = await chat.say("zzxq blick")
+    assert "/request_human" in [button["payload"] for button in turn.buttons], turn
+
+    await chat.say("/request_human")  # "Yes, get me a person"
+    assert await tracker_state(service.ports.rasa_url, chat.sender) == ("email", "ticket_form")
+    turn = await chat.say(email)
+    found = re.search(r"#(\d+)", turn.text)
+    assert found, turn.text
+
+    tickets = await get_json(f"{service.ports.backend_url}/api/tickets", email=email)
+    assert [ticket["id"] for ticket in tickets["items"]] == [int(found.group(1))]
+    assert "vlorp" in tickets["items"][0]["description"]
+
+
+async def test_cancellation_offer_accepted_records_a_churn_signal(service: RunningService) -> None:
+    chat = RestChat(service.ports.rasa_url)
+    turn = await chat.say("I want to cancel my subscription")
+    assert '/inform{"cancel_reason": "too_expensive"}' in [button["payload"] for button in turn.buttons], turn
+    turn = await chat.say('/inform{"cancel_reason": "too_expensive"}')
+    assert "50%" in turn.text, turn.text
+    await chat.say("/affirm")
+
+    signals = await get_json(f"{service.ports.backend_url}/api/churn/signals")
+    mine = [s for s in signals["items"] if s["reason"] == "too_expensive" and s["outcome"] == "retained"]
+    conversations = service.query(
+        "SELECT c.id FROM conversations c WHERE c.sender_id = ? AND c.channel = 'rest'", chat.sender
+    )
+    assert [s["conversation_id"] for s in mine] == [conversations[0]["id"]], signals
+
+
+async def test_stalled_customer_is_nudged_on_the_widget(service: RunningService) -> None:
+    chat = SocketChat(service.ports.rasa_url)
+    await chat.connect()
+    try:
+        await chat.say("what should I do next?")
+        # The stack runs with ONBOARDING_STALLED_AFTER_HOURS=0.0005 (1.8 s): wait until this customer is stalled.
+        await asyncio.sleep(2.5)
+        nudge = await asyncio.to_thread(
+            subprocess.run,
+            [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "nudge-stalled"],
+            cwd=REPO_ROOT, env={**os.environ, **service.env}, capture_output=True, text=True, timeout=120,
+        )
+        assert "onboarding nudges sent" in nudge.stdout, nudge.stdout + nudge.stderr
+        message = await asyncio.wait_for(chat.inbox.get(), 30)
+    finally:
+        await chat.close()
+    steps = (await get_json(f"{service.ports.backend_url}/api/onboarding/steps"))["steps"]
+    assert steps[0]["title"] in message["text"] and "Hi again" in message["text"], message
