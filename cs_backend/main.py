@@ -20,6 +20,7 @@ from cs_backend.app_keys import (
     SCHEMA_REVISION,
     SETTINGS,
 )
+from cs_backend.churn import routes as churn
 from cs_backend.config import Settings
 from cs_backend.conversations import routes as conversations
 from cs_backend.customers import routes as customers
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(outcomes_consumer.outcome_consumer_context)  # Rasa events → outcomes (after db)
     app.on_shutdown.append(events.end_open_streams)
 
-    for module in (health, customers, conversations, tickets, feedback, onboarding, outcomes, events, openapi):
+    for module in (
+        health, customers, conversations, tickets, feedback, onboarding, churn, outcomes, events, openapi
+    ):
         openapi.add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
     setup_web(app, rasa_url=settings.rasa_url)

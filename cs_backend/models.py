@@ -1,5 +1,6 @@
 """Every table of cs_backend on one metadata: what Alembic's env.py compares against for autogenerate."""
 
+from cs_backend.churn.models import ChurnSignal
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import Base
@@ -10,6 +11,7 @@ from cs_backend.tickets.models import Ticket
 
 __all__ = [
     "Base",
+    "ChurnSignal",
     "Conversation",
     "ConversationOutcome",
     "Customer",

@@ -53,7 +53,7 @@ CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
 # Emptied between PostgreSQL tests.
 TABLES = [
     "conversation_outcomes", "outcome_sessions", "outcome_cursors",
-    "onboarding_nudges", "onboarding_progress",
+    "onboarding_nudges", "onboarding_progress", "churn_signals",
     *CORE_TABLES,
 ]
 

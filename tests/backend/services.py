@@ -104,3 +104,17 @@ async def check_redis(url: str) -> None:
         unavailable(f"Redis not reachable at {url}: {error!r}; set TEST_REDIS_URL")
     finally:
         await client.aclose()
+
+
+async def table_names(database_url: str) -> set[str]:
+    """The tables a database has now (to check what a migration created or dropped)."""
+    from sqlalchemy import inspect
+
+    from cs_backend.db import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()

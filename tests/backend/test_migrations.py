@@ -19,20 +19,12 @@ from cs_backend.db import create_engine
 from cs_backend.models import Base
 
 from .conftest import REPO_ROOT
+from .services import table_names
 
 TABLES = {
     "customers", "conversations", "tickets", "feedback", "onboarding_progress", "onboarding_nudges",
-    "conversation_outcomes", "outcome_sessions", "outcome_cursors",
+    "conversation_outcomes", "outcome_sessions", "outcome_cursors", "churn_signals",
 }
-
-
-async def _tables(database_url: str) -> set[str]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
-    finally:
-        await engine.dispose()
 
 
 async def _schema_differences(database_url: str) -> list[object]:
@@ -49,16 +41,16 @@ async def _schema_differences(database_url: str) -> list[object]:
 
 
 async def test_upgrade_creates_every_table_and_downgrade_removes_them(database_url: str) -> None:
-    assert await _tables(database_url) == set()
+    assert await table_names(database_url) == set()
 
     await migrate.upgrade_async(database_url)
-    assert await _tables(database_url) == TABLES | {"alembic_version"}
+    assert await table_names(database_url) == TABLES | {"alembic_version"}
 
     await migrate.downgrade_async(database_url, "base")
-    assert await _tables(database_url) == {"alembic_version"}
+    assert await table_names(database_url) == {"alembic_version"}
 
     await migrate.upgrade_async(database_url)  # and back up again: downgrade left nothing behind
-    assert await _tables(database_url) == TABLES | {"alembic_version"}
+    assert await table_names(database_url) == TABLES | {"alembic_version"}
 
 
 async def test_migration_matches_the_models(database_url: str) -> None:
@@ -68,7 +60,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0003"
+    assert migrate.head_revision() == "0004"
 
 
 def test_cli_migrate_upgrades_the_database_from_database_url(tmp_path: Path) -> None:

@@ -12,15 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import inspect
 
 from cs_backend import migrate
 from cs_backend.config import DEFAULT_RASA_EVENTS_URL, REPO_ROOT, Settings, SettingsError
-from cs_backend.db import create_engine
 from cs_backend.main import create_app
 
 from .helpers import assert_error
-from .services import unique_name
+from .services import table_names, unique_name
 from .test_outcomes_events import (  # noqa: F401 (fixtures)
     FAQ_RESOLVED,
     OUTCOME_TABLES,
@@ -257,25 +255,16 @@ def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
         Settings.from_env(env)
 
 
-async def _tables(database_url: str) -> set[str]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
-    finally:
-        await engine.dispose()
-
-
 async def test_migration_0003_upgrades_and_downgrades(database_url: str) -> None:
     await migrate.upgrade_async(database_url, "0002")
-    before = await _tables(database_url)
+    before = await table_names(database_url)
     assert not set(OUTCOME_TABLES) & before
 
     await migrate.upgrade_async(database_url, "0003")
-    assert await _tables(database_url) == before | set(OUTCOME_TABLES)
+    assert await table_names(database_url) == before | set(OUTCOME_TABLES)
 
     await migrate.downgrade_async(database_url, "0002")
-    assert await _tables(database_url) == before
+    assert await table_names(database_url) == before
 
     await migrate.upgrade_async(database_url, "0003")  # and up again: the downgrade left nothing behind
-    assert await _tables(database_url) == before | set(OUTCOME_TABLES)
+    assert await table_names(database_url) == before | set(OUTCOME_TABLES)

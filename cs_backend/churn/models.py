@@ -1,0 +1,38 @@
+"""The churn_signals table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_backend.db import Base, UTCDateTime, utcnow
+
+KINDS = ("cancel_request", "downgrade_request", "negative_feedback")
+# retained: the customer took the retention offer; cancelling: they still leave; open: nothing decided yet.
+OUTCOMES = ("retained", "cancelling", "open")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class ChurnSignal(Base):
+    __tablename__ = "churn_signals"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", KINDS), name="kind"),
+        CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        Index("ix_churn_signals_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_churn_signals_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

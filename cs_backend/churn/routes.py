@@ -1,0 +1,58 @@
+"""HTTP routes of /api/churn/signals."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cs_backend.app_keys import DATABASE, LIVE_EVENTS
+from cs_backend.churn import service
+from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalOut, ChurnSignalPage, ChurnSignalQuery
+from cs_backend.live_events import publish_safely
+from cs_backend.openapi import ApiRoute, Response
+from cs_backend.responses import model_response
+from cs_backend.validation import idempotency_key, parse_body, parse_query
+
+
+async def record_signal(request: web.Request) -> web.Response:
+    key = idempotency_key(request)
+    data = await parse_body(request, ChurnSignalCreate)
+    signal, created = await service.record_signal(request.app[DATABASE], data, key)
+    out = ChurnSignalOut.model_validate(signal)
+    if created:
+        await publish_safely(request.app[LIVE_EVENTS], "churn_signal.created", out.model_dump(mode="json"))
+    return model_response(ChurnSignalOut, out, status=201 if created else 200)
+
+
+async def list_signals(request: web.Request) -> web.Response:
+    query = parse_query(request.query, ChurnSignalQuery)
+    page = await service.list_signals(request.app[DATABASE], query)
+    return model_response(ChurnSignalPage, page)
+
+
+ROUTES = [
+    ApiRoute(
+        "POST",
+        "/api/churn/signals",
+        record_signal,
+        summary="Record a churn signal (cancel or downgrade request, negative feedback)",
+        tag="churn",
+        description="Publishes churn_signal.created after the commit.",
+        body=ChurnSignalCreate,
+        idempotency_key=True,
+        responses={
+            201: Response("Signal recorded.", ChurnSignalOut),
+            200: Response("Idempotency-Key seen before: the signal first recorded with it.", ChurnSignalOut),
+        },
+        errors=(400, 413),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/churn/signals",
+        list_signals,
+        summary="List churn signals, newest first",
+        tag="churn",
+        query=ChurnSignalQuery,
+        responses={200: Response("A page of churn signals.", ChurnSignalPage)},
+        errors=(400,),
+    ),
+]

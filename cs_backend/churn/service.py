@@ -1,0 +1,80 @@
+"""Churn signals: idempotent recording and listing."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cs_backend.churn.models import ChurnSignal
+from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalQuery
+from cs_backend.conversations.models import Conversation
+from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
+from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.errors import InvalidRequest, invalid_field
+from cs_backend.paging import Page, fetch_page
+
+
+async def record_signal(
+    db: Database, data: ChurnSignalCreate, idempotency_key: str | None
+) -> tuple[ChurnSignal, bool]:
+    """Returns (signal, created). With a key seen before: (the signal first recorded with it, False).
+
+    The identity is checked before the database is touched, so a bad request writes nothing.
+    """
+    identity = Identity(data.customer_id, data.sender_id, data.channel)
+    if errors := identity_errors(identity):
+        raise InvalidRequest("invalid request body", errors)
+
+    async def work(session: AsyncSession) -> tuple[ChurnSignal, bool]:
+        if idempotency_key is not None:
+            existing = await session.scalar(
+                select(ChurnSignal).where(ChurnSignal.idempotency_key == idempotency_key)
+            )
+            if existing is not None:
+                return existing, False
+        customer_id = await resolve_customer(
+            session,
+            identity,
+            refresh_conversation=True,
+            unknown_customer=lambda id_: invalid_field("customer_id", f"customer {id_} does not exist"),
+        )
+        conversation_id = None
+        if identity.sender_id is not None:
+            conversation_id = await session.scalar(
+                select(Conversation.id).where(
+                    Conversation.sender_id == identity.sender_id, Conversation.channel == identity.channel
+                )
+            )
+        signal = ChurnSignal(
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            kind=data.kind,
+            reason=data.reason,
+            outcome=data.outcome,
+            intent=data.intent,
+            idempotency_key=idempotency_key,
+            created_at=utcnow(),
+        )
+        session.add(signal)
+        await session.flush()
+        return signal, True
+
+    return await run_transaction(db.sessions, work)
+
+
+def _filtered(query: ChurnSignalQuery) -> Select[ChurnSignal]:
+    statement = select(ChurnSignal)
+    if query.customer_id is not None:
+        statement = statement.where(ChurnSignal.customer_id == query.customer_id)
+    if query.kind is not None:
+        statement = statement.where(ChurnSignal.kind == query.kind)
+    if query.outcome is not None:
+        statement = statement.where(ChurnSignal.outcome == query.outcome)
+    return statement
+
+
+async def list_signals(db: Database, query: ChurnSignalQuery) -> Page[ChurnSignal]:
+    return await fetch_page(
+        db, _filtered(query), ChurnSignal.created_at.desc(), ChurnSignal.id.desc(),
+        limit=query.limit, offset=query.offset,
+    )
