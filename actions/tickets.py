@@ -37,6 +37,11 @@ HINT_EMAIL_INVALID = "email_invalid"
 HINT_PRIORITY_INVALID = "priority_invalid"
 HINT_URGENT_INFERRED = "urgent_inferred"
 HINT_DESCRIPTION_PREFILLED = "description_prefilled"
+# Set by action_handoff_to_human (actions/handoff.py) together with `description` and `priority` before the
+# form starts: the form then only asks the email, in the words of the "handoff" variation of utter_ask_email.
+HINT_HANDOFF = "handoff"
+# Hints that report a rejected answer: they still take precedence over HINT_HANDOFF.
+_REJECTION_HINTS = (HINT_DESCRIPTION_TOO_SHORT, HINT_EMAIL_INVALID, HINT_PRIORITY_INVALID)
 # When several apply in one turn, the first in this order is shown: a rejected answer matters most.
 _HINT_PRECEDENCE = (
     HINT_DESCRIPTION_TOO_SHORT,
@@ -85,16 +90,28 @@ class ValidateTicketForm(FormValidationAction):
         # Only when something was validated: an empty answer must stay empty so that Rasa rejects the form
         # and the rules can handle a digression ("are you a bot?") or "stop".
         if any(event.get("event") == "slot" and event.get("name") != "requested_slot" for event in events):
-            events.append(SlotSet("form_hint", pick_hint(hints)))
+            hint = pick_hint(hints)
+            if self._activated_by_handoff(tracker):
+                # The pre-set description and priority are validated at activation like any pre-filled
+                # slot; their remarks ("Got it: …", "sounds urgent") must not replace the handoff wording.
+                hint = pick_hint([h for h in hints if h in _REJECTION_HINTS]) or HINT_HANDOFF
+            events.append(SlotSet("form_hint", hint))
         elif tracker.get_slot("form_hint") and resuming_after_interruption(tracker, TICKET_FORM):
             # Back from a digression: ask the question again without repeating the last remark.
             events.append(SlotSet("form_hint", None))
         return events
 
+    @staticmethod
+    def _activated_by_handoff(tracker: Tracker) -> bool:
+        return tracker.get_slot("form_hint") == HINT_HANDOFF and tracker.get_slot("requested_slot") is None
+
     async def extract_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """At activation, use the message that opened the form if it already describes the problem."""
+        """At activation, use the message that opened the form if it already describes the problem.
+
+        A description set before the form started (by action_handoff_to_human) is kept as it is.
+        """
         activating = tracker.get_slot("requested_slot") is None
         if not activating or tracker.get_slot("description"):
             return {}
@@ -137,6 +154,26 @@ class ValidateTicketForm(FormValidationAction):
         return {"priority": priority}
 
 
+async def open_ticket(
+    tracker: Tracker, *, description: str, email: str, priority: str, write_kind: str = "ticket"
+) -> Ticket:
+    """Creates a ticket for this conversation in cs_backend (raises :class:`BackendError`).
+
+    Shared by action_create_ticket (the ticket form) and action_handoff_to_human. The Idempotency-Key is
+    "this `write_kind` of write, caused by the latest user message", so a re-run of the action never opens a
+    second ticket.
+    """
+    async with BackendClient() as backend:
+        return await backend.create_ticket(
+            description=description,
+            email=email,
+            priority=priority,
+            sender_id=tracker.sender_id,
+            channel=input_channel(tracker),
+            idempotency_key=write_key(write_kind, tracker),
+        )
+
+
 class ActionCreateTicket(Action):
     """Creates the ticket in cs_backend from the form's slots and reports the outcome in `ticket_outcome`."""
 
@@ -158,15 +195,7 @@ class ActionCreateTicket(Action):
                 *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
             ]
         try:
-            async with BackendClient() as backend:
-                ticket = await backend.create_ticket(
-                    description=description,
-                    email=email,
-                    priority=priority,
-                    sender_id=tracker.sender_id,
-                    channel=input_channel(tracker),
-                    idempotency_key=write_key("ticket", tracker),
-                )
+            ticket = await open_ticket(tracker, description=description, email=email, priority=priority)
         except BackendError as error:
             return self._failure_events(error)
         logger.info("ticket %s created for sender %s", ticket.id, tracker.sender_id)

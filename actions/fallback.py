@@ -1,0 +1,135 @@
+"""Low NLU confidence: our versions of the two actions Rasa's two-stage fallback calls (dialogue/rules/fallback.yml).
+
+Rasa's `action_two_stage_fallback` loop looks both up through the action endpoint, so these replace the defaults:
+
+- `action_default_ask_affirmation` — "Did you mean…?" (response `utter_ask_affirmation`) with a button for each of
+  the (up to 3) best guesses of the latest message, in plain words ("Reset my password"), and a last button
+  "Something else" whose payload is `/out_of_scope`: that is the "no" Rasa's loop understands (it then asks to
+  rephrase). A button `/<intent>` counts as the clarification, and the conversation goes on as if understood.
+- `action_default_fallback` — run by the loop when it gives up (two misunderstood messages in a row, or a second
+  "Something else"): offers a person (`utter_offer_human`; "Yes" is `/request_human`). It returns no events: the
+  user's message stays in the conversation (Rasa's default would revert it), so action_handoff_to_human can
+  pass it on to the support team.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+logger = logging.getLogger(__name__)
+
+MAX_SUGGESTIONS = 3
+NLU_FALLBACK = "nlu_fallback"
+
+# Never suggested: retrieval intents (a "/faq" payload would skip the ResponseSelector, so the answer would be
+# lost), answers and conversation management (a button "Yes" or "Hello" makes no sense as a guess), and intents
+# no customer types.
+EXCLUDED_INTENTS = frozenset(
+    {
+        NLU_FALLBACK,
+        "faq",
+        "chitchat",
+        "affirm",
+        "deny",
+        "inform",
+        "stop",
+        "greet",
+        "goodbye",
+        "thank",
+        "rate",
+        "out_of_scope",
+        "bot_challenge",
+        "EXTERNAL_onboarding_nudge",
+    }
+)
+
+# What the customer may have meant, in their own words (button titles). Every other domain intent is here
+# (tests/actions/test_fallback_actions.py checks it against domain.yml).
+INTENT_PHRASES: Dict[str, str] = {
+    "request_human": "Talk to a person",
+    "get_started": "Get started with Acme Cloud",
+    "onboarding_progress": "See my onboarding checklist",
+    "explain_onboarding_step": "Explain an onboarding step",
+    "onboarding_step_done": "I finished an onboarding step",
+    "password_reset": "Reset my password",
+    "two_factor_auth": "Two-factor authentication",
+    "account_locked": "My account is locked",
+    "change_email": "Change my email address",
+    "billing_invoice": "Invoices and billing",
+    "refund_request": "Ask for a refund",
+    "change_plan": "Change my plan",
+    "cancel_subscription": "Cancel my subscription",
+    "feature_request": "Suggest a feature",
+    "integrations": "Integrations",
+    "data_export": "Export my data",
+    "data_deletion": "Delete my data",
+    "report_problem": "Report a problem",
+    "ticket_status": "Check a ticket's status",
+}
+
+SOMETHING_ELSE = {"title": "Something else", "payload": "/out_of_scope"}
+TALK_TO_A_PERSON = {"title": INTENT_PHRASES["request_human"], "payload": "/request_human"}
+
+
+def candidate_intents(intent_ranking: Iterable[Mapping[str, Any]], limit: int = MAX_SUGGESTIONS) -> List[str]:
+    """The best guesses worth offering, best first: known, suggestible intents, each once."""
+    candidates: List[str] = []
+    for ranked in intent_ranking or ():
+        name = str((ranked or {}).get("name") or "")
+        base = name.split("/", 1)[0]  # a retrieval intent's full name ("faq/pricing") -> its base
+        if base in EXCLUDED_INTENTS or base not in INTENT_PHRASES or base in candidates:
+            continue
+        candidates.append(base)
+        if len(candidates) >= limit:
+            break
+    return candidates
+
+
+def affirmation_buttons(intent_ranking: Iterable[Mapping[str, Any]]) -> List[Dict[str, str]]:
+    """The buttons of "Did you mean…?": the guesses, then "Something else" (the "no" of Rasa's fallback loop).
+
+    Without any guess: "Talk to a person" and "Something else".
+    """
+    buttons = [{"title": INTENT_PHRASES[name], "payload": f"/{name}"} for name in candidate_intents(intent_ranking)]
+    if not buttons:
+        return [dict(TALK_TO_A_PERSON), dict(SOMETHING_ELSE)]
+    return buttons + [dict(SOMETHING_ELSE)]
+
+
+def _intent_ranking(tracker: Tracker) -> List[Mapping[str, Any]]:
+    latest: Optional[Mapping[str, Any]] = tracker.latest_message
+    return list((latest or {}).get("intent_ranking") or [])
+
+
+class ActionDefaultAskAffirmation(Action):
+    """ "Did you mean one of these?" with a button per likely intent of the message that was not understood."""
+
+    def name(self) -> Text:
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        buttons = affirmation_buttons(_intent_ranking(tracker))
+        logger.debug("asking to affirm one of %s (sender %s)", [b["payload"] for b in buttons], tracker.sender_id)
+        dispatcher.utter_message(response="utter_ask_affirmation", buttons=buttons)
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """The two-stage fallback gave up: offer a person instead of guessing again (the message is kept)."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        dispatcher.utter_message(response="utter_offer_human")
+        return []
