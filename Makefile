@@ -112,7 +112,7 @@ bench: envs $(MODEL)
 	$(BACKEND_BIN)/python -m benchmarks.run_all
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
-# figures into the cross-validation section of BENCHMARKS.md. About 20-25 min on 2 cores.
+# figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.
 cross-validate: $(BOT_VENV)/.installed
 	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
 

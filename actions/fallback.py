@@ -18,7 +18,7 @@ import logging
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 3
 NLU_FALLBACK = "nlu_fallback"
+TWO_STAGE_FALLBACK = "action_two_stage_fallback"
 
 # Never suggested: retrieval intents (a "/faq" payload would skip the ResponseSelector, so the answer would be
 # lost), answers and conversation management (a button "Yes" or "Hello" makes no sense as a guess), and intents
@@ -123,7 +124,13 @@ class ActionDefaultAskAffirmation(Action):
 
 
 class ActionDefaultFallback(Action):
-    """The two-stage fallback gave up: offer a person instead of guessing again (the message is kept)."""
+    """Two callers, two jobs.
+
+    - The two-stage fallback gave up (it is still the active loop while it deactivates): offer a person instead
+      of guessing again; the message is kept.
+    - RulePolicy's core fallback (config.yml: no policy confident about the next action): Rasa's default
+      behaviour, ask to rephrase (`utter_default`) and revert the message so the dialogue state is as before it.
+    """
 
     def name(self) -> Text:
         return "action_default_fallback"
@@ -131,5 +138,8 @@ class ActionDefaultFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(response="utter_offer_human")
-        return []
+        if (tracker.active_loop or {}).get("name") == TWO_STAGE_FALLBACK:
+            dispatcher.utter_message(response="utter_offer_human")
+            return []
+        dispatcher.utter_message(response="utter_default")
+        return [UserUtteranceReverted()]

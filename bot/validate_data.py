@@ -34,7 +34,7 @@ DISPATCHED_BY_ACTIONS = {
     "utter_ask_affirmation": "action_default_ask_affirmation (actions/fallback.py), the 'Did you mean…?' buttons",
     "utter_offer_human": "action_default_fallback (actions/fallback.py), after the second misunderstanding",
     "utter_ask_rephrase": "Rasa's action_default_ask_rephrase, run inside action_two_stage_fallback",
-    "utter_default": "config.yml's core_fallback_action_name (RulePolicy, when no policy is confident)",
+    "utter_default": "action_default_fallback (actions/fallback.py) when RulePolicy's core fallback runs it",
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -30,9 +30,11 @@ def _fallback_message(text: str, ranking: Sequence[Tuple[str, float]]) -> Dict[s
     return event
 
 
-async def _run(action: Any, events: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], CollectingDispatcher]:
+async def _run(
+    action: Any, events: List[Dict[str, Any]], active_loop: str | None = None
+) -> Tuple[List[Dict[str, Any]], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
-    result = await action.run(dispatcher, make_tracker("fallback-test", events), DOMAIN)
+    result = await action.run(dispatcher, make_tracker("fallback-test", events, active_loop=active_loop), DOMAIN)
     return result, dispatcher
 
 
@@ -126,9 +128,17 @@ async def test_ask_affirmation_without_guesses_still_asks() -> None:
 
 async def test_giving_up_offers_a_person_and_keeps_the_message() -> None:
     message = _fallback_message("qwerty uiop", [("report_problem", 0.3)])
-    events, dispatcher = await _run(ActionDefaultFallback(), [message])
+    # Rasa runs it while the two-stage loop deactivates, so that loop is still the active one.
+    events, dispatcher = await _run(ActionDefaultFallback(), [message], active_loop="action_two_stage_fallback")
     assert events == []  # no UserUtteranceReverted: the handoff quotes this message
     (sent,) = dispatcher.messages
     assert sent["response"] == "utter_offer_human"
     offer = DOMAIN["responses"]["utter_offer_human"][0]
     assert "/request_human" in [button["payload"] for button in offer["buttons"]]
+
+
+async def test_core_fallback_asks_to_rephrase_and_reverts_the_message() -> None:
+    # RulePolicy's core fallback (no policy confident) runs the same action outside the two-stage loop.
+    events, dispatcher = await _run(ActionDefaultFallback(), [user_event("sure, whatever", "affirm")])
+    assert events == [{"event": "rewind", "timestamp": None}]
+    assert [sent["response"] for sent in dispatcher.messages] == ["utter_default"]
