@@ -130,6 +130,12 @@ class ActionDefaultFallback(Action):
       of guessing again; the message is kept.
     - RulePolicy's core fallback (config.yml: no policy confident about the next action): Rasa's default
       behaviour, ask to rephrase (`utter_default`) and revert the message so the dialogue state is as before it.
+
+    The first case is told by the active loop: Rasa deactivates a loop only after this action has run. One
+    give-up lands in the second case: a third miss typed right after the offer (no button clicked). The kept
+    second miss and it make "two fallbacks in a row" at the loop's activation, when it is not active yet. Asking
+    to rephrase and reverting that message is the right answer there: the offer was just ignored, and the next
+    miss gets "Did you mean…?" again.
     """
 
     def name(self) -> Text:

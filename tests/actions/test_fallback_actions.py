@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from action_test_support import DOMAIN, make_tracker, render_response, user_event
 from actions.fallback import (
+    SOMETHING_ELSE,
     EXCLUDED_INTENTS,
     INTENT_PHRASES,
     ActionDefaultAskAffirmation,
@@ -142,3 +143,126 @@ async def test_core_fallback_asks_to_rephrase_and_reverts_the_message() -> None:
     events, dispatcher = await _run(ActionDefaultFallback(), [user_event("sure, whatever", "affirm")])
     assert events == [{"event": "rewind", "timestamp": None}]
     assert [sent["response"] for sent in dispatcher.messages] == ["utter_default"]
+
+
+# --- the buttons against Rasa's own two-stage fallback loop --------------------------------------------------------
+# (rasa is installed in .venv-bot, where these tests run: its loop decides what a button answer means.)
+
+
+def _rasa_tracker(*answers: str) -> Any:
+    """A Rasa tracker: a misunderstood message, "Did you mean…?", then the answers (payloads parsed as Rasa does)."""
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.nlu.training_data.message import Message
+
+    events: List[Any] = [
+        ActionExecuted("action_listen"),
+        UserUttered("vlorp", {"name": "nlu_fallback", "confidence": 0.6}),
+        ActionExecuted("action_two_stage_fallback"),
+        ActiveLoop("action_two_stage_fallback"),
+    ]
+    for answer in answers:
+        if answer.startswith("/"):
+            intent = YAMLStoryReader.unpack_regex_message(Message(data={"text": answer}), _RASA_DOMAIN).data["intent"]
+        else:  # typed, and misunderstood again
+            intent = {"name": "nlu_fallback", "confidence": 0.6}
+        events += [
+            ActionExecuted("action_listen"),
+            UserUttered(answer, intent, parse_data={"intent": intent, "entities": []}),
+        ]
+    return DialogueStateTracker.from_events("rasa-loop-test", events)
+
+
+def _load_rasa_domain() -> Any:
+    from rasa.shared.core.domain import Domain
+
+    from action_test_support import REPO_ROOT
+
+    return Domain.load(str(REPO_ROOT / "domain.yml"))
+
+
+_RASA_DOMAIN = _load_rasa_domain()
+
+
+async def _loop_is_done(tracker: Any) -> bool:
+    from rasa.core.actions.two_stage_fallback import TwoStageFallbackAction
+
+    return await TwoStageFallbackAction().is_done(None, None, tracker, _RASA_DOMAIN, [])
+
+
+async def test_every_guess_button_is_a_clarification_for_rasas_loop() -> None:
+    from rasa.core.actions.two_stage_fallback import TwoStageFallbackAction
+    from rasa.shared.core.events import UserUtteranceReverted
+
+    for name in INTENT_PHRASES:
+        payload = f"/{name}"
+        tracker = _rasa_tracker(payload)
+        assert tracker.latest_message.intent_name == name, payload  # a domain intent: the payload is accepted
+        assert await _loop_is_done(tracker), payload
+        reverted, _, clarification = await TwoStageFallbackAction().deactivate(
+            None, None, tracker, _RASA_DOMAIN, []
+        )
+        assert isinstance(reverted, UserUtteranceReverted)
+        assert clarification.intent_name == name  # the conversation goes on as if the message meant it
+
+
+async def test_something_else_is_the_no_of_rasas_loop_and_a_second_one_gives_up() -> None:
+    from rasa.core.actions.two_stage_fallback import _second_affirmation_failed
+
+    once = _rasa_tracker(SOMETHING_ELSE["payload"])
+    assert not await _loop_is_done(once)  # -> Rasa asks to rephrase (utter_ask_rephrase)
+
+    # the rephrased message is misunderstood too, "Did you mean…?" again, "Something else" again: Rasa gives up
+    twice = _rasa_tracker(SOMETHING_ELSE["payload"], "zzxq blick", SOMETHING_ELSE["payload"])
+    assert twice.latest_message.intent_name == "out_of_scope"
+    assert _second_affirmation_failed(twice) and await _loop_is_done(twice)
+
+
+async def _our_fallback_on(rasa_tracker: Any) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """action_default_fallback run on the state Rasa sends the action server for this tracker."""
+    from rasa.shared.core.trackers import EventVerbosity
+    from rasa_sdk import Tracker
+
+    state = rasa_tracker.current_state(EventVerbosity.ALL)
+    dispatcher = CollectingDispatcher()
+    events = await ActionDefaultFallback().run(dispatcher, Tracker.from_dict(state), DOMAIN)
+    return events, [sent["response"] for sent in dispatcher.messages]
+
+
+async def test_two_misses_in_a_row_give_up_inside_the_loop_with_the_offer_of_a_person() -> None:
+    tracker = _rasa_tracker("zzxq blick")
+    assert await _loop_is_done(tracker)
+    assert tracker.active_loop_name == "action_two_stage_fallback"  # still active while Rasa gives up
+    events, responses = await _our_fallback_on(tracker)
+    assert (events, responses) == ([], ["utter_offer_human"])
+
+
+async def test_a_third_miss_typed_after_the_offer_asks_to_rephrase() -> None:
+    """The kept second miss and a third one are "two fallbacks in a row" when the loop is not active yet."""
+    from rasa.core.actions.two_stage_fallback import _two_fallbacks_in_a_row
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, UserUttered, UserUtteranceReverted
+
+    tracker = _rasa_tracker("zzxq blick")
+    for event in [
+        BotUttered("I'm having trouble understanding you…"),
+        ActiveLoop(None),
+        ActionExecuted("action_two_stage_fallback"),
+        ActionExecuted("action_listen"),
+        UserUttered("qwop qwop", {"name": "nlu_fallback", "confidence": 0.6}),
+    ]:
+        tracker.update(event)
+    assert tracker.active_loop_name is None
+    assert await _loop_is_done(tracker)  # Rasa gives up at once, at the loop's activation
+    events, responses = await _our_fallback_on(tracker)
+    assert responses == ["utter_default"]
+    assert [event["event"] for event in events] == ["rewind"]
+
+    # so the next miss starts the loop afresh: "Did you mean…?"
+    for event in [
+        UserUtteranceReverted(),
+        ActionExecuted("action_listen"),
+        UserUttered("flib", {"name": "nlu_fallback", "confidence": 0.6}),
+    ]:
+        tracker.update(event)
+    assert not _two_fallbacks_in_a_row(tracker)

@@ -70,17 +70,23 @@ def _tickets_of(backend: RunningBackend, sender_id: str) -> Dict[str, Any]:
 
 
 def test_recent_messages_are_typed_ones_of_this_session_including_misunderstood_ones() -> None:
-    clarified = user_event("where do I find invoices", "nlu_fallback")
-    clarification = copy.deepcopy(clarified)  # Rasa re-adds the clarified message with the same message id
-    clarification["parse_data"]["intent"] = {"name": "billing_invoice", "confidence": 1.0}
+    missed = user_event("blorp invoices thing", "nlu_fallback")
+    # "Did you mean…?" answered by typing a clear message: the two-stage loop reverts it and re-adds a copy of it
+    # (same message id, confidence 1.0) as the clarification; it is quoted once.
+    clarified = user_event("where do I find invoices", "billing_invoice", confidence=0.9)
+    clarification = copy.deepcopy(clarified)
+    clarification["parse_data"]["intent"]["confidence"] = 1.0
     nudge = user_event("EXTERNAL: EXTERNAL_onboarding_nudge", "EXTERNAL_onboarding_nudge")
     nudge["metadata"] = {"is_external": True}
     events = [
         user_event("old session message", "greet"),
         {"event": "session_started", "timestamp": 0},
         user_event("hello there", "greet"),
+        missed,
+        action_event("action_two_stage_fallback"),
         clarified,
         _reverted(),
+        action_event("action_listen"),
         clarification,
         nudge,
         user_event("/request_human", "request_human"),
@@ -88,7 +94,7 @@ def test_recent_messages_are_typed_ones_of_this_session_including_misunderstood_
         user_event("  I want   a human  ", "request_human"),
     ]
     messages = recent_customer_messages(_tracker("quote-test", events))
-    assert messages == ["hello there", "where do I find invoices", "I want a human"]
+    assert messages == ["hello there", "blorp invoices thing", "where do I find invoices", "I want a human"]
 
 
 def test_only_the_last_five_messages_are_quoted() -> None:
