@@ -15,6 +15,7 @@ Rasa copies the conversation's latest input channel onto the external event, so 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -138,11 +139,9 @@ def _all_done_events(progress: OnboardingProgress, **extra: Any) -> List[EventTy
     )
 
 
-class ActionOnboardingNextStep(Action):
-    """ "What should I do next?": the first open step (outcome next_step), or all_done."""
-
-    def name(self) -> Text:
-        return "action_onboarding_next_step"
+class _ProgressAnswer(Action, ABC):
+    """Reads the customer's progress and answers from it alone (`answer`); unavailable when cs_backend is not.
+    (Abstract, so the action server does not register it.)"""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -152,25 +151,32 @@ class ActionOnboardingNextStep(Action):
                 progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
         except BackendError as error:
             return _unavailable(self.name(), error)
+        return self.answer(progress)
+
+    @abstractmethod
+    def answer(self, progress: OnboardingProgress) -> List[EventType]:
+        """The events that tell the customer about `progress`."""
+
+
+class ActionOnboardingNextStep(_ProgressAnswer):
+    """ "What should I do next?": the first open step (outcome next_step), or all_done with the CES question."""
+
+    def name(self) -> Text:
+        return "action_onboarding_next_step"
+
+    def answer(self, progress: OnboardingProgress) -> List[EventType]:
         if progress.next_step is None:
             return _all_done_events(progress)
         return _outcome(NEXT_STEP, *_step_slots(progress.next_step), *_progress_slots(progress))
 
 
-class ActionOnboardingProgress(Action):
-    """ "How far along am I?": the checklist with ✅/⬜ (outcome next_step, or all_done)."""
+class ActionOnboardingProgress(_ProgressAnswer):
+    """ "How far along am I?": the checklist with ✅/⬜ (outcome next_step, or all_done without asking CES again)."""
 
     def name(self) -> Text:
         return "action_onboarding_progress"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        try:
-            async with BackendClient() as backend:
-                progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
-        except BackendError as error:
-            return _unavailable(self.name(), error)
+    def answer(self, progress: OnboardingProgress) -> List[EventType]:
         outcome = NEXT_STEP if progress.next_step is not None else ALL_DONE
         return _outcome(outcome, *_step_slots(progress.next_step), *_progress_slots(progress))
 

@@ -7,19 +7,15 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Sequence, Tuple
 
-# --- CSAT ratings ----------------------------------------------------------------------------------------------
+# --- ratings on a numeric scale (CSAT 1-5, CES 1-7) ---------------------------------------------------------------
 
 CSAT_MIN, CSAT_MAX = 1, 5
+CES_MIN, CES_MAX = 1, 7
 
-_NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 
 # Emoji mapped to the rating they most plausibly mean.
 _EMOJI_SCORES = {
@@ -41,19 +37,65 @@ _WORD_SCORES = {
 
 _FILLED_STARS = "★⭐🌟"
 _EMPTY_STARS = "☆"
-_KEYCAP = "\u20e3"
+_KEYCAP = re.compile(r"([0-9])\ufe0f?\u20e3")
 _NEGATION = re.compile(r"\b(not|no|never|isn't|wasn't|aren't|weren't|hardly)\b|n't\b")
 _FRACTION = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/|out\s+of|of)\s*(\d+)(?![\d.])")
 _NUMBER = re.compile(r"(?<![\d.#])(\d+(?:[.,]\d+)?)(?![\d.])")
 _WORD = re.compile(r"[a-z][a-z'-]*")
 
 
-def _round_half_up(value: float) -> int:
-    return int(math.floor(value + 0.5))
+@dataclass(frozen=True)
+class _Scale:
+    low: int
+    high: int
+
+    def score(self, value: float) -> Optional[int]:
+        """`value` rounded half up ("4.5" -> 5), or None outside the scale."""
+        score = int(math.floor(value + 0.5))
+        return score if self.low <= score <= self.high else None
 
 
-def _in_range(score: int) -> Optional[int]:
-    return score if CSAT_MIN <= score <= CSAT_MAX else None
+_CSAT = _Scale(CSAT_MIN, CSAT_MAX)
+_CES = _Scale(CES_MIN, CES_MAX)
+# Returned by _read_number when the message holds no number at all (None means "a number, but not a score").
+_NO_NUMBER = object()
+
+
+def _normalised(text: object) -> Optional[str]:
+    raw = unicodedata.normalize("NFC", str(text)).strip()
+    return raw or None
+
+
+def _read_number(raw: str, scale: _Scale) -> object:
+    """The score a number in the message gives on `scale`: "4", "4.5", "four", "4/5", "4 out of 5", "4️⃣".
+
+    A fraction is read on its own scale and converted ("8/10" -> 4 on 1-5); its lowest point is the lowest
+    score ("0/5" -> 1). Returns None for a number that is no score ("9", "6/5") and _NO_NUMBER when there is
+    no number.
+    """
+    lowered = raw.lower()
+    fraction = _FRACTION.search(lowered)
+    if fraction:
+        numerator, denominator = float(fraction.group(1)), float(fraction.group(2))
+        if denominator <= 0 or numerator > denominator:
+            return None
+        return scale.score(max(scale.low, numerator / denominator * scale.high))
+    # Keycap digits ("4️⃣") before plain digits: they contain the digit itself.
+    keycap = _KEYCAP.search(raw)
+    if keycap:
+        return scale.score(int(keycap.group(1)))
+    number = _NUMBER.search(lowered)
+    if number:
+        return scale.score(float(number.group(1).replace(",", ".")))
+    for word in _WORD.findall(lowered):
+        if word in _NUMBER_WORDS:
+            return scale.score(_NUMBER_WORDS[word])
+    return _NO_NUMBER
+
+
+def _read_plain_number(text: object, scale: _Scale) -> Optional[int]:
+    value = float(text)  # type: ignore[arg-type]
+    return scale.score(value) if math.isfinite(value) else None
 
 
 def parse_csat(text: object) -> Optional[int]:
@@ -62,42 +104,20 @@ def parse_csat(text: object) -> Optional[int]:
     Understands "4", "4.5" (rounded half up), "four", "4/5", "8/10" (scaled), "4 out of 5", "★★★★☆",
     "⭐⭐⭐⭐", keycap digits like "4️⃣", a few emoji (😀 -> 5, 🙁 -> 2, ...) and a few words ("great" -> 4).
     """
-    if text is None:
-        return None
-    if isinstance(text, bool):
+    if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return _in_range(_round_half_up(float(text))) if math.isfinite(float(text)) else None
-    raw = unicodedata.normalize("NFC", str(text)).strip()
-    if not raw:
+        return _read_plain_number(text, _CSAT)
+    raw = _normalised(text)
+    if raw is None:
         return None
-    lowered = raw.lower()
-
-    # "4/5", "8 / 10", "3 out of 5"
-    fraction = _FRACTION.search(lowered)
-    if fraction:
-        numerator, denominator = float(fraction.group(1)), float(fraction.group(2))
-        if denominator <= 0 or numerator > denominator:
-            return None
-        return _in_range(max(CSAT_MIN, _round_half_up(numerator / denominator * CSAT_MAX)))
-
-    # Keycap digits ("4️⃣") before plain digits: they contain the digit itself.
-    keycap = re.search(r"([0-9])\ufe0f?" + _KEYCAP, raw)
-    if keycap:
-        return _in_range(int(keycap.group(1)))
-
-    number = _NUMBER.search(lowered)
-    if number:
-        return _in_range(_round_half_up(float(number.group(1).replace(",", "."))))
-
-    words = _WORD.findall(lowered)
-    for word in words:
-        if word in _NUMBER_WORDS:
-            return _NUMBER_WORDS[word]
+    number = _read_number(raw, _CSAT)
+    if number is not _NO_NUMBER:
+        return number  # type: ignore[return-value]
 
     filled = sum(raw.count(star) for star in _FILLED_STARS)
     if filled:
-        return _in_range(filled)
+        return _CSAT.score(filled)
     if _EMPTY_STARS in raw:
         return None
 
@@ -105,18 +125,13 @@ def parse_csat(text: object) -> Optional[int]:
         if emoji in raw:
             return score
 
+    lowered = raw.lower()
     if not _NEGATION.search(lowered):
-        for word in words:
+        for word in _WORD.findall(lowered):
             if word in _WORD_SCORES:
                 return _WORD_SCORES[word]
     return None
 
-
-# --- CES (customer effort score) -------------------------------------------------------------------------------
-
-CES_MIN, CES_MAX = 1, 7
-
-_CES_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 
 _EASY = r"(?:easy|simple|straightforward|smooth)"
 _HARD = r"(?:hard|difficult|tricky|complicated)"
@@ -148,42 +163,15 @@ def parse_ces(text: object) -> Optional[int]:
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        value = float(text)
-        if not math.isfinite(value):
-            return None
-        score = _round_half_up(value)
-        return score if CES_MIN <= score <= CES_MAX else None
-    raw = unicodedata.normalize("NFC", str(text)).strip()
-    if not raw:
+        return _read_plain_number(text, _CES)
+    raw = _normalised(text)
+    if raw is None:
         return None
+    number = _read_number(raw, _CES)
+    if number is not _NO_NUMBER:
+        return number  # type: ignore[return-value]
+
     lowered = raw.lower()
-
-    fraction = _FRACTION.search(lowered)
-    if fraction:
-        numerator, denominator = float(fraction.group(1)), float(fraction.group(2))
-        if denominator <= 0 or numerator > denominator:
-            return None
-        if denominator == CES_MAX:
-            score = _round_half_up(numerator)
-        else:
-            score = max(CES_MIN, _round_half_up(numerator / denominator * CES_MAX))
-        return score if CES_MIN <= score <= CES_MAX else None
-
-    keycap = re.search(r"([0-9])\ufe0f?" + _KEYCAP, raw)
-    if keycap:
-        score = int(keycap.group(1))
-        return score if CES_MIN <= score <= CES_MAX else None
-
-    number = _NUMBER.search(lowered)
-    if number:
-        score = _round_half_up(float(number.group(1).replace(",", ".")))
-        return score if CES_MIN <= score <= CES_MAX else None
-
-    words = _WORD.findall(lowered)
-    for word in words:
-        if word in _CES_NUMBER_WORDS:
-            return _CES_NUMBER_WORDS[word]
-
     if _NEGATION.search(lowered):
         return None
     for pattern, score in _CES_PHRASES:

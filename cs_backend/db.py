@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import DateTime, Dialect, MetaData, event, text
+from sqlalchemy import DateTime, Dialect, MetaData, event, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,43 @@ async def run_transaction(
                     raise
                 log.info("concurrent insert detected; retrying the transaction (attempt %d)", attempt + 1)
     raise AssertionError("unreachable")
+
+
+class IdempotentRow(Protocol):
+    """A model whose rows carry the unique Idempotency-Key of the request that created them."""
+
+    idempotency_key: Mapped[str | None]
+
+
+R = TypeVar("R", bound=IdempotentRow)
+
+
+async def create_once(
+    db: Database,
+    model: type[R],
+    idempotency_key: str | None,
+    build: Callable[[AsyncSession], Awaitable[R]],
+) -> tuple[R, bool]:
+    """Create one row per Idempotency-Key: (the new row, True), or (the row first created with the key, False).
+
+    `build` makes the row (and upserts what it refers to) in the transaction; the row is added and flushed
+    here, so a concurrent request with the same key fails on the unique key and, on run_transaction's retry,
+    returns the row the other request created.
+    """
+
+    async def work(session: AsyncSession) -> tuple[R, bool]:
+        if idempotency_key is not None:
+            existing = await session.scalar(
+                select(model).where(model.idempotency_key == idempotency_key)  # type: ignore[arg-type]
+            )
+            if existing is not None:
+                return existing, False
+        row = await build(session)
+        session.add(row)
+        await session.flush()
+        return row, True
+
+    return await run_transaction(db.sessions, work)
 
 
 def utcnow() -> datetime:

@@ -9,7 +9,7 @@ from cs_backend.churn.models import ChurnSignal
 from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalQuery
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
-from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.db import Database, create_once, utcnow
 from cs_backend.errors import InvalidRequest, invalid_field
 from cs_backend.paging import Page, fetch_page
 
@@ -25,13 +25,7 @@ async def record_signal(
     if errors := identity_errors(identity):
         raise InvalidRequest("invalid request body", errors)
 
-    async def work(session: AsyncSession) -> tuple[ChurnSignal, bool]:
-        if idempotency_key is not None:
-            existing = await session.scalar(
-                select(ChurnSignal).where(ChurnSignal.idempotency_key == idempotency_key)
-            )
-            if existing is not None:
-                return existing, False
+    async def build(session: AsyncSession) -> ChurnSignal:
         customer_id = await resolve_customer(
             session,
             identity,
@@ -45,7 +39,7 @@ async def record_signal(
                     Conversation.sender_id == identity.sender_id, Conversation.channel == identity.channel
                 )
             )
-        signal = ChurnSignal(
+        return ChurnSignal(
             customer_id=customer_id,
             conversation_id=conversation_id,
             kind=data.kind,
@@ -55,11 +49,8 @@ async def record_signal(
             idempotency_key=idempotency_key,
             created_at=utcnow(),
         )
-        session.add(signal)
-        await session.flush()
-        return signal, True
 
-    return await run_transaction(db.sessions, work)
+    return await create_once(db, ChurnSignal, idempotency_key, build)
 
 
 def _filtered(query: ChurnSignalQuery) -> Select[ChurnSignal]:

@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.conversations.service import touch_conversation
-from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.db import Database, create_once, utcnow
 from cs_backend.errors import invalid_field
 from cs_backend.feedback.models import Feedback
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackQuery
@@ -22,13 +22,7 @@ async def create_feedback(
     Without sender_id, a rating about a ticket is linked to the ticket's conversation, if it has one.
     """
 
-    async def work(session: AsyncSession) -> tuple[Feedback, bool]:
-        if idempotency_key is not None:
-            existing = await session.scalar(
-                select(Feedback).where(Feedback.idempotency_key == idempotency_key)
-            )
-            if existing is not None:
-                return existing, False
+    async def build(session: AsyncSession) -> Feedback:
         ticket = None
         if data.ticket_id is not None:
             ticket = await session.get(Ticket, data.ticket_id)
@@ -38,7 +32,7 @@ async def create_feedback(
         if data.sender_id is not None:
             conversation, _ = await touch_conversation(session, data.sender_id, data.channel)
             conversation_id = conversation.id
-        feedback = Feedback(
+        return Feedback(
             kind=data.kind,
             score=data.score,
             comment=data.comment,
@@ -50,11 +44,8 @@ async def create_feedback(
             idempotency_key=idempotency_key,
             created_at=utcnow(),
         )
-        session.add(feedback)
-        await session.flush()
-        return feedback, True
 
-    return await run_transaction(db.sessions, work)
+    return await create_once(db, Feedback, idempotency_key, build)
 
 
 def _filtered(query: FeedbackQuery) -> Select[Feedback]:

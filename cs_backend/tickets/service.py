@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
-from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.db import Database, create_once, utcnow
 from cs_backend.errors import Conflict, NotFound
 from cs_backend.paging import Page, fetch_page
 from cs_backend.tickets.models import Ticket
@@ -27,17 +27,13 @@ async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str |
     ticket never exists without them and a failure leaves nothing half-written.
     """
 
-    async def work(session: AsyncSession) -> tuple[Ticket, bool]:
-        if idempotency_key is not None:
-            existing = await session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
-            if existing is not None:
-                return existing, False
+    async def build(session: AsyncSession) -> Ticket:
         customer, _ = await find_or_create_customer(session, data.email)
         conversation = None
         if data.sender_id is not None:
             conversation, _ = await touch_conversation(session, data.sender_id, data.channel, customer.id)
         now = utcnow()
-        ticket = Ticket(
+        return Ticket(
             subject=data.effective_subject(),
             description=data.description,
             priority=data.priority,
@@ -50,13 +46,8 @@ async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str |
             created_at=now,
             updated_at=now,
         )
-        session.add(ticket)
-        # A concurrent request with the same key fails here (unique key) and, on the retry, returns the
-        # ticket the other request created.
-        await session.flush()
-        return ticket, True
 
-    return await run_transaction(db.sessions, work)
+    return await create_once(db, Ticket, idempotency_key, build)
 
 
 async def get_ticket(db: Database, ticket_id: int) -> Ticket:

@@ -30,6 +30,9 @@ from actions.parsing import (
         ("3 out of 5", 3),
         ("8/10", 4),
         ("10/10 would chat again", 5),
+        # The bottom of any scale is the lowest score, on both CSAT and CES.
+        ("0/5", 1),
+        ("0 out of 10", 1),
         ("★★★★", 4),
         ("★★★★☆", 4),
         ("⭐⭐⭐⭐", 4),
@@ -76,6 +79,8 @@ def test_parse_csat_rejects_non_ratings(answer: object) -> None:
         ("6 / 7", 6),
         ("6 out of 7", 6),
         ("9/10", 6),
+        ("0/7", 1),
+        ("0/10", 1),
         ("6️⃣", 6),
         ("5.5", 6),
         ("I'd say 5", 5),
