@@ -13,7 +13,7 @@ MODEL := models/assistant.tar.gz
 RASA_DATA := nlu_data dialogue
 # The model is retrained only when one of these changed (make compares timestamps; Rasa's own cache under
 # .rasa/ then reuses every component whose inputs are unchanged).
-TRAINING_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) -name '*.yml' 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) -name '*.yml' 2>/dev/null) $(wildcard bot/components/*.py)
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
