@@ -8,7 +8,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 # --- ratings on a numeric scale (CSAT 1-5, CES 1-7) ---------------------------------------------------------------
 
@@ -61,11 +61,6 @@ _CES = _Scale(CES_MIN, CES_MAX)
 _NO_NUMBER = object()
 
 
-def _normalised(text: object) -> Optional[str]:
-    raw = unicodedata.normalize("NFC", str(text)).strip()
-    return raw or None
-
-
 def _read_number(raw: str, scale: _Scale) -> object:
     """The score a number in the message gives on `scale`: "4", "4.5", "four", "4/5", "4 out of 5", "4️⃣".
 
@@ -93,9 +88,19 @@ def _read_number(raw: str, scale: _Scale) -> object:
     return _NO_NUMBER
 
 
-def _read_plain_number(text: object, scale: _Scale) -> Optional[int]:
-    value = float(text)  # type: ignore[arg-type]
-    return scale.score(value) if math.isfinite(value) else None
+def _parse_rating(text: object, scale: _Scale, read_words: Callable[[str], Optional[int]]) -> Optional[int]:
+    """A score on `scale` from a number (`_read_number`), else from what `read_words` finds in the text."""
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, (int, float)):
+        return scale.score(float(text)) if math.isfinite(float(text)) else None
+    raw = unicodedata.normalize("NFC", str(text)).strip()
+    if not raw:
+        return None
+    number = _read_number(raw, scale)
+    if number is not _NO_NUMBER:
+        return number  # type: ignore[return-value]
+    return read_words(raw)
 
 
 def parse_csat(text: object) -> Optional[int]:
@@ -104,17 +109,10 @@ def parse_csat(text: object) -> Optional[int]:
     Understands "4", "4.5" (rounded half up), "four", "4/5", "8/10" (scaled), "4 out of 5", "★★★★☆",
     "⭐⭐⭐⭐", keycap digits like "4️⃣", a few emoji (😀 -> 5, 🙁 -> 2, ...) and a few words ("great" -> 4).
     """
-    if text is None or isinstance(text, bool):
-        return None
-    if isinstance(text, (int, float)):
-        return _read_plain_number(text, _CSAT)
-    raw = _normalised(text)
-    if raw is None:
-        return None
-    number = _read_number(raw, _CSAT)
-    if number is not _NO_NUMBER:
-        return number  # type: ignore[return-value]
+    return _parse_rating(text, _CSAT, _csat_from_symbols_and_words)
 
+
+def _csat_from_symbols_and_words(raw: str) -> Optional[int]:
     filled = sum(raw.count(star) for star in _FILLED_STARS)
     if filled:
         return _CSAT.score(filled)
@@ -160,17 +158,10 @@ def parse_ces(text: object) -> Optional[int]:
     "neutral"/"okay" -> 4, "a bit difficult" -> 3, "hard" -> 2, "very hard" -> 1. Stars, emoji, negated
     words ("not easy") and out-of-range numbers give None.
     """
-    if text is None or isinstance(text, bool):
-        return None
-    if isinstance(text, (int, float)):
-        return _read_plain_number(text, _CES)
-    raw = _normalised(text)
-    if raw is None:
-        return None
-    number = _read_number(raw, _CES)
-    if number is not _NO_NUMBER:
-        return number  # type: ignore[return-value]
+    return _parse_rating(text, _CES, _ces_from_words)
 
+
+def _ces_from_words(raw: str) -> Optional[int]:
     lowered = raw.lower()
     if _NEGATION.search(lowered):
         return None
