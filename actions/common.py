@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 
@@ -28,7 +28,7 @@ _NON_TOPIC_INTENTS = frozenset(
 )
 
 
-def latest_user_event(tracker: Tracker) -> Optional[Dict[str, Any]]:
+def latest_user_event(tracker: Tracker) -> dict[str, Any] | None:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return event
@@ -64,19 +64,20 @@ def resuming_after_interruption(tracker: Tracker, form_name: str) -> bool:
     actions = [
         event.get("name")
         for event in tracker.events
-        if event.get("event") == "action" and event.get("name") not in ("action_listen", "action_extract_slots")
+        if event.get("event") == "action"
+        and event.get("name") not in ("action_listen", "action_extract_slots")
     ]
     # The last one is the form run that called us (Rasa appends it before calling the validation action).
     previous = actions[-2] if len(actions) >= 2 else None
     return previous is not None and previous != form_name
 
 
-def input_channel(tracker: Tracker) -> Optional[str]:
+def input_channel(tracker: Tracker) -> str | None:
     channel = tracker.get_latest_input_channel()
     return channel or None
 
 
-def topic_intent(tracker: Tracker) -> Optional[str]:
+def topic_intent(tracker: Tracker) -> str | None:
     """The latest intent that says what the conversation is about (e.g. report_problem), for feedback."""
     for event in reversed(tracker.events):
         if event.get("event") != "user":

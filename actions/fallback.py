@@ -15,7 +15,8 @@ Rasa's `action_two_stage_fallback` loop looks both up through the action endpoin
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, UserUtteranceReverted
@@ -52,7 +53,7 @@ EXCLUDED_INTENTS = frozenset(
 
 # What the customer may have meant, in their own words (button titles). Every other domain intent is here
 # (tests/actions/test_fallback_actions.py checks it against domain.yml).
-INTENT_PHRASES: Dict[str, str] = {
+INTENT_PHRASES: dict[str, str] = {
     "request_human": "Talk to a person",
     "get_started": "Get started with Acme Cloud",
     "onboarding_progress": "See my onboarding checklist",
@@ -78,9 +79,9 @@ SOMETHING_ELSE = {"title": "Something else", "payload": "/out_of_scope"}
 TALK_TO_A_PERSON = {"title": INTENT_PHRASES["request_human"], "payload": "/request_human"}
 
 
-def candidate_intents(intent_ranking: Iterable[Mapping[str, Any]], limit: int = MAX_SUGGESTIONS) -> List[str]:
+def candidate_intents(intent_ranking: Iterable[Mapping[str, Any]], limit: int = MAX_SUGGESTIONS) -> list[str]:
     """The best guesses worth offering, best first: known, suggestible intents, each once."""
-    candidates: List[str] = []
+    candidates: list[str] = []
     for ranked in intent_ranking or ():
         name = str((ranked or {}).get("name") or "")
         base = name.split("/", 1)[0]  # a retrieval intent's full name ("faq/pricing") -> its base
@@ -92,33 +93,37 @@ def candidate_intents(intent_ranking: Iterable[Mapping[str, Any]], limit: int = 
     return candidates
 
 
-def affirmation_buttons(intent_ranking: Iterable[Mapping[str, Any]]) -> List[Dict[str, str]]:
+def affirmation_buttons(intent_ranking: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """The buttons of "Did you mean…?": the guesses, then "Something else" (the "no" of Rasa's fallback loop).
 
     Without any guess: "Talk to a person" and "Something else".
     """
-    buttons = [{"title": INTENT_PHRASES[name], "payload": f"/{name}"} for name in candidate_intents(intent_ranking)]
+    buttons = [
+        {"title": INTENT_PHRASES[name], "payload": f"/{name}"} for name in candidate_intents(intent_ranking)
+    ]
     if not buttons:
         return [dict(TALK_TO_A_PERSON), dict(SOMETHING_ELSE)]
     return buttons + [dict(SOMETHING_ELSE)]
 
 
-def _intent_ranking(tracker: Tracker) -> List[Mapping[str, Any]]:
-    latest: Optional[Mapping[str, Any]] = tracker.latest_message
+def _intent_ranking(tracker: Tracker) -> list[Mapping[str, Any]]:
+    latest: Mapping[str, Any] | None = tracker.latest_message
     return list((latest or {}).get("intent_ranking") or [])
 
 
 class ActionDefaultAskAffirmation(Action):
     """ "Did you mean one of these?" with a button per likely intent of the message that was not understood."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_default_ask_affirmation"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         buttons = affirmation_buttons(_intent_ranking(tracker))
-        logger.debug("asking to affirm one of %s (sender %s)", [b["payload"] for b in buttons], tracker.sender_id)
+        logger.debug(
+            "asking to affirm one of %s (sender %s)", [b["payload"] for b in buttons], tracker.sender_id
+        )
         dispatcher.utter_message(response="utter_ask_affirmation", buttons=buttons)
         return []
 
@@ -138,12 +143,12 @@ class ActionDefaultFallback(Action):
     miss gets "Did you mean…?" again.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_default_fallback"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         if (tracker.active_loop or {}).get("name") == TWO_STAGE_FALLBACK:
             dispatcher.utter_message(response="utter_offer_human")
             return []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -41,25 +41,29 @@ class _FeedbackFormValidation(FormValidationAction):
 
     @property
     @abstractmethod
-    def form(self) -> Text:
+    def form(self) -> str:
         """The form this action validates."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return f"validate_{self.form}"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         events = await super().run(dispatcher, tracker, domain)
         validated = any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events)
-        if not validated and tracker.get_slot("form_hint") and resuming_after_interruption(tracker, self.form):
+        if (
+            not validated
+            and tracker.get_slot("form_hint")
+            and resuming_after_interruption(tracker, self.form)
+        ):
             # Back from a digression: ask again without repeating the last remark.
             events.append(SlotSet("form_hint", None))
         return events
 
     def validate_ces_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         score = parse_ces(value)
         if score is None:
             asked = tracker.get_slot("requested_slot") == "ces_score"
@@ -74,7 +78,7 @@ class ValidateFeedbackForm(_FeedbackFormValidation):
 
     def validate_csat_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         score = parse_csat(value)
         if score is None:
             # At activation ("I want to leave a rating") just ask; afterwards say the answer had no rating.
@@ -89,7 +93,7 @@ class ValidateOnboardingFeedbackForm(_FeedbackFormValidation):
     form = ONBOARDING_FEEDBACK_FORM
 
 
-def latest_feedback_form(tracker: Tracker) -> Optional[str]:
+def latest_feedback_form(tracker: Tracker) -> str | None:
     """The feedback form that ran last in this conversation (None if neither did)."""
     for event in reversed(tracker.events):
         if event.get("event") == "active_loop" and event.get("name") in FEEDBACK_FORMS:
@@ -108,12 +112,12 @@ class ActionRecordFeedback(Action):
     """Stores the CSAT and/or CES answered (with sender, channel, topic intent, resolver=bot and the ticket),
     each with its own Idempotency-Key, and reports the outcome in `feedback_outcome`."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_record_feedback"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         scores = {
             "csat": parse_csat(tracker.get_slot("csat_score")),
             "ces": parse_ces(tracker.get_slot("ces_score")),
@@ -137,8 +141,13 @@ class ActionRecordFeedback(Action):
                     logger.warning("%s rating not saved: %s", kind.upper(), error)
                     failed = True
                     continue
-                logger.info("%s %s stored as feedback %s (ticket %s)", kind.upper(), score, feedback.id,
-                            feedback.ticket_id)
+                logger.info(
+                    "%s %s stored as feedback %s (ticket %s)",
+                    kind.upper(),
+                    score,
+                    feedback.id,
+                    feedback.ticket_id,
+                )
         return [SlotSet("feedback_outcome", "unavailable" if failed else "saved"), *forget]
 
     @staticmethod
@@ -147,8 +156,8 @@ class ActionRecordFeedback(Action):
         tracker: Tracker,
         kind: str,
         score: int,
-        intent: Optional[str],
-        ticket_id: Optional[int],
+        intent: str | None,
+        ticket_id: int | None,
     ) -> Feedback:
         common = {
             "score": score,
@@ -166,8 +175,11 @@ class ActionRecordFeedback(Action):
             if not (error.is_client_error and "ticket_id" in error.fields and ticket_id is not None):
                 raise
             # The ticket is gone (or unknown to this backend): keep the rating rather than lose it.
-            logger.warning("ticket %s refused for feedback (%s); storing the rating without it", ticket_id,
-                           error.fields["ticket_id"])
+            logger.warning(
+                "ticket %s refused for feedback (%s); storing the rating without it",
+                ticket_id,
+                error.fields["ticket_id"],
+            )
             return await backend.create_feedback(
                 ticket_id=None, idempotency_key=write_key(f"{kind}-no-ticket", tracker), **common
             )

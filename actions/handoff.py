@@ -13,7 +13,8 @@ not understand). It speaks only through slots; `handoff_outcome` is
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Mapping, Optional, Text
+from collections.abc import Mapping
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -45,7 +46,7 @@ def _is_typed(event: Mapping[str, Any]) -> bool:
     return True
 
 
-def recent_customer_messages(tracker: Tracker, limit: int = MAX_QUOTED_MESSAGES) -> List[str]:
+def recent_customer_messages(tracker: Tracker, limit: int = MAX_QUOTED_MESSAGES) -> list[str]:
     """The customer's last `limit` typed messages of this session, oldest first.
 
     Read from all events, reverted ones included: the two-stage fallback reverts the messages it could not
@@ -56,7 +57,7 @@ def recent_customer_messages(tracker: Tracker, limit: int = MAX_QUOTED_MESSAGES)
     starts = [index for index, event in enumerate(events) if event.get("event") == "session_started"]
     if starts:
         events = events[starts[-1] + 1 :]
-    messages: List[str] = []
+    messages: list[str] = []
     seen_ids = set()
     for event in events:
         if event.get("event") != "user" or not _is_typed(event):
@@ -70,27 +71,27 @@ def recent_customer_messages(tracker: Tracker, limit: int = MAX_QUOTED_MESSAGES)
     return messages[-limit:] if limit > 0 else []
 
 
-def handoff_description(messages: List[str]) -> str:
-    """ 'Customer asked to talk to a person. Their last messages: "…" / "…"' (one line, as tickets are stored)."""
+def handoff_description(messages: list[str]) -> str:
+    """'Customer asked to talk to a person. Their last messages: "…" / "…"' (one line, as tickets are stored)."""
     if not messages:
         return HANDOFF_INTRO
     quoted = " / ".join(f"“{message}”" for message in messages)
     return clean_description(f"{HANDOFF_INTRO} Their last messages: {quoted}")
 
 
-def handoff_priority(messages: List[str]) -> str:
+def handoff_priority(messages: list[str]) -> str:
     return "urgent" if infer_urgency(" ".join(messages)) else "normal"
 
 
 class ActionHandoffToHuman(Action):
     """Passes the conversation to the support team as a ticket (asking the email first when it's unknown)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff_to_human"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         messages = recent_customer_messages(tracker)
         description = handoff_description(messages)
         priority = handoff_priority(messages)
@@ -119,8 +120,8 @@ class ActionHandoffToHuman(Action):
         ]
 
     @staticmethod
-    def _ask_email(description: str, priority: str) -> List[EventType]:
-        slots: Dict[str, Optional[str]] = {
+    def _ask_email(description: str, priority: str) -> list[EventType]:
+        slots: dict[str, str | None] = {
             "handoff_outcome": NEED_EMAIL,
             "description": description,
             "priority": priority,

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -66,7 +67,7 @@ def checklist_text(progress: OnboardingProgress) -> str:
     return "\n".join(f"{DONE_MARK if step.done else OPEN_MARK} {step.title}" for step in progress.steps)
 
 
-def named_step(tracker: Tracker) -> Optional[str]:
+def named_step(tracker: Tracker) -> str | None:
     """What the customer called the step: the `onboarding_step` slot, else this message's entity."""
     value = tracker.get_slot(STEP_SLOT)
     if value:
@@ -75,11 +76,11 @@ def named_step(tracker: Tracker) -> Optional[str]:
     return str(entity) if entity else None
 
 
-def _pairs(items: Iterable[Any]) -> List[Tuple[str, str]]:
+def _pairs(items: Iterable[Any]) -> list[tuple[str, str]]:
     return [(item.key, item.title) for item in items]
 
 
-def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> Optional[str]:
+def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> str | None:
     """The step a customer means without naming it ("done!", "how do I do that?").
 
     A step recognisable in the message text ("I've created my first project" with no entity), else the step
@@ -98,7 +99,7 @@ def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> Optional[st
     return progress.next_step.key if progress.next_step else None
 
 
-def _step_slots(step: Optional[OnboardingStep]) -> List[EventType]:
+def _step_slots(step: OnboardingStep | None) -> list[EventType]:
     return [
         SlotSet("onboarding_step_title", step.title if step else None),
         SlotSet("onboarding_step_how_to", step.how_to if step else None),
@@ -106,7 +107,7 @@ def _step_slots(step: Optional[OnboardingStep]) -> List[EventType]:
     ]
 
 
-def _progress_slots(progress: OnboardingProgress) -> List[EventType]:
+def _progress_slots(progress: OnboardingProgress) -> list[EventType]:
     return [
         SlotSet("onboarding_done_count", str(progress.done_count)),
         SlotSet("onboarding_total", str(progress.total)),
@@ -114,21 +115,21 @@ def _progress_slots(progress: OnboardingProgress) -> List[EventType]:
     ]
 
 
-def _outcome(outcome: str, *events: EventType) -> List[EventType]:
+def _outcome(outcome: str, *events: EventType) -> list[EventType]:
     # The step name is used up: a later "done" without one must not reuse it.
     return [SlotSet("onboarding_outcome", outcome), *events, SlotSet(STEP_SLOT, None)]
 
 
-def _unavailable(action: str, error: BackendError) -> List[EventType]:
+def _unavailable(action: str, error: BackendError) -> list[EventType]:
     logger.warning("%s: onboarding checklist unavailable: %s", action, error)
     return _outcome(UNAVAILABLE)
 
 
-def _step_by_key(steps: Sequence[OnboardingStep], key: Optional[str]) -> Optional[OnboardingStep]:
+def _step_by_key(steps: Sequence[OnboardingStep], key: str | None) -> OnboardingStep | None:
     return next((step for step in steps if step.key == key), None)
 
 
-def _all_done_events(progress: OnboardingProgress, **extra: Any) -> List[EventType]:
+def _all_done_events(progress: OnboardingProgress, **extra: Any) -> list[EventType]:
     """Everything is done: the onboarding CES question follows, and is about onboarding."""
     return _outcome(
         ALL_DONE,
@@ -145,7 +146,7 @@ class _ProgressAnswer(Action, ABC):
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         try:
             async with BackendClient() as backend:
                 progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
@@ -154,17 +155,17 @@ class _ProgressAnswer(Action, ABC):
         return self.answer(progress)
 
     @abstractmethod
-    def answer(self, progress: OnboardingProgress) -> List[EventType]:
+    def answer(self, progress: OnboardingProgress) -> list[EventType]:
         """The events that tell the customer about `progress`."""
 
 
 class ActionOnboardingNextStep(_ProgressAnswer):
     """ "What should I do next?": the first open step (outcome next_step), or all_done with the CES question."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_onboarding_next_step"
 
-    def answer(self, progress: OnboardingProgress) -> List[EventType]:
+    def answer(self, progress: OnboardingProgress) -> list[EventType]:
         if progress.next_step is None:
             return _all_done_events(progress)
         return _outcome(NEXT_STEP, *_step_slots(progress.next_step), *_progress_slots(progress))
@@ -173,10 +174,10 @@ class ActionOnboardingNextStep(_ProgressAnswer):
 class ActionOnboardingProgress(_ProgressAnswer):
     """ "How far along am I?": the checklist with ✅/⬜ (outcome next_step, or all_done without asking CES again)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_onboarding_progress"
 
-    def answer(self, progress: OnboardingProgress) -> List[EventType]:
+    def answer(self, progress: OnboardingProgress) -> list[EventType]:
         outcome = NEXT_STEP if progress.next_step is not None else ALL_DONE
         return _outcome(outcome, *_step_slots(progress.next_step), *_progress_slots(progress))
 
@@ -184,19 +185,19 @@ class ActionOnboardingProgress(_ProgressAnswer):
 class ActionOnboardingExplainStep(Action):
     """ "How do I verify my email?": the step's instructions (step_explained), or unknown_step with the list."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_onboarding_explain_step"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         said = named_step(tracker)
         channel = conversation_channel(tracker)
         try:
             async with BackendClient() as backend:
                 steps = await backend.onboarding_steps()
                 key = match_onboarding_step(said, _pairs(steps)) if said else None
-                progress: Optional[OnboardingProgress] = None
+                progress: OnboardingProgress | None = None
                 if key is None:
                     # Unnamed: the step in focus. Unknown: the checklist is listed, with what is done.
                     progress = await backend.onboarding_progress(tracker.sender_id, channel)
@@ -207,7 +208,9 @@ class ActionOnboardingExplainStep(Action):
         step = _step_by_key(steps, key)
         if step is None:
             logger.info("no onboarding step matches %r", said)
-            return _outcome(UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else []))
+            return _outcome(
+                UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else [])
+            )
         extra = _progress_slots(progress) if progress else []
         return _outcome(STEP_EXPLAINED, *_step_slots(step), *extra)
 
@@ -219,12 +222,12 @@ class ActionOnboardingMarkDone(Action):
     already_done (the step was done before), unknown_step (no such step).
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_onboarding_mark_done"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         said = named_step(tracker)
         channel = conversation_channel(tracker)
         try:
@@ -275,12 +278,12 @@ class ActionOnboardingNudge(Action):
     """cs_backend's stalled-customer job (EXTERNAL_onboarding_nudge, entity onboarding_step = the step key):
     a reminder about that step while it is still open (nudge), else nothing to say (nudge_obsolete)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_onboarding_nudge"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         said = named_step(tracker)
         try:
             async with BackendClient() as backend:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 # --- ratings on a numeric scale (CSAT 1-5, CES 1-7) ---------------------------------------------------------------
 
@@ -19,20 +19,69 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 
 # Emoji mapped to the rating they most plausibly mean.
 _EMOJI_SCORES = {
-    "😍": 5, "🤩": 5, "🥰": 5, "😁": 5, "😄": 5, "😃": 5, "😀": 5, "🎉": 5, "❤️": 5, "❤": 5, "💯": 5,
-    "🙂": 4, "😊": 4, "👍": 4, "👌": 4,
-    "😐": 3, "😑": 3, "🤷": 3, "😶": 3,
-    "🙁": 2, "😕": 2, "☹️": 2, "☹": 2, "👎": 2, "😟": 2,
-    "😞": 1, "😢": 1, "😭": 1, "😠": 1, "😡": 1, "🤬": 1, "💩": 1,
+    "😍": 5,
+    "🤩": 5,
+    "🥰": 5,
+    "😁": 5,
+    "😄": 5,
+    "😃": 5,
+    "😀": 5,
+    "🎉": 5,
+    "❤️": 5,
+    "❤": 5,
+    "💯": 5,
+    "🙂": 4,
+    "😊": 4,
+    "👍": 4,
+    "👌": 4,
+    "😐": 3,
+    "😑": 3,
+    "🤷": 3,
+    "😶": 3,
+    "🙁": 2,
+    "😕": 2,
+    "☹️": 2,
+    "☹": 2,
+    "👎": 2,
+    "😟": 2,
+    "😞": 1,
+    "😢": 1,
+    "😭": 1,
+    "😠": 1,
+    "😡": 1,
+    "🤬": 1,
+    "💩": 1,
 }
 
 # Words, only used when the message has no number, stars or emoji, and no negation ("not bad").
 _WORD_SCORES = {
-    "excellent": 5, "perfect": 5, "amazing": 5, "awesome": 5, "fantastic": 5, "outstanding": 5, "superb": 5,
-    "great": 4, "good": 4, "helpful": 4, "nice": 4,
-    "ok": 3, "okay": 3, "meh": 3, "average": 3, "fine": 3, "mediocre": 3, "so-so": 3,
-    "poor": 2, "bad": 2, "disappointing": 2, "unhelpful": 2,
-    "terrible": 1, "awful": 1, "horrible": 1, "useless": 1, "worst": 1,
+    "excellent": 5,
+    "perfect": 5,
+    "amazing": 5,
+    "awesome": 5,
+    "fantastic": 5,
+    "outstanding": 5,
+    "superb": 5,
+    "great": 4,
+    "good": 4,
+    "helpful": 4,
+    "nice": 4,
+    "ok": 3,
+    "okay": 3,
+    "meh": 3,
+    "average": 3,
+    "fine": 3,
+    "mediocre": 3,
+    "so-so": 3,
+    "poor": 2,
+    "bad": 2,
+    "disappointing": 2,
+    "unhelpful": 2,
+    "terrible": 1,
+    "awful": 1,
+    "horrible": 1,
+    "useless": 1,
+    "worst": 1,
 }
 
 _FILLED_STARS = "★⭐🌟"
@@ -49,7 +98,7 @@ class _Scale:
     low: int
     high: int
 
-    def score(self, value: float) -> Optional[int]:
+    def score(self, value: float) -> int | None:
         """`value` rounded half up ("4.5" -> 5), or None outside the scale."""
         score = int(math.floor(value + 0.5))
         return score if self.low <= score <= self.high else None
@@ -88,7 +137,7 @@ def _read_number(raw: str, scale: _Scale) -> object:
     return _NO_NUMBER
 
 
-def _parse_rating(text: object, scale: _Scale, read_words: Callable[[str], Optional[int]]) -> Optional[int]:
+def _parse_rating(text: object, scale: _Scale, read_words: Callable[[str], int | None]) -> int | None:
     """A score on `scale` from a number (`_read_number`), else from what `read_words` finds in the text."""
     if text is None or isinstance(text, bool):
         return None
@@ -103,7 +152,7 @@ def _parse_rating(text: object, scale: _Scale, read_words: Callable[[str], Optio
     return read_words(raw)
 
 
-def parse_csat(text: object) -> Optional[int]:
+def parse_csat(text: object) -> int | None:
     """Read a 1-5 satisfaction rating, or None when the message holds none (or an out-of-range one).
 
     Understands "4", "4.5" (rounded half up), "four", "4/5", "8/10" (scaled), "4 out of 5", "★★★★☆",
@@ -112,7 +161,7 @@ def parse_csat(text: object) -> Optional[int]:
     return _parse_rating(text, _CSAT, _csat_from_symbols_and_words)
 
 
-def _csat_from_symbols_and_words(raw: str) -> Optional[int]:
+def _csat_from_symbols_and_words(raw: str) -> int | None:
     filled = sum(raw.count(star) for star in _FILLED_STARS)
     if filled:
         return _CSAT.score(filled)
@@ -138,7 +187,7 @@ _SOMEWHAT = r"(?:fairly|somewhat|quite|pretty|rather|reasonably|mostly|relativel
 _A_BIT = r"(?:a\s+(?:bit|little)(?:\s+bit)?|somewhat|slightly|fairly|rather|kind\s+of|kinda)"
 
 # Checked in order, first match wins: the qualified phrases before the bare words.
-_CES_PHRASES: Tuple[Tuple[re.Pattern, int], ...] = (
+_CES_PHRASES: tuple[tuple[re.Pattern, int], ...] = (
     (re.compile(r"\bneither\b.*\bnor\b"), 4),
     (re.compile(rf"\b{_VERY}\s+{_EASY}\b|\beffortless(ly)?\b|\bpiece\s+of\s+cake\b|\bbreeze\b"), 7),
     (re.compile(rf"\b{_VERY}\s+{_HARD}\b|\bimpossible\b|\bnightmare\b"), 1),
@@ -150,7 +199,7 @@ _CES_PHRASES: Tuple[Tuple[re.Pattern, int], ...] = (
 )
 
 
-def parse_ces(text: object) -> Optional[int]:
+def parse_ces(text: object) -> int | None:
     """Read a 1-7 customer effort score (1 = very difficult, 7 = very easy), or None.
 
     Understands "6", "6.5" (rounded half up), "six", "6/7", "6 out of 7" (other scales are converted:
@@ -161,7 +210,7 @@ def parse_ces(text: object) -> Optional[int]:
     return _parse_rating(text, _CES, _ces_from_words)
 
 
-def _ces_from_words(raw: str) -> Optional[int]:
+def _ces_from_words(raw: str) -> int | None:
     lowered = raw.lower()
     if _NEGATION.search(lowered):
         return None
@@ -175,12 +224,73 @@ def _ces_from_words(raw: str) -> Optional[int]:
 
 # Words that name no particular step ("how do I do the ... step").
 _STEP_STOPWORDS = frozenset(
-    """a an the my your our i i've ive im i'm me we you it its this that to of for in on with and or just now
-    already finally how do does did done doing what which where is are was be been step steps task thing
-    please explain tell about first next set setup up acme cloud finished complete completed""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "your",
+        "our",
+        "i",
+        "i've",
+        "ive",
+        "im",
+        "i'm",
+        "me",
+        "we",
+        "you",
+        "it",
+        "its",
+        "this",
+        "that",
+        "to",
+        "of",
+        "for",
+        "in",
+        "on",
+        "with",
+        "and",
+        "or",
+        "just",
+        "now",
+        "already",
+        "finally",
+        "how",
+        "do",
+        "does",
+        "did",
+        "done",
+        "doing",
+        "what",
+        "which",
+        "where",
+        "is",
+        "are",
+        "was",
+        "be",
+        "been",
+        "step",
+        "steps",
+        "task",
+        "thing",
+        "please",
+        "explain",
+        "tell",
+        "about",
+        "first",
+        "next",
+        "set",
+        "setup",
+        "up",
+        "acme",
+        "cloud",
+        "finished",
+        "complete",
+        "completed",
+    ]
 )
 # A few words customers use that are not in the checklist titles (the NLU synonyms cover whole phrases).
-_STEP_ALIASES: Dict[str, Tuple[str, ...]] = {
+_STEP_ALIASES: dict[str, tuple[str, ...]] = {
     "sign_up": ("signup", "register", "registration", "account", "trial"),
     "verify_email": ("confirm", "confirmation", "verification", "email", "mail", "inbox"),
     "complete_profile": ("profile", "avatar", "photo", "picture", "timezone"),
@@ -191,12 +301,14 @@ _STEP_ALIASES: Dict[str, Tuple[str, ...]] = {
 _STEP_WORD = re.compile(r"[a-z0-9]+")
 
 
-def _step_words(text: str) -> Tuple[str, ...]:
-    return tuple(word for word in _STEP_WORD.findall(text.lower().replace("_", " ")) if word not in _STEP_STOPWORDS)
+def _step_words(text: str) -> tuple[str, ...]:
+    return tuple(
+        word for word in _STEP_WORD.findall(text.lower().replace("_", " ")) if word not in _STEP_STOPWORDS
+    )
 
 
 def _same_word(said: str, known: str) -> bool:
-    """"verified" ~ "verify", "teammates" ~ "teammate", "signup" ~ "sign": a shared stem, loosely."""
+    """ "verified" ~ "verify", "teammates" ~ "teammate", "signup" ~ "sign": a shared stem, loosely."""
     if said == known:
         return True
     shorter, longer = sorted((said, known), key=len)
@@ -210,7 +322,7 @@ def _same_word(said: str, known: str) -> bool:
     return common >= 5
 
 
-def match_onboarding_step(value: object, steps: Iterable[Tuple[str, str]]) -> Optional[str]:
+def match_onboarding_step(value: object, steps: Iterable[tuple[str, str]]) -> str | None:
     """The key of the checklist step a customer named, or None.
 
     `steps` are the checklist's (key, title) pairs. Accepts a key ("verify_email", as Rasa's synonyms give
@@ -223,7 +335,7 @@ def match_onboarding_step(value: object, steps: Iterable[Tuple[str, str]]) -> Op
     text = " ".join(str(value).lower().split())
     if not text:
         return None
-    candidates: Sequence[Tuple[str, str]] = [(str(key), str(title or key)) for key, title in steps]
+    candidates: Sequence[tuple[str, str]] = [(str(key), str(title or key)) for key, title in steps]
     as_key = re.sub(r"[\s-]+", "_", text.strip(" .!?\"'“”"))
     for key, title in candidates:
         if as_key == key.lower() or text.strip(" .!?\"'“”") == " ".join(title.lower().split()):
@@ -250,17 +362,32 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 _PRIORITY_PATTERNS = (
     # Order matters: "not urgent" must win over "urgent", "high priority" over the bare words.
-    ("low", re.compile(r"\b(not\s+(very\s+)?(urgent|important|critical)|no\s+rush|whenever|low|minor|trivial|"
-                       r"lowest|p4)\b")),
-    ("urgent", re.compile(r"\b(urgent|asap|a\.s\.a\.p|critical|emergency|blocker|blocking|highest|top|p1|"
-                          r"immediately|right\s+now)\b")),
+    (
+        "low",
+        re.compile(
+            r"\b(not\s+(very\s+)?(urgent|important|critical)|no\s+rush|whenever|low|minor|trivial|"
+            r"lowest|p4)\b"
+        ),
+    ),
+    (
+        "urgent",
+        re.compile(
+            r"\b(urgent|asap|a\.s\.a\.p|critical|emergency|blocker|blocking|highest|top|p1|"
+            r"immediately|right\s+now)\b"
+        ),
+    ),
     ("high", re.compile(r"\b(high|important|major|serious|p2)\b")),
-    ("normal", re.compile(r"\b(normal|medium|regular|standard|moderate|default|average|p3|"
-                          r"not\s+(too|that|so)\s+urgent)\b")),
+    (
+        "normal",
+        re.compile(
+            r"\b(normal|medium|regular|standard|moderate|default|average|p3|"
+            r"not\s+(too|that|so)\s+urgent)\b"
+        ),
+    ),
 )
 
 
-def normalize_priority(value: object) -> Optional[str]:
+def normalize_priority(value: object) -> str | None:
     """Map what a customer says about priority onto low|normal|high|urgent, or None if it says nothing."""
     if value is None:
         return None
@@ -282,7 +409,9 @@ _URGENCY = re.compile(
     r"\b(urgent(ly)?|asap|a\.s\.a\.p\.?|critical|emergency|blocker|"
     r"(production|prod|site|website|app|everything|service)\s+(is\s+)?(completely\s+)?down)\b"
 )
-_NOT_URGENT = re.compile(r"\b(not|isn't|isnt|no|nothing)\s+(very\s+|too\s+|that\s+|so\s+)?(urgent|critical)\b")
+_NOT_URGENT = re.compile(
+    r"\b(not|isn't|isnt|no|nothing)\s+(very\s+|too\s+|that\s+|so\s+)?(urgent|critical)\b"
+)
 
 
 def infer_urgency(description: object) -> bool:
@@ -308,7 +437,7 @@ _EMAIL = re.compile(
 )
 
 
-def extract_email(text: object) -> Optional[str]:
+def extract_email(text: object) -> str | None:
     """The first plausible email address in the text (domain lower-cased), or None.
 
     "my email is Jane.Doe@Startup.io." -> "Jane.Doe@startup.io"; "jane at startup dot io" -> None.
@@ -377,7 +506,7 @@ def _has_details(cleaned: str) -> bool:
     return len(_ALNUM_WORD.findall(remainder)) >= 2
 
 
-def problem_details(trigger_text: object) -> Optional[str]:
+def problem_details(trigger_text: object) -> str | None:
     """The description to pre-fill from the message that opened the ticket form, if it describes a problem.
 
     "the app keeps crashing when I upload a CSV" -> that text; "I want to open a ticket" -> None;
@@ -399,7 +528,7 @@ def problem_details(trigger_text: object) -> Optional[str]:
 _TICKET_NUMBER = re.compile(r"(?<![\w.@/])#?(\d{1,9})(?![\w.@/])")
 
 
-def parse_ticket_number(value: object) -> Optional[int]:
+def parse_ticket_number(value: object) -> int | None:
     """A ticket number from "12", "#12", "ticket 12", "no. 12" (the first number in the text), else None."""
     if value is None or isinstance(value, bool):
         return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -51,7 +51,7 @@ DEFAULT_CHANNEL = "api"
 # Checked in this order, the first match wins: price first (the discount is the offer that most often keeps a
 # customer), then switching ("moving to X because it has Y" is a switch), then not using ("don't need it" is not
 # a missing feature), then missing features ("need" alone).
-_REASON_KEYWORDS: Tuple[Tuple[str, re.Pattern], ...] = (
+_REASON_KEYWORDS: tuple[tuple[str, re.Pattern], ...] = (
     (
         TOO_EXPENSIVE,
         re.compile(
@@ -85,7 +85,7 @@ _REASON_KEYWORDS: Tuple[Tuple[str, re.Pattern], ...] = (
 _PAYLOAD = re.compile(r"^/\w+(\{.*\})\s*$", re.S)
 
 
-def classify_cancel_reason(value: Any) -> Optional[str]:
+def classify_cancel_reason(value: Any) -> str | None:
     """The cancel_reason value for an answer: a known value as it is, free text by keywords, else "other".
 
     None for an empty answer (the question is asked again).
@@ -111,7 +111,7 @@ def classify_cancel_reason(value: Any) -> Optional[str]:
     return OTHER
 
 
-def _as_bool(value: Any) -> Optional[bool]:
+def _as_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
@@ -122,7 +122,7 @@ def _as_bool(value: Any) -> Optional[bool]:
 class ValidateCancellationForm(FormValidationAction):
     """Classifies the reason and keeps the yes/no to the offer; drops answers left over from a previous run."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_cancellation_form"
 
     @staticmethod
@@ -133,14 +133,14 @@ class ValidateCancellationForm(FormValidationAction):
 
     def validate_cancel_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if self._activating(tracker):
             return {"cancel_reason": None}
         return {"cancel_reason": classify_cancel_reason(value)}
 
     def validate_retention_accepted(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if self._activating(tracker):
             return {"retention_accepted": None}
         return {"retention_accepted": _as_bool(value)}
@@ -149,12 +149,12 @@ class ValidateCancellationForm(FormValidationAction):
 class ActionRecordChurnSignal(Action):
     """Records the cancellation request in cs_backend and reports `churn_outcome`."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_record_churn_signal"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         reason = tracker.get_slot("cancel_reason")
         reason = classify_cancel_reason(reason) if reason is not None else None
         retained = _as_bool(tracker.get_slot("retention_accepted")) is True

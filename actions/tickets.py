@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -62,7 +62,7 @@ def _hint_key(slot: str) -> str:
     return f"{_HINT_KEY_PREFIX}{slot}"
 
 
-def pick_hint(hints: List[Optional[str]]) -> Optional[str]:
+def pick_hint(hints: list[str | None]) -> str | None:
     present = {hint for hint in hints if hint}
     return next((hint for hint in _HINT_PRECEDENCE if hint in present), None)
 
@@ -70,12 +70,12 @@ def pick_hint(hints: List[Optional[str]]) -> Optional[str]:
 class ValidateTicketForm(FormValidationAction):
     """Checks the ticket form's answers; infers "urgent"; pre-fills the description from the first message."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_ticket_form"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         events = await super().run(dispatcher, tracker, domain)
         hints = [
             event.get("value")
@@ -107,7 +107,7 @@ class ValidateTicketForm(FormValidationAction):
 
     async def extract_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         """At activation, use the message that opened the form if it already describes the problem.
 
         A description set before the form started (by action_handoff_to_human) is kept as it is.
@@ -123,11 +123,11 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if not is_meaningful_description(value):
             return {"description": None, _hint_key("description"): HINT_DESCRIPTION_TOO_SHORT}
         description = clean_description(value)
-        result: Dict[Text, Any] = {"description": description}
+        result: dict[str, Any] = {"description": description}
         activating = tracker.get_slot("requested_slot") is None
         if activating:
             result[_hint_key("description")] = HINT_DESCRIPTION_PREFILLED
@@ -139,7 +139,7 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         email = extract_email(value)
         if email is None:
             return {"email": None, _hint_key("email"): HINT_EMAIL_INVALID}
@@ -147,7 +147,7 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_priority(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         priority = normalize_priority(value)
         if priority is None:
             return {"priority": None, _hint_key("priority"): HINT_PRIORITY_INVALID}
@@ -177,18 +177,20 @@ async def open_ticket(
 class ActionCreateTicket(Action):
     """Creates the ticket in cs_backend from the form's slots and reports the outcome in `ticket_outcome`."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_create_ticket"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         description = clean_description(tracker.get_slot("description"))
         email = extract_email(tracker.get_slot("email"))
         priority = normalize_priority(tracker.get_slot("priority")) or "normal"
         if not description or not email:
             # The form guarantees both; never send an incomplete ticket.
-            logger.error("action_create_ticket ran without description or email (sender %s)", tracker.sender_id)
+            logger.error(
+                "action_create_ticket ran without description or email (sender %s)", tracker.sender_id
+            )
             return [
                 SlotSet("ticket_outcome", "rejected"),
                 SlotSet("backend_error", "the description or the email address was missing"),
@@ -214,13 +216,15 @@ class ActionCreateTicket(Action):
         ]
 
     @staticmethod
-    def _failure_events(error: BackendError) -> List[EventType]:
+    def _failure_events(error: BackendError) -> list[EventType]:
         if error.is_client_error:
             # Refused as sent: clear what the backend named so the next attempt asks for it again.
             logger.warning("cs_backend refused the ticket: %s %s", error.status, error.message)
             named = [field for field in ("description", "email", "priority") if field in error.fields]
             cleared = named or ["description", "priority"]
-            reason = "; ".join(f"{field}: {message}" for field, message in error.fields.items()) or error.message
+            reason = (
+                "; ".join(f"{field}: {message}" for field, message in error.fields.items()) or error.message
+            )
             return [
                 SlotSet("ticket_outcome", "rejected"),
                 SlotSet("backend_error", reason),
@@ -241,21 +245,23 @@ class ActionCreateTicket(Action):
 class ActionResetTicketForm(Action):
     """Forgets a cancelled ticket attempt (the email is kept)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_reset_ticket_form"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         return [SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS]
 
 
 # A number in the text counts as a ticket number only next to "#", "ticket", "case", "number" or "no.", so
 # "I opened it 2 days ago" is not ticket 2.
-_NUMBER_IN_CONTEXT = re.compile(r"(#\s*\d{1,9}\b|\b(?:ticket|case|number|no\.?|nr\.?)\s*#?\s*\d{1,9}\b)", re.I)
+_NUMBER_IN_CONTEXT = re.compile(
+    r"(#\s*\d{1,9}\b|\b(?:ticket|case|number|no\.?|nr\.?)\s*#?\s*\d{1,9}\b)", re.I
+)
 
 
-def requested_ticket_number(tracker: Tracker) -> Optional[int]:
+def requested_ticket_number(tracker: Tracker) -> int | None:
     """The ticket number the user asked about: entity, then slot, then a number in context in the text."""
     for value in tracker.get_latest_entity_values("ticket_number"):
         number = parse_ticket_number(value)
@@ -272,12 +278,12 @@ def requested_ticket_number(tracker: Tracker) -> Optional[int]:
 class ActionTicketStatus(Action):
     """Looks up a ticket by number, or the customer's latest one, and reports it in `lookup_outcome`."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ticket_status"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         number = requested_ticket_number(tracker)
         email = extract_email(tracker.get_slot("email"))
         try:
@@ -306,7 +312,7 @@ class ActionTicketStatus(Action):
         )
 
     @staticmethod
-    async def _latest_ticket(backend: BackendClient, tracker: Tracker, email: Optional[str]) -> Optional[Ticket]:
+    async def _latest_ticket(backend: BackendClient, tracker: Tracker, email: str | None) -> Ticket | None:
         page = await backend.list_tickets(sender_id=tracker.sender_id, limit=1)
         if page.items:
             return page.items[0]
@@ -318,7 +324,7 @@ class ActionTicketStatus(Action):
 
     @staticmethod
     async def _belongs_to_customer(
-        backend: BackendClient, ticket: Ticket, tracker: Tracker, email: Optional[str]
+        backend: BackendClient, ticket: Ticket, tracker: Tracker, email: str | None
     ) -> bool:
         """Ticket numbers are sequential: show a ticket's subject only to the chat or email it belongs to."""
         if email and ticket.email.lower() == email.lower():
@@ -329,7 +335,7 @@ class ActionTicketStatus(Action):
         return any(item.id == ticket.id for item in page.items)
 
     @staticmethod
-    def _outcome(outcome: str, **values: Any) -> List[EventType]:
+    def _outcome(outcome: str, **values: Any) -> list[EventType]:
         # `ticket_number` is what the user asked for; it is used up by this lookup (so a later "my last
         # ticket" is not answered with this number). `lookup_number` is what the response shows.
         slots = {

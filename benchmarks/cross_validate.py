@@ -49,8 +49,20 @@ _METRIC = re.compile(r"\btest (Accuracy|F1-score|Precision): ([0-9.]+) \(([0-9.]
 
 def command(folds: int, out: str) -> list[str]:
     rasa = str(Path(sys.executable).parent / "rasa")
-    return [rasa, "test", "nlu", "--nlu", "nlu_data", "--config", "config.yml",
-            "--cross-validation", "--folds", str(folds), "--out", out]
+    return [
+        rasa,
+        "test",
+        "nlu",
+        "--nlu",
+        "nlu_data",
+        "--config",
+        "config.yml",
+        "--cross-validation",
+        "--folds",
+        str(folds),
+        "--out",
+        out,
+    ]
 
 
 def parse_fold_spread(log: str) -> dict[str, dict[str, tuple[float, float]]]:
@@ -96,8 +108,17 @@ def ok(value: float, target: float) -> str:
     return f"≥ {target:.2f} ✅" if value >= target else f"< {target:.2f} ❌"
 
 
-def render(*, intent: dict, entity: dict | None, response: dict | None, spread: dict, folds: int,
-           cmd: str, seconds: float, started: datetime) -> str:
+def render(
+    *,
+    intent: dict,
+    entity: dict | None,
+    response: dict | None,
+    spread: dict,
+    folds: int,
+    cmd: str,
+    seconds: float,
+    started: datetime,
+) -> str:
     intents = labels_of(intent)
     total = int(intent["weighted avg"]["support"])
     macro = intent["macro avg"]["f1-score"]
@@ -112,7 +133,8 @@ def render(*, intent: dict, entity: dict | None, response: dict | None, spread: 
         f"- Measured: {started:%Y-%m-%d %H:%M} UTC, commit `{git_commit()}`, {platform.machine()} with "
         f"{os.cpu_count()} cores, Rasa's {folds} folds in {seconds / 60:.1f} min (other jobs may have run alongside).",
         f"- Data: {len(intents)} intents (retrieval intents counted once), {total} examples"
-        + (f"; {len(labels_of(response))} retrieval sub-intents (faq/*, chitchat/*)" if response else "") + ".",
+        + (f"; {len(labels_of(response))} retrieval sub-intents (faq/*, chitchat/*)" if response else "")
+        + ".",
         f"- Command: `{cmd}`",
         "",
         "| what | pooled over the folds | per fold (weighted F1) | target |",
@@ -136,25 +158,49 @@ def render(*, intent: dict, entity: dict | None, response: dict | None, spread: 
             f"{fmt_spread(spread, 'response')} | |",
             f"| response selection macro-F1 | {response['macro avg']['f1-score']:.3f} | | |",
         ]
-    lines += ["", "Per entity (DIETClassifier, pooled): " + (", ".join(
-        f"{name} {v['f1-score']:.2f} (n={int(v['support'])})" for name, v in sorted(labels_of(entity).items()))
-        if entity else "no entity report") + "."]
+    lines += [
+        "",
+        "Per entity (DIETClassifier, pooled): "
+        + (
+            ", ".join(
+                f"{name} {v['f1-score']:.2f} (n={int(v['support'])})"
+                for name, v in sorted(labels_of(entity).items())
+            )
+            if entity
+            else "no entity report"
+        )
+        + ".",
+    ]
     weakest = sorted(intents.items(), key=lambda kv: kv[1]["f1-score"])[:5]
-    lines += ["", "Weakest intents (F1, pooled): " + ", ".join(
-        f"{name} {v['f1-score']:.2f}" for name, v in weakest) + "."]
+    lines += [
+        "",
+        "Weakest intents (F1, pooled): "
+        + ", ".join(f"{name} {v['f1-score']:.2f}" for name, v in weakest)
+        + ".",
+    ]
     if response:
         weakest_r = sorted(labels_of(response).items(), key=lambda kv: kv[1]["f1-score"])[:3]
-        lines += ["Weakest retrieval sub-intents: " + ", ".join(
-            f"{name} {v['f1-score']:.2f}" for name, v in weakest_r) + "."]
-    lines += ["", "Misclassified examples: `intent_errors.json`, `DIETClassifier_errors.json` and "
-              "`response_selection_errors.json` in the out directory."]
+        lines += [
+            "Weakest retrieval sub-intents: "
+            + ", ".join(f"{name} {v['f1-score']:.2f}" for name, v in weakest_r)
+            + "."
+        ]
+    lines += [
+        "",
+        "Misclassified examples: `intent_errors.json`, `DIETClassifier_errors.json` and "
+        "`response_selection_errors.json` in the out directory.",
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--out", default="var/cross-validation", help="Rasa's report directory (emptied first)")
+    parser.add_argument(
+        "--out", default="var/cross-validation", help="Rasa's report directory (emptied first)"
+    )
     parser.add_argument("--output", type=Path, default=BENCHMARKS, help="the Markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
     args = parser.parse_args()
@@ -163,19 +209,25 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)  # no stale report of an earlier run may be read
     argv = command(args.folds, args.out)
     shown = " ".join(["rasa", *argv[1:]])
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "MPLBACKEND": "Agg"}
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
     print(f"$ {shown}", flush=True)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1)
+    proc = subprocess.Popen(
+        argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     log_lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
         log_lines.append(line)
-        if "evaluation results" in line or _METRIC.search(line) or "Entity extractor" in line \
-                or "Error" in line or "Training NLU model" in line or "CV evaluation" in line:
+        if (
+            "evaluation results" in line
+            or _METRIC.search(line)
+            or "Entity extractor" in line
+            or "Error" in line
+            or "Training NLU model" in line
+            or "CV evaluation" in line
+        ):
             print(line, end="", flush=True)
     code = proc.wait()
     seconds = time.monotonic() - t0
@@ -186,10 +238,16 @@ def main() -> None:
     intent = load_report(out, "intent_report.json")
     if intent is None:
         sys.exit(f"no intent_report.json in {out}")
-    section = render(intent=intent, entity=load_report(out, "DIETClassifier_report.json"),
-                     response=load_report(out, "response_selection_report.json"),
-                     spread=parse_fold_spread("".join(log_lines)), folds=args.folds, cmd=shown,
-                     seconds=seconds, started=started)
+    section = render(
+        intent=intent,
+        entity=load_report(out, "DIETClassifier_report.json"),
+        response=load_report(out, "response_selection_report.json"),
+        spread=parse_fold_spread("".join(log_lines)),
+        folds=args.folds,
+        cmd=shown,
+        seconds=seconds,
+        started=started,
+    )
     print("\n" + section)
     if not args.no_write:
         replace_section(SECTION, section, args.output)

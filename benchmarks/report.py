@@ -31,8 +31,14 @@ def replace_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
 
 def git_commit() -> str:
     """The commit measured, marked `+changes` when the work tree differs from it."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                           capture_output=True, text=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     commit = head.stdout.strip() or "unknown"
     return f"{commit}+changes" if dirty.stdout.strip() else commit

@@ -37,7 +37,11 @@ from pathlib import Path
 from benchmarks.report import git_commit, replace_section
 from bot.launcher import BOT_VENV, DEFAULT_MODEL, REPO_ROOT
 
-QUIET_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+}
 
 
 @dataclass
@@ -76,8 +80,10 @@ def measure_install(role: str, lock: str, work: Path) -> tuple[float, float]:
     venv = work / f"venv-{role}"
     python = _python_for(role)
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    seconds = _timed([str(venv / "bin" / "pip"), "install", "--no-cache-dir", "-r", str(REPO_ROOT / lock)],
-                     env={**os.environ, **QUIET_ENV})
+    seconds = _timed(
+        [str(venv / "bin" / "pip"), "install", "--no-cache-dir", "-r", str(REPO_ROOT / lock)],
+        env={**os.environ, **QUIET_ENV},
+    )
     size = _dir_size_mb(venv)
     shutil.rmtree(venv)
     return seconds, size
@@ -86,8 +92,10 @@ def measure_install(role: str, lock: str, work: Path) -> tuple[float, float]:
 def measure_install_baseline(work: Path) -> float:
     venv = work / "venv-baseline"
     subprocess.run([_python_for("bot"), "-m", "venv", str(venv)], check=True)
-    seconds = _timed([str(venv / "bin" / "pip"), "install", "--no-cache-dir", "rasa-sdk==3.6.2"],
-                     env={**os.environ, **QUIET_ENV})
+    seconds = _timed(
+        [str(venv / "bin" / "pip"), "install", "--no-cache-dir", "rasa-sdk==3.6.2"],
+        env={**os.environ, **QUIET_ENV},
+    )
     shutil.rmtree(venv)
     return seconds
 
@@ -96,9 +104,23 @@ def measure_training(config: Path, work: Path, name: str) -> float:
     cache = work / f"rasa-cache-{name}"
     env = {**os.environ, **QUIET_ENV, "RASA_CACHE_DIRECTORY": str(cache)}
     seconds = _timed(
-        [str(BOT_VENV / "bin" / "rasa"), "train", "--data", "nlu_data", "dialogue", "--config", str(config),
-         "--domain", "domain.yml", "--out", str(work / "models"), "--fixed-model-name", name],
-        cwd=REPO_ROOT, env=env,
+        [
+            str(BOT_VENV / "bin" / "rasa"),
+            "train",
+            "--data",
+            "nlu_data",
+            "dialogue",
+            "--config",
+            str(config),
+            "--domain",
+            "domain.yml",
+            "--out",
+            str(work / "models"),
+            "--fixed-model-name",
+            name,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
     )
     shutil.rmtree(cache, ignore_errors=True)
     return seconds
@@ -106,15 +128,16 @@ def measure_training(config: Path, work: Path, name: str) -> float:
 
 def default_config(work: Path) -> Path:
     path = work / "default-config.yml"
-    path.write_text('recipe: default.v1\nlanguage: en\nassistant_id: benchmark-baseline\n')
+    path.write_text("recipe: default.v1\nlanguage: en\nassistant_id: benchmark-baseline\n")
     return path
 
 
 def _first_answer(rasa_url: str, deadline: float) -> None:
     body = json.dumps({"sender": f"bench-{time.time_ns()}", "message": "hello"}).encode()
     while time.monotonic() < deadline:
-        request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 if json.loads(response.read()):
@@ -159,12 +182,23 @@ def _classify(pid: int) -> str | None:
 
 def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
     ports = {"CS_BACKEND_PORT": _free_port(), "ACTION_SERVER_PORT": _free_port(), "RASA_PORT": _free_port()}
-    env = {**os.environ, **QUIET_ENV, **{k: str(v) for k, v in ports.items()},
-           "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}", "REDIS_URL": "",
-           "RASA_EVENTS_DB": str(work / "bench-events.db")}
+    env = {
+        **os.environ,
+        **QUIET_ENV,
+        **{k: str(v) for k, v in ports.items()},
+        "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}",
+        "REDIS_URL": "",
+        "RASA_EVENTS_DB": str(work / "bench-events.db"),
+    }
     started = time.monotonic()
-    make = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         _first_answer(f"http://127.0.0.1:{ports['RASA_PORT']}", started + 600)
         first_answer = time.monotonic() - started
@@ -184,13 +218,28 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
     port = _free_port()
     started = time.monotonic()
     rasa = subprocess.Popen(
-        [str(BOT_VENV / "bin" / "rasa"), "run", "--model", str(DEFAULT_MODEL), "--enable-api",
-         "--interface", "127.0.0.1", "--port", str(port)],
+        [
+            str(BOT_VENV / "bin" / "rasa"),
+            "run",
+            "--model",
+            str(DEFAULT_MODEL),
+            "--enable-api",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=REPO_ROOT,
         # endpoints.yml is read from the working directory: keep its event broker off the real events file.
-        env={**os.environ, **QUIET_ENV, "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook",
-             "RASA_EVENTS_DB": str(work / "alone-events.db")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={
+            **os.environ,
+            **QUIET_ENV,
+            "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook",
+            "RASA_EVENTS_DB": str(work / "alone-events.db"),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _first_answer(f"http://127.0.0.1:{port}", started + 600)
@@ -223,7 +272,9 @@ def render(figures: list[Figure], notes: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--skip-install", action="store_true", help="do not measure the cold installs (slow)")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
@@ -238,33 +289,61 @@ def main() -> None:
             for role, lock in (("bot", "requirements/bot.txt"), ("backend", "requirements/backend.txt")):
                 seconds, size = measure_install(role, lock, work)
                 print(f"{role} install: {seconds:.0f} s, {size:.0f} MB", flush=True)
-                figures.append(Figure(
-                    f"cold install, {role} environment ({size:,.0f} MB on disk)", f"{seconds:.0f} s",
-                    f"{baseline:.0f} s (venv + rasa-sdk only)", f"{seconds / baseline:.1f}×",
-                    f"pip install --no-cache-dir -r {lock}"))
+                figures.append(
+                    Figure(
+                        f"cold install, {role} environment ({size:,.0f} MB on disk)",
+                        f"{seconds:.0f} s",
+                        f"{baseline:.0f} s (venv + rasa-sdk only)",
+                        f"{seconds / baseline:.1f}×",
+                        f"pip install --no-cache-dir -r {lock}",
+                    )
+                )
 
         ours = measure_training(REPO_ROOT / "config.yml", work, "ours")
         default = measure_training(default_config(work), work, "default")
         print(f"training: {ours:.0f} s (default config {default:.0f} s)", flush=True)
-        figures.append(Figure("model training (empty cache)", f"{ours:.0f} s",
-                              f"{default:.0f} s (Rasa default pipeline and policies, same data)",
-                              f"{ours / default:.2f}×",
-                              "rasa train --data nlu_data dialogue --config config.yml --domain domain.yml"))
+        figures.append(
+            Figure(
+                "model training (empty cache)",
+                f"{ours:.0f} s",
+                f"{default:.0f} s (Rasa default pipeline and policies, same data)",
+                f"{ours / default:.2f}×",
+                "rasa train --data nlu_data dialogue --config config.yml --domain domain.yml",
+            )
+        )
 
         alone_seconds, alone_memory = measure_rasa_alone(work)
         first_answer, memory, stop_seconds = measure_make_run(work)
         print(f"make run → first answer: {first_answer:.1f} s (rasa alone {alone_seconds:.1f} s)", flush=True)
-        figures.append(Figure("`make run` → first answer (environments and model ready)", f"{first_answer:.1f} s",
-                              f"{alone_seconds:.1f} s (`rasa run` alone, same model)",
-                              f"{first_answer / alone_seconds:.2f}×",
-                              "make run; POST /webhooks/rest/webhook until a reply"))
-        figures.append(Figure("Ctrl-C → every process stopped", f"{stop_seconds:.1f} s", "—", "—",
-                              "SIGINT to make run's process group"))
+        figures.append(
+            Figure(
+                "`make run` → first answer (environments and model ready)",
+                f"{first_answer:.1f} s",
+                f"{alone_seconds:.1f} s (`rasa run` alone, same model)",
+                f"{first_answer / alone_seconds:.2f}×",
+                "make run; POST /webhooks/rest/webhook until a reply",
+            )
+        )
+        figures.append(
+            Figure(
+                "Ctrl-C → every process stopped",
+                f"{stop_seconds:.1f} s",
+                "—",
+                "—",
+                "SIGINT to make run's process group",
+            )
+        )
         for name in ("Rasa server", "action server", "cs_backend"):
             if name in memory:
-                figures.append(Figure(f"resident memory, {name}", f"{memory[name]:.0f} MB",
-                                      f"{alone_memory:.0f} MB (`rasa run` alone)",
-                                      f"{memory[name] / alone_memory:.2f}×", "VmRSS after the first answer"))
+                figures.append(
+                    Figure(
+                        f"resident memory, {name}",
+                        f"{memory[name]:.0f} MB",
+                        f"{alone_memory:.0f} MB (`rasa run` alone)",
+                        f"{memory[name] / alone_memory:.2f}×",
+                        "VmRSS after the first answer",
+                    )
+                )
 
     replace_section("bench", render(figures, notes), args.output)
     print(f"wrote {args.output}")

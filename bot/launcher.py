@@ -34,9 +34,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, TextIO
+from typing import TextIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT_VENV = REPO_ROOT / ".venv-bot"
@@ -93,7 +94,9 @@ def service_specs(
     """The three processes of the service, wired to each other through `ports`."""
     extra_env = dict(extra_env or {})
     events_db = extra_env.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
-    endpoints = extra_env.pop("RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(REPO_ROOT / "endpoints.yml")))
+    endpoints = extra_env.pop(
+        "RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(REPO_ROOT / "endpoints.yml"))
+    )
     shared_env = {
         "PYTHONPATH": str(REPO_ROOT),
         "PYTHONUNBUFFERED": "1",
@@ -112,8 +115,14 @@ def service_specs(
         ProcessSpec(
             name="backend",
             argv=[
-                str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "serve",
-                "--host", ports.host, "--port", str(ports.backend),
+                str(BACKEND_VENV / "bin" / "python"),
+                "-m",
+                "cs_backend",
+                "serve",
+                "--host",
+                ports.host,
+                "--port",
+                str(ports.backend),
             ],
             ready_url=f"{ports.backend_url}/health/ready",
             env=shared_env,
@@ -121,8 +130,13 @@ def service_specs(
         ProcessSpec(
             name="actions",
             argv=[
-                str(BOT_VENV / "bin" / "rasa"), "run", "actions",
-                "--actions", "actions", "--port", str(ports.actions),
+                str(BOT_VENV / "bin" / "rasa"),
+                "run",
+                "actions",
+                "--actions",
+                "actions",
+                "--port",
+                str(ports.actions),
             ],
             ready_url=f"{ports.actions_url}/health",
             # rasa-sdk has no host option; its runner reads SANIC_HOST (it binds all interfaces otherwise).
@@ -131,12 +145,21 @@ def service_specs(
         ProcessSpec(
             name="rasa",
             argv=[
-                str(BOT_VENV / "bin" / "rasa"), "run",
-                "--model", str(model),
-                "--enable-api", "--cors", "*",
-                "--interface", ports.host, "--port", str(ports.rasa),
-                "--credentials", str(REPO_ROOT / "credentials.yml"),
-                "--endpoints", endpoints,
+                str(BOT_VENV / "bin" / "rasa"),
+                "run",
+                "--model",
+                str(model),
+                "--enable-api",
+                "--cors",
+                "*",
+                "--interface",
+                ports.host,
+                "--port",
+                str(ports.rasa),
+                "--credentials",
+                str(REPO_ROOT / "credentials.yml"),
+                "--endpoints",
+                endpoints,
             ],
             ready_url=f"{ports.rasa_url}/status",
             env=shared_env,

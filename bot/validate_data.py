@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 
@@ -43,7 +43,9 @@ _UNUSED_UTTERANCE = re.compile(r"The utterance '([^']+)' is not used in any stor
 _INTENT_WITHOUT_EXAMPLES = re.compile(
     r"The intent '([^']+)' is listed in the domain file, but is not found in the NLU training data\."
 )
-_DUPLICATED_INTENTS = re.compile(r"The following duplicated intents have been found across multiple domain files: (.*)")
+_DUPLICATED_INTENTS = re.compile(
+    r"The following duplicated intents have been found across multiple domain files: (.*)"
+)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,24 @@ def judge(warning: str, domain: dict, retrieval: set[str]) -> Verdict:
 
 
 def rasa_warnings(output: str) -> list[str]:
-    return [match.group(1).strip() for match in map(_WARNING.search, _ANSI.sub("", output).splitlines()) if match]
+    return [
+        match.group(1).strip() for match in map(_WARNING.search, _ANSI.sub("", output).splitlines()) if match
+    ]
 
 
 def main() -> int:
     rasa = Path(sys.executable).with_name("rasa")
-    command = [str(rasa), "data", "validate", "--data", *DATA_PATHS, "--domain", "domain.yml",
-               "--config", "config.yml"]
+    command = [
+        str(rasa),
+        "data",
+        "validate",
+        "--data",
+        *DATA_PATHS,
+        "--domain",
+        "domain.yml",
+        "--config",
+        "config.yml",
+    ]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     output = run.stdout + run.stderr
     if run.returncode != 0:
@@ -111,8 +124,10 @@ def main() -> int:
             print(f"exempt: {verdict.warning}  [{verdict.exempt_because}]")
     for verdict in failures:
         print(f"WARNING: {verdict.warning}", file=sys.stderr)
-    print(f"{' '.join(command[1:])}: {len(verdicts)} warnings, {len(verdicts) - len(failures)} exempt, "
-          f"{len(failures)} failing")
+    print(
+        f"{' '.join(command[1:])}: {len(verdicts)} warnings, {len(verdicts) - len(failures)} exempt, "
+        f"{len(failures)} failing"
+    )
     return 1 if failures else 0
 
 

@@ -75,7 +75,16 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
-        health, customers, conversations, tickets, feedback, onboarding, churn, outcomes, events, openapi
+        health,
+        customers,
+        conversations,
+        tickets,
+        feedback,
+        onboarding,
+        churn,
+        outcomes,
+        events,
+        openapi,
     ):
         openapi.add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.

@@ -20,9 +20,10 @@ import asyncio
 import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Tuple, Type
+from typing import Any
 
 import aiohttp
 from aiohttp_retry import ExponentialRetry, RetryClient
@@ -44,11 +45,11 @@ class BackendError(Exception):
     ``fields`` maps each rejected field to the reason (400 validation errors).
     """
 
-    def __init__(self, status: int, message: str, fields: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, status: int, message: str, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(f"cs_backend error {status}: {message}")
         self.status = status
         self.message = message
-        self.fields: Dict[str, str] = dict(fields or {})
+        self.fields: dict[str, str] = dict(fields or {})
 
     @property
     def is_not_found(self) -> bool:
@@ -79,14 +80,14 @@ class Ticket:
     priority: str
     status: str
     email: str
-    customer_id: Optional[int]
-    conversation_id: Optional[int]
+    customer_id: int | None
+    conversation_id: int | None
     channel: str
     created_at: str
     updated_at: str
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Ticket":
+    def from_json(cls, data: Mapping[str, Any]) -> Ticket:
         return cls(
             id=int(data["id"]),
             subject=str(data.get("subject") or ""),
@@ -104,13 +105,13 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TicketPage:
-    items: Tuple[Ticket, ...]
+    items: tuple[Ticket, ...]
     total: int
     limit: int
     offset: int
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "TicketPage":
+    def from_json(cls, data: Mapping[str, Any]) -> TicketPage:
         return cls(
             items=tuple(Ticket.from_json(item) for item in data.get("items") or []),
             total=int(data.get("total") or 0),
@@ -124,16 +125,16 @@ class Feedback:
     id: int
     kind: str
     score: int
-    comment: Optional[str]
-    ticket_id: Optional[int]
-    conversation_id: Optional[int]
+    comment: str | None
+    ticket_id: int | None
+    conversation_id: int | None
     channel: str
-    intent: Optional[str]
+    intent: str | None
     resolver: str
     created_at: str
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Feedback":
+    def from_json(cls, data: Mapping[str, Any]) -> Feedback:
         return cls(
             id=int(data["id"]),
             kind=str(data.get("kind") or ""),
@@ -159,7 +160,7 @@ class OnboardingStep:
     position: int
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "OnboardingStep":
+    def from_json(cls, data: Mapping[str, Any]) -> OnboardingStep:
         return cls(
             key=str(data["key"]),
             title=str(data.get("title") or data["key"]),
@@ -176,11 +177,11 @@ class OnboardingStepState:
     key: str
     title: str
     done: bool
-    completed_at: Optional[str]
-    source: Optional[str]
+    completed_at: str | None
+    source: str | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "OnboardingStepState":
+    def from_json(cls, data: Mapping[str, Any]) -> OnboardingStepState:
         completed_at = data.get("completed_at")
         source = data.get("source")
         return cls(
@@ -197,14 +198,14 @@ class OnboardingProgress:
     """A customer's onboarding progress: every step in checklist order, and the first one not done."""
 
     customer_id: int
-    steps: Tuple[OnboardingStepState, ...]
+    steps: tuple[OnboardingStepState, ...]
     done_count: int
     total: int
-    next_step: Optional[OnboardingStep]
+    next_step: OnboardingStep | None
     completed: bool
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "OnboardingProgress":
+    def from_json(cls, data: Mapping[str, Any]) -> OnboardingProgress:
         steps = tuple(OnboardingStepState.from_json(item) for item in data.get("steps") or [])
         next_step = data.get("next_step")
         return cls(
@@ -216,7 +217,7 @@ class OnboardingProgress:
             completed=bool(data.get("completed")),
         )
 
-    def step(self, key: str) -> Optional[OnboardingStepState]:
+    def step(self, key: str) -> OnboardingStepState | None:
         for state in self.steps:
             if state.key == key:
                 return state
@@ -232,13 +233,13 @@ class ChurnSignal:
     """A recorded churn signal (``POST /api/churn/signals``)."""
 
     id: int
-    customer_id: Optional[int]
+    customer_id: int | None
     kind: str
-    reason: Optional[str]
-    outcome: Optional[str]
+    reason: str | None
+    outcome: str | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ChurnSignal":
+    def from_json(cls, data: Mapping[str, Any]) -> ChurnSignal:
         return cls(
             id=int(data["id"]),
             customer_id=_optional_int(data.get("customer_id")),
@@ -248,7 +249,7 @@ class ChurnSignal:
         )
 
 
-def _optional_int(value: Any) -> Optional[int]:
+def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
@@ -258,7 +259,7 @@ def idempotency_key(kind: str, sender_id: str, event_marker: str) -> str:
     The same inputs always give the same key (so a re-run never writes twice); the hash keeps the header short
     and ASCII whatever the sender id looks like.
     """
-    digest = hashlib.sha256(f"{kind}\x1f{sender_id}\x1f{event_marker}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{kind}\x1f{sender_id}\x1f{event_marker}".encode()).hexdigest()
     return f"rasa-{kind}-{digest[:48]}"
 
 
@@ -267,7 +268,7 @@ class BackendClient:
 
     def __init__(
         self,
-        base_url: Optional[str] = None,
+        base_url: str | None = None,
         *,
         timeout: float = 5.0,
         connect_timeout: float = 2.0,
@@ -284,9 +285,9 @@ class BackendClient:
             statuses=set(),
             retry_all_server_errors=False,
         )
-        self._client: Optional[RetryClient] = None
+        self._client: RetryClient | None = None
 
-    async def __aenter__(self) -> "BackendClient":
+    async def __aenter__(self) -> BackendClient:
         session = aiohttp.ClientSession(
             timeout=self._timeout, headers={"Accept": "application/json", "User-Agent": "acme-rasa-actions"}
         )
@@ -295,9 +296,9 @@ class BackendClient:
 
     async def __aexit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
     ) -> None:
         await self.close()
 
@@ -313,11 +314,11 @@ class BackendClient:
         *,
         description: str,
         email: str,
-        priority: Optional[str] = None,
-        subject: Optional[str] = None,
-        sender_id: Optional[str] = None,
-        channel: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
+        priority: str | None = None,
+        subject: str | None = None,
+        sender_id: str | None = None,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Ticket:
         body = _without_none(
             description=description,
@@ -337,11 +338,11 @@ class BackendClient:
     async def list_tickets(
         self,
         *,
-        sender_id: Optional[str] = None,
-        channel: Optional[str] = None,
-        email: Optional[str] = None,
-        status: Optional[str] = None,
-        priority: Optional[str] = None,
+        sender_id: str | None = None,
+        channel: str | None = None,
+        email: str | None = None,
+        status: str | None = None,
+        priority: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> TicketPage:
@@ -364,13 +365,13 @@ class BackendClient:
         *,
         score: int,
         kind: str = "csat",
-        comment: Optional[str] = None,
-        ticket_id: Optional[int] = None,
-        sender_id: Optional[str] = None,
-        channel: Optional[str] = None,
-        intent: Optional[str] = None,
+        comment: str | None = None,
+        ticket_id: int | None = None,
+        sender_id: str | None = None,
+        channel: str | None = None,
+        intent: str | None = None,
         resolver: str = "bot",
-        idempotency_key: Optional[str] = None,
+        idempotency_key: str | None = None,
     ) -> Feedback:
         body = _without_none(
             kind=kind,
@@ -387,7 +388,7 @@ class BackendClient:
 
     # --- onboarding --------------------------------------------------------------------------------------------
 
-    async def onboarding_steps(self) -> Tuple[OnboardingStep, ...]:
+    async def onboarding_steps(self) -> tuple[OnboardingStep, ...]:
         """The checklist, in order."""
         data = await self._request("GET", "/api/onboarding/steps")
         steps = data.get("steps") if isinstance(data, dict) else None
@@ -406,7 +407,7 @@ class BackendClient:
         channel: str,
         source: str = "customer",
         *,
-        idempotency_key: Optional[str] = None,
+        idempotency_key: str | None = None,
     ) -> OnboardingProgress:
         """Mark `step` done (idempotent: a step already done keeps its first completion). Unknown step: 400."""
         body = {"step": step, "sender_id": sender_id, "channel": channel, "source": source}
@@ -422,11 +423,11 @@ class BackendClient:
         kind: str,
         sender_id: str,
         channel: str,
-        reason: Optional[str] = None,
-        outcome: Optional[str] = None,
-        intent: Optional[str] = None,
+        reason: str | None = None,
+        outcome: str | None = None,
+        intent: str | None = None,
         *,
-        idempotency_key: Optional[str] = None,
+        idempotency_key: str | None = None,
     ) -> ChurnSignal:
         body = _without_none(
             kind=kind,
@@ -446,16 +447,18 @@ class BackendClient:
         method: str,
         path: str,
         *,
-        json: Optional[Mapping[str, Any]] = None,
-        params: Optional[Mapping[str, str]] = None,
-        idempotency_key: Optional[str] = None,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
         if self._client is None:
             raise RuntimeError("BackendClient must be used as `async with BackendClient() as client:`")
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         url = f"{self.base_url}{path}"
         try:
-            async with self._client.request(method, url, json=json, params=params, headers=headers) as response:
+            async with self._client.request(
+                method, url, json=json, params=params, headers=headers
+            ) as response:
                 payload = await _read_json(response)
                 if response.status >= 400:
                     raise _error_from(response.status, payload)
@@ -483,5 +486,5 @@ def _error_from(status: int, payload: Any) -> BackendError:
     return BackendError(status, f"HTTP {status}")
 
 
-def _without_none(**values: Any) -> Dict[str, Any]:
+def _without_none(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}

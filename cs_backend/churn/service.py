@@ -66,6 +66,10 @@ def _filtered(query: ChurnSignalQuery) -> Select[ChurnSignal]:
 
 async def list_signals(db: Database, query: ChurnSignalQuery) -> Page[ChurnSignal]:
     return await fetch_page(
-        db, _filtered(query), ChurnSignal.created_at.desc(), ChurnSignal.id.desc(),
-        limit=query.limit, offset=query.offset,
+        db,
+        _filtered(query),
+        ChurnSignal.created_at.desc(),
+        ChurnSignal.id.desc(),
+        limit=query.limit,
+        offset=query.offset,
     )

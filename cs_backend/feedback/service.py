@@ -59,5 +59,10 @@ def _filtered(query: FeedbackQuery) -> Select[Feedback]:
 
 async def list_feedback(db: Database, query: FeedbackQuery) -> Page[Feedback]:
     return await fetch_page(
-        db, _filtered(query), Feedback.created_at.desc(), Feedback.id.desc(), limit=query.limit, offset=query.offset
+        db,
+        _filtered(query),
+        Feedback.created_at.desc(),
+        Feedback.id.desc(),
+        limit=query.limit,
+        offset=query.offset,
     )

@@ -9,11 +9,12 @@ failing requests later.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 # The bundled checklist. Read at call time (not import time), so tests can point it elsewhere.
 CHECKLIST_PATH = Path(__file__).resolve().with_name("checklist.toml")

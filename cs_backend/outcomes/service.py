@@ -23,7 +23,12 @@ def _filtered(query: OutcomeQuery) -> Select[Any]:
 
 async def list_outcomes(db: Database, query: OutcomeQuery) -> Page[ConversationOutcome]:
     return await fetch_page(
-        db, _filtered(query), ConversationOutcome.ended_at.desc(), ConversationOutcome.id.desc(), limit=query.limit, offset=query.offset
+        db,
+        _filtered(query),
+        ConversationOutcome.ended_at.desc(),
+        ConversationOutcome.id.desc(),
+        limit=query.limit,
+        offset=query.offset,
     )
 
 

@@ -77,7 +77,12 @@ def _filtered(query: TicketQuery) -> Select[Ticket]:
 
 async def list_tickets(db: Database, query: TicketQuery) -> Page[Ticket]:
     return await fetch_page(
-        db, _filtered(query), Ticket.created_at.desc(), Ticket.id.desc(), limit=query.limit, offset=query.offset
+        db,
+        _filtered(query),
+        Ticket.created_at.desc(),
+        Ticket.id.desc(),
+        limit=query.limit,
+        offset=query.offset,
     )
 
 

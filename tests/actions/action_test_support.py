@@ -9,8 +9,9 @@ from __future__ import annotations
 import itertools
 import string
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any
 
 import yaml
 from rasa_sdk import Tracker
@@ -19,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _message_ids = itertools.count(1)
 
 
-def load_domain() -> Dict[str, Any]:
+def load_domain() -> dict[str, Any]:
     with open(REPO_ROOT / "domain.yml", encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
@@ -33,9 +34,9 @@ def user_event(
     entities: Sequence[Mapping[str, Any]] = (),
     *,
     channel: str = "rest",
-    message_id: Optional[str] = None,
+    message_id: str | None = None,
     confidence: float = 0.99,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """A `user` event as Rasa sends it to the action server."""
     message_id = message_id or f"msg-{next(_message_ids)}-{time.time_ns()}"
     parse_data = {
@@ -57,20 +58,26 @@ def user_event(
     }
 
 
-def entity(name: str, value: Any, text: Optional[str] = None) -> Dict[str, Any]:
-    return {"entity": name, "value": value, "start": 0, "end": len(str(text or value)), "extractor": "DIETClassifier"}
+def entity(name: str, value: Any, text: str | None = None) -> dict[str, Any]:
+    return {
+        "entity": name,
+        "value": value,
+        "start": 0,
+        "end": len(str(text or value)),
+        "extractor": "DIETClassifier",
+    }
 
 
-def slot_event(name: str, value: Any) -> Dict[str, Any]:
+def slot_event(name: str, value: Any) -> dict[str, Any]:
     return {"event": "slot", "timestamp": time.time(), "name": name, "value": value}
 
 
-def action_event(name: str) -> Dict[str, Any]:
+def action_event(name: str) -> dict[str, Any]:
     return {"event": "action", "timestamp": time.time(), "name": name}
 
 
-def all_slots(**values: Any) -> Dict[str, Any]:
-    slots: Dict[str, Any] = {name: None for name in DOMAIN["slots"]}
+def all_slots(**values: Any) -> dict[str, Any]:
+    slots: dict[str, Any] = {name: None for name in DOMAIN["slots"]}
     slots["requested_slot"] = None
     slots.update(values)
     return slots
@@ -78,14 +85,16 @@ def all_slots(**values: Any) -> Dict[str, Any]:
 
 def make_tracker(
     sender_id: str,
-    events: Iterable[Dict[str, Any]],
+    events: Iterable[dict[str, Any]],
     *,
-    slots: Optional[Mapping[str, Any]] = None,
-    active_loop: Optional[str] = None,
+    slots: Mapping[str, Any] | None = None,
+    active_loop: str | None = None,
 ) -> Tracker:
     """A tracker whose latest message is the last `user` event in `events`."""
     events = list(events)
-    latest = next((dict(e["parse_data"], text=e["text"]) for e in reversed(events) if e["event"] == "user"), {})
+    latest = next(
+        (dict(e["parse_data"], text=e["text"]) for e in reversed(events) if e["event"] == "user"), {}
+    )
     return Tracker(
         sender_id=sender_id,
         slots=all_slots(**(slots or {})),
@@ -98,12 +107,12 @@ def make_tracker(
     )
 
 
-def slot_values(events: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
+def slot_values(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The slot values a list of returned events sets (last one wins)."""
     return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
 
 
-def render_response(name: str, slots: Mapping[str, Any]) -> List[str]:
+def render_response(name: str, slots: Mapping[str, Any]) -> list[str]:
     """The texts Rasa could send for response `name` with these slot values.
 
     Like Rasa's NLG: variations whose conditions all match take precedence over unconditioned ones; then

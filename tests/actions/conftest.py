@@ -17,9 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ class RunningBackend:
 
 def _wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    last_error: Optional[str] = None
+    last_error: str | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
@@ -103,7 +104,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
     base = tmp_path_factory.mktemp("cs_backend")
     database_path = base / "cs_backend.db"
     log_path = base / "cs_backend.log"
-    env: Dict[str, str] = {
+    env: dict[str, str] = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{database_path}",
         "REDIS_URL": "",

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any, Dict, List
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
+from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
-from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
 from actions.api.backend import BackendClient, BackendError, BackendUnavailable
 from actions.feedback import ActionRecordFeedback
 from actions.tickets import ActionCreateTicket, ActionResetTicketForm, ActionTicketStatus
-from conftest import RunningBackend
 
 
-def _form_filled_tracker(sender_id: str, *, channel: str = "rest", message_id: str | None = None, **slots: Any):
+def _form_filled_tracker(
+    sender_id: str, *, channel: str = "rest", message_id: str | None = None, **slots: Any
+):
     """The tracker after the ticket form completed: the last user message answered the priority question."""
     values = {
         "description": "the invoice PDF export shows an empty page for March",
@@ -33,17 +35,17 @@ def _form_filled_tracker(sender_id: str, *, channel: str = "rest", message_id: s
     return make_tracker(sender_id, events, slots=values)
 
 
-async def _run(action: Any, tracker: Any) -> tuple[List[Dict[str, Any]], CollectingDispatcher]:
+async def _run(action: Any, tracker: Any) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, DOMAIN)
     return events, dispatcher
 
 
-def _tickets_of(backend: RunningBackend, sender_id: str) -> Dict[str, Any]:
+def _tickets_of(backend: RunningBackend, sender_id: str) -> dict[str, Any]:
     return backend.get(f"/api/tickets?sender_id={quote(sender_id)}&limit=100")
 
 
-async def _create_ticket(sender_id: str, **slots: Any) -> Dict[str, Any]:
+async def _create_ticket(sender_id: str, **slots: Any) -> dict[str, Any]:
     events, _ = await _run(ActionCreateTicket(), _form_filled_tracker(sender_id, **slots))
     values = slot_values(events)
     assert values["ticket_outcome"] == "created", values
@@ -53,7 +55,9 @@ async def _create_ticket(sender_id: str, **slots: Any) -> Dict[str, Any]:
 # --- ticket creation -------------------------------------------------------------------------------------------
 
 
-async def test_ticket_is_created_and_its_number_told(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_ticket_is_created_and_its_number_told(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     events, dispatcher = await _run(ActionCreateTicket(), _form_filled_tracker(sender_id))
     slots = slot_values(events)
 
@@ -79,7 +83,9 @@ async def test_ticket_is_created_and_its_number_told(backend: RunningBackend, ba
 async def test_urgent_ticket_is_stored_urgent_and_said_so(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    slots = await _create_ticket(sender_id, priority="urgent", description="URGENT: checkout is down for everyone")
+    slots = await _create_ticket(
+        sender_id, priority="urgent", description="URGENT: checkout is down for everyone"
+    )
     (ticket,) = _tickets_of(backend, sender_id)["items"]
     assert ticket["priority"] == "urgent"
     (told,) = render_response("utter_ticket_created", {**slots, "email": "jane@startup.io"})
@@ -91,13 +97,17 @@ async def test_rerunning_the_action_for_the_same_message_creates_one_ticket(
 ) -> None:
     tracker = _form_filled_tracker(sender_id, message_id=f"{sender_id}-last-message")
     first, _ = await _run(ActionCreateTicket(), tracker)
-    again, _ = await _run(ActionCreateTicket(), _form_filled_tracker(sender_id, message_id=f"{sender_id}-last-message"))
+    again, _ = await _run(
+        ActionCreateTicket(), _form_filled_tracker(sender_id, message_id=f"{sender_id}-last-message")
+    )
 
     assert slot_values(first)["ticket_id"] == slot_values(again)["ticket_id"]
     assert _tickets_of(backend, sender_id)["total"] == 1
 
     # a new message (a new request by the customer) is a new ticket
-    await _run(ActionCreateTicket(), _form_filled_tracker(sender_id, message_id=f"{sender_id}-another-message"))
+    await _run(
+        ActionCreateTicket(), _form_filled_tracker(sender_id, message_id=f"{sender_id}-another-message")
+    )
     assert _tickets_of(backend, sender_id)["total"] == 2
 
 
@@ -128,7 +138,10 @@ async def test_reset_forgets_a_cancelled_attempt_but_keeps_the_email() -> None:
 async def test_status_by_number(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
     created = await _create_ticket(sender_id)
     number = created["ticket_id"]
-    for said, value in [(f"what's the status of ticket {number}?", number), (f"#{number} status?", f"#{number}")]:
+    for said, value in [
+        (f"what's the status of ticket {number}?", number),
+        (f"#{number} status?", f"#{number}"),
+    ]:
         tracker = make_tracker(
             sender_id, [user_event(said, "ticket_status", [entity("ticket_number", value)])], slots=created
         )
@@ -150,7 +163,8 @@ async def test_status_of_someone_elses_ticket_hides_its_subject(
 ) -> None:
     number = (await _create_ticket(sender_id))["ticket_id"]
     stranger = make_tracker(
-        f"{sender_id}-stranger", [user_event(f"status of ticket {number}", "ticket_status", [entity("ticket_number", number)])]
+        f"{sender_id}-stranger",
+        [user_event(f"status of ticket {number}", "ticket_status", [entity("ticket_number", number)])],
     )
     slots = slot_values((await _run(ActionTicketStatus(), stranger))[0])
     assert slots["lookup_outcome"] == "found"
@@ -180,7 +194,9 @@ async def test_status_of_my_last_ticket(backend: RunningBackend, backend_url: st
     assert slots["lookup_priority"] == "low"
 
 
-async def test_my_last_ticket_when_there_is_none(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_my_last_ticket_when_there_is_none(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     tracker = make_tracker(sender_id, [user_event("is my ticket fixed yet?", "ticket_status")])
     slots = slot_values((await _run(ActionTicketStatus(), tracker))[0])
     assert slots["lookup_outcome"] == "no_tickets"
@@ -225,7 +241,7 @@ def _feedback_tracker(
     return make_tracker(sender_id, events, slots=slots)
 
 
-def _feedback_of(backend: RunningBackend, **query: Any) -> List[Dict[str, Any]]:
+def _feedback_of(backend: RunningBackend, **query: Any) -> list[dict[str, Any]]:
     params = "&".join(f"{name}={quote(str(value))}" for name, value in query.items())
     return backend.get(f"/api/feedback?{params}&limit=100")["items"]
 
@@ -234,13 +250,16 @@ def _conversation_id(backend: RunningBackend, sender_id: str, channel: str) -> i
     """The backend's id of the conversation (sender_id, channel) (an upsert: it exists already here)."""
     body = json.dumps({"sender_id": sender_id, "channel": channel}).encode()
     request = urllib.request.Request(
-        f"{backend.url}/api/conversations", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        f"{backend.url}/api/conversations",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return int(json.load(response)["id"])
 
 
-def _feedback_of_conversation(backend: RunningBackend, sender_id: str, channel: str) -> List[Dict[str, Any]]:
+def _feedback_of_conversation(backend: RunningBackend, sender_id: str, channel: str) -> list[dict[str, Any]]:
     conversation_id = _conversation_id(backend, sender_id, channel)
     return [item for item in _feedback_of(backend) if item["conversation_id"] == conversation_id]
 
@@ -268,7 +287,10 @@ async def test_csat_and_ces_are_stored_with_channel_intent_resolver_and_ticket(
         assert feedback["conversation_id"] is not None
 
     # Rasa running the action again for the same message stores no second rating of either kind
-    await _run(ActionRecordFeedback(), _feedback_tracker(sender_id, ticket_id, 4.0, 6.0, message_id=f"{sender_id}-rating"))
+    await _run(
+        ActionRecordFeedback(),
+        _feedback_tracker(sender_id, ticket_id, 4.0, 6.0, message_id=f"{sender_id}-rating"),
+    )
     assert len(_feedback_of(backend, ticket_id=ticket_id)) == 2
     (told,) = render_response("utter_feedback_thanks", slots)
     assert "thanks" in told.lower()
@@ -296,7 +318,9 @@ async def test_onboarding_ces_is_attributed_to_onboarding_not_the_ticket(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     ticket_id = (await _create_ticket(sender_id))["ticket_id"]
-    tracker = _feedback_tracker(sender_id, ticket_id, ces="7", form="onboarding_feedback_form", topic="onboarding")
+    tracker = _feedback_tracker(
+        sender_id, ticket_id, ces="7", form="onboarding_feedback_form", topic="onboarding"
+    )
     events, _ = await _run(ActionRecordFeedback(), tracker)
     slots = slot_values(events)
     assert slots["feedback_outcome"] == "saved" and slots["feedback_topic"] is None
@@ -336,7 +360,9 @@ async def test_csat_for_a_vanished_ticket_is_still_stored(
 # --- backend down ----------------------------------------------------------------------------------------------
 
 
-async def test_backend_down_create_ticket_says_so_and_keeps_the_details(backend_down: str, sender_id: str) -> None:
+async def test_backend_down_create_ticket_says_so_and_keeps_the_details(
+    backend_down: str, sender_id: str
+) -> None:
     events, dispatcher = await _run(ActionCreateTicket(), _form_filled_tracker(sender_id))
     slots = slot_values(events)
     assert slots["ticket_outcome"] == "unavailable"
@@ -346,7 +372,9 @@ async def test_backend_down_create_ticket_says_so_and_keeps_the_details(backend_
 
 
 async def test_backend_down_status_lookup_says_so(backend_down: str, sender_id: str) -> None:
-    tracker = make_tracker(sender_id, [user_event("#12 status?", "ticket_status", [entity("ticket_number", "#12")])])
+    tracker = make_tracker(
+        sender_id, [user_event("#12 status?", "ticket_status", [entity("ticket_number", "#12")])]
+    )
     slots = slot_values((await _run(ActionTicketStatus(), tracker))[0])
     assert slots["lookup_outcome"] == "unavailable"
     (told,) = render_response("utter_lookup_unavailable", slots)

@@ -6,15 +6,16 @@ the buttons appended by the action).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
-
-from rasa_sdk.executor import CollectingDispatcher
+from collections.abc import Sequence
+from typing import Any
 
 from action_test_support import DOMAIN, make_tracker, render_response, user_event
+from rasa_sdk.executor import CollectingDispatcher
+
 from actions.fallback import (
-    SOMETHING_ELSE,
     EXCLUDED_INTENTS,
     INTENT_PHRASES,
+    SOMETHING_ELSE,
     ActionDefaultAskAffirmation,
     ActionDefaultFallback,
     affirmation_buttons,
@@ -22,7 +23,7 @@ from actions.fallback import (
 )
 
 
-def _fallback_message(text: str, ranking: Sequence[Tuple[str, float]]) -> Dict[str, Any]:
+def _fallback_message(text: str, ranking: Sequence[tuple[str, float]]) -> dict[str, Any]:
     """A user event as the FallbackClassifier leaves it: intent nlu_fallback, ranking with nlu_fallback on top."""
     event = user_event(text, "nlu_fallback", confidence=0.6)
     event["parse_data"]["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.6}] + [
@@ -32,14 +33,16 @@ def _fallback_message(text: str, ranking: Sequence[Tuple[str, float]]) -> Dict[s
 
 
 async def _run(
-    action: Any, events: List[Dict[str, Any]], active_loop: str | None = None
-) -> Tuple[List[Dict[str, Any]], CollectingDispatcher]:
+    action: Any, events: list[dict[str, Any]], active_loop: str | None = None
+) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
-    result = await action.run(dispatcher, make_tracker("fallback-test", events, active_loop=active_loop), DOMAIN)
+    result = await action.run(
+        dispatcher, make_tracker("fallback-test", events, active_loop=active_loop), DOMAIN
+    )
     return result, dispatcher
 
 
-def _payloads(buttons: List[Dict[str, str]]) -> List[str]:
+def _payloads(buttons: list[dict[str, str]]) -> list[str]:
     return [button["payload"] for button in buttons]
 
 
@@ -68,7 +71,13 @@ def test_candidates_skip_fallback_retrieval_and_conversational_intents_and_keep_
 
 
 def test_unknown_and_repeated_intents_are_skipped() -> None:
-    ranking = [{"name": "some_new_intent"}, {"name": "data_export"}, {"name": "data_export"}, {}, {"name": None}]
+    ranking = [
+        {"name": "some_new_intent"},
+        {"name": "data_export"},
+        {"name": "data_export"},
+        {},
+        {"name": None},
+    ]
     assert candidate_intents(ranking) == ["data_export"]
 
 
@@ -92,7 +101,13 @@ def test_without_any_guess_a_person_and_something_else_are_offered() -> None:
 async def test_ask_affirmation_sends_the_response_with_buttons_for_the_top_guesses() -> None:
     message = _fallback_message(
         "i cant get in to my acount",
-        [("account_locked", 0.41), ("password_reset", 0.38), ("faq", 0.1), ("thank", 0.05), ("change_email", 0.03)],
+        [
+            ("account_locked", 0.41),
+            ("password_reset", 0.38),
+            ("faq", 0.1),
+            ("thank", 0.05),
+            ("change_email", 0.03),
+        ],
     )
     events, dispatcher = await _run(ActionDefaultAskAffirmation(), [message])
 
@@ -130,7 +145,9 @@ async def test_ask_affirmation_without_guesses_still_asks() -> None:
 async def test_giving_up_offers_a_person_and_keeps_the_message() -> None:
     message = _fallback_message("qwerty uiop", [("report_problem", 0.3)])
     # Rasa runs it while the two-stage loop deactivates, so that loop is still the active one.
-    events, dispatcher = await _run(ActionDefaultFallback(), [message], active_loop="action_two_stage_fallback")
+    events, dispatcher = await _run(
+        ActionDefaultFallback(), [message], active_loop="action_two_stage_fallback"
+    )
     assert events == []  # no UserUtteranceReverted: the handoff quotes this message
     (sent,) = dispatcher.messages
     assert sent["response"] == "utter_offer_human"
@@ -156,7 +173,7 @@ def _rasa_tracker(*answers: str) -> Any:
     from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
     from rasa.shared.nlu.training_data.message import Message
 
-    events: List[Any] = [
+    events: list[Any] = [
         ActionExecuted("action_listen"),
         UserUttered("vlorp", {"name": "nlu_fallback", "confidence": 0.6}),
         ActionExecuted("action_two_stage_fallback"),
@@ -164,7 +181,9 @@ def _rasa_tracker(*answers: str) -> Any:
     ]
     for answer in answers:
         if answer.startswith("/"):
-            intent = YAMLStoryReader.unpack_regex_message(Message(data={"text": answer}), _RASA_DOMAIN).data["intent"]
+            intent = YAMLStoryReader.unpack_regex_message(Message(data={"text": answer}), _RASA_DOMAIN).data[
+                "intent"
+            ]
         else:  # typed, and misunderstood again
             intent = {"name": "nlu_fallback", "confidence": 0.6}
         events += [
@@ -175,9 +194,8 @@ def _rasa_tracker(*answers: str) -> Any:
 
 
 def _load_rasa_domain() -> Any:
-    from rasa.shared.core.domain import Domain
-
     from action_test_support import REPO_ROOT
+    from rasa.shared.core.domain import Domain
 
     return Domain.load(str(REPO_ROOT / "domain.yml"))
 
@@ -219,7 +237,7 @@ async def test_something_else_is_the_no_of_rasas_loop_and_a_second_one_gives_up(
     assert _second_affirmation_failed(twice) and await _loop_is_done(twice)
 
 
-async def _our_fallback_on(rasa_tracker: Any) -> Tuple[List[Dict[str, Any]], List[str]]:
+async def _our_fallback_on(rasa_tracker: Any) -> tuple[list[dict[str, Any]], list[str]]:
     """action_default_fallback run on the state Rasa sends the action server for this tracker."""
     from rasa.shared.core.trackers import EventVerbosity
     from rasa_sdk import Tracker
@@ -241,7 +259,13 @@ async def test_two_misses_in_a_row_give_up_inside_the_loop_with_the_offer_of_a_p
 async def test_a_third_miss_typed_after_the_offer_asks_to_rephrase() -> None:
     """The kept second miss and a third one are "two fallbacks in a row" when the loop is not active yet."""
     from rasa.core.actions.two_stage_fallback import _two_fallbacks_in_a_row
-    from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, UserUttered, UserUtteranceReverted
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActiveLoop,
+        BotUttered,
+        UserUtteranceReverted,
+        UserUttered,
+    )
 
     tracker = _rasa_tracker("zzxq blick")
     for event in [

@@ -3,9 +3,7 @@ a tracker whose last events are the candidate SlotSets, then the next question r
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
-
-from rasa_sdk.executor import CollectingDispatcher
+from typing import Any
 
 from action_test_support import (
     DOMAIN,
@@ -17,13 +15,15 @@ from action_test_support import (
     slot_values,
     user_event,
 )
+from rasa_sdk.executor import CollectingDispatcher
+
 from actions.feedback import ValidateFeedbackForm, ValidateOnboardingFeedbackForm
 from actions.tickets import ValidateTicketForm
 
 
 async def _validate_ticket(
-    text: str, intent: str, candidates: Dict[str, Any], *, requested: Any, slots: Dict[str, Any] | None = None
-) -> List[Dict[str, Any]]:
+    text: str, intent: str, candidates: dict[str, Any], *, requested: Any, slots: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Events of validate_ticket_form after the user said `text` and Rasa extracted `candidates`."""
     current = dict(slots or {})
     current["requested_slot"] = requested
@@ -34,7 +34,9 @@ async def _validate_ticket(
         action_event("ticket_form"),
         *[slot_event(name, value) for name, value in candidates.items()],
     ]
-    tracker = make_tracker("validation-test", events, slots=current, active_loop="ticket_form" if requested else None)
+    tracker = make_tracker(
+        "validation-test", events, slots=current, active_loop="ticket_form" if requested else None
+    )
     dispatcher = CollectingDispatcher()
     result = await ValidateTicketForm().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages == []  # the text comes from the next utter_ask_* response
@@ -66,7 +68,9 @@ async def test_valid_email_is_cleaned() -> None:
 
 
 async def test_too_short_description_is_asked_again() -> None:
-    events = await _validate_ticket("it crashes", "report_problem", {"description": "it crashes"}, requested="description")
+    events = await _validate_ticket(
+        "it crashes", "report_problem", {"description": "it crashes"}, requested="description"
+    )
     slots = slot_values(events)
     assert slots["description"] is None
     assert slots["form_hint"] == "description_too_short"
@@ -92,7 +96,9 @@ async def test_not_urgent_description_leaves_priority_to_ask() -> None:
 
 
 async def test_priority_is_normalised() -> None:
-    events = await _validate_ticket("asap please", "inform", {"priority": "asap please"}, requested="priority")
+    events = await _validate_ticket(
+        "asap please", "inform", {"priority": "asap please"}, requested="priority"
+    )
     assert slot_values(events)["priority"] == "urgent"
 
 
@@ -137,7 +143,7 @@ async def test_priority_entity_in_the_opening_message_is_kept() -> None:
     assert slot_values(events)["priority"] == "urgent"
 
 
-async def _validate_csat(text: str) -> Dict[str, Any]:
+async def _validate_csat(text: str) -> dict[str, Any]:
     events = [
         user_event(text, "rate"),
         slot_event("requested_slot", "csat_score"),
@@ -145,12 +151,15 @@ async def _validate_csat(text: str) -> Dict[str, Any]:
         slot_event("csat_score", text),
     ]
     tracker = make_tracker(
-        "csat-test", events, slots={"csat_score": text, "requested_slot": "csat_score"}, active_loop="feedback_form"
+        "csat-test",
+        events,
+        slots={"csat_score": text, "requested_slot": "csat_score"},
+        active_loop="feedback_form",
     )
     return slot_values(await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN))
 
 
-async def _validate_ces(text: str, form: str = "feedback_form") -> Dict[str, Any]:
+async def _validate_ces(text: str, form: str = "feedback_form") -> dict[str, Any]:
     events = [
         user_event(text, "rate"),
         slot_event("requested_slot", "ces_score"),
@@ -219,7 +228,9 @@ async def test_feedback_form_resuming_after_a_digression_drops_the_previous_rema
         action_event("feedback_form"),
     ]
     tracker = make_tracker(
-        "resume-feedback", events, slots={"form_hint": "ces_invalid", "requested_slot": "ces_score"},
+        "resume-feedback",
+        events,
+        slots={"form_hint": "ces_invalid", "requested_slot": "ces_score"},
         active_loop="feedback_form",
     )
     result = await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN)
@@ -237,7 +248,10 @@ async def test_resuming_after_a_digression_drops_the_previous_remark() -> None:
         action_event("ticket_form"),
     ]
     tracker = make_tracker(
-        "resume-test", events, slots={"form_hint": "urgent_inferred", "requested_slot": "email"}, active_loop="ticket_form"
+        "resume-test",
+        events,
+        slots={"form_hint": "urgent_inferred", "requested_slot": "email"},
+        active_loop="ticket_form",
     )
     result = await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN)
     assert slot_values(result) == {"form_hint": None}
@@ -253,14 +267,21 @@ async def test_rejected_answer_keeps_no_slot_events_even_with_a_hint_set() -> No
         action_event("ticket_form"),
     ]
     tracker = make_tracker(
-        "reject-test", events, slots={"form_hint": "urgent_inferred", "requested_slot": "email"}, active_loop="ticket_form"
+        "reject-test",
+        events,
+        slots={"form_hint": "urgent_inferred", "requested_slot": "email"},
+        active_loop="ticket_form",
     )
     result = await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN)
     assert [e for e in result if e.get("event") == "slot" and e.get("name") != "requested_slot"] == []
 
 
 async def test_rating_request_without_a_number_just_asks() -> None:
-    events = [user_event("I want to leave a rating", "rate"), action_event("feedback_form"), slot_event("csat_score", "I want to leave a rating")]
+    events = [
+        user_event("I want to leave a rating", "rate"),
+        action_event("feedback_form"),
+        slot_event("csat_score", "I want to leave a rating"),
+    ]
     tracker = make_tracker("csat-activation", events, slots={"csat_score": "I want to leave a rating"})
     slots = slot_values(await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN))
     assert slots["csat_score"] is None and slots["form_hint"] is None

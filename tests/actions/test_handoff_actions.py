@@ -4,10 +4,9 @@ ticket form it hands over to when the email is unknown (ValidateTicketForm asks 
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
-
-from rasa_sdk.executor import CollectingDispatcher
 
 from action_test_support import (
     DOMAIN,
@@ -19,6 +18,9 @@ from action_test_support import (
     slot_values,
     user_event,
 )
+from conftest import RunningBackend
+from rasa_sdk.executor import CollectingDispatcher
+
 from actions.handoff import (
     HANDOFF_INTRO,
     ActionHandoffToHuman,
@@ -27,14 +29,13 @@ from actions.handoff import (
     recent_customer_messages,
 )
 from actions.tickets import ActionCreateTicket, ValidateTicketForm
-from conftest import RunningBackend
 
 
-def _reverted() -> Dict[str, Any]:
+def _reverted() -> dict[str, Any]:
     return {"event": "rewind", "timestamp": 0}
 
 
-def _two_misses_then_yes() -> List[Dict[str, Any]]:
+def _two_misses_then_yes() -> list[dict[str, Any]]:
     """Two messages the NLU did not understand (the fallback loop reverted the first), then "yes" to the offer."""
     first = user_event("my stuff vanished from the thingy", "nlu_fallback", confidence=0.3)
     second = user_event("the board thing, all gone since this morning", "nlu_fallback", confidence=0.35)
@@ -49,11 +50,11 @@ def _two_misses_then_yes() -> List[Dict[str, Any]]:
     ]
 
 
-def _tracker(sender_id: str, events: Sequence[Dict[str, Any]], **slots: Any):
+def _tracker(sender_id: str, events: Sequence[dict[str, Any]], **slots: Any):
     return make_tracker(sender_id, list(events), slots=slots)
 
 
-async def _run(tracker: Any) -> Dict[str, Any]:
+async def _run(tracker: Any) -> dict[str, Any]:
     dispatcher = CollectingDispatcher()
     events = await ActionHandoffToHuman().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages == []  # the rules speak the utter_handoff_* responses
@@ -62,7 +63,7 @@ async def _run(tracker: Any) -> Dict[str, Any]:
     return slots
 
 
-def _tickets_of(backend: RunningBackend, sender_id: str) -> Dict[str, Any]:
+def _tickets_of(backend: RunningBackend, sender_id: str) -> dict[str, Any]:
     return backend.get(f"/api/tickets?sender_id={quote(sender_id)}&limit=100")
 
 
@@ -99,7 +100,9 @@ def test_recent_messages_are_typed_ones_of_this_session_including_misunderstood_
 
 def test_only_the_last_five_messages_are_quoted() -> None:
     events = [user_event(f"message number {n}", "nlu_fallback") for n in range(1, 9)]
-    assert recent_customer_messages(_tracker("five-test", events)) == [f"message number {n}" for n in range(4, 9)]
+    assert recent_customer_messages(_tracker("five-test", events)) == [
+        f"message number {n}" for n in range(4, 9)
+    ]
 
 
 def test_description_and_priority() -> None:
@@ -142,7 +145,10 @@ async def test_known_email_opens_a_ticket_with_the_conversation(
 async def test_urgency_in_the_conversation_makes_the_ticket_urgent(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    events = [user_event("our production is down!!", "nlu_fallback"), user_event("get me a human", "request_human")]
+    events = [
+        user_event("our production is down!!", "nlu_fallback"),
+        user_event("get me a human", "request_human"),
+    ]
     slots = await _run(_tracker(sender_id, events, email="ops@startup.io"))
     (ticket,) = _tickets_of(backend, sender_id)["items"]
     assert ticket["priority"] == "urgent" and slots["ticket_priority"] == "urgent"
@@ -151,7 +157,9 @@ async def test_urgency_in_the_conversation_makes_the_ticket_urgent(
 async def test_rerunning_the_handoff_for_the_same_message_opens_one_ticket(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    tracker = _tracker(sender_id, [user_event("I need a real person", "request_human")], email="jane@startup.io")
+    tracker = _tracker(
+        sender_id, [user_event("I need a real person", "request_human")], email="jane@startup.io"
+    )
     first = await _run(tracker)
     second = await _run(tracker)
     assert first["ticket_id"] == second["ticket_id"]
@@ -175,7 +183,9 @@ async def test_the_handoff_and_a_ticket_from_the_same_message_are_not_confused(
 
 
 async def test_backend_down_says_the_handoff_is_unavailable(backend_down: str, sender_id: str) -> None:
-    slots = await _run(_tracker(sender_id, [user_event("talk to a human", "request_human")], email="jane@startup.io"))
+    slots = await _run(
+        _tracker(sender_id, [user_event("talk to a human", "request_human")], email="jane@startup.io")
+    )
     assert slots == {"handoff_outcome": "unavailable"}
     assert render_response("utter_handoff_unavailable", slots)
 
@@ -194,7 +204,7 @@ async def test_unknown_email_prepares_the_ticket_form(backend_down: str, sender_
     assert asked.startswith("Live chat with our team isn't available here yet")
 
 
-async def _activate_ticket_form(history: List[Dict[str, Any]], prepared: Dict[str, Any]) -> Dict[str, Any]:
+async def _activate_ticket_form(history: list[dict[str, Any]], prepared: dict[str, Any]) -> dict[str, Any]:
     """validate_ticket_form at the form's activation: Rasa validates the pre-filled description and priority."""
     events = [
         *history,
@@ -211,7 +221,7 @@ async def _activate_ticket_form(history: List[Dict[str, Any]], prepared: Dict[st
     return result
 
 
-async def _answer_email(text: str, state: Dict[str, Any], email: Optional[str]) -> Dict[str, Any]:
+async def _answer_email(text: str, state: dict[str, Any], email: str | None) -> dict[str, Any]:
     events = [
         user_event(text, "inform", [entity("email", email)] if email else []),
         slot_event("requested_slot", "email"),
@@ -219,7 +229,10 @@ async def _answer_email(text: str, state: Dict[str, Any], email: Optional[str]) 
         slot_event("email", email or text),
     ]
     tracker = make_tracker(
-        "handoff-form", events, slots={**state, "requested_slot": "email", "email": email or text}, active_loop="ticket_form"
+        "handoff-form",
+        events,
+        slots={**state, "requested_slot": "email", "email": email or text},
+        active_loop="ticket_form",
     )
     return slot_values(await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN))
 
@@ -249,7 +262,9 @@ async def test_the_ticket_form_keeps_the_handoff_details_and_asks_only_the_email
     final = {**state, **answered}
     last = user_event("it's jane@startup.io", "inform", [entity("email", "jane@startup.io")])
     created = slot_values(
-        await ActionCreateTicket().run(CollectingDispatcher(), make_tracker(sender_id, [*history, last], slots=final), DOMAIN)
+        await ActionCreateTicket().run(
+            CollectingDispatcher(), make_tracker(sender_id, [*history, last], slots=final), DOMAIN
+        )
     )
     assert created["ticket_outcome"] == "created"
     (ticket,) = _tickets_of(backend, sender_id)["items"]
@@ -257,8 +272,13 @@ async def test_the_ticket_form_keeps_the_handoff_details_and_asks_only_the_email
     assert ticket["email"] == "jane@startup.io" and ticket["priority"] == "normal"
 
 
-async def test_an_urgent_handoff_still_asks_with_the_handoff_wording(backend_down: str, sender_id: str) -> None:
-    history = [user_event("everything is down, urgent!", "nlu_fallback"), user_event("a human please", "request_human")]
+async def test_an_urgent_handoff_still_asks_with_the_handoff_wording(
+    backend_down: str, sender_id: str
+) -> None:
+    history = [
+        user_event("everything is down, urgent!", "nlu_fallback"),
+        user_event("a human please", "request_human"),
+    ]
     prepared = await _run(_tracker(sender_id, history))
     assert prepared["priority"] == "urgent"
     del prepared["handoff_outcome"]

@@ -6,13 +6,15 @@ sign_up, verify_email, complete_profile, connect_integration, invite_teammate, c
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
+from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
-from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
 from actions.api.backend import BackendClient, OnboardingProgress
 from actions.onboarding import (
     ActionOnboardingExplainStep,
@@ -23,9 +25,15 @@ from actions.onboarding import (
     checklist_text,
     conversation_channel,
 )
-from conftest import RunningBackend
 
-KEYS = ["sign_up", "verify_email", "complete_profile", "connect_integration", "invite_teammate", "create_project"]
+KEYS = [
+    "sign_up",
+    "verify_email",
+    "complete_profile",
+    "connect_integration",
+    "invite_teammate",
+    "create_project",
+]
 TITLES = {
     "sign_up": "Create your Acme Cloud account",
     "verify_email": "Verify your email address",
@@ -47,11 +55,11 @@ def _tracker(
     sender_id: str,
     text: str,
     intent: str,
-    step: Optional[str] = None,
+    step: str | None = None,
     *,
-    channel: Optional[str] = "rest",
-    slots: Optional[Dict[str, Any]] = None,
-    history: Sequence[Dict[str, Any]] = (),
+    channel: str | None = "rest",
+    slots: dict[str, Any] | None = None,
+    history: Sequence[dict[str, Any]] = (),
 ):
     """The tracker as the action sees it: Rasa already filled `onboarding_step` from this message's entity."""
     entities = [entity("onboarding_step", step)] if step else []
@@ -76,7 +84,7 @@ def _nudge_tracker(sender_id: str, step: str, *, channel: str = "socketio"):
     return make_tracker(sender_id, [*history, nudge], slots={"onboarding_step": step})
 
 
-async def _run(action: Any, tracker: Any) -> Dict[str, Any]:
+async def _run(action: Any, tracker: Any) -> dict[str, Any]:
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages == []  # every text comes from a domain.yml response
@@ -87,11 +95,11 @@ async def _run(action: Any, tracker: Any) -> Dict[str, Any]:
     return slots
 
 
-def _progress(backend: RunningBackend, sender_id: str, channel: str = "rest") -> Dict[str, Any]:
+def _progress(backend: RunningBackend, sender_id: str, channel: str = "rest") -> dict[str, Any]:
     return backend.get(f"/api/onboarding/progress?sender_id={quote(sender_id)}&channel={quote(channel)}")
 
 
-def _done(backend: RunningBackend, sender_id: str, channel: str = "rest") -> List[str]:
+def _done(backend: RunningBackend, sender_id: str, channel: str = "rest") -> list[str]:
     return [step["key"] for step in _progress(backend, sender_id, channel)["steps"] if step["done"]]
 
 
@@ -104,7 +112,9 @@ async def _complete(sender_id: str, *keys: str, channel: str = "rest") -> None:
 # --- the client ---------------------------------------------------------------------------------------------------
 
 
-async def test_client_reads_the_checklist_and_progress(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_client_reads_the_checklist_and_progress(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     async with BackendClient() as client:
         steps = await client.onboarding_steps()
         progress = await client.onboarding_progress(sender_id, "rest")
@@ -118,14 +128,21 @@ async def test_client_reads_the_checklist_and_progress(backend: RunningBackend, 
     assert after.is_done("verify_email") and after.step("verify_email").source == "customer"
     assert after.step("verify_email").completed_at
     assert after.customer_id == progress.customer_id
-    assert checklist_text(after).splitlines()[:2] == [f"⬜ {TITLES['sign_up']}", f"✅ {TITLES['verify_email']}"]
+    assert checklist_text(after).splitlines()[:2] == [
+        f"⬜ {TITLES['sign_up']}",
+        f"✅ {TITLES['verify_email']}",
+    ]
 
 
 # --- what should I do next? ----------------------------------------------------------------------------------------
 
 
-async def test_next_step_for_a_new_customer(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
-    slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what should I do first?", "get_started"))
+async def test_next_step_for_a_new_customer(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    slots = await _run(
+        ActionOnboardingNextStep(), _tracker(sender_id, "what should I do first?", "get_started")
+    )
     assert slots["onboarding_outcome"] == "next_step"
     assert slots["onboarding_step_title"] == TITLES["sign_up"]
     assert "app.example.com/signup" in slots["onboarding_step_how_to"]
@@ -136,7 +153,9 @@ async def test_next_step_for_a_new_customer(backend: RunningBackend, backend_url
     assert "0 of 6" in told and TITLES["sign_up"] in told
 
 
-async def test_next_step_skips_steps_done_in_any_order(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_next_step_skips_steps_done_in_any_order(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     await _complete(sender_id, "sign_up", "complete_profile")
     slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what's my next step?", "get_started"))
     assert slots["onboarding_outcome"] == "next_step"
@@ -144,9 +163,13 @@ async def test_next_step_skips_steps_done_in_any_order(backend: RunningBackend, 
     assert slots["onboarding_done_count"] == "2"
 
 
-async def test_next_step_when_everything_is_done(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_next_step_when_everything_is_done(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     await _complete(sender_id, *KEYS)
-    slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what should I do next?", "get_started"))
+    slots = await _run(
+        ActionOnboardingNextStep(), _tracker(sender_id, "what should I do next?", "get_started")
+    )
     assert slots["onboarding_outcome"] == "all_done"
     assert slots["feedback_topic"] == "onboarding"
     assert slots["onboarding_step_title"] is None
@@ -157,9 +180,13 @@ async def test_next_step_when_everything_is_done(backend: RunningBackend, backen
 # --- progress ----------------------------------------------------------------------------------------------------
 
 
-async def test_progress_lists_the_checklist(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_progress_lists_the_checklist(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     await _complete(sender_id, "sign_up", "verify_email")
-    slots = await _run(ActionOnboardingProgress(), _tracker(sender_id, "how far along am I?", "onboarding_progress"))
+    slots = await _run(
+        ActionOnboardingProgress(), _tracker(sender_id, "how far along am I?", "onboarding_progress")
+    )
     assert slots["onboarding_outcome"] == "next_step"
     assert slots["onboarding_checklist"].splitlines() == [
         f"✅ {TITLES['sign_up']}",
@@ -170,12 +197,18 @@ async def test_progress_lists_the_checklist(backend: RunningBackend, backend_url
         f"⬜ {TITLES['create_project']}",
     ]
     (told,) = render_response("utter_onboarding_progress", slots)
-    assert "2 of 6" in told and f"⬜ {TITLES['complete_profile']}" in told and TITLES["complete_profile"] in told
+    assert (
+        "2 of 6" in told and f"⬜ {TITLES['complete_profile']}" in told and TITLES["complete_profile"] in told
+    )
 
 
-async def test_progress_when_everything_is_done(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_progress_when_everything_is_done(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     await _complete(sender_id, *KEYS)
-    slots = await _run(ActionOnboardingProgress(), _tracker(sender_id, "show my checklist", "onboarding_progress"))
+    slots = await _run(
+        ActionOnboardingProgress(), _tracker(sender_id, "show my checklist", "onboarding_progress")
+    )
     assert slots["onboarding_outcome"] == "all_done"
     assert slots["onboarding_checklist"].count("✅") == 6
 
@@ -185,15 +218,24 @@ async def test_progress_when_everything_is_done(backend: RunningBackend, backend
 
 @pytest.mark.parametrize(
     ("said", "key"),
-    [("verify_email", "verify_email"), ("profile", "complete_profile"), ("Invite a teammate", "invite_teammate")],
+    [
+        ("verify_email", "verify_email"),
+        ("profile", "complete_profile"),
+        ("Invite a teammate", "invite_teammate"),
+    ],
 )
 async def test_explain_a_named_step(
     backend: RunningBackend, backend_url: str, sender_id: str, said: str, key: str
 ) -> None:
-    slots = await _run(ActionOnboardingExplainStep(), _tracker(sender_id, f"how do I do {said}?", "explain_onboarding_step", said))
+    slots = await _run(
+        ActionOnboardingExplainStep(),
+        _tracker(sender_id, f"how do I do {said}?", "explain_onboarding_step", said),
+    )
     assert slots["onboarding_outcome"] == "step_explained"
     assert slots["onboarding_step_title"] == TITLES[key]
-    assert slots["onboarding_step_how_to"] and slots["onboarding_step_docs"].startswith("https://docs.acme.example/")
+    assert slots["onboarding_step_how_to"] and slots["onboarding_step_docs"].startswith(
+        "https://docs.acme.example/"
+    )
     assert slots["onboarding_step"] is None
     (told,) = render_response("utter_onboarding_step_explained", slots)
     assert told.startswith(TITLES[key])
@@ -204,7 +246,9 @@ async def test_explain_without_a_name_explains_the_next_step(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     await _complete(sender_id, "sign_up")
-    slots = await _run(ActionOnboardingExplainStep(), _tracker(sender_id, "how do I do that?", "explain_onboarding_step"))
+    slots = await _run(
+        ActionOnboardingExplainStep(), _tracker(sender_id, "how do I do that?", "explain_onboarding_step")
+    )
     assert slots["onboarding_outcome"] == "step_explained"
     assert slots["onboarding_step_title"] == TITLES["verify_email"]
 
@@ -218,7 +262,9 @@ async def test_explain_finds_the_step_in_the_text_when_no_entity(
     assert slots["onboarding_step_title"] == TITLES["connect_integration"]
 
 
-async def test_explain_an_unknown_step_lists_the_steps(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_explain_an_unknown_step_lists_the_steps(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     await _complete(sender_id, "sign_up")
     tracker = _tracker(sender_id, "explain the llamas step", "explain_onboarding_step", "llamas")
     slots = await _run(ActionOnboardingExplainStep(), tracker)
@@ -247,8 +293,13 @@ async def test_mark_a_named_step_done(backend: RunningBackend, backend_url: str,
     assert TITLES["verify_email"] in told and "1 of 6" in told and TITLES["sign_up"] in told
 
 
-async def test_mark_done_with_loose_text_and_twice(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
-    first = await _run(ActionOnboardingMarkDone(), _tracker(sender_id, "done with my profile", "onboarding_step_done", "profile"))
+async def test_mark_done_with_loose_text_and_twice(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    first = await _run(
+        ActionOnboardingMarkDone(),
+        _tracker(sender_id, "done with my profile", "onboarding_step_done", "profile"),
+    )
     assert first["onboarding_outcome"] == "step_marked"
     assert _done(backend, sender_id) == ["complete_profile"]
 
@@ -267,10 +318,15 @@ async def test_mark_done_with_loose_text_and_twice(backend: RunningBackend, back
 async def test_mark_done_rerun_for_the_same_message_changes_nothing(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    event = user_event("I invited a teammate", "onboarding_step_done", [entity("onboarding_step", "invite_teammate")])
+    event = user_event(
+        "I invited a teammate", "onboarding_step_done", [entity("onboarding_step", "invite_teammate")]
+    )
     tracker = make_tracker(sender_id, [event], slots={"onboarding_step": "invite_teammate"})
     await _run(ActionOnboardingMarkDone(), tracker)
-    await _run(ActionOnboardingMarkDone(), make_tracker(sender_id, [event], slots={"onboarding_step": "invite_teammate"}))
+    await _run(
+        ActionOnboardingMarkDone(),
+        make_tracker(sender_id, [event], slots={"onboarding_step": "invite_teammate"}),
+    )
     progress = _progress(backend, sender_id)
     assert progress["done_count"] == 1 and _done(backend, sender_id) == ["invite_teammate"]
 
@@ -294,7 +350,12 @@ async def test_mark_done_without_a_step_marks_the_one_just_explained(
     )
     slots = await _run(
         ActionOnboardingMarkDone(),
-        _tracker(sender_id, "ok, did it", "onboarding_step_done", slots={"onboarding_step_title": explained["onboarding_step_title"]}),
+        _tracker(
+            sender_id,
+            "ok, did it",
+            "onboarding_step_done",
+            slots={"onboarding_step_title": explained["onboarding_step_title"]},
+        ),
     )
     assert slots["onboarding_outcome"] == "step_marked"
     assert slots["onboarding_done_title"] == TITLES["invite_teammate"]
@@ -305,13 +366,16 @@ async def test_mark_done_finds_the_step_in_the_text_when_no_entity(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     slots = await _run(
-        ActionOnboardingMarkDone(), _tracker(sender_id, "I just created my first project", "onboarding_step_done")
+        ActionOnboardingMarkDone(),
+        _tracker(sender_id, "I just created my first project", "onboarding_step_done"),
     )
     assert slots["onboarding_outcome"] == "step_marked"
     assert _done(backend, sender_id) == ["create_project"]
 
 
-async def test_mark_an_unknown_step_writes_nothing(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
+async def test_mark_an_unknown_step_writes_nothing(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
     slots = await _run(
         ActionOnboardingMarkDone(), _tracker(sender_id, "I fed the llamas", "onboarding_step_done", "llamas")
     )
@@ -398,7 +462,9 @@ async def test_a_conversation_without_an_input_channel_is_the_api_channel(
 
 
 @pytest.mark.parametrize("action", ONBOARDING_ACTIONS, ids=lambda action: action().name())
-async def test_backend_down_every_action_says_unavailable(backend_down: str, sender_id: str, action: Any) -> None:
+async def test_backend_down_every_action_says_unavailable(
+    backend_down: str, sender_id: str, action: Any
+) -> None:
     tracker = _tracker(sender_id, "I've verified my email", "onboarding_step_done", "verify_email")
     slots = await _run(action(), tracker)
     assert slots["onboarding_outcome"] == "unavailable"

@@ -162,7 +162,9 @@ def test_match_onboarding_step_finds_the_step(said: str, key: str) -> None:
     assert match_onboarding_step(said, CHECKLIST) == key
 
 
-@pytest.mark.parametrize("said", [None, "", "llamas", "the onboarding step about llamas", "done", "I did it", "create"])
+@pytest.mark.parametrize(
+    "said", [None, "", "llamas", "the onboarding step about llamas", "done", "I did it", "create"]
+)
 def test_match_onboarding_step_gives_none_when_nothing_or_several_match(said: object) -> None:
     assert match_onboarding_step(said, CHECKLIST) is None
 

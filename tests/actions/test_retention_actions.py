@@ -3,15 +3,24 @@ against a real running cs_backend (see conftest.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from action_test_support import (
+    DOMAIN,
+    action_event,
+    entity,
+    make_tracker,
+    render_response,
+    slot_event,
+    slot_values,
+    user_event,
+)
+from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
-from action_test_support import DOMAIN, action_event, entity, make_tracker, render_response, slot_event, slot_values, user_event
 from actions.retention import ActionRecordChurnSignal, ValidateCancellationForm, classify_cancel_reason
-from conftest import RunningBackend
 
 # --- the reason, from a button or from free text -------------------------------------------------------------------
 
@@ -63,8 +72,13 @@ def test_empty_answers_are_not_a_reason() -> None:
 
 
 async def _validate(
-    candidates: Dict[str, Any], *, requested: Optional[str], text: str = "x", intent: str = "inform", **slots: Any
-) -> Dict[str, Any]:
+    candidates: dict[str, Any],
+    *,
+    requested: str | None,
+    text: str = "x",
+    intent: str = "inform",
+    **slots: Any,
+) -> dict[str, Any]:
     events = [
         user_event(text, intent),
         *([slot_event("requested_slot", requested)] if requested else []),
@@ -72,7 +86,9 @@ async def _validate(
         *[slot_event(name, value) for name, value in candidates.items()],
     ]
     current = {**slots, "requested_slot": requested, **candidates}
-    tracker = make_tracker("cancel-form", events, slots=current, active_loop="cancellation_form" if requested else None)
+    tracker = make_tracker(
+        "cancel-form", events, slots=current, active_loop="cancellation_form" if requested else None
+    )
     dispatcher = CollectingDispatcher()
     result = slot_values(await ValidateCancellationForm().run(dispatcher, tracker, DOMAIN))
     assert dispatcher.messages == []
@@ -94,17 +110,20 @@ async def test_button_reason_is_kept() -> None:
 
 
 async def test_yes_and_no_to_the_offer_are_kept() -> None:
-    assert await _validate({"retention_accepted": True}, requested="retention_accepted", cancel_reason="other") == {
-        "retention_accepted": True
-    }
-    assert await _validate({"retention_accepted": False}, requested="retention_accepted", cancel_reason="other") == {
-        "retention_accepted": False
-    }
+    assert await _validate(
+        {"retention_accepted": True}, requested="retention_accepted", cancel_reason="other"
+    ) == {"retention_accepted": True}
+    assert await _validate(
+        {"retention_accepted": False}, requested="retention_accepted", cancel_reason="other"
+    ) == {"retention_accepted": False}
 
 
 async def test_a_reason_left_from_an_earlier_cancellation_is_dropped_at_activation() -> None:
     result = await _validate(
-        {"cancel_reason": "too_expensive"}, requested=None, text="cancel my plan", intent="cancel_subscription"
+        {"cancel_reason": "too_expensive"},
+        requested=None,
+        text="cancel my plan",
+        intent="cancel_subscription",
     )
     assert result == {"cancel_reason": None}  # the form asks again
 
@@ -112,24 +131,26 @@ async def test_a_reason_left_from_an_earlier_cancellation_is_dropped_at_activati
 # --- action_record_churn_signal ------------------------------------------------------------------------------------
 
 
-def _finished_form(sender_id: str, reason: Optional[str], accepted: Optional[bool], *, channel: str = "rest"):
+def _finished_form(sender_id: str, reason: str | None, accepted: bool | None, *, channel: str = "rest"):
     answer = "yes" if accepted else "no"
     events = [
         user_event("I want to cancel my subscription", "cancel_subscription", channel=channel),
-        user_event(reason or "hmm", "inform", [entity("cancel_reason", reason)] if reason else [], channel=channel),
+        user_event(
+            reason or "hmm", "inform", [entity("cancel_reason", reason)] if reason else [], channel=channel
+        ),
         user_event(answer, "affirm" if accepted else "deny", channel=channel),
     ]
     return make_tracker(sender_id, events, slots={"cancel_reason": reason, "retention_accepted": accepted})
 
 
-async def _record(tracker: Any) -> Dict[str, Any]:
+async def _record(tracker: Any) -> dict[str, Any]:
     dispatcher = CollectingDispatcher()
     events = await ActionRecordChurnSignal().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages == []
     return slot_values(events)
 
 
-def _signals(backend: RunningBackend, sender_id: str, channel: str = "rest") -> List[Dict[str, Any]]:
+def _signals(backend: RunningBackend, sender_id: str, channel: str = "rest") -> list[dict[str, Any]]:
     progress = backend.get(f"/api/onboarding/progress?sender_id={quote(sender_id)}&channel={quote(channel)}")
     page = backend.get(f"/api/churn/signals?customer_id={progress['customer_id']}&limit=100")
     return page["items"]
@@ -146,7 +167,11 @@ async def test_accepted_offer_is_recorded_as_retained_and_thanked_for_the_offer(
     assert signal["outcome"] == "retained"
     assert signal["intent"] == "cancel_subscription"
 
-    assert slots == {"churn_outcome": "retained", "cancel_reason": "missing_feature", "retention_accepted": None}
+    assert slots == {
+        "churn_outcome": "retained",
+        "cancel_reason": "missing_feature",
+        "retention_accepted": None,
+    }
     (thanks,) = render_response("utter_retention_thanks", slots)
     assert "product specialist" in thanks
 

@@ -52,8 +52,12 @@ def run_in_thread(function: Callable[[], T]) -> T:
 CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
 # Emptied between PostgreSQL tests.
 TABLES = [
-    "conversation_outcomes", "outcome_sessions", "outcome_cursors",
-    "onboarding_nudges", "onboarding_progress", "churn_signals",
+    "conversation_outcomes",
+    "outcome_sessions",
+    "outcome_cursors",
+    "onboarding_nudges",
+    "onboarding_progress",
+    "churn_signals",
     *CORE_TABLES,
 ]
 

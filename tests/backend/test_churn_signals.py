@@ -35,8 +35,14 @@ async def signal_rows(client: TestClient[Any, Any]) -> int:
 
 
 async def test_a_conversation_gets_an_anonymous_customer_and_keeps_it(client: TestClient[Any, Any]) -> None:
-    first = await signal(client, kind="cancel_request", reason="too_expensive", outcome="retained",
-                         intent="cancel_subscription", **CHAT)
+    first = await signal(
+        client,
+        kind="cancel_request",
+        reason="too_expensive",
+        outcome="retained",
+        intent="cancel_subscription",
+        **CHAT,
+    )
     assert first["reason"] == "too_expensive" and first["outcome"] == "retained"
     assert first["intent"] == "cancel_subscription" and first["conversation_id"] is not None
     customer = await (await client.get(f"/api/customers/{first['customer_id']}")).json()
@@ -44,13 +50,17 @@ async def test_a_conversation_gets_an_anonymous_customer_and_keeps_it(client: Te
 
     # The same conversation later: same customer, same conversation; outcome defaults to open.
     second = await signal(client, kind="negative_feedback", **CHAT)
-    assert (second["customer_id"], second["conversation_id"]) == (first["customer_id"], first["conversation_id"])
+    assert (second["customer_id"], second["conversation_id"]) == (
+        first["customer_id"],
+        first["conversation_id"],
+    )
     assert second["outcome"] == "open" and second["reason"] is None
 
 
 async def test_signal_for_a_known_customer(client: TestClient[Any, Any]) -> None:
-    ticket = await (await client.post("/api/tickets", json={
-        "description": "Export is broken", "email": "ana@startup.io"})).json()
+    ticket = await (
+        await client.post("/api/tickets", json={"description": "Export is broken", "email": "ana@startup.io"})
+    ).json()
     made = await signal(client, kind="downgrade_request", customer_id=ticket["customer_id"])
     assert made["customer_id"] == ticket["customer_id"] and made["conversation_id"] is None
 
@@ -84,10 +94,16 @@ async def test_idempotency_key_records_one_signal(client: TestClient[Any, Any]) 
     first = await signal(client, kind="cancel_request", reason="switching", key="churn-1", **CHAT)
     again = await signal(client, 200, kind="cancel_request", reason="other", key="churn-1", **CHAT)
     assert again == first
-    responses = await asyncio.gather(*(
-        client.post("/api/churn/signals", json={"kind": "cancel_request", **CHAT}, headers={"Idempotency-Key": "k2"})
-        for _ in range(4)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/churn/signals",
+                json={"kind": "cancel_request", **CHAT},
+                headers={"Idempotency-Key": "k2"},
+            )
+            for _ in range(4)
+        )
+    )
     assert sorted(r.status for r in responses) == [200, 200, 200, 201]
     assert await signal_rows(client) == 2
 
@@ -113,8 +129,13 @@ async def test_list_filters_paging_and_order(client: TestClient[Any, Any]) -> No
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("?kind=refund", "kind"), ("?outcome=x", "outcome"), ("?customer_id=0", "customer_id"),
-     ("?limit=101", "limit"), ("?sort=kind", "sort")],
+    [
+        ("?kind=refund", "kind"),
+        ("?outcome=x", "outcome"),
+        ("?customer_id=0", "customer_id"),
+        ("?limit=101", "limit"),
+        ("?sort=kind", "sort"),
+    ],
 )
 async def test_bad_list_parameters_are_400(client: TestClient[Any, Any], query: str, field: str) -> None:
     await assert_error(await client.get(f"/api/churn/signals{query}"), 400, {field})

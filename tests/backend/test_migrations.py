@@ -22,8 +22,16 @@ from .conftest import REPO_ROOT
 from .services import table_names
 
 TABLES = {
-    "customers", "conversations", "tickets", "feedback", "onboarding_progress", "onboarding_nudges",
-    "conversation_outcomes", "outcome_sessions", "outcome_cursors", "churn_signals",
+    "customers",
+    "conversations",
+    "tickets",
+    "feedback",
+    "onboarding_progress",
+    "onboarding_nudges",
+    "conversation_outcomes",
+    "outcome_sessions",
+    "outcome_cursors",
+    "churn_signals",
 }
 
 

@@ -220,7 +220,7 @@ async def test_the_app_starts_and_stops_while_rasa_has_written_nothing(
 def test_settings_from_the_environment() -> None:
     defaults = Settings.from_env({})
     assert defaults.rasa_events_url == DEFAULT_RASA_EVENTS_URL
-    assert DEFAULT_RASA_EVENTS_URL == f"sqlite:///{REPO_ROOT / 'var' / 'rasa_events.db'}"
+    assert f"sqlite:///{REPO_ROOT / 'var' / 'rasa_events.db'}" == DEFAULT_RASA_EVENTS_URL
     assert defaults.rasa_events_queue == "rasa_events"
     assert defaults.outcome_poll_interval_seconds == 2.0
     assert defaults.outcome_abandon_after_minutes == 30.0

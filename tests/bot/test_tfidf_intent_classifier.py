@@ -55,7 +55,10 @@ def training_data() -> TrainingData:
 
 def trained(storage: LocalModelStorage, context: ExecutionContext, **config: object) -> TfidfIntentClassifier:
     classifier = TfidfIntentClassifier.create(
-        {**TfidfIntentClassifier.get_default_config(), **config}, storage, Resource("intent_classifier"), context
+        {**TfidfIntentClassifier.get_default_config(), **config},
+        storage,
+        Resource("intent_classifier"),
+        context,
     )
     classifier.train(training_data())
     return classifier
@@ -67,7 +70,9 @@ def classify(classifier: TfidfIntentClassifier, text: str) -> Message:
     return message
 
 
-def test_predicts_the_intent_with_a_sorted_ranking(storage: LocalModelStorage, context: ExecutionContext) -> None:
+def test_predicts_the_intent_with_a_sorted_ranking(
+    storage: LocalModelStorage, context: ExecutionContext
+) -> None:
     message = classify(trained(storage, context), "I forgot my password again")
 
     assert message.get(INTENT)["name"] == "password_reset"
@@ -91,7 +96,9 @@ def test_a_message_without_text_is_left_alone(storage: LocalModelStorage, contex
     assert message.get(INTENT) is None
 
 
-def test_loaded_model_predicts_like_the_trained_one(storage: LocalModelStorage, context: ExecutionContext) -> None:
+def test_loaded_model_predicts_like_the_trained_one(
+    storage: LocalModelStorage, context: ExecutionContext
+) -> None:
     original = trained(storage, context)
 
     loaded = TfidfIntentClassifier.load(
@@ -99,7 +106,9 @@ def test_loaded_model_predicts_like_the_trained_one(storage: LocalModelStorage, 
     )
 
     for text in ("hello!", "where's my receipt", "password help"):
-        assert classify(loaded, text).get(INTENT_RANKING_KEY) == classify(original, text).get(INTENT_RANKING_KEY)
+        assert classify(loaded, text).get(INTENT_RANKING_KEY) == classify(original, text).get(
+            INTENT_RANKING_KEY
+        )
 
 
 def test_a_model_from_another_scikit_learn_version_is_refused(
@@ -116,7 +125,9 @@ def test_a_model_from_another_scikit_learn_version_is_refused(
         )
 
 
-def test_training_without_two_intents_predicts_nothing(storage: LocalModelStorage, context: ExecutionContext) -> None:
+def test_training_without_two_intents_predicts_nothing(
+    storage: LocalModelStorage, context: ExecutionContext
+) -> None:
     classifier = TfidfIntentClassifier.create(
         TfidfIntentClassifier.get_default_config(), storage, Resource("intent_classifier"), context
     )

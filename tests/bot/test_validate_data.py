@@ -7,7 +7,10 @@ from pathlib import Path
 from bot.validate_data import judge, rasa_warnings, retrieval_intents
 
 DOMAIN = {
-    "forms": {"ticket_form": {"required_slots": ["email"]}, "cancellation_form": {"required_slots": ["reason"]}},
+    "forms": {
+        "ticket_form": {"required_slots": ["email"]},
+        "cancellation_form": {"required_slots": ["reason"]},
+    },
     "responses": {"utter_ask_email": [], "utter_offer_human": [], "utter_greet": []},
 }
 RETRIEVAL = {"faq", "chitchat"}
@@ -29,7 +32,9 @@ def test_an_unused_response_that_no_form_or_action_sends_fails() -> None:
 
 def test_action_dispatched_response_is_exempt_only_when_it_exists() -> None:
     assert exempt("The utterance 'utter_offer_human' is not used in any story or rule.")
-    assert not exempt("The utterance 'utter_ask_affirmation' is not used in any story or rule.")  # not in DOMAIN
+    assert not exempt(
+        "The utterance 'utter_ask_affirmation' is not used in any story or rule."
+    )  # not in DOMAIN
 
 
 def test_only_external_intents_may_lack_examples() -> None:
@@ -45,7 +50,9 @@ def test_duplicate_intents_are_exempt_only_for_retrieval_intents() -> None:
 
 
 def test_other_warnings_fail() -> None:
-    assert not exempt("The example 'hi' was found labeled with multiple different intents in the training data.")
+    assert not exempt(
+        "The example 'hi' was found labeled with multiple different intents in the training data."
+    )
 
 
 def test_warnings_are_read_from_colored_rasa_output() -> None:

@@ -30,8 +30,11 @@ class RestChat:
 
     async def say(self, message: str) -> BotTurn:
         async with aiohttp.ClientSession() as session:
-            async with session.post(self.url, json={"sender": self.sender, "message": message},
-                                    timeout=aiohttp.ClientTimeout(total=60)) as response:
+            async with session.post(
+                self.url,
+                json={"sender": self.sender, "message": message},
+                timeout=aiohttp.ClientTimeout(total=60),
+            ) as response:
                 response.raise_for_status()
                 messages: list[dict[str, Any]] = await response.json()
         return BotTurn(
@@ -82,6 +85,7 @@ class SocketChat:
             texts=[m["text"] for m in received if m.get("text")],
             buttons=[
                 {"title": b["title"], "payload": b["payload"]}
-                for m in received for b in (m.get("quick_replies") or m.get("buttons") or [])
+                for m in received
+                for b in (m.get("quick_replies") or m.get("buttons") or [])
             ],
         )

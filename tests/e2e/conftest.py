@@ -49,14 +49,17 @@ async def service(service_paths: tuple[Path, Path]) -> AsyncIterator[RunningServ
     }
     subprocess.run(
         [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "migrate"],
-        cwd=REPO_ROOT, env={**os.environ, **env}, check=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        check=True,
     )
     stack = ServiceStack(service_specs(ports, DEFAULT_MODEL, env), log_dir=log_dir, echo=None)
     try:
         await stack.start(timeout=300)
     except Exception as error:  # show why a process did not come up
         logs = "\n".join(
-            f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(log_dir.glob("*.log"))
+            f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(log_dir.glob("*.log"))
         )
         print(logs, file=sys.stderr)
         raise RuntimeError(f"the service did not start: {error}") from error

@@ -27,10 +27,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def get_json(url: str, **params: str) -> Any:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, params=params) as response:
-            assert response.status == 200, await response.text()
-            return await response.json()
+    async with aiohttp.ClientSession() as session, session.get(url, params=params) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
 
 
 async def tracker_state(rasa_url: str, sender: str) -> tuple[str | None, str | None]:
@@ -58,7 +57,10 @@ async def test_onboarding_step_by_step_to_the_ces_question(service: RunningServi
         if done < len(steps):
             assert f"{done} of {len(steps)}" in turn.text and order[done]["title"] in turn.text, turn.text
     assert progress["completed"]
-    assert await tracker_state(service.ports.rasa_url, chat.sender) == ("ces_score", "onboarding_feedback_form")
+    assert await tracker_state(service.ports.rasa_url, chat.sender) == (
+        "ces_score",
+        "onboarding_feedback_form",
+    )
 
     await chat.say("6")
     rows = service.query(
@@ -117,7 +119,11 @@ async def test_stalled_customer_is_nudged_on_the_widget(service: RunningService)
         nudge = await asyncio.to_thread(
             subprocess.run,
             [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "nudge-stalled"],
-            cwd=REPO_ROOT, env={**os.environ, **service.env}, capture_output=True, text=True, timeout=120,
+            cwd=REPO_ROOT,
+            env={**os.environ, **service.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert "onboarding nudges sent" in nudge.stdout, nudge.stdout + nudge.stderr
         message = await asyncio.wait_for(chat.inbox.get(), 30)

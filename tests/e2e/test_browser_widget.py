@@ -6,15 +6,20 @@ import os
 import shutil
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
-
 from e2e_support import IN_CI, RunningService
+from playwright.async_api import Page, async_playwright, expect
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

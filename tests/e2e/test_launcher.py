@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -44,14 +43,24 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: Path) -> None:
     ports = {"CS_BACKEND_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "RASA_PORT": free_port()}
     database = tmp_path / "launcher.db"
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()},
-           "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "REDIS_URL": "",
-           "RASA_EVENTS_DB": str(tmp_path / "rasa_events.db")}
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "REDIS_URL": "",
+        "RASA_EVENTS_DB": str(tmp_path / "rasa_events.db"),
+    }
     python = str(BACKEND_VENV / "bin" / "python")
     subprocess.run([python, "-m", "cs_backend", "migrate"], cwd=REPO_ROOT, env=env, check=True)
 
-    launcher = subprocess.Popen([python, "-m", "bot.launcher"], cwd=REPO_ROOT, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    launcher = subprocess.Popen(
+        [python, "-m", "bot.launcher"],
+        cwd=REPO_ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     output: list[str] = []
     try:
         deadline = time.monotonic() + 300

@@ -72,7 +72,9 @@ async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
 
     # What the API says ...
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{service.ports.backend_url}/api/tickets", params={"email": email}) as response:
+        async with session.get(
+            f"{service.ports.backend_url}/api/tickets", params={"email": email}
+        ) as response:
             page = await response.json()
     assert [t["id"] for t in page["items"]] == [number]
     ticket = page["items"][0]
@@ -96,7 +98,9 @@ async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
 
 async def wait_for_outcome(service: RunningService, sender: str, timeout: float = 30) -> dict[str, str]:
     for _ in range(int(timeout / 0.5)):
-        rows = service.query("SELECT outcome, channel, intents FROM conversation_outcomes WHERE sender_id = ?", sender)
+        rows = service.query(
+            "SELECT outcome, channel, intents FROM conversation_outcomes WHERE sender_id = ?", sender
+        )
         if rows:
             return dict(rows[0])
         await asyncio.sleep(0.5)
@@ -114,7 +118,9 @@ async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningS
 
     rows = service.query("SELECT email, channel FROM tickets WHERE id = ?", number)
     assert [tuple(r) for r in rows] == [(email, "socketio")]
-    ratings = service.query("SELECT kind, score, channel FROM feedback WHERE ticket_id = ? ORDER BY id", number)
+    ratings = service.query(
+        "SELECT kind, score, channel FROM feedback WHERE ticket_id = ? ORDER BY id", number
+    )
     assert [tuple(r) for r in ratings] == [("csat", 5, "socketio"), ("ces", 5, "socketio")]
 
 

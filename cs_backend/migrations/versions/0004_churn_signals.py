@@ -36,13 +36,18 @@ def upgrade() -> None:
             ["customer_id"], ["customers.id"], name=op.f("fk_churn_signals_customer_id_customers")
         ),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"], name=op.f("fk_churn_signals_conversation_id_conversations")
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_churn_signals_conversation_id_conversations"),
         ),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_churn_signals_idempotency_key")),
         sa.CheckConstraint(
-            "kind IN ('cancel_request', 'downgrade_request', 'negative_feedback')", name=op.f("ck_churn_signals_kind")
+            "kind IN ('cancel_request', 'downgrade_request', 'negative_feedback')",
+            name=op.f("ck_churn_signals_kind"),
         ),
-        sa.CheckConstraint("outcome IN ('retained', 'cancelling', 'open')", name=op.f("ck_churn_signals_outcome")),
+        sa.CheckConstraint(
+            "outcome IN ('retained', 'cancelling', 'open')", name=op.f("ck_churn_signals_outcome")
+        ),
     )
     op.create_index(op.f("ix_churn_signals_conversation_id"), "churn_signals", ["conversation_id"])
     op.create_index(
