@@ -22,14 +22,12 @@ export PYTHONPATH := $(CURDIR)
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
 
-.PHONY: help run test envs migrate model validate test-backend test-stories test-actions test-e2e browser \
-        bench cross-validate lock lock-bot lock-backend clean
+.PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
+        test-e2e browser bench cross-validate lock lock-bot lock-backend clean
 
-help:
-	@echo "make run    start cs_backend, the action server, the Rasa server and the demo website"
-	@echo "make test   install what is needed and run every test (pytest in both environments,"
-	@echo "            rasa data validate, Rasa test stories)"
-	@echo "make bench  measure install/training/startup/memory and write BENCHMARKS.md"
+# Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
+help: ## list the targets
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z0-9-]*:[^#]*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------------------------------------------------
 # Environments: each is installed from its committed lock file and reinstalled when the lock changes.
@@ -48,8 +46,7 @@ $(BACKEND_VENV)/.installed: requirements/backend.txt scripts/find-python.sh
 	$(BACKEND_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/backend.txt
 	@touch $@
 
-envs: $(BOT_VENV)/.installed $(BACKEND_VENV)/.installed
-
+envs: $(BOT_VENV)/.installed $(BACKEND_VENV)/.installed ## install both environments from their lock files
 # ---------------------------------------------------------------------------------------------------------
 # The assistant's model.
 
@@ -58,47 +55,62 @@ $(MODEL): $(TRAINING_INPUTS) | $(BOT_VENV)/.installed
 	  --out models --fixed-model-name assistant
 	@touch $@
 
-model: $(MODEL)
-
+model: $(MODEL) ## train the Rasa model when config, domain, data or components changed
 # ---------------------------------------------------------------------------------------------------------
 # Run.
 
-migrate: $(BACKEND_VENV)/.installed
+migrate: $(BACKEND_VENV)/.installed ## apply the database migrations to DATABASE_URL
 	$(BACKEND_BIN)/python -m cs_backend migrate
 
-run: envs $(MODEL) migrate
+run: envs $(MODEL) migrate ## start cs_backend, the action server, Rasa and the demo website
 	$(BACKEND_BIN)/python -m bot.launcher
 
 # ---------------------------------------------------------------------------------------------------------
 # Test. Under CI=true the tests that need PostgreSQL or Redis fail instead of skipping when those are absent.
 
 # `rasa data validate`, failing on every warning except the checked Rasa 3.6 false positives (bot/validate_data.py).
-validate: $(BOT_VENV)/.installed
+validate: $(BOT_VENV)/.installed ## rasa data validate, failing on all but the checked false positives
 	$(BOT_BIN)/python -m bot.validate_data
 
-test-backend: $(BACKEND_VENV)/.installed
+# Static checks. ruff and mypy live in the backend environment; mypy checks the actions against the bot
+# environment's packages (--python-executable), with the bot's Python version.
+lint: $(BACKEND_VENV)/.installed ## ruff check and ruff format --check over the tree
+	$(BACKEND_BIN)/ruff check .
+	$(BACKEND_BIN)/ruff format --check .
+
+typecheck: envs ## mypy on cs_backend and the launcher (backend env) and on actions (bot env)
+	$(BACKEND_BIN)/mypy cs_backend launcher
+	$(BACKEND_BIN)/mypy --python-executable $(BOT_BIN)/python --python-version 3.10 actions
+
+# The route and settings tables of docs/ARCHITECTURE.md come from the code (a backend test fails when they differ).
+docs: $(BACKEND_VENV)/.installed ## rewrite the generated tables of docs/ARCHITECTURE.md
+	$(BACKEND_BIN)/python -m cs_backend docs
+
+test-backend: $(BACKEND_VENV)/.installed ## cs_backend tests (SQLite, PostgreSQL, Redis, RabbitMQ)
 	$(BACKEND_BIN)/python -m pytest tests/backend
 
-test-stories: $(MODEL)
+test-stories: $(MODEL) ## Rasa test stories with --fail-on-prediction-errors
 	@mkdir -p var
 	RASA_EVENTS_DB=$(CURDIR)/var/test-stories-events.db $(BOT_BIN)/rasa test core --model $(MODEL) --stories tests/stories --e2e --fail-on-prediction-errors \
 	  --out var/rasa-test-results
 
-test-actions: envs
+test-actions: envs ## action and Rasa-component tests against a running cs_backend
 	$(BOT_BIN)/python -m pytest tests/actions tests/bot
 
-test-e2e: envs $(MODEL) browser
+test-e2e: envs $(MODEL) browser ## the whole service: REST, socket.io and the widget in Chromium
 	$(BACKEND_BIN)/python -m pytest tests/e2e
 
 # The widget test drives the system Chromium (Playwright never downloads a browser here). Under CI=true, as root
 # on Debian/Ubuntu, a missing Chromium is installed; elsewhere the browser test skips and says how to get one.
-browser:
+browser: ## install Chromium for the widget test (CI=true, as root, Debian/Ubuntu)
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$${CI:-}" = true ] && [ "$$(id -u)" = 0 ] \
 	    && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing Chromium for the widget test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
-test: envs
+test: envs ## the whole suite: lint, types, data, backend, actions, stories, end-to-end
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-backend
 	$(MAKE) --no-print-directory test-actions
@@ -108,25 +120,24 @@ test: envs
 # ---------------------------------------------------------------------------------------------------------
 # Measurements (written to BENCHMARKS.md by the scripts themselves, with the command that produced them).
 
-bench: envs $(MODEL)
+bench: envs $(MODEL) ## measure install, training, startup and memory; write BENCHMARKS.md
 	$(BACKEND_BIN)/python -m benchmarks.run_all
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.
-cross-validate: $(BOT_VENV)/.installed
+cross-validate: $(BOT_VENV)/.installed ## 5-fold NLU cross-validation; write BENCHMARKS.md
 	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
 
 # ---------------------------------------------------------------------------------------------------------
 # Lock files: regenerate after editing requirements/*.in.
 
-lock: lock-bot lock-backend
-
-lock-backend: $(BACKEND_VENV)/.installed
+lock: lock-bot lock-backend ## regenerate both lock files
+lock-backend: $(BACKEND_VENV)/.installed ## regenerate requirements/backend.txt from backend.in
 	$(BACKEND_BIN)/python -m pip install --quiet pip-tools
 	$(BACKEND_BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	  -o requirements/backend.txt requirements/backend.in
 
-lock-bot:
+lock-bot: ## regenerate requirements/bot.txt from bot.in
 	@python=$$(scripts/find-python.sh bot) && rm -rf var/lock-bot-venv && "$$python" -m venv var/lock-bot-venv
 	var/lock-bot-venv/bin/pip install --quiet -r requirements/bot.in
 	{ echo "# Lock of the bot environment (CPython 3.10), generated from requirements/bot.in by \`make lock-bot\`."; \
@@ -134,5 +145,5 @@ lock-bot:
 	  var/lock-bot-venv/bin/pip freeze --exclude-editable; } > requirements/bot.txt
 	rm -rf var/lock-bot-venv
 
-clean:
+clean: ## remove environments, models and run-time files (not the database)
 	rm -rf $(BOT_VENV) $(BACKEND_VENV) models .rasa var/log var/rasa-test-results var/cross-validation
