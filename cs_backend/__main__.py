@@ -1,7 +1,8 @@
 """Command line: `python -m cs_backend serve [--host H] [--port P]`, `migrate` and `nudge-stalled`.
 
-`nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/nudges.py) and prints how many
-nudges were sent; it exits 1 when some could not be sent (they are retried on the next run).
+`nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
+nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
+onboarding checklist cannot be used.
 
 Configuration comes from the environment (see cs_backend/config.py); --host/--port override
 CS_BACKEND_HOST/CS_BACKEND_PORT.
@@ -10,6 +11,7 @@ CS_BACKEND_HOST/CS_BACKEND_PORT.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import logging
 import sys
@@ -72,6 +74,25 @@ def migrate(settings: Settings, revision: str) -> None:
     log.info("database is at %s", revision)
 
 
+def nudge_stalled(settings: Settings) -> int:
+    from cs_backend.onboarding.checklist import ChecklistError
+    from cs_backend.onboarding.jobs import nudge_stalled_once
+
+    try:
+        result = asyncio.run(nudge_stalled_once(settings))
+    except ChecklistError as error:
+        print(f"cs_backend: onboarding checklist error: {error}", file=sys.stderr)
+        return 2
+    if result.skipped:
+        print("0 onboarding nudges sent: another process is sending them right now")
+        return 0
+    message = f"{result.sent} onboarding nudge{'' if result.sent == 1 else 's'} sent"
+    if result.failed:
+        message += f", {result.failed} failed (Rasa unreachable or refused; retried on the next run)"
+    print(message)
+    return 1 if result.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
@@ -89,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     elif arguments.command == "migrate":
         migrate(settings, arguments.revision)
     elif arguments.command == "nudge-stalled":
-        from cs_backend.onboarding.nudges import nudge_stalled_command
-
-        return nudge_stalled_command(settings)
+        return nudge_stalled(settings)
     return 0
 
 

@@ -11,6 +11,7 @@ from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.live_events import LiveEvents, Subscription
 from cs_backend.onboarding.checklist import Checklist
+from cs_backend.rasa_client import RasaClient
 
 if TYPE_CHECKING:
     from cs_backend.openapi import ApiRoute
@@ -26,5 +27,7 @@ API_ROUTES = web.AppKey[list["ApiRoute"]]("api_routes")
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 # Subscriptions of the open /api/events streams, ended on shutdown so that shutdown does not wait for them.
 OPEN_EVENT_STREAMS = web.AppKey[set[Subscription]]("open_event_streams")
-# The onboarding checklist, loaded (and validated) at startup by onboarding.nudges.onboarding_context.
+# The onboarding checklist, loaded (and validated) at startup by main.checklist_context.
 ONBOARDING_CHECKLIST = web.AppKey("onboarding_checklist", Checklist)
+# The client of Rasa's HTTP API, opened at startup by main.rasa_client_context.
+RASA_CLIENT = web.AppKey("rasa_client", RasaClient)

@@ -15,8 +15,10 @@ from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
     LIVE_EVENTS,
+    ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
     OPENAPI_DOCUMENT,
+    RASA_CLIENT,
     SCHEMA_REVISION,
     SETTINGS,
 )
@@ -31,10 +33,12 @@ from cs_backend.health import routes as health
 from cs_backend.live_events import create_live_events
 from cs_backend.middlewares import body_size_middleware, error_middleware
 from cs_backend.migrate import head_revision
-from cs_backend.onboarding import nudges as onboarding_nudges
+from cs_backend.onboarding import jobs as onboarding_jobs
 from cs_backend.onboarding import routes as onboarding
-from cs_backend.outcomes import consumer as outcomes_consumer
+from cs_backend.onboarding.checklist import load_checklist
+from cs_backend.outcomes import jobs as outcomes_jobs
 from cs_backend.outcomes import routes as outcomes
+from cs_backend.rasa_client import RasaClient
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -55,6 +59,18 @@ async def live_events_context(app: web.Application) -> AsyncIterator[None]:
     await live_events.close()
 
 
+async def checklist_context(app: web.Application) -> AsyncIterator[None]:
+    # Read once at startup: a broken checklist file stops the backend instead of failing requests later.
+    app[ONBOARDING_CHECKLIST] = load_checklist()
+    yield
+
+
+async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
+    async with RasaClient(app[SETTINGS].rasa_url) as rasa:
+        app[RASA_CLIENT] = rasa
+        yield
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings if settings is not None else Settings.from_env()
     app = web.Application(
@@ -70,8 +86,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[OPEN_EVENT_STREAMS] = set()
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_events_context)
-    app.cleanup_ctx.append(onboarding_nudges.onboarding_context)  # checklist, nudge job (after the database)
-    app.cleanup_ctx.append(outcomes_consumer.outcome_consumer_context)  # Rasa events → outcomes (after db)
+    app.cleanup_ctx.append(checklist_context)
+    app.cleanup_ctx.append(rasa_client_context)
+    # Background jobs (cs_backend/jobs.py) after the resources they use, so those outlive them.
+    app.cleanup_ctx.append(onboarding_jobs.nudge_job_context)
+    app.cleanup_ctx.append(outcomes_jobs.consumer_job_context)  # Rasa events → outcomes
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (

@@ -5,19 +5,19 @@ from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
-from cs_backend.onboarding.models import OnboardingNudge, OnboardingProgress
+from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
     "Base",
     "ChurnSignal",
+    "CompletedStep",
     "Conversation",
     "ConversationOutcome",
     "Customer",
     "Feedback",
     "OnboardingNudge",
-    "OnboardingProgress",
     "OutcomeCursor",
     "OutcomeSession",
     "Ticket",

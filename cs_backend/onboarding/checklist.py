@@ -1,7 +1,7 @@
 """The onboarding checklist: loaded from checklist.toml (standard library tomllib) and validated.
 
-The checklist is data, read once when the app starts (cs_backend.onboarding.nudges.onboarding_context) and
-by `python -m cs_backend nudge-stalled`. A file that cannot be used raises ChecklistError with a message
+The checklist is data, read once when the app starts (cs_backend.main.checklist_context) and by
+`python -m cs_backend nudge-stalled`. A file that cannot be used raises ChecklistError with a message
 naming the file, the step and the field, so a broken checklist stops the backend at startup instead of
 failing requests later.
 """

@@ -12,7 +12,7 @@ from cs_backend.db import Base, UTCDateTime, utcnow
 SOURCES = ("customer", "product")
 
 
-class OnboardingProgress(Base):
+class CompletedStep(Base):
     """One row per completed step of a customer. Step keys are the checklist's (checklist.toml); a row whose
     key left the checklist is kept but no longer counts."""
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from cs_backend.app_keys import DATABASE, ONBOARDING_CHECKLIST, SETTINGS
 from cs_backend.db import utcnow
-from cs_backend.onboarding import nudges, service
+from cs_backend.onboarding import service
 from cs_backend.onboarding.schemas import (
     EmptyQuery,
     ProgressOut,
@@ -44,7 +44,7 @@ async def complete_onboarding_step(request: web.Request) -> web.Response:
 async def list_stalled_customers(request: web.Request) -> web.Response:
     parse_query(request.query, EmptyQuery)
     settings = request.app[SETTINGS]
-    stalled = await nudges.find_stalled(
+    stalled = await service.find_stalled(
         request.app[DATABASE],
         request.app[ONBOARDING_CHECKLIST],
         stalled_after=timedelta(hours=settings.onboarding_stalled_after_hours),

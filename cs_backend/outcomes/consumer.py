@@ -1,4 +1,4 @@
-"""The background consumer: Rasa events in, decided outcomes out.
+"""The outcomes consumer: Rasa events in, decided outcomes out (outcomes/jobs.py runs its cycles).
 
 Design (the simplest that survives restarts exactly): the classifier's state of each conversation with an
 open session is one JSON row in `outcome_sessions` (a few hundred bytes, whatever the session's length). A
@@ -21,29 +21,25 @@ second RabbitMQ consumer is refused by the queue).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiohttp import web
 from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.app_keys import DATABASE, SETTINGS
 from cs_backend.db import Database, utcnow
+from cs_backend.jobs import Clock
 from cs_backend.outcomes.classifier import BadEvent, ConversationState, RasaEvent, SessionOutcome, parse_event
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession
-from cs_backend.outcomes.sources import Batch, CursorMoved, RasaEventSource, RawEvent, create_source
+from cs_backend.outcomes.sources import Batch, RasaEventSource, RawEvent
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-Clock = Callable[[], datetime]
 
 
 @dataclass
@@ -67,7 +63,6 @@ class OutcomeConsumer:
         self.abandon_after = abandon_after
         self.clock = clock
         self.batch_size = batch_size
-        self._last_failure: str | None = None
 
     async def run_once(self) -> CycleReport:
         """Read until the source is drained, then close the sessions idle past the threshold."""
@@ -88,22 +83,6 @@ class OutcomeConsumer:
                 break
         report.decided += await self.close_idle_sessions()
         return report
-
-    async def run_forever(self, interval_seconds: float) -> None:
-        while True:
-            try:
-                await self.run_once()
-                if self._last_failure is not None:
-                    log.info("outcomes: the consumer works again")
-                    self._last_failure = None
-            except CursorMoved as error:
-                log.warning("outcomes: %s; batch rolled back", error)
-            except Exception as error:  # the loop must outlive a database outage; logged once per kind
-                failure = f"{error.__class__.__name__}: {error}"
-                if failure != self._last_failure:
-                    log.exception("outcomes: consumer cycle failed; retrying every %s s", interval_seconds)
-                    self._last_failure = failure
-            await asyncio.sleep(interval_seconds)
 
     def _parse(self, raw: RawEvent) -> RasaEvent | None:
         try:
@@ -239,22 +218,3 @@ async def insert_outcomes(session: AsyncSession, outcomes: Sequence[SessionOutco
             index_elements=["sender_id", "session_started_at"]
         )
     await session.execute(statement, values)
-
-
-async def outcome_consumer_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: runs the consumer every OUTCOME_POLL_INTERVAL_SECONDS (0: not at all)."""
-    settings = app[SETTINGS]
-    if settings.outcome_poll_interval_seconds <= 0:
-        yield
-        return
-    source = create_source(settings.rasa_events_url, settings.rasa_events_queue, app[DATABASE], BATCH_SIZE)
-    consumer = OutcomeConsumer(
-        app[DATABASE], source, abandon_after=timedelta(minutes=settings.outcome_abandon_after_minutes)
-    )
-    log.info("outcomes: consuming %s every %s s", source.description, settings.outcome_poll_interval_seconds)
-    task = asyncio.create_task(consumer.run_forever(settings.outcome_poll_interval_seconds), name="outcomes")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await source.close()

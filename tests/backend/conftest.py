@@ -26,6 +26,7 @@ from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
 from cs_backend.main import create_app
 
+from .fake_rasa import FakeRasa
 from .services import (
     check_redis,
     create_postgres_database,
@@ -125,6 +126,14 @@ def settings(migrated_database_url: str) -> Settings:
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient[Any, Any]:
     """The real app (create_app) on a migrated database, with in-process live events."""
     return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def rasa(aiohttp_server: Any) -> FakeRasa:
+    """A fake Rasa HTTP API (tests/backend/fake_rasa.py) on a local port."""
+    fake = FakeRasa()
+    fake.server = await aiohttp_server(fake.app)
+    return fake
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Onboarding: the checklist file, /api/onboarding/steps and progress, and migration 0002.
 
 Runs on SQLite and PostgreSQL like the other database tests. The fixtures here (imported by
-test_onboarding_nudges.py) give every test an app whose nudge job is off, and empty the onboarding tables
+test_onboarding_jobs.py) give every test an app whose nudge job is off, and empty the onboarding tables
 after each PostgreSQL test: conftest's per-test cleanup only knows the tables of revision 0001, and a
 leftover onboarding row would make its DELETE FROM customers fail in the next test.
 """
@@ -89,7 +89,7 @@ def done_keys(progress: dict[str, Any]) -> list[str]:
     return [step["key"] for step in progress["steps"] if step["done"]]
 
 
-# --- the checklist file --------------------------------------------------------------------------------------
+# --- the checklist file -------------------------------------------------------------------------------------
 
 
 def test_bundled_checklist_has_the_six_steps_in_order() -> None:
@@ -164,7 +164,7 @@ async def test_a_broken_checklist_stops_the_app_at_startup(
         await aiohttp_client(create_app(settings))
 
 
-# --- settings ------------------------------------------------------------------------------------------------
+# --- settings -----------------------------------------------------------------------------------------------
 
 
 def test_onboarding_settings_defaults_and_environment() -> None:
@@ -196,7 +196,7 @@ def test_bad_onboarding_settings_are_reported_by_name(env: dict[str, str]) -> No
         Settings.from_env(env)
 
 
-# --- GET /api/onboarding/steps -------------------------------------------------------------------------------
+# --- GET /api/onboarding/steps ------------------------------------------------------------------------------
 
 
 async def test_steps_are_listed_in_order(client: TestClient[Any, Any]) -> None:
@@ -211,7 +211,7 @@ async def test_steps_are_listed_in_order(client: TestClient[Any, Any]) -> None:
     await assert_error(await client.get("/api/onboarding/steps?lang=fr"), 400, {"lang"})
 
 
-# --- progress ------------------------------------------------------------------------------------------------
+# --- progress -----------------------------------------------------------------------------------------------
 
 
 async def test_progress_of_a_new_conversation(client: TestClient[Any, Any]) -> None:
@@ -476,8 +476,10 @@ async def test_migration_0002_upgrades_and_downgrades_a_database_with_rows(datab
             )
             await connection.execute(
                 text(
-                    "INSERT INTO conversations (id, sender_id, channel, customer_id, started_at, last_seen_at) "
-                    f"VALUES (1, 's1', 'rest', 1, '{NOW}', '{NOW}'), (2, 's2', 'rest', NULL, '{NOW}', '{NOW}')"
+                    "INSERT INTO conversations "
+                    "(id, sender_id, channel, customer_id, started_at, last_seen_at) "
+                    f"VALUES (1, 's1', 'rest', 1, '{NOW}', '{NOW}'), "
+                    f"(2, 's2', 'rest', NULL, '{NOW}', '{NOW}')"
                 )
             )
             await connection.execute(
@@ -526,8 +528,9 @@ async def test_migration_0002_upgrades_and_downgrades_a_database_with_rows(datab
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_migration_0002_on_sqlite_inside_an_open_transaction(database_url: str) -> None:
-    """When an earlier step of the same run left a transaction open (where SQLite ignores PRAGMA foreign_keys),
-    rebuilding customers still works with rows referencing it: the open work is committed first."""
+    """When an earlier step of the same run left a transaction open (where SQLite ignores PRAGMA
+    foreign_keys), rebuilding customers still works with rows referencing it: the open work is committed
+    first."""
     await migrate.upgrade_async(database_url, "0001")
     engine = create_engine(database_url)
     try:

@@ -1,8 +1,9 @@
-"""Stalled onboarding customers and the nudges sent through Rasa's HTTP API.
+"""The onboarding nudge job (cs_backend/onboarding/jobs.py), the stalled customers it picks
+(onboarding/service.py, also GET /api/onboarding/stalled) and `python -m cs_backend nudge-stalled`.
 
-Rasa is played by a small local aiohttp server that records the requests it gets (path, query, JSON body) and
-answers with the status a test chooses. Time is injected (`now=`), and rows are back-dated where a test
-needs an old first contact or an old completion.
+Rasa is played by a small local aiohttp server (fake_rasa.py) that records the requests it gets (path, query,
+JSON body) and answers with the status a test chooses. Time is injected (`now=`, a clock), and rows are
+back-dated where a test needs an old first contact or an old completion.
 """
 
 from __future__ import annotations
@@ -16,68 +17,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import ClientTimeout
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text, update
 
-from cs_backend.app_keys import DATABASE, SETTINGS
+from cs_backend.__main__ import nudge_stalled
+from cs_backend.app_keys import DATABASE, RASA_CLIENT, SETTINGS
 from cs_backend.config import Settings
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import Database, utcnow
 from cs_backend.main import create_app
 from cs_backend.onboarding import checklist as checklist_module
-from cs_backend.onboarding import nudges
+from cs_backend.onboarding import jobs
 from cs_backend.onboarding.checklist import load_checklist
-from cs_backend.onboarding.models import OnboardingNudge, OnboardingProgress
+from cs_backend.onboarding.jobs import NUDGES_PER_RUN, NudgeRun
+from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
+from cs_backend.onboarding.service import StalledCustomer, find_stalled
+from cs_backend.rasa_client import RasaClient
 
 from .conftest import REPO_ROOT
+from .fake_rasa import FakeRasa
 from .helpers import assert_error
 from .test_onboarding import complete, migrated_database_url, settings  # noqa: F401 (fixtures)
 
 CHECKLIST = load_checklist()
 DAY = timedelta(hours=24)
-
-
-class FakeRasa:
-    """Stands in for Rasa's `POST /conversations/{sender_id}/trigger_intent`: records each request and answers
-    with `status` after `delay` seconds."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.delay = 0.0
-        self.app = web.Application()
-        self.app.router.add_post("/conversations/{sender_id}/trigger_intent", self.trigger_intent)
-        self.server: TestServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("/"))
-
-    async def trigger_intent(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            {
-                "sender_id": request.match_info["sender_id"],
-                "raw_path": request.raw_path.split("?")[0],
-                "query": dict(request.query),
-                "json": await request.json(),
-                "content_type": request.content_type,
-            }
-        )
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.status >= 300:
-            return web.json_response({"status": "failure", "message": "boom"}, status=self.status)
-        return web.json_response({"tracker": {}, "messages": []})
-
-
-@pytest.fixture
-async def rasa(aiohttp_server: Any) -> FakeRasa:
-    fake = FakeRasa()
-    fake.server = await aiohttp_server(fake.app)
-    return fake
 
 
 @pytest.fixture
@@ -108,8 +73,8 @@ async def backdate(
         )
         if steps is not None:
             await session.execute(
-                update(OnboardingProgress)
-                .where(OnboardingProgress.customer_id == customer_id)
+                update(CompletedStep)
+                .where(CompletedStep.customer_id == customer_id)
                 .values(completed_at=utcnow() - timedelta(hours=steps))
             )
         await session.commit()
@@ -126,15 +91,26 @@ async def start(client: TestClient[Any, Any], sender_id: str, channel: str = "so
     return customer_id
 
 
-async def stalled(
-    client: TestClient[Any, Any], now: datetime, **options: Any
-) -> list[nudges.StalledCustomer]:
-    return await nudges.find_stalled(db_of(client), CHECKLIST, stalled_after=DAY, now=now, **options)
+async def stalled(client: TestClient[Any, Any], now: datetime, **options: Any) -> list[StalledCustomer]:
+    return await find_stalled(db_of(client), CHECKLIST, stalled_after=DAY, now=now, **options)
 
 
-async def run(client: TestClient[Any, Any], now: datetime | None = None) -> nudges.NudgeRun:
-    async with nudges.rasa_client() as http:
-        return await nudges.run_nudges(db_of(client), CHECKLIST, http, client.app[SETTINGS], now=now)
+async def run(
+    client: TestClient[Any, Any],
+    now: datetime | None = None,
+    *,
+    rasa: RasaClient | None = None,
+    limit: int = NUDGES_PER_RUN,
+) -> NudgeRun:
+    """One run of the job against the app's database (and, by default, the app's Rasa client)."""
+    return await jobs.run_nudges(
+        db_of(client),
+        CHECKLIST,
+        client.app[RASA_CLIENT] if rasa is None else rasa,
+        client.app[SETTINGS],
+        clock=utcnow if now is None else lambda: now,
+        limit=limit,
+    )
 
 
 async def recorded(client: TestClient[Any, Any]) -> list[tuple[int, str, int]]:
@@ -147,7 +123,7 @@ async def recorded(client: TestClient[Any, Any]) -> list[tuple[int, str, int]]:
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-# --- stalled detection ---------------------------------------------------------------------------------------
+# --- stalled detection --------------------------------------------------------------------------------------
 
 
 async def test_stalled_detection_with_an_injected_clock(client: TestClient[Any, Any]) -> None:
@@ -172,10 +148,10 @@ async def test_stalled_detection_with_an_injected_clock(client: TestClient[Any, 
 
     # A completed step is activity: idle counts from it, not from the first contact.
     await backdate(client, started, hours=72, steps=2)
-    found = {s.customer_id: s for s in await stalled(client, now + timedelta(hours=20))}
-    assert started not in found
-    found = {s.customer_id: s for s in await stalled(client, now + timedelta(hours=30))}
-    assert 31.9 <= found[started].idle_hours <= 32.1
+    by_customer = {s.customer_id: s for s in await stalled(client, now + timedelta(hours=20))}
+    assert started not in by_customer
+    by_customer = {s.customer_id: s for s in await stalled(client, now + timedelta(hours=30))}
+    assert 31.9 <= by_customer[started].idle_hours <= 32.1
 
 
 async def test_stalled_endpoint(client: TestClient[Any, Any]) -> None:
@@ -222,7 +198,7 @@ async def test_the_most_recently_active_conversation_is_nudged(
     assert rasa.requests[0]["query"] == {"output_channel": "twilio"}
 
 
-# --- sending nudges ------------------------------------------------------------------------------------------
+# --- sending nudges -----------------------------------------------------------------------------------------
 
 
 async def test_nudge_request_to_rasa_and_record(client: TestClient[Any, Any], rasa: FakeRasa) -> None:
@@ -230,7 +206,7 @@ async def test_nudge_request_to_rasa_and_record(client: TestClient[Any, Any], ra
     await backdate(client, customer, hours=48, steps=30)
 
     result = await run(client)
-    assert result == nudges.NudgeRun(sent=1, failed=0)
+    assert result == NudgeRun(sent=1, failed=0)
     assert rasa.requests == [
         {
             "sender_id": "user 1/é?",
@@ -279,13 +255,13 @@ async def test_a_rasa_failure_is_not_recorded_and_retried_next_run(
     await backdate(client, customer, hours=48)
 
     rasa.status = 500
-    assert await run(client) == nudges.NudgeRun(sent=0, failed=1)
+    assert await run(client) == NudgeRun(sent=0, failed=1)
     assert len(rasa.requests) == 1
     assert await recorded(client) == []
     assert "Rasa answered 500" in caplog.text
 
     rasa.status = 200
-    assert await run(client) == nudges.NudgeRun(sent=1, failed=0)
+    assert await run(client) == NudgeRun(sent=1, failed=0)
     assert len(rasa.requests) == 2
     assert rasa.requests[0]["json"] == rasa.requests[1]["json"]
     assert [(c, step) for c, step, _ in await recorded(client)] == [(customer, "sign_up")]
@@ -293,18 +269,17 @@ async def test_a_rasa_failure_is_not_recorded_and_retried_next_run(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # about the HTTP client only
-async def test_unreachable_or_slow_rasa_is_a_failure(
-    client: TestClient[Any, Any], rasa: FakeRasa, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_unreachable_or_slow_rasa_is_a_failure(client: TestClient[Any, Any], rasa: FakeRasa) -> None:
     customer = await start(client, "slow", "socketio")
     await backdate(client, customer, hours=48)
 
-    monkeypatch.setattr(nudges, "RASA_TIMEOUT", nudges.aiohttp.ClientTimeout(total=0.2))
-    rasa.delay = 1.0
-    assert await run(client) == nudges.NudgeRun(sent=0, failed=1)
+    async with RasaClient(rasa.url, timeout=ClientTimeout(total=0.2)) as impatient:
+        rasa.delay = 1.0
+        assert await run(client, rasa=impatient) == NudgeRun(sent=0, failed=1)
 
-    await rasa.server.close()  # nothing listens there any more
-    assert await run(client) == nudges.NudgeRun(sent=0, failed=1)
+        assert rasa.server is not None
+        await rasa.server.close()  # nothing listens there any more
+        assert await run(client, rasa=impatient) == NudgeRun(sent=0, failed=1)
     assert await recorded(client) == []
 
 
@@ -316,10 +291,10 @@ async def test_runs_are_exclusive_on_postgres(client: TestClient[Any, Any], rasa
     await backdate(client, customer, hours=48)
     async with db_of(client).engine.connect() as connection:
         held = await connection.scalar(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": nudges.ADVISORY_LOCK_KEY}
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": jobs.ADVISORY_LOCK_KEY}
         )
         assert held
-        assert await run(client) == nudges.NudgeRun(skipped=True)
+        assert await run(client) == NudgeRun(skipped=True)
         await connection.rollback()
     assert rasa.requests == []
     assert (await run(client)).sent == 1
@@ -328,14 +303,12 @@ async def test_runs_are_exclusive_on_postgres(client: TestClient[Any, Any], rasa
 async def test_run_caps_the_nudges_per_run(client: TestClient[Any, Any], rasa: FakeRasa) -> None:
     for index in range(3):
         await backdate(client, await start(client, f"cap-{index}"), hours=48 - index)
-    async with nudges.rasa_client() as http:
-        result = await nudges.run_nudges(db_of(client), CHECKLIST, http, client.app[SETTINGS], limit=2)
-    assert result.sent == 2
+    assert (await run(client, limit=2)).sent == 2
     assert [r["sender_id"] for r in rasa.requests] == ["cap-0", "cap-1"]  # longest idle first
     assert (await run(client)).sent == 1
 
 
-# --- the background job and the command ----------------------------------------------------------------------
+# --- the background job and the command ---------------------------------------------------------------------
 
 
 async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
@@ -346,7 +319,7 @@ async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
 
 
 def _job_tasks() -> list[asyncio.Task[Any]]:
-    return [task for task in asyncio.all_tasks() if task.get_name() == "onboarding-nudges"]
+    return [task for task in asyncio.all_tasks() if task.get_name() == jobs.JOB_NAME]
 
 
 async def test_no_job_when_the_interval_is_zero(client: TestClient[Any, Any]) -> None:
@@ -358,15 +331,15 @@ async def test_background_job_nudges_survives_a_failed_run_and_stops_on_cleanup(
     aiohttp_client: Any, rasa_settings: Settings, rasa: FakeRasa, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real_run = nudges.run_nudges
+    real_send = jobs.send_nudges
 
-    async def flaky_run(*args: Any, **kwargs: Any) -> nudges.NudgeRun:
+    async def flaky_send(*args: Any, **kwargs: Any) -> NudgeRun:
         calls.append("run")
         if len(calls) == 1:
             raise RuntimeError("database hiccup")
-        return await real_run(*args, **kwargs)
+        return await real_send(*args, **kwargs)
 
-    monkeypatch.setattr(nudges, "run_nudges", flaky_run)
+    monkeypatch.setattr(jobs, "send_nudges", flaky_send)
     job_settings = dataclasses.replace(rasa_settings, onboarding_nudge_interval_seconds=0.05)
     client = await aiohttp_client(create_app(job_settings))
     customer = await start(client, "looped", "socketio")
@@ -435,33 +408,21 @@ async def test_cli_reports_failures_and_a_broken_checklist(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """In process (a subprocess costs a second): the command's output and exit codes."""
-    results = iter([nudges.NudgeRun(sent=2, failed=1), nudges.NudgeRun(skipped=True)])
+    results = iter([NudgeRun(sent=2, failed=1), NudgeRun(skipped=True)])
 
-    async def fake_run_once(_: Settings) -> nudges.NudgeRun:
+    async def fake_nudge_stalled_once(_: Settings) -> NudgeRun:
         return next(results)
 
-    monkeypatch.setattr(nudges, "run_once", fake_run_once)
+    monkeypatch.setattr(jobs, "nudge_stalled_once", fake_nudge_stalled_once)
     cli_settings = Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}")
-    assert await asyncio.to_thread(nudges.nudge_stalled_command, cli_settings) == 1
+    assert await asyncio.to_thread(nudge_stalled, cli_settings) == 1
     assert capsys.readouterr().out.startswith("2 onboarding nudges sent, 1 failed")
-    assert await asyncio.to_thread(nudges.nudge_stalled_command, cli_settings) == 0
+    assert await asyncio.to_thread(nudge_stalled, cli_settings) == 0
     assert "another process" in capsys.readouterr().out
 
     monkeypatch.undo()
     broken = tmp_path / "checklist.toml"
     broken.write_text("[[steps]]\nkey = 1\n", encoding="utf-8")
     monkeypatch.setattr(checklist_module, "CHECKLIST_PATH", broken)
-    assert await asyncio.to_thread(nudges.nudge_stalled_command, cli_settings) == 2
+    assert await asyncio.to_thread(nudge_stalled, cli_settings) == 2
     assert "onboarding checklist error" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("rasa_url", "sender_id", "expected"),
-    [
-        ("http://127.0.0.1:5005", "abc", "http://127.0.0.1:5005/conversations/abc/trigger_intent"),
-        ("http://rasa:5005/", "a/b c", "http://rasa:5005/conversations/a%2Fb%20c/trigger_intent"),
-        ("https://bots.example/rasa/", "x", "https://bots.example/rasa/conversations/x/trigger_intent"),
-    ],
-)
-def test_trigger_intent_url(rasa_url: str, sender_id: str, expected: str) -> None:
-    assert str(nudges.trigger_intent_url(rasa_url, sender_id)) == expected

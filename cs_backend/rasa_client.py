@@ -1,0 +1,69 @@
+"""The client of Rasa's HTTP API (Rasa runs with --enable-api): every call the backend makes to Rasa.
+
+One `RasaClient` per app (app_keys.RASA_CLIENT, opened and closed by main.rasa_client_context) owns its HTTP
+session and a timeout per request, so a hung Rasa delays the caller but never blocks it. A call either
+succeeds or raises `RasaError`, whose message says what went wrong (Rasa's status and answer, or why it
+could not be reached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+# Per request (connect, send, answer).
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10)
+# Characters of Rasa's answer kept in the error of a refused request.
+ANSWER_EXCERPT_LENGTH = 300
+
+
+class RasaError(Exception):
+    """Rasa was unreachable, did not answer in time, or answered with a status other than 2xx."""
+
+
+def trigger_intent_url(base_url: str, sender_id: str) -> URL:
+    """{base_url}/conversations/{sender_id}/trigger_intent, the sender id encoded as one path segment."""
+    base = URL(base_url)
+    path = f"{base.raw_path.rstrip('/')}/conversations/{quote(sender_id, safe='')}/trigger_intent"
+    return base.with_path(path, encoded=True)
+
+
+class RasaClient:
+    """Create it inside a running event loop, and close it (or use `async with`)."""
+
+    def __init__(self, base_url: str, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url
+        self._session = aiohttp.ClientSession(timeout=timeout)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def trigger_intent(
+        self, sender_id: str, intent: str, entities: dict[str, Any], output_channel: str
+    ) -> None:
+        """Inject `intent` (with `entities`) into the conversation; Rasa answers on `output_channel`."""
+        url = trigger_intent_url(self.base_url, sender_id).with_query(output_channel=output_channel)
+        await self._post(url, {"name": intent, "entities": entities})
+
+    async def _post(self, url: URL, body: dict[str, Any]) -> None:
+        try:
+            async with self._session.post(url, json=body) as response:
+                answer = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RasaError(f"no answer from Rasa at {self.base_url}: {error!r}") from error
+        if not 200 <= response.status < 300:
+            excerpt = " ".join(answer.decode("utf-8", "replace").split())[:ANSWER_EXCERPT_LENGTH]
+            raise RasaError(f"Rasa answered {response.status}: {excerpt}")
