@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import InvalidRequest, NotFound, invalid_field
 from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
 from cs_backend.db import Database, run_transaction, utcnow
-from cs_backend.errors import InvalidRequest, NotFound, invalid_field
 from cs_backend.onboarding.checklist import Checklist, Step
 from cs_backend.onboarding.models import OnboardingProgress
 from cs_backend.onboarding.schemas import ProgressQuery, ProgressUpdate
