@@ -23,13 +23,14 @@ export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
 
 .PHONY: help run test envs migrate model validate test-backend test-stories test-actions test-e2e browser \
-        bench cross-validate lock lock-bot lock-backend clean
+        bench cross-validate lock lock-bot lock-backend clean docs
 
 help:
 	@echo "make run    start cs_backend, the action server, the Rasa server and the demo website"
 	@echo "make test   install what is needed and run every test (pytest in both environments,"
 	@echo "            rasa data validate, Rasa test stories)"
 	@echo "make bench  measure install/training/startup/memory and write BENCHMARKS.md"
+	@echo "make docs   rewrite the route and settings tables of docs/ARCHITECTURE.md from the code"
 
 # ---------------------------------------------------------------------------------------------------------
 # Environments: each is installed from its committed lock file and reinstalled when the lock changes.
@@ -115,6 +116,12 @@ bench: envs $(MODEL)
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.
 cross-validate: $(BOT_VENV)/.installed
 	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
+
+# ---------------------------------------------------------------------------------------------------------
+# Documentation generated from the code (tests/backend/test_architecture_doc.py fails when it is stale).
+
+docs: $(BACKEND_VENV)/.installed
+	$(BACKEND_BIN)/python -m cs_backend docs
 
 # ---------------------------------------------------------------------------------------------------------
 # Lock files: regenerate after editing requirements/*.in.
