@@ -18,7 +18,7 @@ from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, event, sele
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,8 @@ async def run_transaction(
 class IdempotentRow(Protocol):
     """A model whose rows carry the unique Idempotency-Key of the request that created them."""
 
-    idempotency_key: Mapped[str | None]
+    # As a row reads it: a model's `Mapped[str | None]` column matches this (a `Mapped` member would not).
+    idempotency_key: str | None
 
 
 R = TypeVar("R", bound=IdempotentRow)
@@ -196,6 +197,7 @@ async def create_once(
     async def work(session: AsyncSession) -> tuple[R, bool]:
         if idempotency_key is not None:
             existing = await session.scalar(
+                # On the class the attribute is the column, which the protocol cannot express.
                 select(model).where(model.idempotency_key == idempotency_key)  # type: ignore[arg-type]
             )
             if existing is not None:

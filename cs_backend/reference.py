@@ -52,7 +52,8 @@ def settings_table(variables: Sequence[EnvVariable[Any]] | None = None) -> str:
 
 def registered_routes() -> list[ApiRoute]:
     """The routes an app registers (building an app starts nothing: see main.create_app)."""
-    return list(create_app(Settings())[API_ROUTES])
+    routes: list[ApiRoute] = create_app(Settings())[API_ROUTES]
+    return routes
 
 
 def generated_sections() -> dict[str, str]:
