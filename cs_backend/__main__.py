@@ -1,8 +1,10 @@
-"""Command line: `python -m cs_backend serve [--host H] [--port P]`, `migrate` and `nudge-stalled`.
+"""Command line: `python -m cs_backend serve [--host H] [--port P]`, `migrate`, `nudge-stalled` and `docs`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
 onboarding checklist cannot be used.
+
+`docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
 Configuration comes from the environment (see cs_backend/config.py); --host/--port override
 CS_BACKEND_HOST/CS_BACKEND_PORT.
@@ -34,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database schema (alembic upgrade)")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     commands.add_parser("nudge-stalled", help="nudge stalled onboarding customers through Rasa once")
+    commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
     return parser
 
 
@@ -95,6 +98,11 @@ def nudge_stalled(settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.command == "docs":  # from the code alone: the environment's settings play no part
+        from cs_backend.reference import ARCHITECTURE_DOC, write_architecture_doc
+
+        print(f"{ARCHITECTURE_DOC}: {'updated' if write_architecture_doc() else 'up to date'}")
+        return 0
     try:
         settings = Settings.from_env()
         settings = dataclasses.replace(settings, database_url=normalize_database_url(settings.database_url))

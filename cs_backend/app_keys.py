@@ -14,14 +14,14 @@ from cs_backend.onboarding.checklist import Checklist
 from cs_backend.rasa_client import RasaClient
 
 if TYPE_CHECKING:
-    from cs_backend.openapi import ApiRoute
+    from cs_backend.api.registry import ApiRoute
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 LIVE_EVENTS = web.AppKey[LiveEvents]("live_events")
 # The alembic revision the code expects; /health/ready compares the database's against it.
 SCHEMA_REVISION = web.AppKey("schema_revision", str)
-# Documented API routes, in registration order (openapi.py builds the document from them).
+# Documented API routes, in registration order (api/openapi.py builds the document from them).
 API_ROUTES = web.AppKey[list["ApiRoute"]]("api_routes")
 # Built on first request and reused: the routes cannot change once the app runs.
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")

@@ -1,44 +1,10 @@
 """Settings of cs_backend, read from environment variables.
 
-Every variable is optional; the defaults are safe for a single machine (bind to loopback, embedded SQLite,
-in-process live events):
-
-    DATABASE_URL     SQLAlchemy URL of the database.
-                     Default: sqlite+aiosqlite:///<repo root>/var/cs_backend.db (var/ is created if needed).
-                     Accepted: postgresql://, postgres://, postgresql+asyncpg://, sqlite:///,
-                     sqlite+aiosqlite:///; normalised to the async drivers (asyncpg, aiosqlite) by
-                     db.normalize_database_url.
-    REDIS_URL        Redis URL for live events (pub/sub), e.g. redis://127.0.0.1:6379/0.
-                     Unset or empty: live events stay inside this process (fine for one backend process).
-    CS_BACKEND_HOST  Interface to bind (127.0.0.1: not reachable from other machines unless asked for).
-    CS_BACKEND_PORT  Port to bind (8000).
-    RASA_URL         Base URL of the Rasa server, used by the demo web page's chat widget and by the
-                     onboarding nudge job (Rasa's HTTP API: run Rasa with --enable-api)
-                     (http://127.0.0.1:5005).
-    LOG_LEVEL        Python logging level name (INFO).
-    ONBOARDING_STALLED_AFTER_HOURS
-                     A customer whose onboarding is not complete is stalled when their last onboarding
-                     activity (or, without any, their first contact) is older than this many hours (24;
-                     a positive number, fractions allowed).
-    ONBOARDING_NUDGE_INTERVAL_SECONDS
-                     Seconds between two runs of the background job that nudges stalled customers through
-                     Rasa (300; the first run comes one interval after startup). 0 disables the job
-                     (`python -m cs_backend nudge-stalled` still runs it once on demand).
-    RASA_EVENTS_URL  Where Rasa's event broker (endpoints.yml `event_broker`) puts the conversation events
-                     that cs_backend turns into conversation outcomes (cs_backend/outcomes):
-                     an SQL URL (sqlite:///, postgresql://, ...: the SQL broker's `events` table, polled;
-                     SQLite is opened read-only) or amqp:// / amqps:// (RabbitMQ: the pika broker's queue).
-                     Default: sqlite:///<repo root>/var/rasa_events.db.
-    RASA_EVENTS_QUEUE
-                     The RabbitMQ queue to consume when RASA_EVENTS_URL is amqp:// (rasa_events); list it
-                     under the pika broker's `queues` in endpoints.yml.
-    OUTCOME_POLL_INTERVAL_SECONDS
-                     Seconds between two reads of the event stream (2; fractions allowed). 0 disables the
-                     outcomes consumer. `Settings()` built in code (the tests) defaults to 0, so a test app
-                     never reads a real Rasa events database unless the test asks for it.
-    OUTCOME_ABANDON_AFTER_MINUTES
-                     A conversation session without a customer message for this many minutes has ended;
-                     it is decided then (abandoned if a form or a fallback question was open) (30).
+Each setting is declared once, as a field of `Settings` with its `EnvVariable`: the variable's name, its
+default, how its text is read and checked, and one line of documentation. `Settings.from_env()` reads the
+variables from these declarations, and docs/ARCHITECTURE.md's settings table is generated from them
+(cs_backend/reference.py). Every variable is optional, a blank one counts as unset, and the defaults are safe
+for a single machine (bind to loopback, embedded SQLite, in-process live events).
 
 Nothing is read at import time: `Settings.from_env()` reads the environment when called, and tests build
 `Settings(...)` explicitly.
@@ -49,9 +15,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = REPO_ROOT / "var" / "cs_backend.db"
@@ -64,78 +31,72 @@ _RASA_EVENTS_SCHEMES = frozenset(
 # Request bodies above this size are refused with 413 (docs/API_CONTRACT.md: "larger than 64 KiB").
 MAX_BODY_BYTES = 64 * 1024
 
+T = TypeVar("T")
+
 
 class SettingsError(ValueError):
     """An environment variable has a value cs_backend cannot use."""
 
 
 @dataclass(frozen=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
-    rasa_url: str = "http://127.0.0.1:5005"
-    log_level: str = "INFO"
-    # Redis pub/sub channel of the live events; tests give each test its own so runs cannot interfere.
-    redis_channel: str = "cs_backend:live-events"
-    max_body_bytes: int = MAX_BODY_BYTES
-    onboarding_stalled_after_hours: float = 24.0
-    # Background jobs are off (0) in a Settings built in code, so an app made by a test or a script starts
-    # nothing behind its back; from_env turns them on with the documented defaults (300 s and 2 s).
-    onboarding_nudge_interval_seconds: float = 0.0
-    rasa_events_url: str = DEFAULT_RASA_EVENTS_URL
-    rasa_events_queue: str = "rasa_events"
-    outcome_poll_interval_seconds: float = 0.0
-    outcome_abandon_after_minutes: float = 30.0
+class EnvVariable(Generic[T]):
+    """The environment variable of one setting, and what the documentation says about it."""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        port_text = env.get("CS_BACKEND_PORT", "").strip() or "8000"
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise SettingsError(f"CS_BACKEND_PORT must be a port number, got {port_text!r}") from None
-        if not 0 <= port <= 65535:
-            raise SettingsError(f"CS_BACKEND_PORT must be between 0 and 65535, got {port}")
-        log_level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
-        if not isinstance(logging.getLevelName(log_level), int):
-            raise SettingsError(
-                f"LOG_LEVEL must be a logging level name (DEBUG, INFO, ...), got {log_level!r}"
-            )
-        stalled_after_hours = _number(env, "ONBOARDING_STALLED_AFTER_HOURS", 24.0, allow_zero=False)
-        nudge_interval_seconds = _number(env, "ONBOARDING_NUDGE_INTERVAL_SECONDS", 300.0, allow_zero=True)
-        rasa_events_url = env.get("RASA_EVENTS_URL", "").strip() or DEFAULT_RASA_EVENTS_URL
-        if rasa_events_url.partition("://")[0].lower() not in _RASA_EVENTS_SCHEMES:
-            raise SettingsError(
-                "RASA_EVENTS_URL must be sqlite:///..., postgresql://... or amqp://..., "
-                f"got {rasa_events_url.partition('://')[0]!r}"
-            )
-        outcome_poll_seconds = _number(env, "OUTCOME_POLL_INTERVAL_SECONDS", 2.0, allow_zero=True)
-        abandon_after_minutes = _number(env, "OUTCOME_ABANDON_AFTER_MINUTES", 30.0, allow_zero=False)
-        return cls(
-            database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
-            # The launcher passes REDIS_URL="" to mean "no Redis", so empty counts as unset.
-            redis_url=env.get("REDIS_URL", "").strip() or None,
-            host=env.get("CS_BACKEND_HOST", "").strip() or "127.0.0.1",
-            port=port,
-            rasa_url=env.get("RASA_URL", "").strip() or "http://127.0.0.1:5005",
-            log_level=log_level,
-            onboarding_stalled_after_hours=stalled_after_hours,
-            onboarding_nudge_interval_seconds=nudge_interval_seconds,
-            rasa_events_url=rasa_events_url,
-            rasa_events_queue=env.get("RASA_EVENTS_QUEUE", "").strip() or "rasa_events",
-            outcome_poll_interval_seconds=outcome_poll_seconds,
-            outcome_abandon_after_minutes=abandon_after_minutes,
-        )
+    name: str
+    default: T
+    # (variable name, its stripped non-blank text) -> the value; raises SettingsError naming the variable.
+    parse: Callable[[str, str], T]
+    description: str
+    # The default as the documentation shows it, where the value itself depends on the machine.
+    shown_default: str | None = None
+
+    def read(self, env: Mapping[str, str]) -> T:
+        # Blank means unset: the launcher passes REDIS_URL="" to mean "no Redis".
+        text = env.get(self.name, "").strip()
+        return self.parse(self.name, text) if text else self.default
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool) -> float:
-    """A finite number of the environment, > 0 (or >= 0 with allow_zero); empty means the default."""
-    text = env.get(name, "").strip()
-    if not text:
-        return default
+_ENV_VARIABLE = "env_variable"
+
+
+def _from_env(
+    name: str, default: T, parse: Callable[[str, str], T], description: str, shown_default: str | None = None
+) -> T:
+    """A Settings field read from the variable `name`; built in code, it has the variable's default."""
+    variable = EnvVariable(name, default, parse, description, shown_default)
+    return field(default=default, metadata={_ENV_VARIABLE: variable})
+
+
+def _job_interval_from_env(name: str, default: float, description: str) -> float:
+    """A background job's interval in seconds, read from the variable `name` (0 turns the job off); 0 in a
+    Settings built in code, so an app made by a test or a script starts nothing behind its back."""
+    variable = EnvVariable(name, default, _zero_or_more, description)
+    return field(default=0.0, metadata={_ENV_VARIABLE: variable})
+
+
+def _text(name: str, text: str) -> str:
+    return text
+
+
+def _port(name: str, text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{name} must be between 0 and 65535, got {port}")
+    return port
+
+
+def _log_level(name: str, text: str) -> str:
+    level = text.upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise SettingsError(f"{name} must be a logging level name (DEBUG, INFO, ...), got {level!r}")
+    return level
+
+
+def _number(name: str, text: str, *, allow_zero: bool) -> float:
+    """A finite number, > 0 (or >= 0 with allow_zero)."""
     try:
         value = float(text)
     except ValueError:
@@ -144,3 +105,121 @@ def _number(env: Mapping[str, str], name: str, default: float, *, allow_zero: bo
         bound = "0 or more" if allow_zero else "more than 0"
         raise SettingsError(f"{name} must be {bound}, got {text!r}")
     return value
+
+
+def _positive_number(name: str, text: str) -> float:
+    return _number(name, text, allow_zero=False)
+
+
+def _zero_or_more(name: str, text: str) -> float:
+    return _number(name, text, allow_zero=True)
+
+
+def _rasa_events_url(name: str, text: str) -> str:
+    scheme = text.partition("://")[0]
+    if scheme.lower() not in _RASA_EVENTS_SCHEMES:
+        raise SettingsError(f"{name} must be sqlite:///..., postgresql://... or amqp://..., got {scheme!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _from_env(
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        _text,
+        "SQLAlchemy URL of the database: postgresql://, postgres://, postgresql+asyncpg://, sqlite:/// "
+        "or sqlite+aiosqlite:/// (normalised to the async drivers, asyncpg and aiosqlite, by "
+        "db.normalize_database_url). The default's directory is created if needed.",
+        shown_default="sqlite+aiosqlite:///<repo root>/var/cs_backend.db",
+    )
+    redis_url: str | None = _from_env(
+        "REDIS_URL",
+        None,
+        _text,
+        "Redis URL for live events (pub/sub), e.g. redis://127.0.0.1:6379/0. Unset: live events stay "
+        "inside this process (fine for one backend process).",
+    )
+    host: str = _from_env(
+        "CS_BACKEND_HOST",
+        "127.0.0.1",
+        _text,
+        "Interface to bind (the default is not reachable from other machines).",
+    )
+    port: int = _from_env("CS_BACKEND_PORT", 8000, _port, "Port to bind (0-65535).")
+    rasa_url: str = _from_env(
+        "RASA_URL",
+        "http://127.0.0.1:5005",
+        _text,
+        "Base URL of the Rasa server, used by the demo page's chat widget and by the onboarding nudge "
+        "job (Rasa's HTTP API: run Rasa with --enable-api).",
+    )
+    log_level: str = _from_env(
+        "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."
+    )
+    # Redis pub/sub channel of the live events; tests give each test its own so runs cannot interfere.
+    redis_channel: str = "cs_backend:live-events"
+    max_body_bytes: int = MAX_BODY_BYTES
+    onboarding_stalled_after_hours: float = _from_env(
+        "ONBOARDING_STALLED_AFTER_HOURS",
+        24.0,
+        _positive_number,
+        "A customer whose onboarding is not complete is stalled when their last onboarding activity "
+        "(or, without any, their first contact) is older than this many hours (more than 0, fractions "
+        "allowed).",
+    )
+    onboarding_nudge_interval_seconds: float = _job_interval_from_env(
+        "ONBOARDING_NUDGE_INTERVAL_SECONDS",
+        300.0,
+        "Seconds between two runs of the background job that nudges stalled customers through Rasa (the "
+        "first run comes one interval after startup). 0 disables the job (`python -m cs_backend "
+        "nudge-stalled` still runs it once on demand).",
+    )
+    rasa_events_url: str = _from_env(
+        "RASA_EVENTS_URL",
+        DEFAULT_RASA_EVENTS_URL,
+        _rasa_events_url,
+        "Where Rasa's event broker (endpoints.yml `event_broker`) puts the conversation events that "
+        "cs_backend turns into conversation outcomes: an SQL URL (sqlite:///, postgresql://, ...: the "
+        "SQL broker's `events` table, polled; SQLite is opened read-only) or amqp:// / amqps:// "
+        "(RabbitMQ: the pika broker's queue).",
+        shown_default="sqlite:///<repo root>/var/rasa_events.db",
+    )
+    rasa_events_queue: str = _from_env(
+        "RASA_EVENTS_QUEUE",
+        "rasa_events",
+        _text,
+        "The RabbitMQ queue to consume when RASA_EVENTS_URL is amqp://; list it under the pika broker's "
+        "`queues` in endpoints.yml.",
+    )
+    outcome_poll_interval_seconds: float = _job_interval_from_env(
+        "OUTCOME_POLL_INTERVAL_SECONDS",
+        2.0,
+        "Seconds between two reads of the event stream (fractions allowed). 0 disables the outcomes "
+        "consumer.",
+    )
+    outcome_abandon_after_minutes: float = _from_env(
+        "OUTCOME_ABANDON_AFTER_MINUTES",
+        30.0,
+        _positive_number,
+        "A conversation session without a customer message for this many minutes has ended; it is "
+        "decided then (abandoned if a form or a fallback question was open).",
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(**{variable_field.name: variable.read(env) for variable_field, variable in _variables()})
+
+
+def _variables() -> list[tuple[Field[Any], EnvVariable[Any]]]:
+    return [
+        (settings_field, settings_field.metadata[_ENV_VARIABLE])
+        for settings_field in fields(Settings)
+        if _ENV_VARIABLE in settings_field.metadata
+    ]
+
+
+def environment_variables() -> list[EnvVariable[Any]]:
+    """The environment variable of every setting read from one, in declaration order."""
+    return [variable for _, variable in _variables()]

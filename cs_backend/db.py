@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, get_args
 
-from sqlalchemy import DateTime, Dialect, MetaData, event, select, text
+from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, event, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,19 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, allowed: Any) -> CheckConstraint:
+    """The CHECK that `column` holds one of the strings of the Literal alias `allowed`.
+
+    The models declare their allowed values once, as the Literal their schemas validate with; this turns it
+    into `column IN ('a', 'b')`, named after the column (ck_<table>_<column> by NAMING_CONVENTION).
+    """
+    values = get_args(allowed)
+    if not values or not all(isinstance(value, str) and "'" not in value for value in values):
+        raise TypeError(f"one_of() needs a Literal of plain strings, got {allowed!r}")
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=column)
 
 
 class DatabaseUrlError(ValueError):
@@ -161,7 +174,8 @@ async def run_transaction(
 class IdempotentRow(Protocol):
     """A model whose rows carry the unique Idempotency-Key of the request that created them."""
 
-    idempotency_key: Mapped[str | None]
+    # As a row reads it: a model's `Mapped[str | None]` column matches this (a `Mapped` member would not).
+    idempotency_key: str | None
 
 
 R = TypeVar("R", bound=IdempotentRow)
@@ -173,7 +187,7 @@ async def create_once(
     idempotency_key: str | None,
     build: Callable[[AsyncSession], Awaitable[R]],
 ) -> tuple[R, bool]:
-    """Create one row per Idempotency-Key: (the new row, True), or (the row first created with the key, False).
+    """Create one row per Idempotency-Key: (the new row, True), or (the row first made with the key, False).
 
     `build` makes the row (and upserts what it refers to) in the transaction; the row is added and flushed
     here, so a concurrent request with the same key fails on the unique key and, on run_transaction's retry,
@@ -183,6 +197,7 @@ async def create_once(
     async def work(session: AsyncSession) -> tuple[R, bool]:
         if idempotency_key is not None:
             existing = await session.scalar(
+                # On the class the attribute is the column, which the protocol cannot express.
                 select(model).where(model.idempotency_key == idempotency_key)  # type: ignore[arg-type]
             )
             if existing is not None:

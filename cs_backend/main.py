@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from cs_backend import openapi
+from cs_backend.api.middlewares import body_size_middleware, error_middleware
+from cs_backend.api.registry import add_api_routes
 from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
@@ -31,7 +32,7 @@ from cs_backend.events import routes as events
 from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
 from cs_backend.live_events import create_live_events
-from cs_backend.middlewares import body_size_middleware, error_middleware
+from cs_backend.meta import routes as meta
 from cs_backend.migrate import head_revision
 from cs_backend.onboarding import jobs as onboarding_jobs
 from cs_backend.onboarding import routes as onboarding
@@ -103,9 +104,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
         churn,
         outcomes,
         events,
-        openapi,
+        meta,
     ):
-        openapi.add_api_routes(app, module.ROUTES)
+        add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
     setup_web(app, rasa_url=settings.rasa_url)
     return app

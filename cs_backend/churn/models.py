@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_backend.db import Base, UTCDateTime, utcnow
+from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
-KINDS = ("cancel_request", "downgrade_request", "negative_feedback")
+Kind = Literal["cancel_request", "downgrade_request", "negative_feedback"]
 # retained: the customer took the retention offer; cancelling: they still leave; open: nothing decided yet.
-OUTCOMES = ("retained", "cancelling", "open")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+Outcome = Literal["retained", "cancelling", "open"]
 
 
 class ChurnSignal(Base):
     __tablename__ = "churn_signals"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", KINDS), name="kind"),
-        CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        one_of("kind", Kind),
+        one_of("outcome", Outcome),
         Index("ix_churn_signals_customer_id_created_at", "customer_id", "created_at"),
         Index("ix_churn_signals_created_at_id", "created_at", "id"),
     )

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import MAX_ID, STORABLE, ApiModel, Channel, QueryModel, RowId, SenderId, trimmed
+from cs_backend.api.types import (
+    MAX_ID,
+    STORABLE,
+    ApiModel,
+    Channel,
+    QueryModel,
+    ResponseModel,
+    RowId,
+    SenderId,
+    trimmed,
+)
+from cs_backend.churn.models import Kind, Outcome
 
-Kind = Literal["cancel_request", "downgrade_request", "negative_feedback"]
-Outcome = Literal["retained", "cancelling", "open"]
 Reason = Annotated[str, trimmed(200), STORABLE]
 Intent = Annotated[str, trimmed(200), STORABLE]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import InvalidRequest, invalid_field
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalQuery
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
 from cs_backend.db import Database, create_once, utcnow
-from cs_backend.errors import InvalidRequest, invalid_field
 from cs_backend.paging import Page, fetch_page
 
 

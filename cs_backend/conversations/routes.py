@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.requests import parse_body, parse_id
+from cs_backend.api.responses import model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.conversations import service
 from cs_backend.conversations.schemas import ConversationOut, ConversationUpsert
-from cs_backend.openapi import ApiRoute, Response
-from cs_backend.responses import model_response
-from cs_backend.validation import parse_body, parse_id
 
 
 async def upsert_conversation(request: web.Request) -> web.Response:

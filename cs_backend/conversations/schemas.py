@@ -6,8 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import ApiModel, Channel, EmailAddress, SenderId
+from cs_backend.api.types import ApiModel, Channel, EmailAddress, ResponseModel, SenderId
 
 
 class ConversationUpsert(ApiModel):

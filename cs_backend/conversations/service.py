@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import NotFound
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.schemas import ConversationUpsert
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, run_transaction, utcnow
-from cs_backend.errors import NotFound
 
 
 async def touch_conversation(

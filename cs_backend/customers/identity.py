@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import ApiError
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import utcnow
-from cs_backend.errors import ApiError
 
 
 @dataclass(frozen=True)

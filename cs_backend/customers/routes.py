@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.requests import parse_body, parse_id
+from cs_backend.api.responses import model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.customers import service
 from cs_backend.customers.schemas import CustomerCreate, CustomerOut
-from cs_backend.openapi import ApiRoute, Response
-from cs_backend.responses import model_response
-from cs_backend.validation import parse_body, parse_id
 
 
 async def upsert_customer(request: web.Request) -> web.Response:

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import STORABLE, ApiModel, EmailAddress, trimmed
+from cs_backend.api.types import STORABLE, ApiModel, EmailAddress, ResponseModel, trimmed
 
 CustomerName = Annotated[str, trimmed(200), STORABLE]
 

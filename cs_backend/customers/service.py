@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import NotFound
 from cs_backend.customers.models import Customer
 from cs_backend.customers.schemas import CustomerCreate
 from cs_backend.db import Database, run_transaction, utcnow
-from cs_backend.errors import NotFound
 
 
 async def find_or_create_customer(

@@ -12,10 +12,10 @@ import logging
 
 from aiohttp import web
 
+from cs_backend.api.errors import ServiceUnavailable
+from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.app_keys import LIVE_EVENTS, OPEN_EVENT_STREAMS
-from cs_backend.errors import ServiceUnavailable
 from cs_backend.live_events import LiveEvent, Subscription
-from cs_backend.openapi import ApiRoute, Response
 
 log = logging.getLogger(__name__)
 

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_backend.db import Base, UTCDateTime, utcnow
+from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
-KINDS = ("csat", "ces")
-RESOLVERS = ("bot", "agent")
+Kind = Literal["csat", "ces"]
+Resolver = Literal["bot", "agent"]
 # The score scale of each kind: CSAT is 1-5, CES (customer effort score) is 1-7.
 SCORE_RANGES = {"csat": (1, 5), "ces": (1, 7)}
+# (kind = 'csat' AND score BETWEEN 1 AND 5) OR (kind = 'ces' AND score BETWEEN 1 AND 7)
+_SCORE_IN_KIND_RANGE = " OR ".join(
+    f"(kind = '{kind}' AND score BETWEEN {low} AND {high})" for kind, (low, high) in SCORE_RANGES.items()
+)
 
 
 class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (
-        CheckConstraint("kind IN ('csat', 'ces')", name="kind"),
-        CheckConstraint(
-            "(kind = 'csat' AND score BETWEEN 1 AND 5) OR (kind = 'ces' AND score BETWEEN 1 AND 7)",
-            name="score_range",
-        ),
-        CheckConstraint("resolver IN ('bot', 'agent')", name="resolver"),
+        one_of("kind", Kind),
+        CheckConstraint(_SCORE_IN_KIND_RANGE, name="score_range"),
+        one_of("resolver", Resolver),
         Index("ix_feedback_created_at_id", "created_at", "id"),
     )
 

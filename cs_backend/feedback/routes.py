@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
+from cs_backend.api.responses import model_response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS
 from cs_backend.feedback import service
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackOut, FeedbackPage, FeedbackQuery
 from cs_backend.live_events import publish_safely
-from cs_backend.openapi import ApiRoute, Response
-from cs_backend.responses import model_response
-from cs_backend.validation import idempotency_key, parse_body, parse_query
 
 
 async def create_feedback(request: web.Request) -> web.Response:
-    key = idempotency_key(request)
+    key = read_idempotency_key(request)
     data = await parse_body(request, FeedbackCreate)
     feedback, created = await service.create_feedback(request.app[DATABASE], data, key)
     out = FeedbackOut.model_validate(feedback)

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from cs_backend.feedback.models import SCORE_RANGES
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import (
+from cs_backend.api.types import (
     MAX_ID,
     STORABLE,
     ApiModel,
     Channel,
     QueryModel,
+    ResponseModel,
     RowId,
     SenderId,
     trimmed,
 )
+from cs_backend.feedback.models import SCORE_RANGES, Kind, Resolver
 
-Kind = Literal["csat", "ces"]
-Resolver = Literal["bot", "agent"]
 Comment = Annotated[str, trimmed(2000, min_length=0), STORABLE]
 Intent = Annotated[str, trimmed(200), STORABLE]
 

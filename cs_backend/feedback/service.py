@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import invalid_field
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.db import Database, create_once, utcnow
-from cs_backend.errors import invalid_field
 from cs_backend.feedback.models import Feedback
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackQuery
 from cs_backend.paging import Page, fetch_page

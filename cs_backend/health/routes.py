@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import text
 
+from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS, SCHEMA_REVISION
 from cs_backend.health.schemas import LiveStatus, ReadyStatus
-from cs_backend.openapi import ApiRoute, Response
 
 CHECK_TIMEOUT_SECONDS = 3.0
 

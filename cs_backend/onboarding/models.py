@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_backend.db import Base, UTCDateTime, utcnow
+from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
-SOURCES = ("customer", "product")
+# Who reported a step: the customer in the chat, or the product (a backend event).
+Source = Literal["customer", "product"]
 
 
 class CompletedStep(Base):
@@ -22,7 +24,7 @@ class CompletedStep(Base):
         # completions converge on one row (db.run_transaction retries the loser). Its index also serves
         # every lookup by customer_id.
         UniqueConstraint("customer_id", "step_key"),
-        CheckConstraint("source IN ('customer', 'product')", name="source"),
+        one_of("source", Source),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

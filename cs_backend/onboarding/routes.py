@@ -6,6 +6,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
+from cs_backend.api.responses import model_response
 from cs_backend.app_keys import DATABASE, ONBOARDING_CHECKLIST, SETTINGS
 from cs_backend.db import utcnow
 from cs_backend.onboarding import service
@@ -17,9 +20,6 @@ from cs_backend.onboarding.schemas import (
     StalledList,
     StepList,
 )
-from cs_backend.openapi import ApiRoute, Response
-from cs_backend.responses import model_response
-from cs_backend.validation import idempotency_key, parse_body, parse_query
 
 
 async def list_onboarding_steps(request: web.Request) -> web.Response:
@@ -35,7 +35,7 @@ async def get_onboarding_progress(request: web.Request) -> web.Response:
 
 async def complete_onboarding_step(request: web.Request) -> web.Response:
     # Completing a step is idempotent by itself; a key is accepted (and checked) like on every POST.
-    idempotency_key(request)
+    read_idempotency_key(request)
     data = await parse_body(request, ProgressUpdate)
     progress = await service.complete_step(request.app[DATABASE], request.app[ONBOARDING_CHECKLIST], data)
     return model_response(ProgressOut, progress)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
+from cs_backend.api.types import (
+    STORABLE,
+    ApiModel,
+    Channel,
+    QueryModel,
+    ResponseModel,
+    RowId,
+    SenderId,
+    trimmed,
+)
 from cs_backend.onboarding.checklist import STEP_KEY_MAX_LENGTH
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import STORABLE, ApiModel, Channel, QueryModel, RowId, SenderId, trimmed
+from cs_backend.onboarding.models import Source
 
-Source = Literal["customer", "product"]
 StepKey = Annotated[str, trimmed(STEP_KEY_MAX_LENGTH), STORABLE]
 
 _IDENTITY = (

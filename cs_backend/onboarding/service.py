@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import InvalidRequest, NotFound, invalid_field
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
 from cs_backend.customers.models import Customer
 from cs_backend.db import Database, run_transaction, utcnow
-from cs_backend.errors import InvalidRequest, NotFound, invalid_field
 from cs_backend.onboarding.checklist import Checklist, Step
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.onboarding.schemas import ProgressQuery, ProgressUpdate

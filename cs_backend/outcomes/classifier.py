@@ -32,9 +32,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any
 
-Outcome = Literal["ticket_created", "escalated", "resolved_by_bot", "abandoned"]
+from cs_backend.outcomes.models import Outcome
+from cs_backend.storable_text import unstorable_reason
 
 TICKET_ACTION = "action_create_ticket"
 TICKET_ID_SLOT = "ticket_id"
@@ -68,18 +69,8 @@ class BadEvent(ValueError):
     """An event that is not Rasa's event JSON (or cannot be stored); skipped by the consumer."""
 
 
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")  # JSON "\ud800" decodes to a lone surrogate
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _optional_name(value: Any, max_length: int = INTENT_MAX_LENGTH) -> str | None:
-    if isinstance(value, str) and value and len(value) <= max_length and _storable(value):
+    if isinstance(value, str) and value and len(value) <= max_length and unstorable_reason(value) is None:
         return value
     return None
 
@@ -114,7 +105,11 @@ def parse_event(data: Any, sender_id: str | None = None) -> RasaEvent:
     if not isinstance(event_type, str) or not event_type:
         raise BadEvent("no 'event' type")
     sender = data.get("sender_id", sender_id)
-    if not isinstance(sender, str) or not 1 <= len(sender) <= SENDER_ID_MAX_LENGTH or not _storable(sender):
+    if (
+        not isinstance(sender, str)
+        or not 1 <= len(sender) <= SENDER_ID_MAX_LENGTH
+        or unstorable_reason(sender) is not None
+    ):
         raise BadEvent(f"'sender_id' must be text of 1-{SENDER_ID_MAX_LENGTH} characters")
     timestamp = data.get("timestamp")
     if (
@@ -142,7 +137,7 @@ def parse_event(data: Any, sender_id: str | None = None) -> RasaEvent:
             intent=_optional_name(intent.get("name")) if isinstance(intent, Mapping) else None,
             input_channel=(
                 channel.strip()[:CHANNEL_MAX_LENGTH]
-                if isinstance(channel, str) and channel.strip() and _storable(channel)
+                if isinstance(channel, str) and channel.strip() and unstorable_reason(channel) is None
                 else None
             ),
             external=external,

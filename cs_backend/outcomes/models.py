@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, Literal
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_backend.db import Base, UTCDateTime, utcnow
-from cs_backend.outcomes.classifier import Outcome
+from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
-OUTCOMES: tuple[str, ...] = get_args(Outcome)
+# How a conversation session ended (outcomes/classifier.py decides which).
+Outcome = Literal["ticket_created", "escalated", "resolved_by_bot", "abandoned"]
 
 # Rasa's own limit for sender ids (the SQL broker's `events.sender_id` is VARCHAR(255)).
 SENDER_ID_LENGTH = 255
@@ -23,7 +23,7 @@ class ConversationOutcome(Base):
 
     __tablename__ = "conversation_outcomes"
     __table_args__ = (
-        CheckConstraint(f"outcome IN ({', '.join(repr(o) for o in OUTCOMES)})", name="outcome"),
+        one_of("outcome", Outcome),
         # The session's identity: deciding it again (a replayed event, a restart) inserts nothing.
         UniqueConstraint("sender_id", "session_started_at"),
         # Lists are newest first (by the session's end).

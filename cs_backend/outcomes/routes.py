@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.requests import parse_query
+from cs_backend.api.responses import model_response
 from cs_backend.app_keys import DATABASE
-from cs_backend.openapi import ApiRoute, Response
 from cs_backend.outcomes import service
 from cs_backend.outcomes.schemas import OutcomePage, OutcomeQuery, OutcomeSummary, SummaryQuery
-from cs_backend.responses import model_response
-from cs_backend.validation import parse_query
 
 
 async def list_outcomes(request: web.Request) -> web.Response:

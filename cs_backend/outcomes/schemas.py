@@ -6,9 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cs_backend.outcomes.classifier import Outcome as OutcomeName
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import MAX_ID, Channel, QueryModel
+from cs_backend.api.types import MAX_ID, Channel, QueryModel, ResponseModel
+from cs_backend.outcomes.models import Outcome
 
 
 class OutcomeOut(ResponseModel):
@@ -17,13 +16,13 @@ class OutcomeOut(ResponseModel):
     channel: str = Field(description="Rasa's input channel of the session (api when Rasa gave none).")
     session_started_at: datetime
     ended_at: datetime = Field(description="The session's last event.")
-    outcome: OutcomeName
+    outcome: Outcome
     intents: list[str] = Field(description="The customer's intents in the session, distinct, in order.")
     decided_at: datetime
 
 
 class OutcomeQuery(QueryModel):
-    outcome: OutcomeName | None = None
+    outcome: Outcome | None = None
     channel: Channel | None = None
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=MAX_ID)

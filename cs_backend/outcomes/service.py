@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Select, func, select
 
 from cs_backend.db import Database
-from cs_backend.outcomes.models import OUTCOMES, ConversationOutcome
+from cs_backend.outcomes.models import ConversationOutcome, Outcome
 from cs_backend.outcomes.schemas import OutcomeQuery
 from cs_backend.paging import Page, fetch_page
 
@@ -37,7 +37,7 @@ async def summary(db: Database) -> dict[str, Any]:
         counted = await session.execute(
             select(ConversationOutcome.outcome, func.count()).group_by(ConversationOutcome.outcome)
         )
-        by_outcome = dict.fromkeys(OUTCOMES, 0)
+        by_outcome = dict.fromkeys(get_args(Outcome), 0)
         for outcome, count in counted:
             by_outcome[outcome] = int(count)
     total = sum(by_outcome.values())

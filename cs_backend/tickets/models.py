@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_backend.db import Base, UTCDateTime, utcnow
+from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
-PRIORITIES = ("low", "normal", "high", "urgent")
-STATUSES = ("open", "pending", "resolved", "closed")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+Priority = Literal["low", "normal", "high", "urgent"]
+Status = Literal["open", "pending", "resolved", "closed"]
 
 
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        CheckConstraint(_one_of("priority", PRIORITIES), name="priority"),
-        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        one_of("priority", Priority),
+        one_of("status", Status),
         # Lists are newest first; this index serves the ORDER BY of every list query.
         Index("ix_tickets_created_at_id", "created_at", "id"),
     )

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from cs_backend.schemas import ResponseModel
-from cs_backend.validation import (
+from cs_backend.api.types import (
     MAX_ID,
     STORABLE,
     ApiModel,
     Channel,
     EmailAddress,
     QueryModel,
+    ResponseModel,
     SenderId,
     trimmed,
 )
+from cs_backend.tickets.models import Priority, Status
 
-Priority = Literal["low", "normal", "high", "urgent"]
-Status = Literal["open", "pending", "resolved", "closed"]
 SUBJECT_FROM_DESCRIPTION_LENGTH = 120
 Description = Annotated[str, trimmed(5000), STORABLE]
 Subject = Annotated[str, trimmed(200), STORABLE]

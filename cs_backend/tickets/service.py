@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cs_backend.api.errors import Conflict, NotFound
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, utcnow
-from cs_backend.errors import Conflict, NotFound
 from cs_backend.paging import Page, fetch_page
 from cs_backend.tickets.models import Ticket
 from cs_backend.tickets.schemas import TicketCreate, TicketQuery

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cs_backend.errors import Conflict
+from cs_backend.api.errors import Conflict
 
 # status → the statuses it may move to. Closed is final; resolved may be reopened.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {

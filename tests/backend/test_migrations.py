@@ -6,16 +6,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import CheckConstraint, inspect, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from cs_backend import migrate
-from cs_backend.db import create_engine
+from cs_backend.db import create_engine, one_of
 from cs_backend.models import Base
 
 from .conftest import REPO_ROOT
@@ -119,6 +121,36 @@ def test_alembic_command_works_with_the_ini_from_any_directory(tmp_path: Path) -
             timeout=60,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_constraints_of_the_models_are_the_migrations(sqlite_template: Path) -> None:
+    """Autogenerate does not compare CHECK constraints, so their names and SQL are compared here (on SQLite,
+    which keeps each constraint's text as the migration wrote it)."""
+    engine = create_sync_engine(f"sqlite:///{sqlite_template}")
+    try:
+        inspector = inspect(engine)
+        migrated = {
+            (table, check["name"], check["sqltext"])
+            for table in Base.metadata.tables
+            for check in inspector.get_check_constraints(table)
+        }
+    finally:
+        engine.dispose()
+    declared = {
+        (table.name, str(constraint.name), str(constraint.sqltext))
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    assert migrated == declared
+    assert ("tickets", "ck_tickets_priority", "priority IN ('low', 'normal', 'high', 'urgent')") in declared
+
+
+def test_one_of_takes_a_literal_of_plain_strings() -> None:
+    assert str(one_of("kind", Literal["a", "b"]).sqltext) == "kind IN ('a', 'b')"
+    for not_allowed in (str, Literal[1, 2], Literal["it's"]):
+        with pytest.raises(TypeError, match="Literal of plain strings"):
+            one_of("kind", not_allowed)
 
 
 EXPECTED_CHECKS = {

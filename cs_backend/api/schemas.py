@@ -1,14 +1,8 @@
-"""Schemas shared by every domain: the error body and the response base."""
+"""The error body every route can answer with (docs/API_CONTRACT.md)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class ResponseModel(BaseModel):
-    """Base of response bodies, built from ORM rows."""
-
-    model_config = ConfigDict(from_attributes=True)
+from pydantic import BaseModel, Field
 
 
 class ErrorDetail(BaseModel):

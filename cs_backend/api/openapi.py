@@ -1,26 +1,22 @@
-"""The OpenAPI 3.1 document, generated from the route table and the pydantic schemas.
+"""The OpenAPI 3.1 document, built from the registered routes (api/registry.py) and the pydantic schemas.
 
-Routes are registered through `add_api_routes`, which records each route's metadata (summary, body, query,
-responses) next to the aiohttp route, so the document cannot forget a route. Schemas come from pydantic's
-JSON Schema output (OpenAPI 3.1 uses JSON Schema 2020-12 as is), with $refs under #/components/schemas.
+Each route's metadata (summary, body, query, responses) is recorded next to the aiohttp route, so the
+document cannot forget a route. Schemas come from pydantic's JSON Schema output (OpenAPI 3.1 uses JSON Schema
+2020-12 as is), with $refs under #/components/schemas.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
-from aiohttp import web
-from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import cs_backend
-from cs_backend.app_keys import API_ROUTES, OPENAPI_DOCUMENT
-from cs_backend.schemas import ErrorResponse
-from cs_backend.validation import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
+from cs_backend.api.registry import ApiRoute
+from cs_backend.api.schemas import ErrorResponse
+from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -32,42 +28,6 @@ _ERROR_DESCRIPTIONS = {
     500: "Internal error (details only in the server log).",
     503: "A dependency is unavailable.",
 }
-
-
-@dataclass(frozen=True)
-class Response:
-    description: str
-    model: type[BaseModel] | None = None
-    # For non-JSON responses (the event stream).
-    media_type: str = "application/json"
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    """An aiohttp route plus what the OpenAPI document says about it."""
-
-    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
-    path: str
-    handler: Handler
-    summary: str
-    tag: str
-    responses: Mapping[int, Response]
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    idempotency_key: bool = False
-    # Error statuses besides 500, which every route can return.
-    errors: Sequence[int] = field(default_factory=tuple)
-    description: str | None = None
-
-    @property
-    def path_parameters(self) -> list[str]:
-        return re.findall(r"\{(\w+)\}", self.path)
-
-
-def add_api_routes(app: web.Application, routes: Sequence[ApiRoute]) -> None:
-    for route in routes:
-        app.router.add_route(route.method, route.path, route.handler)
-        app[API_ROUTES].append(route)
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -177,33 +137,3 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
-
-
-async def openapi_document(request: web.Request) -> web.Response:
-    cache = request.app[OPENAPI_DOCUMENT]
-    if not cache:
-        # No `servers`: the default ("/") is right however the client reached this process.
-        routes: list[ApiRoute] = request.app[API_ROUTES]
-        cache.update(build_openapi(routes))
-    return web.json_response(cache)
-
-
-class OpenApiDocument(BaseModel):
-    """An OpenAPI 3.1 document (described loosely: it describes itself)."""
-
-    openapi: str
-    info: dict[str, Any]
-    paths: dict[str, Any]
-    components: dict[str, Any]
-
-
-ROUTES = [
-    ApiRoute(
-        "GET",
-        "/api/openapi.json",
-        openapi_document,
-        summary="This OpenAPI 3.1 document",
-        tag="meta",
-        responses={200: Response("The OpenAPI document.", OpenApiDocument)},
-    ),
-]

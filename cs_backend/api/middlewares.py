@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from cs_backend.api.errors import ApiError
 from cs_backend.app_keys import SETTINGS
-from cs_backend.errors import ApiError
 
 log = logging.getLogger(__name__)
 

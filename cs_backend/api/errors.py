@@ -1,9 +1,12 @@
-"""Errors a handler or service raises on purpose; middlewares.error_middleware turns them into JSON.
+"""Errors a handler or service raises on purpose (middlewares.error_middleware turns them into JSON), and the
+mapping of pydantic's validation errors to the `fields` of a 400.
 
 Services raise these instead of aiohttp exceptions so they stay usable outside a request (and testable).
 """
 
 from __future__ import annotations
+
+from pydantic import ValidationError
 
 
 class ApiError(Exception):
@@ -41,3 +44,23 @@ class ServiceUnavailable(ApiError):
     """503: a dependency (database, Redis) cannot be reached right now; retrying later may work."""
 
     status = 503
+
+
+_FRIENDLY_MESSAGES = {
+    "missing": "this field is required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+}
+
+
+def error_fields(error: ValidationError) -> dict[str, str]:
+    """Map pydantic errors to {dotted field path: message}, the first message per field."""
+    fields: dict[str, str] = {}
+    for item in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        fields.setdefault(name, _FRIENDLY_MESSAGES.get(item["type"], item["msg"]))
+    return fields

@@ -1,0 +1,53 @@
+"""The route registry every domain uses: each domain's `ROUTES` lists `ApiRoute`s, and `add_api_routes` adds
+them to the aiohttp router and records them on the app, where the OpenAPI document (api/openapi.py) and the
+route table of docs/ARCHITECTURE.md (cs_backend/reference.py) are built from them: neither can forget a route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import BaseModel
+
+from cs_backend.app_keys import API_ROUTES
+
+
+@dataclass(frozen=True)
+class Response:
+    description: str
+    model: type[BaseModel] | None = None
+    # For non-JSON responses (the event stream).
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """An aiohttp route plus what the OpenAPI document says about it."""
+
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    responses: Mapping[int, Response]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    idempotency_key: bool = False
+    # Error statuses besides 500, which every route can return.
+    errors: Sequence[int] = field(default_factory=tuple)
+    description: str | None = None
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.path)
+
+
+def add_api_routes(app: web.Application, routes: Sequence[ApiRoute]) -> None:
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+        app[API_ROUTES].append(route)

@@ -1,0 +1,89 @@
+"""Request parsing shared by the route modules: JSON bodies, query strings, path ids, Idempotency-Key.
+
+Every failure becomes errors.InvalidRequest (400) whose `fields` names each bad field with a readable message,
+so bad input can never reach the database and turn into a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from cs_backend.api.errors import InvalidRequest, NotFound, error_fields
+from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
+from cs_backend.storable_text import unstorable_reason
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or 400. Bodies over the size limit raise 413 in request.read()."""
+    body = await request.read()
+    if not body.strip():
+        raise InvalidRequest("request body must be a JSON object", {"body": "the body is empty"})
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        raise InvalidRequest("malformed JSON", {"body": "the body is not UTF-8 text"}) from None
+    except json.JSONDecodeError as error:
+        raise InvalidRequest(
+            "malformed JSON", {"body": f"{error.msg} at line {error.lineno} column {error.colno}"}
+        ) from None
+    except RecursionError:
+        raise InvalidRequest("malformed JSON", {"body": "the JSON is nested too deeply"}) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("request body must be a JSON object", {"body": "must be a JSON object"})
+    return data
+
+
+async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
+    data = await read_json_object(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidRequest("invalid request body", error_fields(error)) from None
+
+
+def parse_query(query: Mapping[str, str], model: type[ModelT]) -> ModelT:
+    """Validate the query string; empty values count as absent (`?status=` means "any status")."""
+    values: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    getall = getattr(query, "getall", None)
+    for name in query:
+        given = getall(name) if getall is not None else [query[name]]
+        if len(given) > 1:
+            fields[name] = "give this parameter at most once"
+        elif given[0] != "":
+            values[name] = given[0]
+    if not fields:
+        try:
+            return model.model_validate(values)
+        except ValidationError as error:
+            fields = error_fields(error)
+    raise InvalidRequest("invalid query parameters", fields)
+
+
+def parse_id(request: web.Request, what: str, name: str = "id") -> int:
+    """The integer id in the URL path; anything that cannot be an id is simply not found."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise NotFound(f"{what} {raw!r} not found")
+    return int(raw)
+
+
+def read_idempotency_key(request: web.Request) -> str | None:
+    """The Idempotency-Key header (1-200 printable characters, outer spaces ignored), None when absent."""
+    if IDEMPOTENCY_HEADER not in request.headers:
+        return None
+    key = request.headers[IDEMPOTENCY_HEADER].strip()
+    # The key is stored (a unique column): printable text, storable like every other stored text.
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable() or unstorable_reason(key):
+        raise InvalidRequest(
+            "invalid Idempotency-Key header",
+            {IDEMPOTENCY_HEADER: f"must be 1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable characters"},
+        )
+    return key

@@ -1,0 +1,103 @@
+"""Types shared by every domain's schemas: the request, query and response bases, field types, id bounds and
+the Idempotency-Key header's name and length."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from cs_backend.storable_text import UnstorableReason, unstorable_reason
+
+# Primary keys are PostgreSQL `integer`; a larger id cannot exist, and passing it on would be a driver error.
+MAX_ID = 2**31 - 1
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
+class ApiModel(BaseModel):
+    """Base of request bodies: unknown fields are errors (a typo must not be silently ignored)."""
+
+    # strict: JSON types are not coerced ("5" is not a score, 5 is not a subject).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        # Clients (the Rasa actions) send unfilled slots as null: for an optional field that means "not
+        # given", so the field's default applies. A required field stays null and fails validation.
+        if isinstance(data, dict):
+            optional = {name for name, info in cls.model_fields.items() if not info.is_required()}
+            return {key: value for key, value in data.items() if not (value is None and key in optional)}
+        return data
+
+
+class QueryModel(BaseModel):
+    """Base of query-string models: values arrive as text, so "20" must become 20 (lax mode)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResponseModel(BaseModel):
+    """Base of response bodies, built from ORM rows."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+_UNSTORABLE_MESSAGES: dict[UnstorableReason, str] = {
+    "nul_character": "must not contain NUL (\\u0000) characters",
+    "invalid_unicode": "must be valid Unicode text",
+}
+
+
+def _storable_text(value: str) -> str:
+    # Refused here as bad input (400) rather than failing inside the database driver (500).
+    reason = unstorable_reason(value)
+    if reason is not None:
+        raise PydanticCustomError(reason, _UNSTORABLE_MESSAGES[reason])
+    return value
+
+
+# Use as Annotated[str, trimmed(max_length), STORABLE]: trimmed of surrounding whitespace, then
+# min_length..max_length characters, then checked to be storable in every database.
+STORABLE = AfterValidator(_storable_text)
+
+
+def trimmed(max_length: int, min_length: int = 1) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+# WHATWG HTML's "valid e-mail address" with at least one dot in the domain: strict enough to catch typos,
+# loose enough for real addresses (the email-validator package is not a dependency).
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def _email_address(value: str) -> str:
+    local, _, _domain = value.partition("@")
+    if (
+        len(value) > 254
+        or len(local) > 64
+        or not _EMAIL_RE.match(value)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+    ):
+        raise PydanticCustomError("email", "value is not a valid email address")
+    # Stored lower-cased so one person is one customer whatever the capitalisation they type.
+    return value.lower()
+
+
+EmailAddress = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=254),
+    AfterValidator(_email_address),
+    Field(json_schema_extra={"format": "email"}),
+]
+SenderId = Annotated[str, trimmed(200), STORABLE]
+Channel = Annotated[str, trimmed(50), STORABLE]
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
