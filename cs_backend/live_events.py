@@ -86,7 +86,7 @@ class Subscription:
         if item is self._END:
             self._queue.put_nowait(self._END)  # later calls end too
             raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
+        return item
 
     def __aiter__(self) -> AsyncIterator[LiveEvent]:
         return self
@@ -203,7 +203,7 @@ class RedisLiveEvents:
                     if message is not None and message["type"] == "subscribe":
                         break
             except BaseException:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
                 raise
             self._listener = asyncio.create_task(self._listen(pubsub), name="redis-live-events-listener")
 
@@ -226,7 +226,7 @@ class RedisLiveEvents:
         finally:
             await self._local.close()  # subscribers end; their clients reconnect and re-read over REST
             try:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
             except Exception as error:  # closing a broken connection may fail; nothing is left to release
                 log.debug("closing the live-events pub/sub connection: %s", error)
 
