@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.api.backend import idempotency_key
+# The channel cs_backend records for a conversation when Rasa gave none.
+DEFAULT_CHANNEL = "api"
 
 # Intents that answer a question or manage the conversation rather than say what it is about; skipped when
 # looking for the topic a CSAT rating refers to.
@@ -35,6 +38,11 @@ def latest_user_event(tracker: Tracker) -> dict[str, Any] | None:
     return None
 
 
+def message_id(event: Mapping[str, Any]) -> str | None:
+    """The id Rasa gave a `user` event's message (on the event, or in its parse data), if any."""
+    return event.get("message_id") or (event.get("parse_data") or {}).get("message_id") or None
+
+
 def triggering_event_marker(tracker: Tracker) -> str:
     """Identifies the user message that led to the current action run.
 
@@ -44,15 +52,25 @@ def triggering_event_marker(tracker: Tracker) -> str:
     event = latest_user_event(tracker)
     if event is None:
         return "no-user-message"
-    message_id = event.get("message_id") or (event.get("parse_data") or {}).get("message_id")
-    if message_id:
-        return f"msg:{message_id}"
+    marker = message_id(event)
+    if marker:
+        return f"msg:{marker}"
     return f"ts:{event.get('timestamp')}"
+
+
+def make_idempotency_key(kind: str, sender_id: str, event_marker: str) -> str:
+    """A stable key for "this kind of write, in this conversation, caused by this user message".
+
+    The same inputs always give the same key (so a re-run never writes twice); the hash keeps the header short
+    and ASCII whatever the sender id looks like.
+    """
+    digest = hashlib.sha256(f"{kind}\x1f{sender_id}\x1f{event_marker}".encode()).hexdigest()
+    return f"rasa-{kind}-{digest[:48]}"
 
 
 def write_key(kind: str, tracker: Tracker) -> str:
     """The Idempotency-Key of a write of `kind` triggered by the latest user message of this conversation."""
-    return idempotency_key(kind, tracker.sender_id, triggering_event_marker(tracker))
+    return make_idempotency_key(kind, tracker.sender_id, triggering_event_marker(tracker))
 
 
 def resuming_after_interruption(tracker: Tracker, form_name: str) -> bool:
@@ -72,9 +90,20 @@ def resuming_after_interruption(tracker: Tracker, form_name: str) -> bool:
     return previous is not None and previous != form_name
 
 
-def input_channel(tracker: Tracker) -> str | None:
-    channel = tracker.get_latest_input_channel()
-    return channel or None
+def stale_hint_after_interruption(tracker: Tracker, form_name: str) -> bool:
+    """The form asks again after a digression while its remark on an earlier answer (`form_hint`) is still
+    set: the validation drops the remark, so the question is not prefixed with it again."""
+    return bool(tracker.get_slot("form_hint")) and resuming_after_interruption(tracker, form_name)
+
+
+def validated_an_answer(events: Iterable[Mapping[str, Any]]) -> bool:
+    """True when a form's validation events set a slot other than `requested_slot`: the message answered."""
+    return any(event.get("event") == "slot" and event.get("name") != "requested_slot" for event in events)
+
+
+def conversation_channel(tracker: Tracker) -> str:
+    """The conversation's channel as cs_backend knows it: Rasa's latest input channel, else "api"."""
+    return tracker.get_latest_input_channel() or DEFAULT_CHANNEL
 
 
 def topic_intent(tracker: Tracker) -> str | None:

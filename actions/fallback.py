@@ -1,15 +1,18 @@
-"""Low NLU confidence: our versions of the two actions Rasa's two-stage fallback calls (dialogue/rules/fallback.yml).
+"""Low NLU confidence: our versions of the two actions Rasa's two-stage fallback calls
+(dialogue/rules/fallback.yml).
 
-Rasa's `action_two_stage_fallback` loop looks both up through the action endpoint, so these replace the defaults:
+Rasa's `action_two_stage_fallback` loop looks both up through the action endpoint, so these replace the
+defaults:
 
-- `action_default_ask_affirmation` — "Did you mean…?" (response `utter_ask_affirmation`) with a button for each of
-  the (up to 3) best guesses of the latest message, in plain words ("Reset my password"), and a last button
-  "Something else" whose payload is `/out_of_scope`: that is the "no" Rasa's loop understands (it then asks to
-  rephrase). A button `/<intent>` counts as the clarification, and the conversation goes on as if understood.
-- `action_default_fallback` — run by the loop when it gives up (two misunderstood messages in a row, or a second
-  "Something else"): offers a person (`utter_offer_human`; "Yes" is `/request_human`). It returns no events: the
-  user's message stays in the conversation (Rasa's default would revert it), so action_handoff_to_human can
-  pass it on to the support team.
+- `action_default_ask_affirmation` — "Did you mean…?" (response `utter_ask_affirmation`) with a button for
+  each of the (up to 3) best guesses of the latest message, in plain words ("Reset my password"), and a last
+  button "Something else" whose payload is `/out_of_scope`: that is the "no" Rasa's loop understands (it then
+  asks to rephrase). A button `/<intent>` counts as the clarification, and the conversation goes on as if
+  understood.
+- `action_default_fallback` — run by the loop when it gives up (two misunderstood messages in a row, or a
+  second "Something else"): offers a person (`utter_offer_human`; "Yes" is `/request_human`). It returns no
+  events: the user's message stays in the conversation (Rasa's default would revert it), so
+  action_handoff_to_human can pass it on to the support team.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ MAX_SUGGESTIONS = 3
 NLU_FALLBACK = "nlu_fallback"
 TWO_STAGE_FALLBACK = "action_two_stage_fallback"
 
-# Never suggested: retrieval intents (a "/faq" payload would skip the ResponseSelector, so the answer would be
-# lost), answers and conversation management (a button "Yes" or "Hello" makes no sense as a guess), and intents
-# no customer types.
+# Never suggested: retrieval intents (a "/faq" payload would skip the ResponseSelector, so the answer would
+# be lost), answers and conversation management (a button "Yes" or "Hello" makes no sense as a guess), and
+# intents no customer types.
 EXCLUDED_INTENTS = frozenset(
     {
         NLU_FALLBACK,
@@ -52,7 +55,7 @@ EXCLUDED_INTENTS = frozenset(
 )
 
 # What the customer may have meant, in their own words (button titles). Every other domain intent is here
-# (tests/actions/test_fallback_actions.py checks it against domain.yml).
+# (tests/actions/test_fallback.py checks it against domain.yml).
 INTENT_PHRASES: dict[str, str] = {
     "request_human": "Talk to a person",
     "get_started": "Get started with Acme Cloud",
@@ -112,7 +115,7 @@ def _intent_ranking(tracker: Tracker) -> list[Mapping[str, Any]]:
 
 
 class ActionDefaultAskAffirmation(Action):
-    """ "Did you mean one of these?" with a button per likely intent of the message that was not understood."""
+    """ "Did you mean one of these?", a button per likely intent of the message that was not understood."""
 
     def name(self) -> str:
         return "action_default_ask_affirmation"
@@ -131,16 +134,17 @@ class ActionDefaultAskAffirmation(Action):
 class ActionDefaultFallback(Action):
     """Two callers, two jobs.
 
-    - The two-stage fallback gave up (it is still the active loop while it deactivates): offer a person instead
-      of guessing again; the message is kept.
+    - The two-stage fallback gave up (it is still the active loop while it deactivates): offer a person
+      instead of guessing again; the message is kept.
     - RulePolicy's core fallback (config.yml: no policy confident about the next action): Rasa's default
-      behaviour, ask to rephrase (`utter_default`) and revert the message so the dialogue state is as before it.
+      behaviour, ask to rephrase (`utter_default`) and revert the message so the dialogue state is as before
+      it.
 
     The first case is told by the active loop: Rasa deactivates a loop only after this action has run. One
     give-up lands in the second case: a third miss typed right after the offer (no button clicked). The kept
-    second miss and it make "two fallbacks in a row" at the loop's activation, when it is not active yet. Asking
-    to rephrase and reverting that message is the right answer there: the offer was just ignored, and the next
-    miss gets "Did you mean…?" again.
+    second miss and it make "two fallbacks in a row" at the loop's activation, when it is not active yet.
+    Asking to rephrase and reverting that message is the right answer there: the offer was just ignored, and
+    the next miss gets "Did you mean…?" again.
     """
 
     def name(self) -> str:

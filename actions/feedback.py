@@ -1,9 +1,10 @@
 """Feedback: the rating questions and storing the answers in cs_backend.
 
-- `feedback_form` (after a ticket or a resolved request) asks CSAT (`csat_score`, 1-5) then CES (`ces_score`, 1-7);
+- `feedback_form` (after a ticket or a resolved request) asks CSAT (`csat_score`, 1-5) then CES
+  (`ces_score`, 1-7);
 - `onboarding_feedback_form` (after the last onboarding step) asks CES only;
-- `action_record_feedback` stores what was answered, also when the customer left the form half-way, and reports
-  it in `feedback_outcome` (saved, skipped, unavailable).
+- `action_record_feedback` stores what was answered, also when the customer left the form half-way, and
+  reports it in `feedback_outcome` (saved, skipped, unavailable).
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.backend import BackendClient, BackendError, Feedback
-from actions.common import input_channel, resuming_after_interruption, topic_intent, write_key
+from actions.api.client import BackendClient
+from actions.api.errors import BackendError
+from actions.api.models import Feedback
+from actions.common import (
+    conversation_channel,
+    stale_hint_after_interruption,
+    topic_intent,
+    validated_an_answer,
+    write_key,
+)
 from actions.parsing import parse_ces, parse_csat, parse_ticket_number
 
 logger = logging.getLogger(__name__)
@@ -51,12 +60,7 @@ class _FeedbackFormValidation(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = await super().run(dispatcher, tracker, domain)
-        validated = any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events)
-        if (
-            not validated
-            and tracker.get_slot("form_hint")
-            and resuming_after_interruption(tracker, self.form)
-        ):
+        if not validated_an_answer(events) and stale_hint_after_interruption(tracker, self.form):
             # Back from a digression: ask again without repeating the last remark.
             events.append(SlotSet("form_hint", None))
         return events
@@ -72,7 +76,9 @@ class _FeedbackFormValidation(FormValidationAction):
 
 
 class ValidateFeedbackForm(_FeedbackFormValidation):
-    """CSAT: "4", "four", "4/5", "★★★★", "⭐⭐⭐⭐", 😀 ... -> 1-5; CES: "6", "six", "6/7", "easy" ... -> 1-7."""
+    """CSAT: "4", "four", "4/5", "★★★★", "⭐⭐⭐⭐", 😀 ... -> 1-5.
+
+    CES: "6", "six", "6/7", "easy" ... -> 1-7."""
 
     form = FEEDBACK_FORM
 
@@ -159,18 +165,20 @@ class ActionRecordFeedback(Action):
         intent: str | None,
         ticket_id: int | None,
     ) -> Feedback:
-        common = {
-            "score": score,
-            "kind": kind,
-            "sender_id": tracker.sender_id,
-            "channel": input_channel(tracker),
-            "intent": intent,
-            "resolver": "bot",
-        }
-        try:
+        async def store(about_ticket: int | None, write_kind: str) -> Feedback:
             return await backend.create_feedback(
-                ticket_id=ticket_id, idempotency_key=write_key(kind, tracker), **common
+                score=score,
+                kind=kind,
+                ticket_id=about_ticket,
+                sender_id=tracker.sender_id,
+                channel=conversation_channel(tracker),
+                intent=intent,
+                resolver="bot",
+                idempotency_key=write_key(write_kind, tracker),
             )
+
+        try:
+            return await store(ticket_id, kind)
         except BackendError as error:
             if not (error.is_client_error and "ticket_id" in error.fields and ticket_id is not None):
                 raise
@@ -180,6 +188,4 @@ class ActionRecordFeedback(Action):
                 ticket_id,
                 error.fields["ticket_id"],
             )
-            return await backend.create_feedback(
-                ticket_id=None, idempotency_key=write_key(f"{kind}-no-ticket", tracker), **common
-            )
+            return await store(None, f"{kind}-no-ticket")

@@ -21,7 +21,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.backend import BackendError
+from actions.api.errors import BackendError
+from actions.common import message_id
 from actions.parsing import clean_description, extract_email, infer_urgency
 from actions.tickets import HINT_HANDOFF, TICKET_ATTEMPT_SLOTS, open_ticket
 
@@ -37,13 +38,13 @@ MAX_QUOTED_MESSAGES = 5
 
 
 def _is_typed(event: Mapping[str, Any]) -> bool:
-    """A message the customer typed: not a button or "/intent" payload, not an external (trigger_intent) event."""
+    """A message the customer typed: not a button or "/intent" payload, not an external (trigger_intent)
+    event."""
     text = str(event.get("text") or "").strip()
     if not text or text.startswith("/"):
         return False
-    if (event.get("metadata") or {}).get("is_external") or text.startswith("EXTERNAL"):
-        return False
-    return True
+    external = bool((event.get("metadata") or {}).get("is_external")) or text.startswith("EXTERNAL")
+    return not external
 
 
 def recent_customer_messages(tracker: Tracker, limit: int = MAX_QUOTED_MESSAGES) -> list[str]:
@@ -62,17 +63,17 @@ def recent_customer_messages(tracker: Tracker, limit: int = MAX_QUOTED_MESSAGES)
     for event in events:
         if event.get("event") != "user" or not _is_typed(event):
             continue
-        message_id = event.get("message_id") or (event.get("parse_data") or {}).get("message_id")
-        if message_id:
-            if message_id in seen_ids:
+        event_id = message_id(event)
+        if event_id:
+            if event_id in seen_ids:
                 continue
-            seen_ids.add(message_id)
+            seen_ids.add(event_id)
         messages.append(" ".join(str(event["text"]).split()))
     return messages[-limit:] if limit > 0 else []
 
 
 def handoff_description(messages: list[str]) -> str:
-    """'Customer asked to talk to a person. Their last messages: "…" / "…"' (one line, as tickets are stored)."""
+    """'Customer asked to talk to a person. Their last messages: "…" / "…"' (one line, like every ticket)."""
     if not messages:
         return HANDOFF_INTRO
     quoted = " / ".join(f"“{message}”" for message in messages)

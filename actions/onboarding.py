@@ -1,15 +1,17 @@
-"""Onboarding: the checklist lives in cs_backend (cs_backend/onboarding/checklist.toml, docs/API_ONBOARDING_OUTCOMES.md)
-and so does each customer's progress; these actions read or update it and report what they found.
+"""Onboarding: the checklist lives in cs_backend (cs_backend/onboarding/checklist.toml,
+docs/API_ONBOARDING_OUTCOMES.md) and so does each customer's progress; these actions read or update it and
+report what they found.
 
 Like the ticket actions they speak only through slots: `onboarding_outcome` (next_step, step_explained,
 step_marked, already_done, all_done, unknown_step, nudge, nudge_obsolete, unavailable) and the text slots the
-responses show (`onboarding_step_title`, `onboarding_step_how_to`, `onboarding_step_docs`, `onboarding_done_title`,
-`onboarding_done_count`, `onboarding_total`, `onboarding_checklist`); the rules in dialogue/rules/onboarding.yml
-pick the `utter_onboarding_*` response.
+responses show (`onboarding_step_title`, `onboarding_step_how_to`, `onboarding_step_docs`,
+`onboarding_done_title`, `onboarding_done_count`, `onboarding_total`, `onboarding_checklist`); the rules in
+dialogue/rules/onboarding.yml pick the `utter_onboarding_*` response.
 
-The customer is the conversation (sender_id, input channel): the backend gives a new conversation an anonymous
-customer on first use, and its nudge job (trigger_intent EXTERNAL_onboarding_nudge) targets that same pair —
-Rasa copies the conversation's latest input channel onto the external event, so `input_channel` is the real one.
+The customer is the conversation (sender_id, input channel): the backend gives a new conversation an
+anonymous customer on first use, and its nudge job (trigger_intent EXTERNAL_onboarding_nudge) targets that
+same pair — Rasa copies the conversation's latest input channel onto the external event, so `input_channel`
+is the real one.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.backend import BackendClient, BackendError, OnboardingProgress, OnboardingStep
-from actions.common import input_channel, write_key
+from actions.api.client import BackendClient
+from actions.api.errors import BackendError
+from actions.api.models import OnboardingProgress, OnboardingStep
+from actions.common import conversation_channel, write_key
 from actions.parsing import match_onboarding_step
 
 logger = logging.getLogger(__name__)
@@ -41,25 +45,9 @@ NUDGE = "nudge"
 NUDGE_OBSOLETE = "nudge_obsolete"
 UNAVAILABLE = "unavailable"
 
-# The channel the backend records when Rasa gave none (as for tickets and feedback).
-DEFAULT_CHANNEL = "api"
 DONE_MARK, OPEN_MARK = "✅", "⬜"
 
 STEP_SLOT = "onboarding_step"
-TEXT_SLOTS = (
-    "onboarding_step_title",
-    "onboarding_step_how_to",
-    "onboarding_step_docs",
-    "onboarding_done_title",
-    "onboarding_done_count",
-    "onboarding_total",
-    "onboarding_checklist",
-)
-
-
-def conversation_channel(tracker: Tracker) -> str:
-    """The conversation's channel as cs_backend knows it: Rasa's latest input channel, else "api"."""
-    return input_channel(tracker) or DEFAULT_CHANNEL
 
 
 def checklist_text(progress: OnboardingProgress) -> str:
@@ -125,6 +113,11 @@ def _unavailable(action: str, error: BackendError) -> list[EventType]:
     return _outcome(UNAVAILABLE)
 
 
+def _unknown_step(progress: OnboardingProgress | None) -> list[EventType]:
+    """No such step: the checklist is listed (with what is done, when the progress is known)."""
+    return _outcome(UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else []))
+
+
 def _step_by_key(steps: Sequence[OnboardingStep], key: str | None) -> OnboardingStep | None:
     return next((step for step in steps if step.key == key), None)
 
@@ -160,7 +153,7 @@ class _ProgressAnswer(Action, ABC):
 
 
 class ActionOnboardingNextStep(_ProgressAnswer):
-    """ "What should I do next?": the first open step (outcome next_step), or all_done with the CES question."""
+    """ "What should I do next?": the first open step (next_step), or all_done with the CES question."""
 
     def name(self) -> str:
         return "action_onboarding_next_step"
@@ -172,7 +165,7 @@ class ActionOnboardingNextStep(_ProgressAnswer):
 
 
 class ActionOnboardingProgress(_ProgressAnswer):
-    """ "How far along am I?": the checklist with ✅/⬜ (outcome next_step, or all_done without asking CES again)."""
+    """ "How far along am I?": the checklist with ✅/⬜ (next_step, or all_done without asking CES again)."""
 
     def name(self) -> str:
         return "action_onboarding_progress"
@@ -183,7 +176,7 @@ class ActionOnboardingProgress(_ProgressAnswer):
 
 
 class ActionOnboardingExplainStep(Action):
-    """ "How do I verify my email?": the step's instructions (step_explained), or unknown_step with the list."""
+    """ "How do I verify my email?": its instructions (step_explained), or unknown_step with the list."""
 
     def name(self) -> str:
         return "action_onboarding_explain_step"
@@ -208,9 +201,7 @@ class ActionOnboardingExplainStep(Action):
         step = _step_by_key(steps, key)
         if step is None:
             logger.info("no onboarding step matches %r", said)
-            return _outcome(
-                UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else [])
-            )
+            return _unknown_step(progress)
         extra = _progress_slots(progress) if progress else []
         return _outcome(STEP_EXPLAINED, *_step_slots(step), *extra)
 
@@ -237,7 +228,7 @@ class ActionOnboardingMarkDone(Action):
                     key = match_onboarding_step(said, _pairs(before.steps))
                     if key is None:
                         logger.info("no onboarding step matches %r", said)
-                        return _outcome(UNKNOWN_STEP, *_step_slots(None), *_progress_slots(before))
+                        return _unknown_step(before)
                 else:
                     key = step_in_focus(tracker, before)
                     if key is None:  # nothing named and nothing left to do
@@ -257,7 +248,7 @@ class ActionOnboardingMarkDone(Action):
             if error.is_client_error and "step" in error.fields:
                 # The checklist changed between the two requests: the step is gone.
                 logger.warning("cs_backend refused onboarding step: %s", error)
-                return _outcome(UNKNOWN_STEP, *_step_slots(None))
+                return _unknown_step(None)
             return _unavailable(self.name(), error)
 
         marked = progress.step(key) or state

@@ -1,16 +1,19 @@
-"""Pure functions that read what customers type: ratings (CSAT, CES), priorities, emails, problem descriptions,
-ticket numbers, onboarding step names. No Rasa, no I/O: unit-tested in tests/actions/test_parsing.py.
+"""Pure functions that read what customers type: ratings (CSAT, CES), priorities, emails, problem
+descriptions, ticket numbers, onboarding step names. No Rasa, no I/O: unit-tested in
+tests/actions/test_parsing.py.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-# --- ratings on a numeric scale (CSAT 1-5, CES 1-7) ---------------------------------------------------------------
+# --- ratings on a numeric scale (CSAT 1-5, CES 1-7) ---------------------------------------------------------
 
 CSAT_MIN, CSAT_MAX = 1, 5
 CES_MIN, CES_MAX = 1, 7
@@ -106,11 +109,19 @@ class _Scale:
 
 _CSAT = _Scale(CSAT_MIN, CSAT_MAX)
 _CES = _Scale(CES_MIN, CES_MAX)
-# Returned by _read_number when the message holds no number at all (None means "a number, but not a score").
-_NO_NUMBER = object()
 
 
-def _read_number(raw: str, scale: _Scale) -> object:
+class _NoNumber(enum.Enum):
+    """Returned by _read_number when the message holds no number at all (None means "a number, but not a
+    score"). A one-member enum, so that `is _NO_NUMBER` narrows the type."""
+
+    NO_NUMBER = enum.auto()
+
+
+_NO_NUMBER: Final = _NoNumber.NO_NUMBER
+
+
+def _read_number(raw: str, scale: _Scale) -> int | None | _NoNumber:
     """The score a number in the message gives on `scale`: "4", "4.5", "four", "4/5", "4 out of 5", "4️⃣".
 
     A fraction is read on its own scale and converted ("8/10" -> 4 on 1-5); its lowest point is the lowest
@@ -147,9 +158,9 @@ def _parse_rating(text: object, scale: _Scale, read_words: Callable[[str], int |
     if not raw:
         return None
     number = _read_number(raw, scale)
-    if number is not _NO_NUMBER:
-        return number  # type: ignore[return-value]
-    return read_words(raw)
+    if number is _NO_NUMBER:
+        return read_words(raw)
+    return number
 
 
 def parse_csat(text: object) -> int | None:
@@ -220,7 +231,7 @@ def _ces_from_words(raw: str) -> int | None:
     return None
 
 
-# --- onboarding step names -------------------------------------------------------------------------------------
+# --- onboarding step names ----------------------------------------------------------------------------------
 
 # Words that name no particular step ("how do I do the ... step").
 _STEP_STOPWORDS = frozenset(
@@ -315,7 +326,7 @@ def _same_word(said: str, known: str) -> bool:
     if len(shorter) >= 4 and longer.startswith(shorter):
         return True
     common = 0
-    for a, b in zip(said, known):
+    for a, b in zip(said, known, strict=False):  # the common prefix
         if a != b:
             break
         common += 1
@@ -356,7 +367,7 @@ def match_onboarding_step(value: object, steps: Iterable[tuple[str, str]]) -> st
     return winners[0] if len(winners) == 1 else None
 
 
-# --- ticket priority -------------------------------------------------------------------------------------------
+# --- ticket priority ----------------------------------------------------------------------------------------
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
@@ -379,10 +390,7 @@ _PRIORITY_PATTERNS = (
     ("high", re.compile(r"\b(high|important|major|serious|p2)\b")),
     (
         "normal",
-        re.compile(
-            r"\b(normal|medium|regular|standard|moderate|default|average|p3|"
-            r"not\s+(too|that|so)\s+urgent)\b"
-        ),
+        re.compile(r"\b(normal|medium|regular|standard|moderate|default|average|p3)\b"),
     ),
 )
 
@@ -426,7 +434,7 @@ def infer_urgency(description: object) -> bool:
     return bool(_URGENCY.search(without_negated))
 
 
-# --- email -----------------------------------------------------------------------------------------------------
+# --- email --------------------------------------------------------------------------------------------------
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])"
@@ -454,7 +462,7 @@ def extract_email(text: object) -> str | None:
     return f"{local}@{domain.lower()}"
 
 
-# --- problem description ---------------------------------------------------------------------------------------
+# --- problem description ------------------------------------------------------------------------------------
 
 DESCRIPTION_MIN_CHARS = 12
 DESCRIPTION_MIN_WORDS = 3
@@ -523,7 +531,7 @@ def problem_details(trigger_text: object) -> str | None:
     return cleaned
 
 
-# --- ticket numbers --------------------------------------------------------------------------------------------
+# --- ticket numbers -----------------------------------------------------------------------------------------
 
 _TICKET_NUMBER = re.compile(r"(?<![\w.@/])#?(\d{1,9})(?![\w.@/])")
 

@@ -1,17 +1,21 @@
-"""Cancellation requests: ask why, make the offer that fits, record the churn signal (dialogue/rules/billing.yml).
+"""Cancellation requests: ask why, make the offer that fits, record the churn signal
+(dialogue/rules/billing.yml).
 
 - `validate_cancellation_form` — `cancel_reason` is one of too_expensive / missing_feature / not_using /
-  switching / other: a button's value is kept, free text is classified by keywords (:func:`classify_cancel_reason`;
-  any other non-empty answer, even "no", is "other"). `retention_accepted` comes from the affirm / deny mappings.
-- `action_record_churn_signal` — POST /api/churn/signals (kind cancel_request, the reason, outcome "retained" when
-  the offer was accepted, else "cancelling"), and `churn_outcome` retained / cancelling / unavailable (backend down:
-  nothing recorded). It also runs when the customer stops half-way (then "cancelling", reason possibly unknown).
+  switching / other: a button's value is kept, free text is classified by keywords
+  (:func:`classify_cancel_reason`; any other non-empty answer, even "no", is "other"). `retention_accepted`
+  comes from the affirm / deny mappings.
+- `action_record_churn_signal` — POST /api/churn/signals (kind cancel_request, the reason, outcome "retained"
+  when the offer was accepted, else "cancelling"), and `churn_outcome` retained / cancelling / unavailable
+  (backend down: nothing recorded). It also runs when the customer stops half-way (then "cancelling", reason
+  possibly unknown).
 
 Clearing the form's slots: `retention_accepted` is cleared by action_record_churn_signal. `cancel_reason` is
-cleared there too, EXCEPT when the offer was accepted: utter_retention_thanks, spoken after the action, picks the
-offer's wording from it. A kept (stale) reason is dropped at the next activation of the form instead: Rasa validates
-pre-filled required slots at activation, and validate_cancellation_form then returns None for both slots (no
-mapping can fill them at activation: they are only filled while asked), so the next cancellation asks again.
+cleared there too, EXCEPT when the offer was accepted: utter_retention_thanks, spoken after the action, picks
+the offer's wording from it. A kept (stale) reason is dropped at the next activation of the form instead: Rasa
+validates pre-filled required slots at activation, and validate_cancellation_form then returns None for both
+slots (no mapping can fill them at activation: they are only filled while asked), so the next cancellation
+asks again.
 """
 
 from __future__ import annotations
@@ -26,12 +30,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.backend import BackendClient, BackendError
-from actions.common import input_channel, write_key
+from actions.api.client import BackendClient
+from actions.api.errors import BackendError
+from actions.common import conversation_channel, write_key
 
 logger = logging.getLogger(__name__)
-
-CANCELLATION_FORM = "cancellation_form"
 
 # cancel_reason values (the buttons of utter_ask_cancel_reason)
 TOO_EXPENSIVE = "too_expensive"
@@ -46,11 +49,9 @@ RETAINED = "retained"
 CANCELLING = "cancelling"
 UNAVAILABLE = "unavailable"
 
-DEFAULT_CHANNEL = "api"
-
-# Checked in this order, the first match wins: price first (the discount is the offer that most often keeps a
-# customer), then switching ("moving to X because it has Y" is a switch), then not using ("don't need it" is not
-# a missing feature), then missing features ("need" alone).
+# Checked in this order, the first match wins: price first (the discount is the offer that most often keeps
+# a customer), then switching ("moving to X because it has Y" is a switch), then not using ("don't need it"
+# is not a missing feature), then missing features ("need" alone).
 _REASON_KEYWORDS: tuple[tuple[str, re.Pattern], ...] = (
     (
         TOO_EXPENSIVE,
@@ -120,7 +121,7 @@ def _as_bool(value: Any) -> bool | None:
 
 
 class ValidateCancellationForm(FormValidationAction):
-    """Classifies the reason and keeps the yes/no to the offer; drops answers left over from a previous run."""
+    """Classifies the reason and keeps the yes/no to the offer; drops answers left from a previous run."""
 
     def name(self) -> str:
         return "validate_cancellation_form"
@@ -164,7 +165,7 @@ class ActionRecordChurnSignal(Action):
                 signal = await backend.record_churn_signal(
                     kind="cancel_request",
                     sender_id=tracker.sender_id,
-                    channel=input_channel(tracker) or DEFAULT_CHANNEL,
+                    channel=conversation_channel(tracker),
                     reason=reason,
                     outcome=outcome,
                     intent="cancel_subscription",

@@ -15,8 +15,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.backend import BackendClient, BackendError, Ticket
-from actions.common import human_time, input_channel, resuming_after_interruption, write_key
+from actions.api.client import BackendClient
+from actions.api.errors import BackendError
+from actions.api.models import Ticket
+from actions.common import (
+    conversation_channel,
+    human_time,
+    stale_hint_after_interruption,
+    validated_an_answer,
+    write_key,
+)
 from actions.parsing import (
     clean_description,
     extract_email,
@@ -62,6 +70,10 @@ def _hint_key(slot: str) -> str:
     return f"{_HINT_KEY_PREFIX}{slot}"
 
 
+def _is_hint(event: EventType) -> bool:
+    return event.get("event") == "slot" and str(event.get("name", "")).startswith(_HINT_KEY_PREFIX)
+
+
 def pick_hint(hints: list[str | None]) -> str | None:
     present = {hint for hint in hints if hint}
     return next((hint for hint in _HINT_PRECEDENCE if hint in present), None)
@@ -76,27 +88,19 @@ class ValidateTicketForm(FormValidationAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        events = await super().run(dispatcher, tracker, domain)
-        hints = [
-            event.get("value")
-            for event in events
-            if event.get("event") == "slot" and str(event.get("name", "")).startswith(_HINT_KEY_PREFIX)
-        ]
-        events = [
-            event
-            for event in events
-            if not (event.get("event") == "slot" and str(event.get("name", "")).startswith(_HINT_KEY_PREFIX))
-        ]
+        results = await super().run(dispatcher, tracker, domain)
+        hints = [event.get("value") for event in results if _is_hint(event)]
+        events = [event for event in results if not _is_hint(event)]
         # Only when something was validated: an empty answer must stay empty so that Rasa rejects the form
         # and the rules can handle a digression ("are you a bot?") or "stop".
-        if any(event.get("event") == "slot" and event.get("name") != "requested_slot" for event in events):
+        if validated_an_answer(events):
             hint = pick_hint(hints)
             if self._activated_by_handoff(tracker):
                 # The pre-set description and priority are validated at activation like any pre-filled
                 # slot; their remarks ("Got it: …", "sounds urgent") must not replace the handoff wording.
                 hint = pick_hint([h for h in hints if h in _REJECTION_HINTS]) or HINT_HANDOFF
             events.append(SlotSet("form_hint", hint))
-        elif tracker.get_slot("form_hint") and resuming_after_interruption(tracker, TICKET_FORM):
+        elif stale_hint_after_interruption(tracker, TICKET_FORM):
             # Back from a digression: ask the question again without repeating the last remark.
             events.append(SlotSet("form_hint", None))
         return events
@@ -169,7 +173,7 @@ async def open_ticket(
             email=email,
             priority=priority,
             sender_id=tracker.sender_id,
-            channel=input_channel(tracker),
+            channel=conversation_channel(tracker),
             idempotency_key=write_key(write_kind, tracker),
         )
 
@@ -285,7 +289,9 @@ class ActionTicketStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         number = requested_ticket_number(tracker)
+        asked = str(number) if number else None
         email = extract_email(tracker.get_slot("email"))
+        ticket: Ticket | None
         try:
             async with BackendClient() as backend:
                 if number is not None:
@@ -295,10 +301,10 @@ class ActionTicketStatus(Action):
                     ticket = await self._latest_ticket(backend, tracker, email)
                     owned = True
         except BackendError as error:
-            if error.is_not_found or error.is_client_error:
-                return self._outcome("not_found", lookup_number=str(number) if number else None)
+            if error.is_client_error:  # 404 included: an unknown number
+                return self._outcome("not_found", lookup_number=asked)
             logger.warning("ticket lookup failed, cs_backend unavailable: %s", error)
-            return self._outcome("unavailable", lookup_number=str(number) if number else None)
+            return self._outcome("unavailable", lookup_number=asked)
         if ticket is None:
             return self._outcome("no_tickets")
         return self._outcome(

@@ -1,5 +1,6 @@
-"""Building rasa_sdk trackers and the domain dict for action tests, and rendering domain responses the way
-Rasa does (conditional variations + {slot} placeholders), so tests can check what the customer is told.
+"""Building rasa_sdk trackers and the domain dict for action tests, running actions, rendering domain
+responses the way Rasa does (conditional variations + {slot} placeholders) so tests can check what the
+customer is told, and a fake cs_backend for what the real one cannot be made to do.
 
 (Not named after anything in `actions/`: pytest puts this folder on sys.path.)
 """
@@ -9,12 +10,22 @@ from __future__ import annotations
 import itertools
 import string
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import quote
 
+import pytest
 import yaml
-from rasa_sdk import Tracker
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.tickets import ActionCreateTicket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _message_ids = itertools.count(1)
@@ -26,6 +37,24 @@ def load_domain() -> dict[str, Any]:
 
 
 DOMAIN = load_domain()
+
+# The onboarding checklist cs_backend serves (cs_backend/onboarding/checklist.toml), in order.
+CHECKLIST_KEYS = [
+    "sign_up",
+    "verify_email",
+    "complete_profile",
+    "connect_integration",
+    "invite_teammate",
+    "create_project",
+]
+CHECKLIST_TITLES = {
+    "sign_up": "Create your Acme Cloud account",
+    "verify_email": "Verify your email address",
+    "complete_profile": "Complete your profile",
+    "connect_integration": "Connect an integration",
+    "invite_teammate": "Invite a teammate",
+    "create_project": "Create your first project",
+}
 
 
 def user_event(
@@ -134,3 +163,112 @@ def _fill(template: str, slots: Mapping[str, Any]) -> str:
     missing = [field for field in names if slots.get(field) is None]
     assert not missing, f"response would show empty placeholders {missing}: {template!r}"
     return template.format(**{field: slots[field] for field in names})
+
+
+async def run_action(action: Action, tracker: Tracker) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    """The events `action` returns for `tracker`, and the dispatcher it spoke through."""
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, DOMAIN)
+    return events, dispatcher
+
+
+# --- the ticket form, for the tests that need a ticket first ------------------------------------------------
+
+
+def filled_ticket_form_tracker(
+    sender_id: str, *, channel: str = "rest", message_id: str | None = None, **slots: Any
+) -> Tracker:
+    """The tracker after the ticket form completed: the last user message answered the priority question."""
+    values = {
+        "description": "the invoice PDF export shows an empty page for March",
+        "email": "jane@startup.io",
+        "priority": "high",
+        **slots,
+    }
+    events = [
+        user_event("the invoice PDF export shows an empty page for March", "report_problem", channel=channel),
+        user_event("jane@startup.io", "inform", [entity("email", "jane@startup.io")], channel=channel),
+        user_event("high", "inform", [entity("priority", "high")], channel=channel, message_id=message_id),
+    ]
+    return make_tracker(sender_id, events, slots=values)
+
+
+async def create_ticket(sender_id: str, **slots: Any) -> dict[str, Any]:
+    """Runs action_create_ticket after a completed form; the slots it set (the ticket was created)."""
+    events, _ = await run_action(ActionCreateTicket(), filled_ticket_form_tracker(sender_id, **slots))
+    values = slot_values(events)
+    assert values["ticket_outcome"] == "created", values
+    return values
+
+
+class JsonGetter(Protocol):
+    def get(self, path: str) -> Any: ...
+
+
+def tickets_of(backend: JsonGetter, sender_id: str) -> dict[str, Any]:
+    """The page of the conversation's tickets, read directly from the backend."""
+    return backend.get(f"/api/tickets?sender_id={quote(sender_id)}&limit=100")
+
+
+# --- a fake cs_backend --------------------------------------------------------------------------------------
+
+Answer = Callable[[int, web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]
+
+
+class FakeBackend:
+    """A stand-in for cs_backend on a local port, for what the real one cannot be made to do: answer late,
+    drop the connection, break its contract. `answer` makes the response to the n-th request (from 1); every
+    request is recorded in `received`. Use it as an async context manager."""
+
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+        self.received: list[ReceivedRequest] = []
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        # A short shutdown: a handler still answering late must not hold up the test.
+        self._server = TestServer(app, host="127.0.0.1", shutdown_timeout=0.1)
+
+    @property
+    def url(self) -> str:
+        return str(self._server.make_url("")).rstrip("/")
+
+    async def __aenter__(self) -> FakeBackend:
+        await self._server.start_server()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._server.close()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.received.append(ReceivedRequest(request.method, request.path, dict(request.headers)))
+        return await self._answer(len(self.received), request)
+
+
+def always(body: Any, status: int = 200) -> Answer:
+    """An answer: `body` as JSON with `status`, to every request."""
+
+    async def answer(number: int, request: web.Request) -> web.StreamResponse:
+        return web.json_response(body, status=status)
+
+    return answer
+
+
+@asynccontextmanager
+async def backend_breaking_its_contract(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBackend]:
+    """CS_BACKEND_URL pointing at a fake cs_backend whose every answer is a 200 that no answer model accepts
+    (every field they need is missing)."""
+    async with FakeBackend(always({"unexpected": "shape"})) as fake:
+        monkeypatch.setenv("CS_BACKEND_URL", fake.url)
+        yield fake

@@ -185,6 +185,8 @@ def test_match_onboarding_step_only_knows_the_given_checklist() -> None:
         ("normal", "normal"),
         ("medium", "normal"),
         ("not too urgent", "normal"),
+        ("not that urgent", "normal"),
+        ("it's not  so   urgent", "normal"),
         ("high", "high"),
         ("it's important", "high"),
         ("urgent", "urgent"),

@@ -11,11 +11,22 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from action_test_support import DOMAIN, entity, make_tracker, render_response, slot_values, user_event
+from action_test_support import (
+    CHECKLIST_KEYS,
+    CHECKLIST_TITLES,
+    DOMAIN,
+    backend_breaking_its_contract,
+    entity,
+    make_tracker,
+    render_response,
+    slot_values,
+    user_event,
+)
 from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.api.backend import BackendClient, OnboardingProgress
+from actions.api.client import BackendClient
+from actions.common import conversation_channel
 from actions.onboarding import (
     ActionOnboardingExplainStep,
     ActionOnboardingMarkDone,
@@ -23,25 +34,8 @@ from actions.onboarding import (
     ActionOnboardingNudge,
     ActionOnboardingProgress,
     checklist_text,
-    conversation_channel,
 )
 
-KEYS = [
-    "sign_up",
-    "verify_email",
-    "complete_profile",
-    "connect_integration",
-    "invite_teammate",
-    "create_project",
-]
-TITLES = {
-    "sign_up": "Create your Acme Cloud account",
-    "verify_email": "Verify your email address",
-    "complete_profile": "Complete your profile",
-    "connect_integration": "Connect an integration",
-    "invite_teammate": "Invite a teammate",
-    "create_project": "Create your first project",
-}
 ONBOARDING_ACTIONS = [
     ActionOnboardingNextStep,
     ActionOnboardingExplainStep,
@@ -109,32 +103,21 @@ async def _complete(sender_id: str, *keys: str, channel: str = "rest") -> None:
             await backend.complete_onboarding_step(key, sender_id, channel)
 
 
-# --- the client ---------------------------------------------------------------------------------------------------
+# --- the checklist as the customer sees it ------------------------------------------------------------------
 
 
-async def test_client_reads_the_checklist_and_progress(
+async def test_the_checklist_marks_the_steps_done(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     async with BackendClient() as client:
-        steps = await client.onboarding_steps()
-        progress = await client.onboarding_progress(sender_id, "rest")
         after = await client.complete_onboarding_step("verify_email", sender_id, "rest")
-    assert [step.key for step in steps] == KEYS
-    assert [step.position for step in steps] == [1, 2, 3, 4, 5, 6]
-    assert all(step.how_to and step.docs_url.startswith("https://") for step in steps)
-    assert isinstance(progress, OnboardingProgress)
-    assert (progress.done_count, progress.total, progress.completed) == (0, 6, False)
-    assert progress.next_step is not None and progress.next_step.key == "sign_up"
-    assert after.is_done("verify_email") and after.step("verify_email").source == "customer"
-    assert after.step("verify_email").completed_at
-    assert after.customer_id == progress.customer_id
     assert checklist_text(after).splitlines()[:2] == [
-        f"⬜ {TITLES['sign_up']}",
-        f"✅ {TITLES['verify_email']}",
+        f"⬜ {CHECKLIST_TITLES['sign_up']}",
+        f"✅ {CHECKLIST_TITLES['verify_email']}",
     ]
 
 
-# --- what should I do next? ----------------------------------------------------------------------------------------
+# --- what should I do next? ---------------------------------------------------------------------------------
 
 
 async def test_next_step_for_a_new_customer(
@@ -144,13 +127,13 @@ async def test_next_step_for_a_new_customer(
         ActionOnboardingNextStep(), _tracker(sender_id, "what should I do first?", "get_started")
     )
     assert slots["onboarding_outcome"] == "next_step"
-    assert slots["onboarding_step_title"] == TITLES["sign_up"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["sign_up"]
     assert "app.example.com/signup" in slots["onboarding_step_how_to"]
     assert slots["onboarding_step_docs"] == "https://docs.acme.example/getting-started/sign-up"
     assert (slots["onboarding_done_count"], slots["onboarding_total"]) == ("0", "6")
     assert slots["onboarding_step"] is None
     (told,) = render_response("utter_onboarding_next_step", slots)
-    assert "0 of 6" in told and TITLES["sign_up"] in told
+    assert "0 of 6" in told and CHECKLIST_TITLES["sign_up"] in told
 
 
 async def test_next_step_skips_steps_done_in_any_order(
@@ -159,14 +142,14 @@ async def test_next_step_skips_steps_done_in_any_order(
     await _complete(sender_id, "sign_up", "complete_profile")
     slots = await _run(ActionOnboardingNextStep(), _tracker(sender_id, "what's my next step?", "get_started"))
     assert slots["onboarding_outcome"] == "next_step"
-    assert slots["onboarding_step_title"] == TITLES["verify_email"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["verify_email"]
     assert slots["onboarding_done_count"] == "2"
 
 
 async def test_next_step_when_everything_is_done(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    await _complete(sender_id, *KEYS)
+    await _complete(sender_id, *CHECKLIST_KEYS)
     slots = await _run(
         ActionOnboardingNextStep(), _tracker(sender_id, "what should I do next?", "get_started")
     )
@@ -177,7 +160,7 @@ async def test_next_step_when_everything_is_done(
     assert "all 6 setup steps" in told
 
 
-# --- progress ----------------------------------------------------------------------------------------------------
+# --- progress -----------------------------------------------------------------------------------------------
 
 
 async def test_progress_lists_the_checklist(
@@ -189,23 +172,25 @@ async def test_progress_lists_the_checklist(
     )
     assert slots["onboarding_outcome"] == "next_step"
     assert slots["onboarding_checklist"].splitlines() == [
-        f"✅ {TITLES['sign_up']}",
-        f"✅ {TITLES['verify_email']}",
-        f"⬜ {TITLES['complete_profile']}",
-        f"⬜ {TITLES['connect_integration']}",
-        f"⬜ {TITLES['invite_teammate']}",
-        f"⬜ {TITLES['create_project']}",
+        f"✅ {CHECKLIST_TITLES['sign_up']}",
+        f"✅ {CHECKLIST_TITLES['verify_email']}",
+        f"⬜ {CHECKLIST_TITLES['complete_profile']}",
+        f"⬜ {CHECKLIST_TITLES['connect_integration']}",
+        f"⬜ {CHECKLIST_TITLES['invite_teammate']}",
+        f"⬜ {CHECKLIST_TITLES['create_project']}",
     ]
     (told,) = render_response("utter_onboarding_progress", slots)
     assert (
-        "2 of 6" in told and f"⬜ {TITLES['complete_profile']}" in told and TITLES["complete_profile"] in told
+        "2 of 6" in told
+        and f"⬜ {CHECKLIST_TITLES['complete_profile']}" in told
+        and CHECKLIST_TITLES["complete_profile"] in told
     )
 
 
 async def test_progress_when_everything_is_done(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    await _complete(sender_id, *KEYS)
+    await _complete(sender_id, *CHECKLIST_KEYS)
     slots = await _run(
         ActionOnboardingProgress(), _tracker(sender_id, "show my checklist", "onboarding_progress")
     )
@@ -213,7 +198,7 @@ async def test_progress_when_everything_is_done(
     assert slots["onboarding_checklist"].count("✅") == 6
 
 
-# --- explain a step ------------------------------------------------------------------------------------------------
+# --- explain a step -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -232,13 +217,13 @@ async def test_explain_a_named_step(
         _tracker(sender_id, f"how do I do {said}?", "explain_onboarding_step", said),
     )
     assert slots["onboarding_outcome"] == "step_explained"
-    assert slots["onboarding_step_title"] == TITLES[key]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES[key]
     assert slots["onboarding_step_how_to"] and slots["onboarding_step_docs"].startswith(
         "https://docs.acme.example/"
     )
     assert slots["onboarding_step"] is None
     (told,) = render_response("utter_onboarding_step_explained", slots)
-    assert told.startswith(TITLES[key])
+    assert told.startswith(CHECKLIST_TITLES[key])
     assert _done(backend, sender_id) == []  # explaining changes nothing
 
 
@@ -250,7 +235,7 @@ async def test_explain_without_a_name_explains_the_next_step(
         ActionOnboardingExplainStep(), _tracker(sender_id, "how do I do that?", "explain_onboarding_step")
     )
     assert slots["onboarding_outcome"] == "step_explained"
-    assert slots["onboarding_step_title"] == TITLES["verify_email"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["verify_email"]
 
 
 async def test_explain_finds_the_step_in_the_text_when_no_entity(
@@ -259,7 +244,7 @@ async def test_explain_finds_the_step_in_the_text_when_no_entity(
     tracker = _tracker(sender_id, "how do I connect slack?", "explain_onboarding_step")
     slots = await _run(ActionOnboardingExplainStep(), tracker)
     assert slots["onboarding_outcome"] == "step_explained"
-    assert slots["onboarding_step_title"] == TITLES["connect_integration"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["connect_integration"]
 
 
 async def test_explain_an_unknown_step_lists_the_steps(
@@ -271,18 +256,18 @@ async def test_explain_an_unknown_step_lists_the_steps(
     assert slots["onboarding_outcome"] == "unknown_step"
     assert slots["onboarding_step"] is None
     (told,) = render_response("utter_onboarding_unknown_step", slots)
-    assert f"✅ {TITLES['sign_up']}" in told and f"⬜ {TITLES['create_project']}" in told
+    assert f"✅ {CHECKLIST_TITLES['sign_up']}" in told and f"⬜ {CHECKLIST_TITLES['create_project']}" in told
 
 
-# --- a step is done ----------------------------------------------------------------------------------------------
+# --- a step is done -----------------------------------------------------------------------------------------
 
 
 async def test_mark_a_named_step_done(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
     tracker = _tracker(sender_id, "I've verified my email", "onboarding_step_done", "verify_email")
     slots = await _run(ActionOnboardingMarkDone(), tracker)
     assert slots["onboarding_outcome"] == "step_marked"
-    assert slots["onboarding_done_title"] == TITLES["verify_email"]
-    assert slots["onboarding_step_title"] == TITLES["sign_up"]  # the next open step
+    assert slots["onboarding_done_title"] == CHECKLIST_TITLES["verify_email"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["sign_up"]  # the next open step
     assert (slots["onboarding_done_count"], slots["onboarding_total"]) == ("1", "6")
     assert slots["onboarding_step"] is None
 
@@ -290,7 +275,9 @@ async def test_mark_a_named_step_done(backend: RunningBackend, backend_url: str,
     (state,) = [step for step in progress["steps"] if step["key"] == "verify_email"]
     assert state["done"] and state["source"] == "customer"
     (told,) = render_response("utter_onboarding_step_marked", slots)
-    assert TITLES["verify_email"] in told and "1 of 6" in told and TITLES["sign_up"] in told
+    assert (
+        CHECKLIST_TITLES["verify_email"] in told and "1 of 6" in told and CHECKLIST_TITLES["sign_up"] in told
+    )
 
 
 async def test_mark_done_with_loose_text_and_twice(
@@ -308,10 +295,10 @@ async def test_mark_done_with_loose_text_and_twice(
         _tracker(sender_id, "I completed my profile", "onboarding_step_done", "complete_profile"),
     )
     assert again["onboarding_outcome"] == "already_done"
-    assert again["onboarding_done_title"] == TITLES["complete_profile"]
+    assert again["onboarding_done_title"] == CHECKLIST_TITLES["complete_profile"]
     assert again["onboarding_done_count"] == "1"
     (told,) = render_response("utter_onboarding_already_done", again)
-    assert "already" in told and TITLES["sign_up"] in told
+    assert "already" in told and CHECKLIST_TITLES["sign_up"] in told
     assert _done(backend, sender_id) == ["complete_profile"]
 
 
@@ -337,7 +324,7 @@ async def test_mark_done_without_a_step_marks_the_next_one(
     await _complete(sender_id, "sign_up")
     slots = await _run(ActionOnboardingMarkDone(), _tracker(sender_id, "done!", "onboarding_step_done"))
     assert slots["onboarding_outcome"] == "step_marked"
-    assert slots["onboarding_done_title"] == TITLES["verify_email"]
+    assert slots["onboarding_done_title"] == CHECKLIST_TITLES["verify_email"]
     assert _done(backend, sender_id) == ["sign_up", "verify_email"]
 
 
@@ -358,7 +345,7 @@ async def test_mark_done_without_a_step_marks_the_one_just_explained(
         ),
     )
     assert slots["onboarding_outcome"] == "step_marked"
-    assert slots["onboarding_done_title"] == TITLES["invite_teammate"]
+    assert slots["onboarding_done_title"] == CHECKLIST_TITLES["invite_teammate"]
     assert _done(backend, sender_id) == ["invite_teammate"]
 
 
@@ -389,21 +376,21 @@ async def test_mark_an_unknown_step_writes_nothing(
 async def test_the_last_step_completes_onboarding_and_the_ces_question_is_about_it(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    await _complete(sender_id, *KEYS[:-1])
+    await _complete(sender_id, *CHECKLIST_KEYS[:-1])
     slots = await _run(
         ActionOnboardingMarkDone(),
         _tracker(sender_id, "I just created my first project!", "onboarding_step_done", "create_project"),
     )
     assert slots["onboarding_outcome"] == "all_done"
     assert slots["feedback_topic"] == "onboarding"
-    assert slots["onboarding_done_title"] == TITLES["create_project"]
+    assert slots["onboarding_done_title"] == CHECKLIST_TITLES["create_project"]
     assert (slots["onboarding_done_count"], slots["onboarding_total"]) == ("6", "6")
     assert _progress(backend, sender_id)["completed"] is True
     (told,) = render_response("utter_onboarding_completed", slots)
     assert "all 6 steps" in told
 
 
-# --- proactive nudge -----------------------------------------------------------------------------------------------
+# --- proactive nudge ----------------------------------------------------------------------------------------
 
 
 async def test_nudge_about_an_open_step_on_the_conversations_channel(
@@ -415,12 +402,12 @@ async def test_nudge_about_an_open_step_on_the_conversations_channel(
     assert conversation_channel(tracker) == "socketio"
     slots = await _run(ActionOnboardingNudge(), tracker)
     assert slots["onboarding_outcome"] == "nudge"
-    assert slots["onboarding_step_title"] == TITLES["invite_teammate"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["invite_teammate"]
     assert "Invite members" in slots["onboarding_step_how_to"]
     assert slots["onboarding_done_count"] == "2"  # the same customer as the socketio conversation
     assert slots["onboarding_step"] is None
     (told,) = render_response("utter_onboarding_nudge", slots)
-    assert "2 of 6" in told and TITLES["invite_teammate"] in told
+    assert "2 of 6" in told and CHECKLIST_TITLES["invite_teammate"] in told
     assert _done(backend, sender_id, "socketio") == ["sign_up", "verify_email"]  # a nudge marks nothing
 
 
@@ -438,13 +425,13 @@ async def test_nudge_about_a_step_the_checklist_no_longer_has_reminds_of_the_nex
 ) -> None:
     slots = await _run(ActionOnboardingNudge(), _nudge_tracker(sender_id, "retired_step"))
     assert slots["onboarding_outcome"] == "nudge"
-    assert slots["onboarding_step_title"] == TITLES["sign_up"]
+    assert slots["onboarding_step_title"] == CHECKLIST_TITLES["sign_up"]
 
 
 async def test_nudge_after_everything_is_done_is_obsolete(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    await _complete(sender_id, *KEYS, channel="socketio")
+    await _complete(sender_id, *CHECKLIST_KEYS, channel="socketio")
     slots = await _run(ActionOnboardingNudge(), _nudge_tracker(sender_id, "retired_step"))
     assert slots["onboarding_outcome"] == "nudge_obsolete"
 
@@ -458,7 +445,7 @@ async def test_a_conversation_without_an_input_channel_is_the_api_channel(
     assert _done(backend, sender_id, "api") == ["sign_up"]
 
 
-# --- backend down --------------------------------------------------------------------------------------------------
+# --- backend down -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("action", ONBOARDING_ACTIONS, ids=lambda action: action().name())
@@ -471,3 +458,13 @@ async def test_backend_down_every_action_says_unavailable(
     assert slots["onboarding_step"] is None
     (told,) = render_response("utter_onboarding_unavailable", slots)
     assert "can't reach" in told
+
+
+@pytest.mark.parametrize("action", ONBOARDING_ACTIONS, ids=lambda action: action().name())
+async def test_an_answer_that_breaks_the_contract_says_unavailable(
+    monkeypatch: pytest.MonkeyPatch, sender_id: str, action: Any
+) -> None:
+    tracker = _tracker(sender_id, "I've verified my email", "onboarding_step_done", "verify_email")
+    async with backend_breaking_its_contract(monkeypatch):
+        slots = await _run(action(), tracker)
+    assert slots["onboarding_outcome"] == "unavailable"

@@ -1,7 +1,7 @@
 """The two-stage fallback's actions (actions/fallback.py): "Did you mean…?" buttons and the offer of a person.
 
-They don't call cs_backend; what they send is checked the way Rasa renders it (the response text from domain.yml,
-the buttons appended by the action).
+They don't call cs_backend; what they send is checked the way Rasa renders it (the response text from
+domain.yml, the buttons appended by the action).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from actions.fallback import (
 
 
 def _fallback_message(text: str, ranking: Sequence[tuple[str, float]]) -> dict[str, Any]:
-    """A user event as the FallbackClassifier leaves it: intent nlu_fallback, ranking with nlu_fallback on top."""
+    """A user event as the FallbackClassifier leaves it: intent nlu_fallback, ranked first."""
     event = user_event(text, "nlu_fallback", confidence=0.6)
     event["parse_data"]["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.6}] + [
         {"name": name, "confidence": confidence} for name, confidence in ranking
@@ -162,12 +162,13 @@ async def test_core_fallback_asks_to_rephrase_and_reverts_the_message() -> None:
     assert [sent["response"] for sent in dispatcher.messages] == ["utter_default"]
 
 
-# --- the buttons against Rasa's own two-stage fallback loop --------------------------------------------------------
+# --- the buttons against Rasa's own two-stage fallback loop -------------------------------------------------
 # (rasa is installed in .venv-bot, where these tests run: its loop decides what a button answer means.)
 
 
 def _rasa_tracker(*answers: str) -> Any:
-    """A Rasa tracker: a misunderstood message, "Did you mean…?", then the answers (payloads parsed as Rasa does)."""
+    """A Rasa tracker: a misunderstood message, "Did you mean…?", then the answers (payloads parsed as Rasa
+    does)."""
     from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
@@ -231,7 +232,8 @@ async def test_something_else_is_the_no_of_rasas_loop_and_a_second_one_gives_up(
     once = _rasa_tracker(SOMETHING_ELSE["payload"])
     assert not await _loop_is_done(once)  # -> Rasa asks to rephrase (utter_ask_rephrase)
 
-    # the rephrased message is misunderstood too, "Did you mean…?" again, "Something else" again: Rasa gives up
+    # the rephrased message is misunderstood too, "Did you mean…?" again, "Something else" again: Rasa gives
+    # up
     twice = _rasa_tracker(SOMETHING_ELSE["payload"], "zzxq blick", SOMETHING_ELSE["payload"])
     assert twice.latest_message.intent_name == "out_of_scope"
     assert _second_affirmation_failed(twice) and await _loop_is_done(twice)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
+import pytest
 from action_test_support import (
     DOMAIN,
     action_event,
+    backend_breaking_its_contract,
     entity,
     make_tracker,
     render_response,
     slot_event,
     slot_values,
+    tickets_of,
     user_event,
 )
 from conftest import RunningBackend
@@ -36,7 +38,8 @@ def _reverted() -> dict[str, Any]:
 
 
 def _two_misses_then_yes() -> list[dict[str, Any]]:
-    """Two messages the NLU did not understand (the fallback loop reverted the first), then "yes" to the offer."""
+    """Two messages the NLU did not understand (the fallback loop reverted the first), then "yes" to the
+    offer."""
     first = user_event("my stuff vanished from the thingy", "nlu_fallback", confidence=0.3)
     second = user_event("the board thing, all gone since this morning", "nlu_fallback", confidence=0.35)
     return [
@@ -63,17 +66,13 @@ async def _run(tracker: Any) -> dict[str, Any]:
     return slots
 
 
-def _tickets_of(backend: RunningBackend, sender_id: str) -> dict[str, Any]:
-    return backend.get(f"/api/tickets?sender_id={quote(sender_id)}&limit=100")
-
-
-# --- the conversation quoted in the ticket ---------------------------------------------------------------------
+# --- the conversation quoted in the ticket ------------------------------------------------------------------
 
 
 def test_recent_messages_are_typed_ones_of_this_session_including_misunderstood_ones() -> None:
     missed = user_event("blorp invoices thing", "nlu_fallback")
-    # "Did you mean…?" answered by typing a clear message: the two-stage loop reverts it and re-adds a copy of it
-    # (same message id, confidence 1.0) as the clarification; it is quoted once.
+    # "Did you mean…?" answered by typing a clear message: the two-stage loop reverts it and re-adds a copy of
+    # it (same message id, confidence 1.0) as the clarification; it is quoted once.
     clarified = user_event("where do I find invoices", "billing_invoice", confidence=0.9)
     clarification = copy.deepcopy(clarified)
     clarification["parse_data"]["intent"]["confidence"] = 1.0
@@ -115,7 +114,7 @@ def test_description_and_priority() -> None:
     assert handoff_priority([]) == "normal"
 
 
-# --- email known: the ticket is opened at once -------------------------------------------------------------------
+# --- email known: the ticket is opened at once --------------------------------------------------------------
 
 
 async def test_known_email_opens_a_ticket_with_the_conversation(
@@ -123,12 +122,12 @@ async def test_known_email_opens_a_ticket_with_the_conversation(
 ) -> None:
     slots = await _run(_tracker(sender_id, _two_misses_then_yes(), email="Jane@Startup.io"))
 
-    page = _tickets_of(backend, sender_id)
+    page = tickets_of(backend, sender_id)
     assert page["total"] == 1
     (ticket,) = page["items"]
     assert ticket["description"] == (
-        "Customer asked to talk to a person. Their last messages: “hi” / “my stuff vanished from the thingy” / "
-        "“the board thing, all gone since this morning” / “yes”"
+        "Customer asked to talk to a person. Their last messages: “hi” / "
+        "“my stuff vanished from the thingy” / “the board thing, all gone since this morning” / “yes”"
     )
     assert ticket["email"] == "jane@startup.io"
     assert ticket["priority"] == "normal"
@@ -150,7 +149,7 @@ async def test_urgency_in_the_conversation_makes_the_ticket_urgent(
         user_event("get me a human", "request_human"),
     ]
     slots = await _run(_tracker(sender_id, events, email="ops@startup.io"))
-    (ticket,) = _tickets_of(backend, sender_id)["items"]
+    (ticket,) = tickets_of(backend, sender_id)["items"]
     assert ticket["priority"] == "urgent" and slots["ticket_priority"] == "urgent"
 
 
@@ -163,7 +162,7 @@ async def test_rerunning_the_handoff_for_the_same_message_opens_one_ticket(
     first = await _run(tracker)
     second = await _run(tracker)
     assert first["ticket_id"] == second["ticket_id"]
-    assert _tickets_of(backend, sender_id)["total"] == 1
+    assert tickets_of(backend, sender_id)["total"] == 1
 
 
 async def test_the_handoff_and_a_ticket_from_the_same_message_are_not_confused(
@@ -190,7 +189,16 @@ async def test_backend_down_says_the_handoff_is_unavailable(backend_down: str, s
     assert render_response("utter_handoff_unavailable", slots)
 
 
-# --- email unknown: the ticket form asks only for it ---------------------------------------------------------------
+async def test_an_answer_that_breaks_the_contract_says_the_handoff_is_unavailable(
+    monkeypatch: pytest.MonkeyPatch, sender_id: str
+) -> None:
+    tracker = _tracker(sender_id, [user_event("talk to a human", "request_human")], email="jane@startup.io")
+    async with backend_breaking_its_contract(monkeypatch):
+        slots = await _run(tracker)
+    assert slots == {"handoff_outcome": "unavailable"}
+
+
+# --- email unknown: the ticket form asks only for it --------------------------------------------------------
 
 
 async def test_unknown_email_prepares_the_ticket_form(backend_down: str, sender_id: str) -> None:
@@ -205,7 +213,8 @@ async def test_unknown_email_prepares_the_ticket_form(backend_down: str, sender_
 
 
 async def _activate_ticket_form(history: list[dict[str, Any]], prepared: dict[str, Any]) -> dict[str, Any]:
-    """validate_ticket_form at the form's activation: Rasa validates the pre-filled description and priority."""
+    """validate_ticket_form at the form's activation: Rasa validates the pre-filled description and
+    priority."""
     events = [
         *history,
         action_event("action_handoff_to_human"),
@@ -267,7 +276,7 @@ async def test_the_ticket_form_keeps_the_handoff_details_and_asks_only_the_email
         )
     )
     assert created["ticket_outcome"] == "created"
-    (ticket,) = _tickets_of(backend, sender_id)["items"]
+    (ticket,) = tickets_of(backend, sender_id)["items"]
     assert ticket["description"] == prepared["description"]
     assert ticket["email"] == "jane@startup.io" and ticket["priority"] == "normal"
 

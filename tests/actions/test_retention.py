@@ -10,6 +10,7 @@ import pytest
 from action_test_support import (
     DOMAIN,
     action_event,
+    backend_breaking_its_contract,
     entity,
     make_tracker,
     render_response,
@@ -22,7 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.retention import ActionRecordChurnSignal, ValidateCancellationForm, classify_cancel_reason
 
-# --- the reason, from a button or from free text -------------------------------------------------------------------
+# --- the reason, from a button or from free text ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("value", ["too_expensive", "missing_feature", "not_using", "switching", "other"])
@@ -68,7 +69,7 @@ def test_empty_answers_are_not_a_reason() -> None:
     assert classify_cancel_reason('/inform{"cancel_reason": "bogus"}') == "other"
 
 
-# --- validate_cancellation_form ------------------------------------------------------------------------------------
+# --- validate_cancellation_form -----------------------------------------------------------------------------
 
 
 async def _validate(
@@ -128,7 +129,7 @@ async def test_a_reason_left_from_an_earlier_cancellation_is_dropped_at_activati
     assert result == {"cancel_reason": None}  # the form asks again
 
 
-# --- action_record_churn_signal ------------------------------------------------------------------------------------
+# --- action_record_churn_signal -----------------------------------------------------------------------------
 
 
 def _finished_form(sender_id: str, reason: str | None, accepted: bool | None, *, channel: str = "rest"):
@@ -209,3 +210,11 @@ async def test_backend_down_says_nothing_was_recorded(backend_down: str, sender_
     slots = await _record(_finished_form(sender_id, "not_using", True))
     assert slots == {"churn_outcome": "unavailable", "cancel_reason": None, "retention_accepted": None}
     assert render_response("utter_churn_not_saved", slots)
+
+
+async def test_an_answer_that_breaks_the_contract_is_not_claimed_as_recorded(
+    monkeypatch: pytest.MonkeyPatch, sender_id: str
+) -> None:
+    async with backend_breaking_its_contract(monkeypatch):
+        slots = await _record(_finished_form(sender_id, "not_using", True))
+    assert slots == {"churn_outcome": "unavailable", "cancel_reason": None, "retention_accepted": None}

@@ -1,0 +1,306 @@
+"""The one client the custom actions use to talk to cs_backend (docs/API_CONTRACT.md).
+
+- Base URL from ``CS_BACKEND_URL`` (default ``http://127.0.0.1:8000``), read when a client is created.
+- Every request has a total timeout (``aiohttp.ClientTimeout``).
+- Connection errors and timeouts are retried with exponential backoff (aiohttp-retry); HTTP answers, including
+  4xx and 5xx, are never retried: they are final and raised as :class:`BackendError`.
+- POSTs carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so a retry after a
+  timeout, or Rasa running the same action again for the same user message, returns the row already stored
+  instead of a second one.
+- Answers are decoded strictly into the models of actions/api/models.py: an answer that breaks the contract
+  is logged with every broken field and raised as :class:`BackendContractError`.
+
+Usage::
+
+    async with BackendClient() as backend:
+        ticket = await backend.create_ticket(description=..., email=..., idempotency_key=key)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp_retry import ExponentialRetry, RetryClient
+from pydantic import ValidationError
+
+from actions.api.errors import BackendContractError, BackendError, BackendUnavailable
+from actions.api.models import (
+    BackendModel,
+    ChurnSignal,
+    ErrorResponse,
+    Feedback,
+    OnboardingChecklist,
+    OnboardingProgress,
+    OnboardingStep,
+    Ticket,
+    TicketPage,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+BASE_URL_ENV = "CS_BACKEND_URL"
+
+# Errors worth trying again: the request may not have reached the backend, or its answer never came back.
+# (aiohttp's ServerTimeoutError is both a ClientConnectionError and an asyncio.TimeoutError.)
+RETRYABLE_EXCEPTIONS: set[type[Exception]] = {aiohttp.ClientConnectionError, asyncio.TimeoutError}
+
+AnswerT = TypeVar("AnswerT", bound=BackendModel)
+
+
+class BackendClient:
+    """Typed async client for cs_backend. Use it as an async context manager (one HTTP session per use)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        attempts: int = 3,
+        backoff: float = 0.25,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self._retry_options = ExponentialRetry(
+            attempts=attempts,
+            start_timeout=backoff,
+            max_timeout=2.0,
+            exceptions=RETRYABLE_EXCEPTIONS,
+            statuses=set(),
+            retry_all_server_errors=False,
+        )
+        self._client: RetryClient | None = None
+
+    async def __aenter__(self) -> BackendClient:
+        session = aiohttp.ClientSession(
+            timeout=self._timeout, headers={"Accept": "application/json", "User-Agent": "acme-rasa-actions"}
+        )
+        self._client = RetryClient(client_session=session, retry_options=self._retry_options, logger=logger)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    # --- tickets --------------------------------------------------------------------------------------------
+
+    async def create_ticket(
+        self,
+        *,
+        description: str,
+        email: str,
+        priority: str | None = None,
+        subject: str | None = None,
+        sender_id: str | None = None,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Ticket:
+        body = _without_none(
+            description=description,
+            email=email,
+            priority=priority,
+            subject=subject,
+            sender_id=sender_id,
+            channel=channel,
+        )
+        return await self._request(Ticket, "POST", "/api/tickets", json=body, idempotency_key=idempotency_key)
+
+    async def get_ticket(self, ticket_id: int) -> Ticket:
+        return await self._request(Ticket, "GET", f"/api/tickets/{int(ticket_id)}")
+
+    async def list_tickets(
+        self,
+        *,
+        sender_id: str | None = None,
+        channel: str | None = None,
+        email: str | None = None,
+        status: str | None = None,
+        priority: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> TicketPage:
+        params = _without_none(
+            sender_id=sender_id,
+            channel=channel,
+            email=email,
+            status=status,
+            priority=priority,
+            limit=str(limit),
+            offset=str(offset),
+        )
+        return await self._request(TicketPage, "GET", "/api/tickets", params=params)
+
+    # --- feedback -------------------------------------------------------------------------------------------
+
+    async def create_feedback(
+        self,
+        *,
+        score: int,
+        kind: str = "csat",
+        comment: str | None = None,
+        ticket_id: int | None = None,
+        sender_id: str | None = None,
+        channel: str | None = None,
+        intent: str | None = None,
+        resolver: str = "bot",
+        idempotency_key: str | None = None,
+    ) -> Feedback:
+        body = _without_none(
+            kind=kind,
+            score=int(score),
+            comment=comment,
+            ticket_id=ticket_id,
+            sender_id=sender_id,
+            channel=channel,
+            intent=intent,
+            resolver=resolver,
+        )
+        return await self._request(
+            Feedback, "POST", "/api/feedback", json=body, idempotency_key=idempotency_key
+        )
+
+    # --- onboarding -----------------------------------------------------------------------------------------
+
+    async def onboarding_steps(self) -> tuple[OnboardingStep, ...]:
+        """The checklist, in order."""
+        checklist = await self._request(OnboardingChecklist, "GET", "/api/onboarding/steps")
+        return checklist.steps
+
+    async def onboarding_progress(self, sender_id: str, channel: str) -> OnboardingProgress:
+        """The progress of the conversation's customer (an anonymous one is created on first use)."""
+        params = {"sender_id": sender_id, "channel": channel}
+        return await self._request(OnboardingProgress, "GET", "/api/onboarding/progress", params=params)
+
+    async def complete_onboarding_step(
+        self,
+        step: str,
+        sender_id: str,
+        channel: str,
+        source: str = "customer",
+        *,
+        idempotency_key: str | None = None,
+    ) -> OnboardingProgress:
+        """Mark `step` done (idempotent: a step already done keeps its first completion).
+
+        An unknown step is refused (400)."""
+        body = {"step": step, "sender_id": sender_id, "channel": channel, "source": source}
+        return await self._request(
+            OnboardingProgress, "POST", "/api/onboarding/progress", json=body, idempotency_key=idempotency_key
+        )
+
+    # --- churn signals --------------------------------------------------------------------------------------
+
+    async def record_churn_signal(
+        self,
+        kind: str,
+        sender_id: str,
+        channel: str,
+        reason: str | None = None,
+        outcome: str | None = None,
+        intent: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ChurnSignal:
+        body = _without_none(
+            kind=kind,
+            sender_id=sender_id,
+            channel=channel,
+            reason=reason,
+            outcome=outcome,
+            intent=intent,
+        )
+        return await self._request(
+            ChurnSignal, "POST", "/api/churn/signals", json=body, idempotency_key=idempotency_key
+        )
+
+    # --- transport ------------------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        answer: type[AnswerT],
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> AnswerT:
+        """Sends the request and decodes a successful answer as `answer`; every failure is a BackendError."""
+        if self._client is None:
+            raise RuntimeError("BackendClient must be used as `async with BackendClient() as client:`")
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        url = f"{self.base_url}{path}"
+        request = f"{method} {path}"
+        try:
+            async with self._client.request(
+                method, url, json=json, params=params, headers=headers
+            ) as response:
+                status = response.status
+                payload = await _read_json(response)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            # After every retry (connection problems), or a broken answer body.
+            logger.warning("cs_backend unreachable: %s %s: %r", method, url, error)
+            raise BackendUnavailable(f"{type(error).__name__}: {error}") from error
+        if status >= 400:
+            raise _error_from(status, payload, request)
+        return _decode(answer, status, payload, request)
+
+
+async def _read_json(response: aiohttp.ClientResponse) -> Any:
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        return None
+
+
+def _decode(answer: type[AnswerT], status: int, payload: Any, request: str) -> AnswerT:
+    try:
+        return answer.parse_obj(payload)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+        logger.error(
+            "cs_backend broke its contract: %s answered %s, not a valid %s: %s",
+            request,
+            status,
+            answer.__name__,
+            "; ".join(problems),
+        )
+        raise BackendContractError(
+            status, f"{request} answered something that is not a valid {answer.__name__}", problems
+        ) from error
+
+
+def _error_from(status: int, payload: Any, request: str) -> BackendError:
+    """The error for a 4xx/5xx answer. Its status alone decides what the actions do, so a body that is not the
+    contract's error body (a proxy's HTML page, say) loses only the details, and is logged."""
+    try:
+        detail = ErrorResponse.parse_obj(payload).error
+    except ValidationError as error:
+        logger.warning(
+            "%s answered %s without the contract's error body: %s", request, status, error.errors()
+        )
+        return BackendError(status, f"HTTP {status}")
+    return BackendError(status, detail.message or f"HTTP {status}", detail.fields)
+
+
+def _without_none(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}

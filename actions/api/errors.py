@@ -1,0 +1,56 @@
+"""The errors the backend client raises: cs_backend refused, could not be reached, or broke its contract.
+
+Every one is a :class:`BackendError`, so an action that only needs to know "it did not work" catches that one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class BackendError(Exception):
+    """cs_backend answered with an error (4xx/5xx), or gave no usable answer (the subclasses below).
+
+    ``status`` is the HTTP status (0 when there was no answer at all), ``message`` the backend's message, and
+    ``fields`` maps each rejected field to the reason (400 validation errors).
+    """
+
+    def __init__(self, status: int, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"cs_backend error {status}: {message}")
+        self.status = status
+        self.message = message
+        self.fields: dict[str, str] = dict(fields or {})
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def is_client_error(self) -> bool:
+        """The request itself was refused (4xx): sending it again unchanged cannot help."""
+        return 400 <= self.status < 500
+
+    @property
+    def is_server_error(self) -> bool:
+        return self.status >= 500
+
+
+class BackendUnavailable(BackendError):
+    """No answer from cs_backend: connection refused/reset, DNS failure or timeout, after every retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
+class BackendContractError(BackendError):
+    """cs_backend answered (``status`` is 2xx), but not as its contract says (GET /api/openapi.json): a field
+    missing, of another type, or null where the contract does not allow it.
+
+    Nothing in such an answer can be trusted, so the actions treat it as they treat
+    :class:`BackendUnavailable`. ``problems`` lists each broken field, as in
+    ``"items.0.status: field required"``.
+    """
+
+    def __init__(self, status: int, message: str, problems: Sequence[str]) -> None:
+        super().__init__(status, message)
+        self.problems: tuple[str, ...] = tuple(problems)
