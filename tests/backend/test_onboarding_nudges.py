@@ -30,8 +30,8 @@ from cs_backend.onboarding import checklist as checklist_module
 from cs_backend.onboarding import nudges
 from cs_backend.onboarding.checklist import load_checklist
 from cs_backend.onboarding.models import OnboardingNudge, OnboardingProgress
+from tests.support import REPO_ROOT
 
-from .conftest import REPO_ROOT
 from .helpers import assert_error
 from .test_onboarding import complete, migrated_database_url, settings  # noqa: F401 (fixtures)
 
@@ -147,7 +147,7 @@ async def recorded(client: TestClient[Any, Any]) -> list[tuple[int, str, int]]:
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-# --- stalled detection ---------------------------------------------------------------------------------------
+# --- stalled detection --------------------------------------------------------------------------------------
 
 
 async def test_stalled_detection_with_an_injected_clock(client: TestClient[Any, Any]) -> None:
@@ -222,7 +222,7 @@ async def test_the_most_recently_active_conversation_is_nudged(
     assert rasa.requests[0]["query"] == {"output_channel": "twilio"}
 
 
-# --- sending nudges ------------------------------------------------------------------------------------------
+# --- sending nudges -----------------------------------------------------------------------------------------
 
 
 async def test_nudge_request_to_rasa_and_record(client: TestClient[Any, Any], rasa: FakeRasa) -> None:
@@ -335,7 +335,7 @@ async def test_run_caps_the_nudges_per_run(client: TestClient[Any, Any], rasa: F
     assert (await run(client)).sent == 1
 
 
-# --- the background job and the command ----------------------------------------------------------------------
+# --- the background job and the command ---------------------------------------------------------------------
 
 
 async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
