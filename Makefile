@@ -18,7 +18,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find $(RASA_DATA) -name '*.yml'
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
-# endpoints.yml reads these; bot/launcher.py sets them for `make run`, these defaults serve the other commands.
+# endpoints.yml reads these; launcher/stack.py sets them for `make run`, these defaults serve the other commands.
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
 
@@ -63,7 +63,7 @@ migrate: $(BACKEND_VENV)/.installed ## apply the database migrations to DATABASE
 	$(BACKEND_BIN)/python -m cs_backend migrate
 
 run: envs $(MODEL) migrate ## start cs_backend, the action server, Rasa and the demo website
-	$(BACKEND_BIN)/python -m bot.launcher
+	$(BACKEND_BIN)/python -m launcher
 
 # ---------------------------------------------------------------------------------------------------------
 # Test. Under CI=true the tests that need PostgreSQL or Redis fail instead of skipping when those are absent.

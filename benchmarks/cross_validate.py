@@ -14,7 +14,8 @@ BENCHMARKS.md (benchmarks/report.py) from what Rasa wrote:
   figures with sklearn's *weighted* average only, so the spread is given for weighted F1.
 
 Rasa's StratifiedKFold is not seeded: folds (and so the figures) change slightly from one run to the next.
-Options: `--folds N`, `--out DIR`, `--output PATH` (another file than BENCHMARKS.md), `--no-write` (print only).
+Options: `--folds N`, `--out DIR`, `--output PATH` (another file than BENCHMARKS.md), `--no-write` (print
+only).
 """
 
 from __future__ import annotations
@@ -126,12 +127,15 @@ def render(
         "## NLU cross-validation",
         "",
         "Written by `make cross-validate` (`.venv-bot/bin/python -m benchmarks.cross_validate`, source in",
-        "`benchmarks/cross_validate.py`) from the reports Rasa wrote; do not edit by hand. Pooled figures: every",
-        "example is predicted once, by the fold model that did not train on it. The spread is the mean ± standard",
+        "`benchmarks/cross_validate.py`) from the reports Rasa wrote; do not edit by hand. "
+        "Pooled figures: every",
+        "example is predicted once, by the fold model that did not train on it. "
+        "The spread is the mean ± standard",
         "deviation over the folds of Rasa's per-fold figure (weighted F1; Rasa logs no per-fold macro-F1).",
         "",
         f"- Measured: {started:%Y-%m-%d %H:%M} UTC, commit `{git_commit()}`, {platform.machine()} with "
-        f"{os.cpu_count()} cores, Rasa's {folds} folds in {seconds / 60:.1f} min (other jobs may have run alongside).",
+        f"{os.cpu_count()} cores, Rasa's {folds} folds in {seconds / 60:.1f} min "
+        "(other jobs may have run alongside).",
         f"- Data: {len(intents)} intents (retrieval intents counted once), {total} examples"
         + (f"; {len(labels_of(response))} retrieval sub-intents (faq/*, chitchat/*)" if response else "")
         + ".",
@@ -140,12 +144,12 @@ def render(
         "| what | pooled over the folds | per fold (weighted F1) | target |",
         "|---|---|---|---|",
         f"| intent macro-F1 | {macro:.3f} | | {ok(macro, TARGET_INTENT_MACRO_F1)} |",
-        f"| intent weighted F1 | {intent['weighted avg']['f1-score']:.3f} | {fmt_spread(spread, 'intent')} | |",
+        f"| intent weighted F1 | {intent['weighted avg']['f1-score']:.3f} | "
+        f"{fmt_spread(spread, 'intent')} | |",
         f"| intent accuracy | {float(intent.get('accuracy', 0.0)):.3f} | "
         f"{fmt_spread(spread, 'intent', 'Accuracy')} | |",
     ]
     if entity:
-        ent_labels = labels_of(entity)
         ent_micro = micro_f1(entity)
         lines += [
             f"| entity micro-F1 (DIETClassifier) | {ent_micro:.3f} | | {ok(ent_micro, TARGET_ENTITY_F1)} |",

@@ -11,7 +11,8 @@ import re
 import subprocess
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from launcher.stack import REPO_ROOT
+
 BENCHMARKS = REPO_ROOT / "BENCHMARKS.md"
 TITLE = "# Benchmarks\n"
 

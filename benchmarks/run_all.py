@@ -23,7 +23,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.report import git_commit, replace_section
-from bot.launcher import BOT_VENV, DEFAULT_MODEL, REPO_ROOT
+from launcher.stack import BOT_VENV, DEFAULT_MODEL, REPO_ROOT, Ports, free_port
 
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -51,12 +50,6 @@ class Figure:
     baseline: str
     ratio: str
     command: str
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _python_for(role: str) -> str:
@@ -181,11 +174,11 @@ def _classify(pid: int) -> str | None:
 
 
 def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
-    ports = {"CS_BACKEND_PORT": _free_port(), "ACTION_SERVER_PORT": _free_port(), "RASA_PORT": _free_port()}
+    ports = Ports.pick_free()
     env = {
         **os.environ,
         **QUIET_ENV,
-        **{k: str(v) for k, v in ports.items()},
+        **ports.as_env(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}",
         "REDIS_URL": "",
         "RASA_EVENTS_DB": str(work / "bench-events.db"),
@@ -200,7 +193,7 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
         start_new_session=True,
     )
     try:
-        _first_answer(f"http://127.0.0.1:{ports['RASA_PORT']}", started + 600)
+        _first_answer(ports.rasa_url, started + 600)
         first_answer = time.monotonic() - started
         memory: dict[str, float] = {}
         for pid in _children(make.pid):
@@ -215,7 +208,7 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
 
 
 def measure_rasa_alone(work: Path) -> tuple[float, float]:
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
     rasa = subprocess.Popen(
         [
@@ -255,8 +248,9 @@ def render(figures: list[Figure], notes: list[str]) -> str:
     lines = [
         "## Install, training, startup, memory",
         "",
-        "Written by `make bench` (`python -m benchmarks.run_all`, source in `benchmarks/run_all.py`); every figure",
-        "below comes from that one run, next to a baseline measured in the same run. Do not edit by hand.",
+        "Written by `make bench` (`python -m benchmarks.run_all`, source in `benchmarks/run_all.py`);",
+        "every figure below comes from that one run, next to a baseline measured in the same run.",
+        "Do not edit by hand.",
         "",
         f"- Measured: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()} (backend), "

@@ -1,1 +1,1 @@
-"""Rasa-side Python of the assistant: the launcher that runs the whole service, and custom channels/components."""
+"""Rasa-side Python of the assistant: custom NLU components, and the strict check of the training data."""

@@ -16,6 +16,7 @@ message's digest).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -303,10 +304,8 @@ class RabbitMqEventSource:
             messages = []
             if self._buffer.empty():
                 # Give the broker a moment to push what it has (right after connecting, or after acks).
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     messages.append(await asyncio.wait_for(self._buffer.get(), FIRST_MESSAGE_WAIT_SECONDS))
-                except asyncio.TimeoutError:
-                    pass
             while len(messages) < limit and not self._buffer.empty():
                 messages.append(self._buffer.get_nowait())
             drained = False

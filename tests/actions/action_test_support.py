@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -26,8 +25,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tickets import ActionCreateTicket
+from tests.support import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _message_ids = itertools.count(1)
 
 

@@ -7,6 +7,7 @@ runs once per session: on SQLite into a template file that each test copies; on 
 uniquely named database whose tables are emptied (and id sequences restarted) before each test: creating a
 database per test would cost ~0.5 s each on PostgreSQL.
 `database_url`: a new, empty database (no tables), for the tests of the migration itself.
+`outcomes_database_url` and `events_db`: what the outcomes tests consume from (see rasa_events.py).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 
 from cs_backend import migrate
 from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
+from cs_backend.db import create_engine
 from cs_backend.main import create_app
 
 from .fake_rasa import FakeRasa
@@ -38,7 +41,6 @@ from .services import (
     unique_name,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -51,11 +53,10 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 # Children before parents, for the foreign keys.
 CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
+OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"]
 # Emptied between PostgreSQL tests.
 TABLES = [
-    "conversation_outcomes",
-    "outcome_sessions",
-    "outcome_cursors",
+    *OUTCOME_TABLES,
     "onboarding_nudges",
     "onboarding_progress",
     "churn_signals",
@@ -118,6 +119,27 @@ async def migrated_database_url(backend: str, tmp_path: Path, request: pytest.Fi
 
 
 @pytest.fixture
+async def outcomes_database_url(migrated_database_url: str) -> str:
+    """The migrated database with the outcome tables empty and the outcome id sequence restarted."""
+    engine = create_engine(migrated_database_url)
+    try:
+        async with engine.begin() as connection:
+            for table in OUTCOME_TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("ALTER SEQUENCE conversation_outcomes_id_seq RESTART"))
+    finally:
+        await engine.dispose()
+    return migrated_database_url
+
+
+@pytest.fixture
+def events_db(tmp_path: Path) -> Path:
+    """Where a test's Rasa SQL broker database lives (not created: tests write it when they need it)."""
+    return tmp_path / "rasa_events.db"
+
+
+@pytest.fixture
 def settings(migrated_database_url: str) -> Settings:
     return Settings(database_url=migrated_database_url, redis_url=None, redis_channel=unique_name("cs_test"))
 
@@ -155,8 +177,6 @@ def redis_channel() -> str:
 
 async def row_counts(client: TestClient[Any, Any]) -> dict[str, int]:
     """Rows of the ticket and feedback tables (and their parents), read through the app's own engine."""
-    from sqlalchemy import text
-
     counts = {}
     async with client.app[DATABASE].engine.connect() as connection:
         for table in reversed(CORE_TABLES):

@@ -1,7 +1,7 @@
 """The real PostgreSQL and Redis servers the tests use, and what to do when one is missing.
 
-Without a server the tests that need it are skipped with the reason, except under CI=true, where they fail:
-CI must never pass because a service quietly was not there.
+Without a server the tests that need it are skipped with the reason, except under CI=true, where they fail
+(tests/support.py: CI must never pass because a service quietly was not there).
 
     TEST_POSTGRES_URL  server (and maintenance database) to create test databases on
                        (default postgresql://postgres@127.0.0.1:5432/test)
@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from typing import NoReturn
 
 import asyncpg
-import pytest
 import redis.asyncio as redis
 from sqlalchemy.engine import make_url
 
-IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+from tests.support import unavailable
+
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
@@ -30,13 +29,6 @@ def postgres_server_url() -> str:
 
 def redis_server_url() -> str:
     return os.environ.get("TEST_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip the test, or fail it under CI=true."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: tests needing this service must run)", pytrace=False)
-    pytest.skip(reason)
 
 
 def unique_name(prefix: str) -> str:

@@ -20,8 +20,7 @@ from cs_backend.reference import (
     with_generated_sections,
     write_architecture_doc,
 )
-
-from .conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 
 def test_the_generated_sections_of_architecture_md_match_the_code() -> None:

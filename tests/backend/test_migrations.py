@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from cs_backend import migrate
 from cs_backend.db import create_engine, one_of
 from cs_backend.models import Base
+from tests.support import REPO_ROOT
 
-from .conftest import REPO_ROOT
 from .services import table_names
 
 TABLES = {

@@ -35,8 +35,8 @@ from cs_backend.onboarding.jobs import NUDGES_PER_RUN, NudgeRun
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.onboarding.service import StalledCustomer, find_stalled
 from cs_backend.rasa_client import RasaClient
+from tests.support import REPO_ROOT
 
-from .conftest import REPO_ROOT
 from .fake_rasa import FakeRasa
 from .helpers import assert_error
 from .test_onboarding import complete, migrated_database_url, settings  # noqa: F401 (fixtures)

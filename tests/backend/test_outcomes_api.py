@@ -17,16 +17,10 @@ from cs_backend import migrate
 from cs_backend.config import DEFAULT_RASA_EVENTS_URL, REPO_ROOT, Settings, SettingsError
 from cs_backend.main import create_app
 
+from .conftest import OUTCOME_TABLES
 from .helpers import assert_error
+from .rasa_events import FAQ_RESOLVED, conversation, write_rasa_events
 from .services import table_names, unique_name
-from .test_outcomes_events import (  # noqa: F401 (fixtures)
-    FAQ_RESOLVED,
-    OUTCOME_TABLES,
-    conversation,
-    events_db,
-    outcomes_database_url,
-    write_rasa_events,
-)
 from .test_outcomes_sources import recorded_mix
 
 OUTCOME_FIELDS = {

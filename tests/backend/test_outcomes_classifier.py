@@ -12,7 +12,7 @@ import pytest
 
 from cs_backend.outcomes.classifier import BadEvent, ConversationState, classify, parse_event, to_datetime
 
-from .test_outcomes_events import (
+from .rasa_events import (
     FALLBACK_LEFT,
     FAQ_RESOLVED,
     FORM_LEFT_OPEN,

@@ -2,7 +2,7 @@
 (JSON body, persistent, through a fanout exchange bound to the queue), one unique queue and exchange per test.
 
 Needs RabbitMQ (TEST_RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672/): skipped without it, failed
-under CI=true (tests/backend/services.py).
+under CI=true (tests/support.py).
 """
 
 from __future__ import annotations
@@ -21,15 +21,11 @@ from cs_backend.db import Database
 from cs_backend.outcomes import consumer as consumer_module
 from cs_backend.outcomes.consumer import OutcomeConsumer
 from cs_backend.outcomes.sources import RabbitMqEventSource
+from tests.support import unavailable
 
 from .conftest import run_in_thread
-from .services import CONNECT_TIMEOUT_SECONDS, unavailable, unique_name
-from .test_outcomes_events import (  # noqa: F401 (fixtures)
-    FAQ_RESOLVED,
-    RECORDED_AT,
-    conversation,
-    outcomes_database_url,
-)
+from .rasa_events import FAQ_RESOLVED, RECORDED_AT, conversation
+from .services import CONNECT_TIMEOUT_SECONDS, unique_name
 from .test_outcomes_sources import IDLE, LAST, Clock, expected, recorded_mix, stored
 
 THIRTY_MINUTES = timedelta(minutes=30)

@@ -22,7 +22,7 @@ from cs_backend.outcomes.consumer import CycleReport, OutcomeConsumer
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.outcomes.sources import CursorMoved, SqlEventSource, create_source, cursor_key
 
-from .test_outcomes_events import (  # noqa: F401 (fixtures)
+from .rasa_events import (
     FALLBACK_LEFT,
     FAQ_RESOLVED,
     FORM_LEFT_OPEN,
@@ -30,8 +30,6 @@ from .test_outcomes_events import (  # noqa: F401 (fixtures)
     TICKET_CREATED,
     TICKET_THEN_NEW_SESSION,
     conversation,
-    events_db,
-    outcomes_database_url,
     write_rasa_events,
     write_raw_rows,
 )

@@ -1,4 +1,5 @@
-"""Two ways a customer reaches the Rasa server in these tests: the REST channel, and socket.io as the widget does."""
+"""Two ways a customer reaches the Rasa server in these tests: the REST channel, and socket.io as the widget
+does."""
 
 from __future__ import annotations
 
@@ -29,14 +30,16 @@ class RestChat:
         self.sender = sender or f"rest-{uuid.uuid4().hex[:12]}"
 
     async def say(self, message: str) -> BotTurn:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
                 self.url,
                 json={"sender": self.sender, "message": message},
                 timeout=aiohttp.ClientTimeout(total=60),
-            ) as response:
-                response.raise_for_status()
-                messages: list[dict[str, Any]] = await response.json()
+            ) as response,
+        ):
+            response.raise_for_status()
+            messages: list[dict[str, Any]] = await response.json()
         return BotTurn(
             texts=[m["text"] for m in messages if m.get("text")],
             buttons=[b for m in messages for b in m.get("buttons", [])],

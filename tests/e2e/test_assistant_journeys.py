@@ -1,7 +1,8 @@
 """Issue 3's journeys through the whole running service (cs_backend + action server + Rasa, real model):
 
 - onboarding guided by cs_backend's checklist, step by step to the end, then the CES question, stored;
-- two misunderstandings in a row end with the offer of a person, which opens a ticket (until live handoff exists);
+- two misunderstandings in a row end with the offer of a person, which opens a ticket (until live handoff
+  exists);
 - a cancellation request gets an offer and leaves a churn signal in cs_backend;
 - a stalled customer gets a proactive nudge on the socket.io widget they last chatted on.
 
@@ -21,7 +22,8 @@ import pytest
 from chat_clients import RestChat, SocketChat
 from e2e_support import RunningService
 
-from bot.launcher import BACKEND_VENV, REPO_ROOT
+from launcher.stack import backend_command
+from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -114,11 +116,11 @@ async def test_stalled_customer_is_nudged_on_the_widget(service: RunningService)
     await chat.connect()
     try:
         await chat.say("what should I do next?")
-        # The stack runs with ONBOARDING_STALLED_AFTER_HOURS=0.0005 (1.8 s): wait until this customer is stalled.
+        # The stack runs with ONBOARDING_STALLED_AFTER_HOURS=0.0005 (1.8 s): wait until this customer stalls.
         await asyncio.sleep(2.5)
         nudge = await asyncio.to_thread(
             subprocess.run,
-            [str(BACKEND_VENV / "bin" / "python"), "-m", "cs_backend", "nudge-stalled"],
+            backend_command("nudge-stalled"),
             cwd=REPO_ROOT,
             env={**os.environ, **service.env},
             capture_output=True,

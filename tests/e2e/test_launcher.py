@@ -1,4 +1,4 @@
-"""`make run`'s launcher: starts the three processes, says where they are, and Ctrl-C stops every one of them."""
+"""`python -m launcher` (make run): starts the three processes, says where they are, Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from e2e_support import free_port
-
-from bot.launcher import BACKEND_VENV, REPO_ROOT
+from launcher.stack import BACKEND_PYTHON, Ports, backend_command
+from tests.support import REPO_ROOT
 
 
 def _listening(port: int) -> bool:
@@ -41,20 +40,20 @@ def _alive(pid: int) -> bool:
 
 
 def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: Path) -> None:
-    ports = {"CS_BACKEND_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "RASA_PORT": free_port()}
+    ports = Ports.pick_free()
+    listening_ports = (ports.backend, ports.actions, ports.rasa)
     database = tmp_path / "launcher.db"
     env = {
         **os.environ,
-        **{k: str(v) for k, v in ports.items()},
+        **ports.as_env(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "REDIS_URL": "",
         "RASA_EVENTS_DB": str(tmp_path / "rasa_events.db"),
     }
-    python = str(BACKEND_VENV / "bin" / "python")
-    subprocess.run([python, "-m", "cs_backend", "migrate"], cwd=REPO_ROOT, env=env, check=True)
+    subprocess.run(backend_command("migrate"), cwd=REPO_ROOT, env=env, check=True)
 
     launcher = subprocess.Popen(
-        [python, "-m", "bot.launcher"],
+        [str(BACKEND_PYTHON), "-m", "launcher"],
         cwd=REPO_ROOT,
         env=env,
         text=True,
@@ -75,11 +74,11 @@ def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: 
         while not output[-1].lstrip().startswith("Logs:"):
             output.append(launcher.stdout.readline())
         banner = "".join(output)
-        assert f"http://127.0.0.1:{ports['CS_BACKEND_PORT']}/" in banner
-        assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook" in banner
+        assert f"http://127.0.0.1:{ports.backend}/" in banner
+        assert f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook" in banner
         children = _descendants(launcher.pid)
         assert len(children) >= 3
-        assert all(_listening(port) for port in ports.values())
+        assert all(_listening(port) for port in listening_ports)
 
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=60) == 0
@@ -91,4 +90,4 @@ def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: 
     rest = launcher.stdout.read() if launcher.stdout else ""
     assert "All processes stopped." in rest
     assert not [pid for pid in children if _alive(pid)]
-    assert not [port for port in ports.values() if _listening(port)]
+    assert not [port for port in listening_ports if _listening(port)]

@@ -1,4 +1,5 @@
-"""A customer reports a problem, gets a ticket number, rates the help (CSAT, then CES): over REST and socket.io.
+"""A customer reports a problem, gets a ticket number, rates the help (CSAT, then CES): over REST and
+socket.io.
 
 The test answers whatever the assistant asks for, as a person would, by reading the form's requested slot from
 Rasa's tracker API, so it checks behaviour (a ticket and a rating end up in the database) rather than wording.
@@ -27,9 +28,11 @@ RATING = "5"
 
 
 async def requested_slot(rasa_url: str, sender: str) -> tuple[str | None, str | None]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{rasa_url}/conversations/{sender}/tracker") as response:
-            tracker = await response.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{rasa_url}/conversations/{sender}/tracker") as response,
+    ):
+        tracker = await response.json()
     return tracker["slots"].get("requested_slot"), (tracker.get("active_loop") or {}).get("name")
 
 
@@ -71,11 +74,11 @@ async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
     number, _ = await report_problem_and_rate(chat.say, service.ports.rasa_url, chat.sender, email)
 
     # What the API says ...
-    async with aiohttp.ClientSession() as session:
-        async with session.get(
-            f"{service.ports.backend_url}/api/tickets", params={"email": email}
-        ) as response:
-            page = await response.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{service.ports.backend_url}/api/tickets", params={"email": email}) as response,
+    ):
+        page = await response.json()
     assert [t["id"] for t in page["items"]] == [number]
     ticket = page["items"][0]
     assert ticket["priority"] == "high" and ticket["status"] == "open" and ticket["channel"] == "rest"

@@ -48,7 +48,8 @@ def _customers(email_nullable: bool) -> sa.Table:
 
 
 def _sqlite_foreign_keys_off(step: str) -> bool:
-    """On SQLite, turn foreign key enforcement off for the table rebuild; True if it must be turned back on."""
+    """On SQLite, turn foreign key enforcement off for the table rebuild; True if it must be turned back
+    on."""
     context = op.get_context()
     if context.dialect.name != "sqlite":
         return False

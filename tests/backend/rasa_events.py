@@ -1,4 +1,4 @@
-"""Rasa events for the outcomes tests: recorded conversations, builders, and checks of their shape.
+"""Rasa events for the outcomes tests: recorded conversations, builders of events, and the broker's database.
 
 Everything here comes from the project's own assistant: Rasa 3.6 (.venv-bot) ran models/assistant.tar.gz
 with the action server and a cs_backend, with the event broker `{type: SQL, dialect: sqlite, db: ...}` in
@@ -6,14 +6,12 @@ its endpoints, and the SQL broker's `events` table was read back. RECORDED_SAMPL
 each type verbatim (`user_external` is `UserUttered.create_external(...).as_dict()`, what `trigger_intent`
 produces); the conversation scripts below are the recorded sequences (type, seconds since the first event,
 name/intent, text or slot value), replayed by `conversation()` through builders that produce exactly the
-recorded shape (`test_builders_produce_the_recorded_shape` keeps them honest).
-
-Also the fixtures shared by the test_outcomes_* modules (imported by name there).
+recorded shape (test_rasa_events.py keeps them honest). `write_rasa_events` and `write_raw_rows` fill a
+database as Rasa's SQL event broker does. The fixtures built on these are in conftest.py.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 import uuid
@@ -21,12 +19,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import text
-
-from cs_backend.db import create_engine
-
-OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"]
 # What Rasa's SQLEventBroker creates (SQLAlchemy's DDL of rasa.core.brokers.sql.SQLBrokerEvent on SQLite).
 RASA_EVENTS_DDL = (
     "CREATE TABLE events (\n\tid INTEGER NOT NULL, \n\tsender_id VARCHAR(255), \n\tdata TEXT, \n\t"
@@ -37,253 +29,7 @@ MODEL_METADATA = {"model_id": "8cc60ae6f926410c867b935bd54b8c06", "assistant_id"
 RECORDED_AT = 1795335023.3176658
 
 RECORDED_SAMPLES: dict[str, dict[str, Any]] = json.loads(
-    """
-{
- "action": {
-  "sender_id": "conv-ticket",
-  "event": "action",
-  "timestamp": 1795335023.3176658,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "name": "action_session_start",
-  "policy": null,
-  "confidence": 1.0,
-  "action_text": null,
-  "hide_rule_turn": false
- },
- "session_started": {
-  "sender_id": "conv-ticket",
-  "event": "session_started",
-  "timestamp": 1795335023.3178768,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  }
- },
- "user": {
-  "sender_id": "conv-ticket",
-  "event": "user",
-  "timestamp": 1795335024.0365953,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "text": "hi",
-  "parse_data": {
-   "intent": {
-    "name": "greet",
-    "confidence": 0.9997327923774719
-   },
-   "entities": [],
-   "text": "hi",
-   "message_id": "1dd563ae8b7544ba98aa2cf60fdf6676",
-   "metadata": {},
-   "text_tokens": [
-    [
-     0,
-     2
-    ]
-   ],
-   "intent_ranking": [
-    {
-     "name": "greet",
-     "confidence": 0.9997327923774719
-    },
-    {
-     "name": "out_of_scope",
-     "confidence": 4.869065742241219e-05
-    },
-    {
-     "name": "ticket_status",
-     "confidence": 4.841445843339898e-05
-    },
-    {
-     "name": "inform",
-     "confidence": 3.8023201341275126e-05
-    },
-    {
-     "name": "stop",
-     "confidence": 3.385590389370918e-05
-    },
-    {
-     "name": "goodbye",
-     "confidence": 3.281883618910797e-05
-    },
-    {
-     "name": "get_started",
-     "confidence": 2.0270976165193133e-05
-    },
-    {
-     "name": "thank",
-     "confidence": 2.0245455743861385e-05
-    },
-    {
-     "name": "faq",
-     "confidence": 9.448030141356867e-06
-    },
-    {
-     "name": "deny",
-     "confidence": 8.874502782418858e-06
-    }
-   ],
-   "response_selector": {
-    "all_retrieval_intents": [
-     "faq"
-    ],
-    "faq": {
-     "response": {
-      "responses": [
-       {
-        "text": "You can connect Slack, GitHub, GitLab, Google Drive, Microsoft Teams and Zapier under Settings → Integrations; each one takes about a minute. There's also a REST API and webhooks for anything else: https://docs.example.com/integrations"
-       }
-      ],
-      "confidence": 0.3870468735694885,
-      "intent_response_key": "faq/integrations",
-      "utter_action": "utter_faq/integrations"
-     },
-     "ranking": [
-      {
-       "confidence": 0.3870468735694885,
-       "intent_response_key": "faq/integrations"
-      },
-      {
-       "confidence": 0.2059396505355835,
-       "intent_response_key": "faq/contact_human"
-      },
-      {
-       "confidence": 0.14771367609500885,
-       "intent_response_key": "faq/reset_password"
-      },
-      {
-       "confidence": 0.14013630151748657,
-       "intent_response_key": "faq/pricing"
-      },
-      {
-       "confidence": 0.11916347593069077,
-       "intent_response_key": "faq/data_export"
-      }
-     ]
-    }
-   }
-  },
-  "input_channel": "rest",
-  "message_id": "1dd563ae8b7544ba98aa2cf60fdf6676"
- },
- "user_featurization": {
-  "sender_id": "conv-ticket",
-  "event": "user_featurization",
-  "timestamp": 1795335024.059285,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "use_text_for_featurization": false
- },
- "bot": {
-  "sender_id": "conv-ticket",
-  "event": "bot",
-  "timestamp": 1795335024.0596092,
-  "metadata": {
-   "utter_action": "utter_greet",
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "text": "Hi! I'm the Acme Cloud support assistant. I can help you get started, open a support ticket or check on one. What can I do for you?",
-  "data": {
-   "elements": null,
-   "quick_replies": null,
-   "buttons": [
-    {
-     "title": "How do I get started?",
-     "payload": "/get_started"
-    },
-    {
-     "title": "Report a problem",
-     "payload": "/report_problem"
-    },
-    {
-     "title": "Check my ticket",
-     "payload": "/ticket_status"
-    }
-   ],
-   "attachment": null,
-   "image": null,
-   "custom": null
-  }
- },
- "active_loop": {
-  "sender_id": "conv-ticket",
-  "event": "active_loop",
-  "timestamp": 1795335024.259344,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "name": "ticket_form"
- },
- "slot": {
-  "sender_id": "conv-ticket",
-  "event": "slot",
-  "timestamp": 1795335024.2593622,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "name": "description",
-  "value": "my app keeps crashing when I upload a file"
- },
- "action_execution_rejected": {
-  "sender_id": "conv-ticket",
-  "event": "action_execution_rejected",
-  "timestamp": 1795335025.6863203,
-  "metadata": {
-   "model_id": "8cc60ae6f926410c867b935bd54b8c06",
-   "assistant_id": "acme-cloud-support"
-  },
-  "name": "csat_form",
-  "policy": "RulePolicy",
-  "confidence": 1.0
- },
- "restart": {
-  "sender_id": "conv-restart",
-  "event": "restart",
-  "timestamp": 1795335510.765411,
-  "metadata": {
-   "model_id": "7e4a0eccea784ecfad99bdc3b504bbcf",
-   "assistant_id": "acme-cloud-support"
-  }
- },
- "user_external": {
-  "sender_id": "conv-nudged",
-  "event": "user",
-  "timestamp": 1795335809.8547769,
-  "metadata": {
-   "is_external": true
-  },
-  "text": "EXTERNAL: EXTERNAL_onboarding_nudge",
-  "parse_data": {
-   "intent": {
-    "name": "EXTERNAL_onboarding_nudge"
-   },
-   "entities": [
-    {
-     "entity": "onboarding_step",
-     "value": "verify_email"
-    }
-   ],
-   "text": "EXTERNAL: EXTERNAL_onboarding_nudge",
-   "message_id": null,
-   "metadata": {
-    "is_external": true
-   }
-  },
-  "input_channel": "socketio",
-  "message_id": null
- }
-}
-"""
+    Path(__file__).with_name("recorded_rasa_events.json").read_text(encoding="utf-8")
 )
 
 # greet, report a problem, email, priority: action_create_ticket runs (ticket #1); the CSAT form
@@ -789,68 +535,3 @@ def write_raw_rows(path: Path, rows: Iterable[tuple[str | None, str | None]]) ->
         connection.commit()
     finally:
         connection.close()
-
-
-@pytest.fixture
-async def outcomes_database_url(migrated_database_url: str) -> str:
-    """The migrated database with the outcome tables empty (conftest empties only the tables it knows)."""
-    engine = create_engine(migrated_database_url)
-    try:
-        async with engine.begin() as connection:
-            for table in OUTCOME_TABLES:
-                await connection.execute(text(f"DELETE FROM {table}"))
-            if connection.dialect.name == "postgresql":
-                await connection.execute(text("ALTER SEQUENCE conversation_outcomes_id_seq RESTART"))
-    finally:
-        await engine.dispose()
-    return migrated_database_url
-
-
-@pytest.fixture
-def events_db(tmp_path: Path) -> Path:
-    """Where a test's Rasa SQL broker database lives (not created: tests write it when they need it)."""
-    return tmp_path / "rasa_events.db"
-
-
-def _shape(value: Any) -> Any:
-    """The structure of a JSON value: dict keys (recursively), list element shapes, else the type."""
-    if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_shape(value[0])] if value else []
-    return type(value).__name__ if value is not None else None
-
-
-BUILT = {
-    "action": lambda: action("action_session_start", 1.0, "conv-ticket"),
-    "session_started": lambda: session_started(1.0, "conv-ticket"),
-    "user_featurization": lambda: user_featurization(1.0, "conv-ticket"),
-    "bot": lambda: bot("Hi!", 1.0, "conv-ticket", utter_action="utter_greet"),
-    "user": lambda: user("greet", "hi", 1.0, "conv-ticket"),
-    "active_loop": lambda: active_loop("ticket_form", 1.0, "conv-ticket"),
-    "slot": lambda: slot("description", "my app keeps crashing", 1.0, "conv-ticket"),
-    "action_execution_rejected": lambda: rejected("csat_form", 1.0, "conv-ticket"),
-    "restart": lambda: restart(1.0, "conv-restart"),
-    "user_external": lambda: external_user("EXTERNAL_onboarding_nudge", 1.0, "conv-nudged"),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(BUILT))
-def test_builders_produce_the_recorded_shape(kind: str) -> None:
-    recorded = RECORDED_SAMPLES[kind]
-    built = BUILT[kind]()
-    if kind == "bot":  # the recorded greeting has buttons; the builder's messages have none
-        recorded = {**recorded, "data": {**recorded["data"], "buttons": None}}
-    if kind == "user_external":  # the recorded nudge carries an entity
-        recorded = {**recorded, "parse_data": {**recorded["parse_data"], "entities": []}}
-    assert _shape(built) == _shape(recorded)
-    assert list(built) == list(recorded)  # same key order, as json.dumps writes them
-
-
-def test_recorded_scripts_replay_in_time_order() -> None:
-    for script in RECORDED_SCRIPTS.values():
-        offsets = [step[1] for step in script]
-        assert offsets[0] == 0.0
-        # Rasa logs an action after the events it returned were created, so timestamps are only roughly
-        # ordered; never by more than a few milliseconds here.
-        assert all(later >= earlier - 0.01 for earlier, later in itertools.pairwise(offsets))

@@ -1,0 +1,1 @@
+"""Starts and stops the service's processes: `python -m launcher` (make run); `launcher.stack` for tests."""

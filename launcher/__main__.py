@@ -1,0 +1,116 @@
+"""`python -m launcher`: the whole service in one terminal (what `make run` calls).
+
+`make run` calls it after the environments are installed, the model trained and the database migrated. It
+starts cs_backend, the Rasa action server and the Rasa server (launcher/stack.py), waits until each answers
+its health check, prints the URLs, forwards each process's output with a name prefix (and to var/log/), and
+on Ctrl-C (SIGINT) or SIGTERM stops them all. If one process dies, the others are stopped and the launcher
+exits non-zero, so a half-running service never looks healthy.
+
+Exit codes: 0 stopped on request, 1 startup failed or a process died, 2 no trained model, 130 stopped before
+startup finished.
+
+Configuration (environment variables, all optional):
+    CS_BACKEND_HOST / CS_BACKEND_PORT   cs_backend bind address          (127.0.0.1 / 8000)
+    ACTION_SERVER_PORT                  Rasa action server port          (5055)
+    RASA_PORT                           Rasa server port                 (5005)
+    RASA_MODEL                          trained model archive            (models/assistant.tar.gz)
+    DATABASE_URL, REDIS_URL             passed to cs_backend (defaults: SQLite file under var/, no Redis)
+    RASA_ENDPOINTS                      Rasa endpoints file                (endpoints.yml)
+    RASA_EVENTS_DB                      SQLite file of Rasa's SQL event broker, read by cs_backend
+                                        (var/rasa_events.db; sets cs_backend's RASA_EVENTS_URL to match)
+    STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from launcher.stack import (
+    DEFAULT_MODEL,
+    REPO_ROOT,
+    Ports,
+    ServiceStack,
+    StartupError,
+    StartupInterrupted,
+    service_specs,
+)
+
+LOG_DIR = REPO_ROOT / "var" / "log"
+
+
+class StopRequest:
+    """Set by SIGINT or SIGTERM; the launcher polls it, so a second Ctrl-C cannot cut a shutdown short."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def is_requested(self) -> bool:
+        return self.requested
+
+
+def banner(ports: Ports, seconds: float) -> str:
+    return (
+        "\n"
+        f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
+        f"  Website with the chat widget:  {ports.backend_url}/\n"
+        f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
+        f"  Tickets:                       {ports.backend_url}/api/tickets\n"
+        f"  Rasa server (REST channel):    {ports.rasa_url}/webhooks/rest/webhook\n"
+        f"  Action server:                 {ports.actions_url}/health\n"
+        f"  Logs:                          {LOG_DIR}\n"
+    )
+
+
+def run_until_stopped() -> int:
+    """Start the service, run it until a signal or a process's death, stop it; return the exit code."""
+    ports = Ports.from_env(os.environ)
+    model = Path(os.environ.get("RASA_MODEL", str(DEFAULT_MODEL)))
+    if not model.exists():
+        print(f"No trained model at {model}: run `make model` (make run does it for you).", file=sys.stderr)
+        return 2
+    specs = service_specs(ports, model)
+    # Rasa's SQL event broker creates its SQLite file but not the directory.
+    Path(specs[0].env["RASA_EVENTS_DB"]).parent.mkdir(parents=True, exist_ok=True)
+    stack = ServiceStack(specs, log_dir=LOG_DIR, echo=sys.stdout)
+
+    stop = StopRequest()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+    started = time.monotonic()
+    print("Starting cs_backend, the action server and the Rasa server (loading the model takes a while)…")
+    try:
+        stack.start(float(os.environ.get("STARTUP_TIMEOUT", "240")), interrupted=stop.is_requested)
+    except StartupInterrupted:
+        print("Stopped before startup finished.")
+        return 130
+    except (StartupError, OSError) as error:
+        print(f"Startup failed: {error}", file=sys.stderr)
+        return 1
+    print(banner(ports, time.monotonic() - started), flush=True)
+
+    exited = stack.wait_for_exit(stop.is_requested)
+    if exited is not None:
+        print(f"{exited} stopped unexpectedly; stopping the others.", file=sys.stderr)
+        stack.stop()
+        return 1
+    print("\nStopping…")
+    stack.stop()
+    print("All processes stopped.")
+    return 0
+
+
+def main() -> None:
+    sys.exit(run_until_stopped())
+
+
+if __name__ == "__main__":
+    main()
