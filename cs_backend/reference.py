@@ -1,5 +1,6 @@
 """The reference tables of docs/ARCHITECTURE.md, generated from the code so that they cannot drift: the HTTP
-routes from the route registry (api/registry.py), the settings from their declarations (config.py).
+routes from the route registry (api/registry.py), the settings from their declarations (config.py), the
+modules of cs_backend from their docstrings, and the tables from the SQLAlchemy models (models.py).
 
 Each table sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers; `python -m
 cs_backend docs` (`make docs`) rewrites those sections and nothing else, and
@@ -8,17 +9,24 @@ tests/backend/test_architecture_doc.py fails when they differ from what the code
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import CheckConstraint, MetaData, UniqueConstraint
+
 from cs_backend.api.registry import ApiRoute
 from cs_backend.app_keys import API_ROUTES
 from cs_backend.config import REPO_ROOT, EnvVariable, Settings, environment_variables
 from cs_backend.main import create_app
+from cs_backend.models import Base
 
 ARCHITECTURE_DOC = REPO_ROOT / "docs" / "ARCHITECTURE.md"
+PACKAGE_DIR = REPO_ROOT / "cs_backend"
+# The files every domain folder is made of, in the order a reader meets them (a domain has the ones it needs).
+DOMAIN_FILES = ("models", "schemas", "service", "routes", "jobs")
 
 
 def _cell(text: str) -> str:
@@ -50,6 +58,52 @@ def settings_table(variables: Sequence[EnvVariable[Any]] | None = None) -> str:
     return "\n".join(rows)
 
 
+def _summary(path: Path) -> str:
+    """The first sentence of a module's docstring."""
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    paragraph = " ".join(docstring.split("\n\n")[0].split())
+    sentence = re.match(r"(.+?)\.(?:\s|$)", paragraph)
+    return sentence.group(1) if sentence else paragraph
+
+
+def module_table(package_dir: Path = PACKAGE_DIR) -> str:
+    """cs_backend's top-level modules and packages: what each is for, and each package's files."""
+    rows = ["| module | what it is for | files |", "|---|---|---|"]
+    for path in sorted(package_dir.iterdir()):
+        if path.suffix == ".py" and path.stem != "__init__":
+            rows.append(f"| `{path.name}` | {_cell(_summary(path))} | |")
+        elif path.is_dir() and (path / "__init__.py").exists():
+            stems = sorted(p.stem for p in path.glob("*.py") if p.stem != "__init__")
+            ordered = [s for s in DOMAIN_FILES if s in stems] + [s for s in stems if s not in DOMAIN_FILES]
+            files = ", ".join(f"`{stem}`" for stem in ordered) or "(no Python modules)"
+            rows.append(f"| `{path.name}/` | {_cell(_summary(path / '__init__.py'))} | {files} |")
+    return "\n".join(rows)
+
+
+def _constraint_text(constraint: CheckConstraint | UniqueConstraint) -> str:
+    if isinstance(constraint, UniqueConstraint):
+        return "unique (" + ", ".join(column.name for column in constraint.columns) + ")"
+    return "check " + " ".join(str(constraint.sqltext).split())
+
+
+def table_table(metadata: MetaData = Base.metadata) -> str:
+    """Every table of the models: its columns (primary key first) and its constraints beyond types."""
+    rows = ["| table | columns | keys and checks |", "|---|---|---|"]
+    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+        columns = []
+        for column in table.columns:
+            notes = ["PK"] if column.primary_key else []
+            notes += [f"→ {key.column.table.name}" for key in column.foreign_keys]
+            columns.append(column.name + (f" ({', '.join(notes)})" if notes else ""))
+        constraints = [
+            _constraint_text(constraint)
+            for constraint in sorted(table.constraints, key=lambda c: str(c.name))
+            if isinstance(constraint, (CheckConstraint, UniqueConstraint))
+        ]
+        rows.append(f"| `{table.name}` | {_cell(', '.join(columns))} | {_cell('; '.join(constraints))} |")
+    return "\n".join(rows)
+
+
 def registered_routes() -> list[ApiRoute]:
     """The routes an app registers (building an app starts nothing: see main.create_app)."""
     routes: list[ApiRoute] = create_app(Settings())[API_ROUTES]
@@ -57,7 +111,12 @@ def registered_routes() -> list[ApiRoute]:
 
 
 def generated_sections() -> dict[str, str]:
-    return {"routes": route_table(registered_routes()), "settings": settings_table()}
+    return {
+        "modules": module_table(),
+        "routes": route_table(registered_routes()),
+        "tables": table_table(),
+        "settings": settings_table(),
+    }
 
 
 def with_generated_sections(document: str, sections: Mapping[str, str]) -> str:

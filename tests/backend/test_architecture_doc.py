@@ -12,11 +12,15 @@ from cs_backend.__main__ import main
 from cs_backend.app_keys import API_ROUTES
 from cs_backend.config import Settings, environment_variables
 from cs_backend.main import create_app
+from cs_backend.models import Base
 from cs_backend.reference import (
     ARCHITECTURE_DOC,
+    PACKAGE_DIR,
     generated_sections,
+    module_table,
     route_table,
     settings_table,
+    table_table,
     with_generated_sections,
     write_architecture_doc,
 )
@@ -53,6 +57,26 @@ def test_the_settings_table_has_a_row_per_variable_with_machine_independent_defa
     assert str(REPO_ROOT) not in settings_table()
 
 
+def test_the_module_table_names_every_module_and_the_files_of_each_domain() -> None:
+    rows = module_table().splitlines()[2:]
+    listed = {row.split(" | ")[0].removeprefix("| ").strip("`") for row in rows}
+    on_disk = {p.name for p in PACKAGE_DIR.glob("*.py") if p.stem != "__init__"}
+    on_disk |= {f"{p.name}/" for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").exists()}
+    assert listed == on_disk
+    tickets = next(row for row in rows if row.startswith("| `tickets/`"))
+    assert tickets.endswith("| `models`, `schemas`, `service`, `routes`, `transitions` |")
+    assert "| `jobs.py` | The periodic runner every background job of the backend uses | |" in rows
+
+
+def test_the_table_table_has_every_table_with_its_keys_and_checks() -> None:
+    rows = table_table().splitlines()[2:]
+    assert [row.split(" | ")[0].removeprefix("| ").strip("`") for row in rows] == sorted(Base.metadata.tables)
+    tickets = next(row for row in rows if row.startswith("| `tickets`"))
+    assert "customer_id (→ customers)" in tickets
+    assert "check priority IN ('low', 'normal', 'high', 'urgent')" in tickets
+    assert "unique (idempotency_key)" in tickets
+
+
 def test_only_the_marked_sections_are_rewritten() -> None:
     document = "intro\n<!-- generated:routes -->\nold\n<!-- /generated:routes -->\noutro | kept\n"
     assert with_generated_sections(document, {"routes": "new | table"}) == (
@@ -68,7 +92,9 @@ def test_the_docs_command_rewrites_the_file(
     stale = tmp_path / "ARCHITECTURE.md"
     stale.write_text(
         "# A\n<!-- generated:routes -->\n<!-- /generated:routes -->\n"
-        "<!-- generated:settings -->\n| stale |\n<!-- /generated:settings -->\n",
+        "<!-- generated:settings -->\n| stale |\n<!-- /generated:settings -->\n"
+        "<!-- generated:modules -->\n<!-- /generated:modules -->\n"
+        "<!-- generated:tables -->\n<!-- /generated:tables -->\n",
         encoding="utf-8",
     )
     monkeypatch.setattr(reference, "ARCHITECTURE_DOC", stale)
