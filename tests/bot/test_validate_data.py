@@ -63,9 +63,13 @@ def test_warnings_are_read_from_colored_rasa_output() -> None:
     assert rasa_warnings(output) == ["The utterance 'utter_greet' is not used in any story or rule."]
 
 
-def test_retrieval_intents_come_from_the_nlu_data(tmp_path: Path) -> None:
+def test_retrieval_intents_come_from_the_nlu_examples_not_the_responses_beside_them(tmp_path: Path) -> None:
+    # Like nlu_data/faq.yml: answers and examples in one file. Rasa adds a retrieval intent to the domain only
+    # for examples, so a response without examples ("chitchat" here) is no retrieval intent.
     (tmp_path / "faq.yml").write_text(
-        'version: "3.1"\nnlu:\n  - intent: faq/pricing\n    examples: |\n      - how much\n'
+        'version: "3.1"\nresponses:\n  utter_faq/pricing:\n    - text: "$8"\n'
+        '  utter_chitchat/joke:\n    - text: "ha"\n'
+        "nlu:\n  - intent: faq/pricing\n    examples: |\n      - how much\n"
         "  - intent: greet\n    examples: |\n      - hi\n",
         encoding="utf-8",
     )
