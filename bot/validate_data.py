@@ -5,14 +5,16 @@ Rasa's validator has no notion of three things this assistant relies on, and war
 
 - the question a form asks for a required slot (`utter_ask_<slot>` or `utter_ask_<form>_<slot>`) is said by
   the form, never by a story step, so it is reported "not used in any story or rule";
-- responses sent by an action rather than by a story step (`DISPATCHED_BY_ACTIONS` below) are reported the same;
-- an intent that only arrives through the external-event API (`EXTERNAL_*`, sent by cs_backend's nudge job) has
-  no NLU examples on purpose, and a retrieval intent (`faq`, `chitchat`) listed in the domain is reported as
-  "duplicated" because Rasa also adds it from the NLU data.
+- responses sent by an action rather than by a story step (`DISPATCHED_BY_ACTIONS` below) are reported the
+  same;
+- an intent that only arrives through the external-event API (`EXTERNAL_*`, sent by cs_backend's nudge job)
+  has no NLU examples on purpose, and a retrieval intent (`faq`, `chitchat`) listed in the domain is reported
+  as "duplicated" because Rasa also adds it from the NLU data.
 
-Each exemption is checked, not assumed: the response must really be a form's ask for one of its required slots,
-the intent must really be a retrieval intent of the NLU data, and so on. Every other warning fails the run,
-like `rasa data validate --fail-on-warnings` would. Run: `make validate` (= `python -m bot.validate_data`).
+Each exemption is checked, not assumed: the response must really be a form's ask for one of its required
+slots, the intent must really be a retrieval intent of the NLU data, and so on. Every other warning fails the
+run, like `rasa data validate --fail-on-warnings` would. Run: `make validate` (= `python -m
+bot.validate_data`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ DATA_PATHS = ("nlu_data", "dialogue")
 
 # Responses that actions send (so no story step names them), with the action that sends each.
 DISPATCHED_BY_ACTIONS = {
-    "utter_ask_affirmation": "action_default_ask_affirmation (actions/fallback.py), the 'Did you mean…?' buttons",
+    "utter_ask_affirmation": (
+        "action_default_ask_affirmation (actions/fallback.py), the 'Did you mean…?' buttons"
+    ),
     "utter_offer_human": "action_default_fallback (actions/fallback.py), after the second misunderstanding",
     "utter_ask_rephrase": "Rasa's action_default_ask_rephrase, run inside action_two_stage_fallback",
     "utter_default": "action_default_fallback (actions/fallback.py) when RulePolicy's core fallback runs it",
@@ -80,9 +84,8 @@ def judge(warning: str, domain: dict, retrieval: set[str]) -> Verdict:
             return Verdict(warning, "a form asks it for a required slot")
         if response in DISPATCHED_BY_ACTIONS and response in (domain.get("responses") or {}):
             return Verdict(warning, f"sent by {DISPATCHED_BY_ACTIONS[response]}")
-    if match := _INTENT_WITHOUT_EXAMPLES.fullmatch(warning):
-        if match.group(1).startswith("EXTERNAL_"):
-            return Verdict(warning, "arrives only through Rasa's trigger_intent API, never typed")
+    if (match := _INTENT_WITHOUT_EXAMPLES.fullmatch(warning)) and match.group(1).startswith("EXTERNAL_"):
+        return Verdict(warning, "arrives only through Rasa's trigger_intent API, never typed")
     if match := _DUPLICATED_INTENTS.fullmatch(warning):
         names = {name.strip() for name in match.group(1).split(",")}
         if names <= retrieval:
