@@ -7,18 +7,18 @@ the same word and character n-grams (BENCHMARKS.md, NLU cross-validation). DIET 
 
 The model is one scikit-learn Pipeline — word 1-2-grams and character 1-4-grams (within word boundaries),
 both TF-IDF with sublinear term frequency, then a multinomial logistic regression whose probabilities are
-the intent confidences the FallbackClassifier thresholds. It is stored with the scikit-learn version that
-trained it and refuses to load under another one (pickled estimators are not portable across versions).
+the intent confidences the FallbackClassifier thresholds. It is stored as JSON and NumPy arrays, never
+pickled, with the scikit-learn version that trained it, and refuses to load under another one
+(intent_pipeline_storage.py says why).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-import joblib
 import numpy as np
-import sklearn
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -37,13 +37,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from bot.components import intent_pipeline_storage
+
 logger = logging.getLogger(__name__)
-
-MODEL_FILE = "intent_pipeline.joblib"
-
-
-class IncompatibleModelError(RuntimeError):
-    """The stored pipeline was trained with another scikit-learn version: retrain the model."""
 
 
 def build_pipeline(config: Dict[Text, Any]) -> Pipeline:
@@ -84,6 +80,12 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     def required_packages() -> List[Text]:
         return ["sklearn"]
 
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        # Rasa's cache key holds this class's source but not the storage module's: without this, a change of
+        # the stored format would get an old resource back from the cache instead of a retrained one.
+        return inspect.getsource(intent_pipeline_storage)
+
     def __init__(
         self,
         config: Dict[Text, Any],
@@ -120,9 +122,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump(
-                {"sklearn_version": sklearn.__version__, "pipeline": self.pipeline}, directory / MODEL_FILE
-            )
+            intent_pipeline_storage.write_pipeline(self.pipeline, directory)
 
     @classmethod
     def load(
@@ -133,18 +133,15 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TfidfIntentClassifier:
+        config = {**cls.get_default_config(), **config}
         try:
             with model_storage.read_from(resource) as directory:
-                stored = joblib.load(directory / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
-            # Trained without intents: nothing to predict with.
+                pipeline = intent_pipeline_storage.read_pipeline(directory, build_pipeline(config))
+        except ValueError:
+            # Only read_from raises it (read_pipeline raises UnusableModelError): nothing was persisted
+            # because training saw fewer than two intents.
             return cls(config, model_storage, resource)
-        if stored["sklearn_version"] != sklearn.__version__:
-            raise IncompatibleModelError(
-                f"the intent classifier was trained with scikit-learn {stored['sklearn_version']}, this is "
-                f"{sklearn.__version__}: retrain the model (make model)"
-            )
-        return cls(config, model_storage, resource, stored["pipeline"])
+        return cls(config, model_storage, resource, pipeline)
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.pipeline is None:
@@ -155,7 +152,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
             return messages
         probabilities = self.pipeline.predict_proba([texts[i] for i in with_text])
         intents = self.pipeline.classes_
-        for row, index in zip(probabilities, with_text):
+        for row, index in zip(probabilities, with_text, strict=True):
             order = np.argsort(-row)[: self.config["ranking_length"]]
             ranking = [
                 {INTENT_NAME_KEY: str(intents[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order
