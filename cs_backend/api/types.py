@@ -101,3 +101,6 @@ EmailAddress = Annotated[
 SenderId = Annotated[str, trimmed(200), STORABLE]
 Channel = Annotated[str, trimmed(50), STORABLE]
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# A list endpoint's query asks for `limit` rows (default 20, at most 100) from `offset`.
+PageLimit = Annotated[int, Field(ge=1, le=100)]
+PageOffset = Annotated[int, Field(ge=0, le=MAX_ID)]
