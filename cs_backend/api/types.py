@@ -40,6 +40,10 @@ class QueryModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class EmptyQuery(QueryModel):
+    """The query of a route that takes no parameters: any given one is unknown (400), as everywhere."""
+
+
 class ResponseModel(BaseModel):
     """Base of response bodies, built from ORM rows."""
 

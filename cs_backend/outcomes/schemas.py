@@ -35,10 +35,6 @@ class OutcomePage(ResponseModel):
     offset: int
 
 
-class SummaryQuery(QueryModel):
-    """No parameters (an unknown one is a 400, as everywhere)."""
-
-
 class OutcomeCounts(ResponseModel):
     ticket_created: int
     escalated: int
