@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from cs_backend.api.errors import NotFound
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -208,6 +210,18 @@ async def create_once(
         return row, True
 
     return await run_transaction(db.sessions, work)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+async def get_or_not_found(db: Database, model: type[ModelT], row_id: int, what: str) -> ModelT:
+    """The row of `model` with this primary key; NotFound (404) naming `what` when there is none."""
+    async with db.sessions() as session:
+        row = await session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
 
 
 def utcnow() -> datetime:

@@ -1,4 +1,5 @@
-"""Newest-first pages of a filtered query: the one way every list endpoint counts, orders and slices."""
+"""Newest-first pages of a filtered query: the one way every list endpoint filters, counts, orders and
+slices."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from cs_backend.db import Database
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,15 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+def where_given(statement: SelectT, *filters: tuple[QueryableAttribute[Any], object]) -> SelectT:
+    """`statement` narrowed by each (column, value) filter whose value was given: None means the query
+    string did not ask for that filter."""
+    for column, value in filters:
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
 
 
 async def fetch_page(

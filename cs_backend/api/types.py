@@ -40,6 +40,10 @@ class QueryModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class EmptyQuery(QueryModel):
+    """The query of a route that takes no parameters: any given one is unknown (400), as everywhere."""
+
+
 class ResponseModel(BaseModel):
     """Base of response bodies, built from ORM rows."""
 
@@ -101,3 +105,6 @@ EmailAddress = Annotated[
 SenderId = Annotated[str, trimmed(200), STORABLE]
 Channel = Annotated[str, trimmed(50), STORABLE]
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# A list endpoint's query asks for `limit` rows (default 20, at most 100) from `offset`.
+PageLimit = Annotated[int, Field(ge=1, le=100)]
+PageOffset = Annotated[int, Field(ge=0, le=MAX_ID)]

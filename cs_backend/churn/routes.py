@@ -6,21 +6,17 @@ from aiohttp import web
 
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
-from cs_backend.api.responses import model_response
-from cs_backend.app_keys import DATABASE, LIVE_EVENTS
+from cs_backend.api.responses import created_response, model_response
+from cs_backend.app_keys import DATABASE
 from cs_backend.churn import service
 from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalOut, ChurnSignalPage, ChurnSignalQuery
-from cs_backend.live_events import publish_safely
 
 
 async def record_signal(request: web.Request) -> web.Response:
     key = read_idempotency_key(request)
     data = await parse_body(request, ChurnSignalCreate)
     signal, created = await service.record_signal(request.app[DATABASE], data, key)
-    out = ChurnSignalOut.model_validate(signal)
-    if created:
-        await publish_safely(request.app[LIVE_EVENTS], "churn_signal.created", out.model_dump(mode="json"))
-    return model_response(ChurnSignalOut, out, status=201 if created else 200)
+    return await created_response(request, ChurnSignalOut, signal, created, event="churn_signal.created")
 
 
 async def list_signals(request: web.Request) -> web.Response:

@@ -8,10 +8,11 @@ from typing import Annotated
 from pydantic import Field
 
 from cs_backend.api.types import (
-    MAX_ID,
     STORABLE,
     ApiModel,
     Channel,
+    PageLimit,
+    PageOffset,
     QueryModel,
     ResponseModel,
     RowId,
@@ -52,11 +53,11 @@ class ChurnSignalOut(ResponseModel):
 
 
 class ChurnSignalQuery(QueryModel):
-    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    customer_id: RowId | None = None
     kind: Kind | None = None
     outcome: Outcome | None = None
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    limit: PageLimit = 20
+    offset: PageOffset = 0
 
 
 class ChurnSignalPage(ResponseModel):

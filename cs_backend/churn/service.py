@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import InvalidRequest, invalid_field
+from cs_backend.api.errors import InvalidRequest
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalQuery
 from cs_backend.conversations.models import Conversation
-from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
+from cs_backend.customers.identity import (
+    Identity,
+    identity_errors,
+    resolve_customer,
+    unknown_customer_in_body,
+)
 from cs_backend.db import Database, create_once, utcnow
-from cs_backend.paging import Page, fetch_page
+from cs_backend.paging import Page, fetch_page, where_given
 
 
 async def record_signal(
@@ -30,7 +35,7 @@ async def record_signal(
             session,
             identity,
             refresh_conversation=True,
-            unknown_customer=lambda id_: invalid_field("customer_id", f"customer {id_} does not exist"),
+            unknown_customer=unknown_customer_in_body,
         )
         conversation_id = None
         if identity.sender_id is not None:
@@ -53,23 +58,12 @@ async def record_signal(
     return await create_once(db, ChurnSignal, idempotency_key, build)
 
 
-def _filtered(query: ChurnSignalQuery) -> Select[ChurnSignal]:
-    statement = select(ChurnSignal)
-    if query.customer_id is not None:
-        statement = statement.where(ChurnSignal.customer_id == query.customer_id)
-    if query.kind is not None:
-        statement = statement.where(ChurnSignal.kind == query.kind)
-    if query.outcome is not None:
-        statement = statement.where(ChurnSignal.outcome == query.outcome)
-    return statement
-
-
 async def list_signals(db: Database, query: ChurnSignalQuery) -> Page[ChurnSignal]:
-    return await fetch_page(
-        db,
-        _filtered(query),
-        ChurnSignal.created_at.desc(),
-        ChurnSignal.id.desc(),
-        limit=query.limit,
-        offset=query.offset,
+    statement = where_given(
+        select(ChurnSignal),
+        (ChurnSignal.customer_id, query.customer_id),
+        (ChurnSignal.kind, query.kind),
+        (ChurnSignal.outcome, query.outcome),
     )
+    newest_first = (ChurnSignal.created_at.desc(), ChurnSignal.id.desc())
+    return await fetch_page(db, statement, *newest_first, limit=query.limit, offset=query.offset)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id
-from cs_backend.api.responses import model_response
+from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.conversations import service
 from cs_backend.conversations.schemas import ConversationOut, ConversationUpsert
@@ -15,7 +15,7 @@ from cs_backend.conversations.schemas import ConversationOut, ConversationUpsert
 async def upsert_conversation(request: web.Request) -> web.Response:
     data = await parse_body(request, ConversationUpsert)
     conversation, created = await service.upsert_conversation(request.app[DATABASE], data)
-    return model_response(ConversationOut, conversation, status=201 if created else 200)
+    return await created_response(request, ConversationOut, conversation, created)
 
 
 async def get_conversation(request: web.Request) -> web.Response:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import NotFound
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.schemas import ConversationUpsert
 from cs_backend.customers.service import find_or_create_customer
-from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.db import Database, get_or_not_found, run_transaction, utcnow
 
 
 async def touch_conversation(
@@ -49,8 +48,4 @@ async def upsert_conversation(db: Database, data: ConversationUpsert) -> tuple[C
 
 
 async def get_conversation(db: Database, conversation_id: int) -> Conversation:
-    async with db.sessions() as session:
-        conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conversation
+    return await get_or_not_found(db, Conversation, conversation_id, "conversation")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import ApiError
+from cs_backend.api.errors import ApiError, NotFound, invalid_field
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.models import Customer
@@ -45,6 +45,16 @@ def identity_errors(identity: Identity) -> dict[str, str]:
     if identity.channel is None:
         return {"channel": "required with sender_id"}
     return {}
+
+
+def unknown_customer_in_body(customer_id: int) -> ApiError:
+    """A request body's customer_id names no customer: 400 on that field."""
+    return invalid_field("customer_id", f"customer {customer_id} does not exist")
+
+
+def unknown_customer_in_query(customer_id: int) -> ApiError:
+    """A query's customer_id names no customer: the resource asked for is not found (404)."""
+    return NotFound(f"customer {customer_id} not found")
 
 
 async def _anonymous_customer_of(session: AsyncSession, conversation: Conversation) -> int:

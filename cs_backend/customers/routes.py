@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id
-from cs_backend.api.responses import model_response
+from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.customers import service
 from cs_backend.customers.schemas import CustomerCreate, CustomerOut
@@ -15,7 +15,7 @@ from cs_backend.customers.schemas import CustomerCreate, CustomerOut
 async def upsert_customer(request: web.Request) -> web.Response:
     data = await parse_body(request, CustomerCreate)
     customer, created = await service.upsert_customer(request.app[DATABASE], data)
-    return model_response(CustomerOut, customer, status=201 if created else 200)
+    return await created_response(request, CustomerOut, customer, created)
 
 
 async def get_customer(request: web.Request) -> web.Response:

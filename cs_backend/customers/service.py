@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import NotFound
 from cs_backend.customers.models import Customer
 from cs_backend.customers.schemas import CustomerCreate
-from cs_backend.db import Database, run_transaction, utcnow
+from cs_backend.db import Database, get_or_not_found, run_transaction, utcnow
 
 
 async def find_or_create_customer(
@@ -38,8 +37,4 @@ async def upsert_customer(db: Database, data: CustomerCreate) -> tuple[Customer,
 
 
 async def get_customer(db: Database, customer_id: int) -> Customer:
-    async with db.sessions() as session:
-        customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
-    return customer
+    return await get_or_not_found(db, Customer, customer_id, "customer")

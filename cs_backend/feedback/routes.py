@@ -6,21 +6,17 @@ from aiohttp import web
 
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
-from cs_backend.api.responses import model_response
-from cs_backend.app_keys import DATABASE, LIVE_EVENTS
+from cs_backend.api.responses import created_response, model_response
+from cs_backend.app_keys import DATABASE
 from cs_backend.feedback import service
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackOut, FeedbackPage, FeedbackQuery
-from cs_backend.live_events import publish_safely
 
 
 async def create_feedback(request: web.Request) -> web.Response:
     key = read_idempotency_key(request)
     data = await parse_body(request, FeedbackCreate)
     feedback, created = await service.create_feedback(request.app[DATABASE], data, key)
-    out = FeedbackOut.model_validate(feedback)
-    if created:
-        await publish_safely(request.app[LIVE_EVENTS], "feedback.created", out.model_dump(mode="json"))
-    return model_response(FeedbackOut, out, status=201 if created else 200)
+    return await created_response(request, FeedbackOut, feedback, created, event="feedback.created")
 
 
 async def list_feedback(request: web.Request) -> web.Response:

@@ -9,10 +9,11 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from cs_backend.api.types import (
-    MAX_ID,
     STORABLE,
     ApiModel,
     Channel,
+    PageLimit,
+    PageOffset,
     QueryModel,
     ResponseModel,
     RowId,
@@ -78,9 +79,9 @@ class FeedbackOut(ResponseModel):
 
 class FeedbackQuery(QueryModel):
     kind: Kind | None = None
-    ticket_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    ticket_id: RowId | None = None
+    limit: PageLimit = 20
+    offset: PageOffset = 0
 
 
 class FeedbackPage(ResponseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import invalid_field
@@ -10,7 +10,7 @@ from cs_backend.conversations.service import touch_conversation
 from cs_backend.db import Database, create_once, utcnow
 from cs_backend.feedback.models import Feedback
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackQuery
-from cs_backend.paging import Page, fetch_page
+from cs_backend.paging import Page, fetch_page, where_given
 from cs_backend.tickets.models import Ticket
 
 
@@ -48,21 +48,11 @@ async def create_feedback(
     return await create_once(db, Feedback, idempotency_key, build)
 
 
-def _filtered(query: FeedbackQuery) -> Select[Feedback]:
-    statement = select(Feedback)
-    if query.kind is not None:
-        statement = statement.where(Feedback.kind == query.kind)
-    if query.ticket_id is not None:
-        statement = statement.where(Feedback.ticket_id == query.ticket_id)
-    return statement
-
-
 async def list_feedback(db: Database, query: FeedbackQuery) -> Page[Feedback]:
-    return await fetch_page(
-        db,
-        _filtered(query),
-        Feedback.created_at.desc(),
-        Feedback.id.desc(),
-        limit=query.limit,
-        offset=query.offset,
+    statement = where_given(
+        select(Feedback),
+        (Feedback.kind, query.kind),
+        (Feedback.ticket_id, query.ticket_id),
     )
+    newest_first = (Feedback.created_at.desc(), Feedback.id.desc())
+    return await fetch_page(db, statement, *newest_first, limit=query.limit, offset=query.offset)

@@ -9,11 +9,11 @@ from aiohttp import web
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
 from cs_backend.api.responses import model_response
+from cs_backend.api.types import EmptyQuery
 from cs_backend.app_keys import DATABASE, ONBOARDING_CHECKLIST, SETTINGS
 from cs_backend.db import utcnow
 from cs_backend.onboarding import service
 from cs_backend.onboarding.schemas import (
-    EmptyQuery,
     ProgressOut,
     ProgressQuery,
     ProgressUpdate,

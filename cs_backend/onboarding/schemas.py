@@ -46,10 +46,6 @@ class ProgressUpdate(ApiModel):
     )
 
 
-class EmptyQuery(QueryModel):
-    """No parameters: any given one is unknown (400)."""
-
-
 class StepOut(ResponseModel):
     key: str
     title: str

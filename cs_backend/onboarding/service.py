@@ -10,9 +10,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import InvalidRequest, NotFound, invalid_field
+from cs_backend.api.errors import InvalidRequest
 from cs_backend.conversations.models import Conversation
-from cs_backend.customers.identity import Identity, identity_errors, resolve_customer
+from cs_backend.customers.identity import (
+    Identity,
+    identity_errors,
+    resolve_customer,
+    unknown_customer_in_body,
+    unknown_customer_in_query,
+)
 from cs_backend.customers.models import Customer
 from cs_backend.db import Database, run_transaction, utcnow
 from cs_backend.onboarding.checklist import Checklist, Step
@@ -90,7 +96,7 @@ async def get_progress(db: Database, checklist: Checklist, query: ProgressQuery)
             session,
             identity,
             refresh_conversation=False,
-            unknown_customer=lambda id_: NotFound(f"customer {id_} not found"),
+            unknown_customer=unknown_customer_in_query,
         )
         return await load_progress(session, checklist, customer_id)
 
@@ -114,7 +120,7 @@ async def complete_step(db: Database, checklist: Checklist, data: ProgressUpdate
             session,
             identity,
             refresh_conversation=True,
-            unknown_customer=lambda id_: invalid_field("customer_id", f"customer {id_} does not exist"),
+            unknown_customer=unknown_customer_in_body,
         )
         existing = await session.scalar(
             select(CompletedStep.id).where(

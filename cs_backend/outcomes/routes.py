@@ -7,9 +7,10 @@ from aiohttp import web
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_query
 from cs_backend.api.responses import model_response
+from cs_backend.api.types import EmptyQuery
 from cs_backend.app_keys import DATABASE
 from cs_backend.outcomes import service
-from cs_backend.outcomes.schemas import OutcomePage, OutcomeQuery, OutcomeSummary, SummaryQuery
+from cs_backend.outcomes.schemas import OutcomePage, OutcomeQuery, OutcomeSummary
 
 
 async def list_outcomes(request: web.Request) -> web.Response:
@@ -19,7 +20,7 @@ async def list_outcomes(request: web.Request) -> web.Response:
 
 
 async def outcome_summary(request: web.Request) -> web.Response:
-    parse_query(request.query, SummaryQuery)
+    parse_query(request.query, EmptyQuery)
     return model_response(OutcomeSummary, await service.summary(request.app[DATABASE]))
 
 
@@ -44,7 +45,7 @@ ROUTES = [
         tag="outcomes",
         description="containment_rate = resolved_by_bot / total, handoff_rate = escalated / total "
         "(null while nothing is decided).",
-        query=SummaryQuery,
+        query=EmptyQuery,
         responses={200: Response("The summary over every decided session.", OutcomeSummary)},
         errors=(400,),
     ),

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cs_backend.api.types import MAX_ID, Channel, QueryModel, ResponseModel
+from cs_backend.api.types import Channel, PageLimit, PageOffset, QueryModel, ResponseModel
 from cs_backend.outcomes.models import Outcome
 
 
@@ -24,8 +24,8 @@ class OutcomeOut(ResponseModel):
 class OutcomeQuery(QueryModel):
     outcome: Outcome | None = None
     channel: Channel | None = None
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    limit: PageLimit = 20
+    offset: PageOffset = 0
 
 
 class OutcomePage(ResponseModel):
@@ -33,10 +33,6 @@ class OutcomePage(ResponseModel):
     total: int = Field(description="Number of outcomes matching the filters, over all pages.")
     limit: int
     offset: int
-
-
-class SummaryQuery(QueryModel):
-    """No parameters (an unknown one is a 400, as everywhere)."""
 
 
 class OutcomeCounts(ResponseModel):

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from cs_backend.db import Database
 from cs_backend.outcomes.models import ConversationOutcome, Outcome
 from cs_backend.outcomes.schemas import OutcomeQuery
-from cs_backend.paging import Page, fetch_page
-
-
-def _filtered(query: OutcomeQuery) -> Select[Any]:
-    statement = select(ConversationOutcome)
-    if query.outcome is not None:
-        statement = statement.where(ConversationOutcome.outcome == query.outcome)
-    if query.channel is not None:
-        statement = statement.where(ConversationOutcome.channel == query.channel)
-    return statement
+from cs_backend.paging import Page, fetch_page, where_given
 
 
 async def list_outcomes(db: Database, query: OutcomeQuery) -> Page[ConversationOutcome]:
-    return await fetch_page(
-        db,
-        _filtered(query),
-        ConversationOutcome.ended_at.desc(),
-        ConversationOutcome.id.desc(),
-        limit=query.limit,
-        offset=query.offset,
+    statement = where_given(
+        select(ConversationOutcome),
+        (ConversationOutcome.outcome, query.outcome),
+        (ConversationOutcome.channel, query.channel),
     )
+    newest_first = (ConversationOutcome.ended_at.desc(), ConversationOutcome.id.desc())
+    return await fetch_page(db, statement, *newest_first, limit=query.limit, offset=query.offset)
 
 
 async def summary(db: Database) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idempotency_key
-from cs_backend.api.responses import model_response
+from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS
 from cs_backend.live_events import publish_safely
 from cs_backend.tickets import service
@@ -17,10 +17,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     key = read_idempotency_key(request)
     data = await parse_body(request, TicketCreate)
     ticket, created = await service.create_ticket(request.app[DATABASE], data, key)
-    out = TicketOut.model_validate(ticket)
-    if created:  # after the commit, so subscribers can already read the ticket they are told about
-        await publish_safely(request.app[LIVE_EVENTS], "ticket.created", out.model_dump(mode="json"))
-    return model_response(TicketOut, out, status=201 if created else 200)
+    return await created_response(request, TicketOut, ticket, created, event="ticket.created")
 
 
 async def get_ticket(request: web.Request) -> web.Response:

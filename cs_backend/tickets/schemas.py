@@ -8,11 +8,12 @@ from typing import Annotated
 from pydantic import Field
 
 from cs_backend.api.types import (
-    MAX_ID,
     STORABLE,
     ApiModel,
     Channel,
     EmailAddress,
+    PageLimit,
+    PageOffset,
     QueryModel,
     ResponseModel,
     SenderId,
@@ -72,8 +73,8 @@ class TicketQuery(QueryModel):
         default=None, description="Tickets of this Rasa conversation (with `channel`: of that channel only)."
     )
     channel: Channel | None = None
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    limit: PageLimit = 20
+    offset: PageOffset = 0
 
 
 class TicketPage(ResponseModel):

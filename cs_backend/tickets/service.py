@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import Conflict, NotFound
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
-from cs_backend.db import Database, create_once, utcnow
-from cs_backend.paging import Page, fetch_page
+from cs_backend.db import Database, create_once, get_or_not_found, utcnow
+from cs_backend.paging import Page, fetch_page, where_given
 from cs_backend.tickets.models import Ticket
 from cs_backend.tickets.schemas import TicketCreate, TicketQuery
 from cs_backend.tickets.transitions import check_transition
@@ -51,39 +51,23 @@ async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str |
 
 
 async def get_ticket(db: Database, ticket_id: int) -> Ticket:
-    async with db.sessions() as session:
-        ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound(f"ticket {ticket_id} not found")
-    return ticket
+    return await get_or_not_found(db, Ticket, ticket_id, "ticket")
 
 
-def _filtered(query: TicketQuery) -> Select[Ticket]:
-    statement = select(Ticket)
-    if query.status is not None:
-        statement = statement.where(Ticket.status == query.status)
-    if query.priority is not None:
-        statement = statement.where(Ticket.priority == query.priority)
-    if query.email is not None:
-        statement = statement.where(Ticket.email == query.email)
-    if query.channel is not None:
-        statement = statement.where(Ticket.channel == query.channel)
+async def list_tickets(db: Database, query: TicketQuery) -> Page[Ticket]:
+    statement = where_given(
+        select(Ticket),
+        (Ticket.status, query.status),
+        (Ticket.priority, query.priority),
+        (Ticket.email, query.email),
+        (Ticket.channel, query.channel),
+    )
     if query.sender_id is not None:
         statement = statement.join(Conversation, Ticket.conversation_id == Conversation.id).where(
             Conversation.sender_id == query.sender_id
         )
-    return statement
-
-
-async def list_tickets(db: Database, query: TicketQuery) -> Page[Ticket]:
-    return await fetch_page(
-        db,
-        _filtered(query),
-        Ticket.created_at.desc(),
-        Ticket.id.desc(),
-        limit=query.limit,
-        offset=query.offset,
-    )
+    newest_first = (Ticket.created_at.desc(), Ticket.id.desc())
+    return await fetch_page(db, statement, *newest_first, limit=query.limit, offset=query.offset)
 
 
 async def change_status(db: Database, ticket_id: int, target: str) -> Ticket:

@@ -171,6 +171,24 @@ async def run_action(action: Action, tracker: Tracker) -> tuple[list[dict[str, A
     return events, dispatcher
 
 
+def form_resumed_after_a_digression(
+    form: str, opening: dict[str, Any], *, requested_slot: str, hint: str
+) -> Tracker:
+    """`form`, opened by the user event `opening`, asked for `requested_slot` with the remark `hint`; the
+    customer asked "are you a bot?" instead, was answered, and the form asks for `requested_slot` again."""
+    events = [
+        opening,
+        action_event(form),
+        action_event("action_listen"),
+        user_event("are you a bot?", "bot_challenge"),
+        action_event("utter_iamabot"),
+        slot_event("requested_slot", requested_slot),
+        action_event(form),
+    ]
+    slots = {"form_hint": hint, "requested_slot": requested_slot}
+    return make_tracker("back-from-a-digression", events, slots=slots, active_loop=form)
+
+
 # --- the ticket form, for the tests that need a ticket first ------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from action_test_support import (
     action_event,
     backend_breaking_its_contract,
     create_ticket,
+    form_resumed_after_a_digression,
     make_tracker,
     render_response,
     run_action,
@@ -104,20 +105,8 @@ async def test_ces_out_of_range_is_asked_again() -> None:
 
 
 async def test_feedback_form_resuming_after_a_digression_drops_the_previous_remark() -> None:
-    events = [
-        user_event("hmm", "rate"),
-        action_event("feedback_form"),
-        action_event("action_listen"),
-        user_event("are you a bot?", "bot_challenge"),
-        action_event("utter_iamabot"),
-        slot_event("requested_slot", "ces_score"),
-        action_event("feedback_form"),
-    ]
-    tracker = make_tracker(
-        "resume-feedback",
-        events,
-        slots={"form_hint": "ces_invalid", "requested_slot": "ces_score"},
-        active_loop="feedback_form",
+    tracker = form_resumed_after_a_digression(
+        "feedback_form", user_event("hmm", "rate"), requested_slot="ces_score", hint="ces_invalid"
     )
     result = await ValidateFeedbackForm().run(CollectingDispatcher(), tracker, DOMAIN)
     assert slot_values(result) == {"form_hint": None}

@@ -14,6 +14,7 @@ from action_test_support import (
     create_ticket,
     entity,
     filled_ticket_form_tracker,
+    form_resumed_after_a_digression,
     make_tracker,
     render_response,
     run_action,
@@ -154,20 +155,11 @@ async def test_priority_entity_in_the_opening_message_is_kept() -> None:
 
 
 async def test_resuming_after_a_digression_drops_the_previous_remark() -> None:
-    events = [
+    tracker = form_resumed_after_a_digression(
+        "ticket_form",
         user_event("URGENT: checkout is down for everyone", "report_problem"),
-        action_event("ticket_form"),
-        action_event("action_listen"),
-        user_event("are you a bot?", "bot_challenge"),
-        action_event("utter_iamabot"),
-        slot_event("requested_slot", "email"),
-        action_event("ticket_form"),
-    ]
-    tracker = make_tracker(
-        "resume-test",
-        events,
-        slots={"form_hint": "urgent_inferred", "requested_slot": "email"},
-        active_loop="ticket_form",
+        requested_slot="email",
+        hint="urgent_inferred",
     )
     result = await ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN)
     assert slot_values(result) == {"form_hint": None}
@@ -276,6 +268,18 @@ def test_a_server_error_counts_as_unavailable() -> None:
 # --- ticket status ------------------------------------------------------------------------------------------
 
 
+async def _status_lookup(
+    sender_id: str, said: str, number: Any = None, *, slots: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The slots action_ticket_status sets after the customer said `said` (NLU extracting `number` as the
+    ticket_number entity, when given); like every ticket action it says nothing itself."""
+    entities = [entity("ticket_number", number)] if number is not None else []
+    tracker = make_tracker(sender_id, [user_event(said, "ticket_status", entities)], slots=slots)
+    events, dispatcher = await run_action(ActionTicketStatus(), tracker)
+    assert dispatcher.messages == []
+    return slot_values(events)
+
+
 async def test_status_by_number(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
     created = await create_ticket(sender_id)
     number = created["ticket_id"]
@@ -283,18 +287,13 @@ async def test_status_by_number(backend: RunningBackend, backend_url: str, sende
         (f"what's the status of ticket {number}?", number),
         (f"#{number} status?", f"#{number}"),
     ]:
-        tracker = make_tracker(
-            sender_id, [user_event(said, "ticket_status", [entity("ticket_number", value)])], slots=created
-        )
-        events, dispatcher = await run_action(ActionTicketStatus(), tracker)
-        slots = slot_values(events)
+        slots = await _status_lookup(sender_id, said, value, slots=created)
         assert slots["lookup_outcome"] == "found"
         assert slots["lookup_number"] == number
         assert slots["lookup_status"] == "open"
         assert slots["lookup_priority"] == "high"
         assert slots["lookup_owned"] is True
         assert slots["ticket_number"] is None  # used up: a later "my last ticket" is not this number
-        assert dispatcher.messages == []
         (told,) = render_response("utter_ticket_status", slots)
         assert f"#{number}" in told and "open" in told and "invoice PDF export" in told
 
@@ -303,11 +302,7 @@ async def test_status_of_someone_elses_ticket_hides_its_subject(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     number = (await create_ticket(sender_id))["ticket_id"]
-    stranger = make_tracker(
-        f"{sender_id}-stranger",
-        [user_event(f"status of ticket {number}", "ticket_status", [entity("ticket_number", number)])],
-    )
-    slots = slot_values((await run_action(ActionTicketStatus(), stranger))[0])
+    slots = await _status_lookup(f"{sender_id}-stranger", f"status of ticket {number}", number)
     assert slots["lookup_outcome"] == "found"
     assert slots["lookup_owned"] is False and slots["lookup_subject"] is None
     (told,) = render_response("utter_ticket_status", slots)
@@ -318,17 +313,14 @@ async def test_status_number_found_in_the_text_when_no_entity(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     number = (await create_ticket(sender_id))["ticket_id"]
-    tracker = make_tracker(sender_id, [user_event(f"any news on ticket #{number}", "ticket_status")])
-    slots = slot_values((await run_action(ActionTicketStatus(), tracker))[0])
+    slots = await _status_lookup(sender_id, f"any news on ticket #{number}")
     assert slots["lookup_outcome"] == "found" and slots["lookup_number"] == number
 
 
 async def test_status_of_my_last_ticket(backend: RunningBackend, backend_url: str, sender_id: str) -> None:
     await create_ticket(sender_id, description="the calendar view is blank since this morning")
     latest = await create_ticket(sender_id, description="my comments are not saving anymore", priority="low")
-    tracker = make_tracker(sender_id, [user_event("any update on my last ticket?", "ticket_status")])
-    events, _ = await run_action(ActionTicketStatus(), tracker)
-    slots = slot_values(events)
+    slots = await _status_lookup(sender_id, "any update on my last ticket?")
     assert slots["lookup_outcome"] == "found"
     assert slots["lookup_number"] == latest["ticket_id"]
     assert slots["lookup_subject"] == "my comments are not saving anymore"
@@ -338,8 +330,7 @@ async def test_status_of_my_last_ticket(backend: RunningBackend, backend_url: st
 async def test_my_last_ticket_when_there_is_none(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    tracker = make_tracker(sender_id, [user_event("is my ticket fixed yet?", "ticket_status")])
-    slots = slot_values((await run_action(ActionTicketStatus(), tracker))[0])
+    slots = await _status_lookup(sender_id, "is my ticket fixed yet?")
     assert slots["lookup_outcome"] == "no_tickets"
     (told,) = render_response("utter_no_tickets_found", slots)
     assert "couldn't find a ticket" in told
@@ -348,10 +339,7 @@ async def test_my_last_ticket_when_there_is_none(
 async def test_unknown_ticket_number_gets_a_clear_message(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    tracker = make_tracker(
-        sender_id, [user_event("check ticket 987654", "ticket_status", [entity("ticket_number", "987654")])]
-    )
-    slots = slot_values((await run_action(ActionTicketStatus(), tracker))[0])
+    slots = await _status_lookup(sender_id, "check ticket 987654", "987654")
     assert slots["lookup_outcome"] == "not_found"
     (told,) = render_response("utter_ticket_not_found", slots)
     assert "couldn't find ticket #987654" in told
@@ -372,10 +360,7 @@ async def test_backend_down_create_ticket_says_so_and_keeps_the_details(
 
 
 async def test_backend_down_status_lookup_says_so(backend_down: str, sender_id: str) -> None:
-    tracker = make_tracker(
-        sender_id, [user_event("#12 status?", "ticket_status", [entity("ticket_number", "#12")])]
-    )
-    slots = slot_values((await run_action(ActionTicketStatus(), tracker))[0])
+    slots = await _status_lookup(sender_id, "#12 status?", "#12")
     assert slots["lookup_outcome"] == "unavailable"
     (told,) = render_response("utter_lookup_unavailable", slots)
     assert "try again" in told
@@ -396,9 +381,6 @@ async def test_a_ticket_answer_that_breaks_the_contract_is_not_claimed_as_create
 async def test_a_lookup_answer_that_breaks_the_contract_says_unavailable(
     monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
-    tracker = make_tracker(
-        sender_id, [user_event("#12 status?", "ticket_status", [entity("ticket_number", "#12")])]
-    )
     async with backend_breaking_its_contract(monkeypatch):
-        slots = slot_values((await run_action(ActionTicketStatus(), tracker))[0])
+        slots = await _status_lookup(sender_id, "#12 status?", "#12")
     assert slots["lookup_outcome"] == "unavailable" and slots["lookup_status"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
 
 # Markers of Python tracebacks and internals that must never reach a client.
 _LEAK_MARKERS = (
@@ -42,6 +43,15 @@ async def assert_error(
         assert set(error.get("fields", {})) == fields, error
         assert all(isinstance(m, str) and m for m in error["fields"].values()), error
     return error
+
+
+async def page_ids(client: TestClient[Any, Any], url: str) -> tuple[list[int], int]:
+    """GET a page of a list endpoint: the ids of its items, in order, and the total over all pages."""
+    response = await client.get(url)
+    assert response.status == 200, await response.text()
+    page = await response.json()
+    assert set(page) == {"items", "total", "limit", "offset"}
+    return [item["id"] for item in page["items"]], page["total"]
 
 
 def ticket_payload(**overrides: Any) -> dict[str, Any]:

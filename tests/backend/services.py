@@ -47,22 +47,22 @@ def sqlalchemy_url(server_url: str, database: str) -> str:
     return make_url(server_url).set(database=database).render_as_string(hide_password=False)
 
 
-async def postgres_admin_connection(server_url: str) -> asyncpg.Connection:
-    """A connection to the maintenance database, or skip/fail with the reason it is unreachable."""
+async def _run_on_maintenance_database(server_url: str, statement: str) -> None:
+    """Run `statement` on the maintenance database, or skip/fail with the reason it is unreachable."""
     try:
-        return await asyncpg.connect(_asyncpg_dsn(server_url), timeout=CONNECT_TIMEOUT_SECONDS)
+        connection = await asyncpg.connect(_asyncpg_dsn(server_url), timeout=CONNECT_TIMEOUT_SECONDS)
     except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as error:
         redacted = make_url(server_url).render_as_string(hide_password=True)
         unavailable(f"PostgreSQL not reachable at {redacted}: {error!r}; set TEST_POSTGRES_URL")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 async def create_postgres_database(server_url: str, name: str) -> None:
-    connection = await postgres_admin_connection(server_url)
-    try:
-        # Names come from unique_name(): safe to interpolate (identifiers cannot be bind parameters).
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+    # Names come from unique_name(): safe to interpolate (identifiers cannot be bind parameters).
+    await _run_on_maintenance_database(server_url, f'CREATE DATABASE "{name}"')
 
 
 async def empty_postgres_tables(database_url: str, tables: list[str]) -> None:
@@ -80,12 +80,8 @@ async def empty_postgres_tables(database_url: str, tables: list[str]) -> None:
 
 
 async def drop_postgres_database(server_url: str, name: str) -> None:
-    connection = await postgres_admin_connection(server_url)
-    try:
-        # FORCE: a connection a failed test left open must not make the database undroppable.
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    # FORCE: a connection a failed test left open must not make the database undroppable.
+    await _run_on_maintenance_database(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def check_redis(url: str) -> None:

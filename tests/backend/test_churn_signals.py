@@ -13,7 +13,7 @@ from sqlalchemy import text
 from cs_backend import migrate
 from cs_backend.app_keys import DATABASE
 
-from .helpers import assert_error
+from .helpers import assert_error, page_ids
 from .services import table_names
 
 SIGNAL_FIELDS = {"id", "customer_id", "conversation_id", "kind", "reason", "outcome", "intent", "created_at"}
@@ -114,11 +114,7 @@ async def test_list_filters_paging_and_order(client: TestClient[Any, Any]) -> No
     s3 = await signal(client, kind="cancel_request", outcome="cancelling", **CHAT)
 
     async def ids(query: str) -> tuple[list[int], int]:
-        response = await client.get(f"/api/churn/signals{query}")
-        assert response.status == 200, await response.text()
-        page = await response.json()
-        assert set(page) == {"items", "total", "limit", "offset"}
-        return [item["id"] for item in page["items"]], page["total"]
+        return await page_ids(client, f"/api/churn/signals{query}")
 
     assert await ids("") == ([s3["id"], s2["id"], s1["id"]], 3)
     assert await ids("?kind=cancel_request") == ([s3["id"], s1["id"]], 2)

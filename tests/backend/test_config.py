@@ -6,7 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cs_backend.config import DEFAULT_DATABASE_URL, REPO_ROOT, Settings, SettingsError
+from cs_backend.config import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_RASA_EVENTS_URL,
+    REPO_ROOT,
+    Settings,
+    SettingsError,
+)
 from cs_backend.db import DatabaseUrlError, UTCDateTime, normalize_database_url
 
 
@@ -74,16 +80,64 @@ def test_empty_variables_mean_unset() -> None:
     assert settings.port == 8000
 
 
+def test_onboarding_settings_defaults_and_environment() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.onboarding_stalled_after_hours == 24
+    assert defaults.onboarding_nudge_interval_seconds == 300
+    assert Settings().onboarding_nudge_interval_seconds == 0  # built in code: no background job
+    settings = Settings.from_env(
+        {"ONBOARDING_STALLED_AFTER_HOURS": "1.5", "ONBOARDING_NUDGE_INTERVAL_SECONDS": "0"}
+    )
+    assert settings.onboarding_stalled_after_hours == 1.5
+    assert settings.onboarding_nudge_interval_seconds == 0  # disabled
+    assert Settings.from_env({"ONBOARDING_STALLED_AFTER_HOURS": " "}).onboarding_stalled_after_hours == 24
+
+
+def test_outcome_settings_defaults_and_environment() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.rasa_events_url == DEFAULT_RASA_EVENTS_URL
+    assert f"sqlite:///{REPO_ROOT / 'var' / 'rasa_events.db'}" == DEFAULT_RASA_EVENTS_URL
+    assert defaults.rasa_events_queue == "rasa_events"
+    assert defaults.outcome_poll_interval_seconds == 2.0
+    assert defaults.outcome_abandon_after_minutes == 30.0
+    given = Settings.from_env(
+        {
+            "RASA_EVENTS_URL": " amqp://rasa:secret@mq:5672/ ",
+            "RASA_EVENTS_QUEUE": "events_for_cs",
+            "OUTCOME_POLL_INTERVAL_SECONDS": "0",
+            "OUTCOME_ABANDON_AFTER_MINUTES": "12.5",
+        }
+    )
+    assert given.rasa_events_url == "amqp://rasa:secret@mq:5672/"
+    assert given.rasa_events_queue == "events_for_cs"
+    assert (given.outcome_poll_interval_seconds, given.outcome_abandon_after_minutes) == (0.0, 12.5)
+    postgres = Settings.from_env({"RASA_EVENTS_URL": "postgresql://rasa@db/rasa"})
+    assert postgres.rasa_events_url == "postgresql://rasa@db/rasa"
+
+
 @pytest.mark.parametrize(
-    ("env", "message"),
+    "env",
     [
-        ({"CS_BACKEND_PORT": "http"}, "CS_BACKEND_PORT"),
-        ({"CS_BACKEND_PORT": "70000"}, "CS_BACKEND_PORT"),
-        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        {"CS_BACKEND_PORT": "http"},
+        {"CS_BACKEND_PORT": "70000"},
+        {"LOG_LEVEL": "LOUD"},
+        {"ONBOARDING_STALLED_AFTER_HOURS": "0"},
+        {"ONBOARDING_STALLED_AFTER_HOURS": "-3"},
+        {"ONBOARDING_STALLED_AFTER_HOURS": "a day"},
+        {"ONBOARDING_NUDGE_INTERVAL_SECONDS": "-1"},
+        {"ONBOARDING_NUDGE_INTERVAL_SECONDS": "inf"},
+        {"ONBOARDING_NUDGE_INTERVAL_SECONDS": "5m"},
+        {"RASA_EVENTS_URL": "mysql://rasa@db/rasa"},
+        {"RASA_EVENTS_URL": "var/rasa_events.db"},
+        {"OUTCOME_POLL_INTERVAL_SECONDS": "-1"},
+        {"OUTCOME_POLL_INTERVAL_SECONDS": "often"},
+        {"OUTCOME_ABANDON_AFTER_MINUTES": "0"},
+        {"OUTCOME_ABANDON_AFTER_MINUTES": "inf"},
     ],
 )
-def test_bad_settings_are_reported_by_name(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
+def test_bad_settings_are_reported_by_name(env: dict[str, str]) -> None:
+    (name,) = env
+    with pytest.raises(SettingsError, match=name):
         Settings.from_env(env)
 
 

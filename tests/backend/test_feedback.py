@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from .helpers import assert_error, ticket_payload
+from .helpers import assert_error, page_ids, ticket_payload
 
 FEEDBACK_FIELDS = {
     "id",
@@ -157,11 +157,7 @@ async def test_list_filters_paging_and_order(client: TestClient[Any, Any]) -> No
     f4 = await rate(client, kind="ces", score=6, ticket_id=ticket["id"])
 
     async def ids(query: str) -> tuple[list[int], int]:
-        response = await client.get(f"/api/feedback{query}")
-        assert response.status == 200, await response.text()
-        page = await response.json()
-        assert set(page) == {"items", "total", "limit", "offset"}
-        return [f["id"] for f in page["items"]], page["total"]
+        return await page_ids(client, f"/api/feedback{query}")
 
     assert await ids("") == ([f4["id"], f3["id"], f2["id"], f1["id"]], 4)
     assert await ids("?kind=csat") == ([f3["id"], f1["id"]], 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -109,19 +110,23 @@ async def read_event(stream: ClientResponse) -> tuple[str, dict[str, Any]]:
             return event_type, data
 
 
-async def open_stream(client: TestClient[Any, Any]) -> ClientResponse:
+@asynccontextmanager
+async def open_stream(client: TestClient[Any, Any]) -> AsyncIterator[ClientResponse]:
+    """GET /api/events, subscribed once this yields; the stream is closed on leaving."""
     stream = await client.get("/api/events")
-    assert stream.status == 200
-    assert stream.headers["Content-Type"].startswith("text/event-stream")
-    # The first line is a comment, so the client knows the stream is open (and subscribed) before any event.
-    first = await asyncio.wait_for(stream.content.readline(), TIMEOUT)
-    assert first.startswith(b":")
-    return stream
+    try:
+        assert stream.status == 200
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        # The first line is a comment: the client knows the stream is open (and subscribed) before any event.
+        first = await asyncio.wait_for(stream.content.readline(), TIMEOUT)
+        assert first.startswith(b":")
+        yield stream
+    finally:
+        stream.close()
 
 
 async def test_sse_streams_ticket_and_feedback_events(live_client: TestClient[Any, Any]) -> None:
-    stream = await open_stream(live_client)
-    try:
+    async with open_stream(live_client) as stream:
         created = await (await live_client.post("/api/tickets", json=ticket_payload(subject="Broken"))).json()
         assert await read_event(stream) == ("ticket.created", created)
 
@@ -132,26 +137,20 @@ async def test_sse_streams_ticket_and_feedback_events(live_client: TestClient[An
 
         feedback = await (await live_client.post("/api/feedback", json={"kind": "csat", "score": 5})).json()
         assert await read_event(stream) == ("feedback.created", feedback)
-    finally:
-        stream.close()
 
 
 async def test_repeated_idempotent_create_publishes_once(live_client: TestClient[Any, Any]) -> None:
-    stream = await open_stream(live_client)
-    try:
+    async with open_stream(live_client) as stream:
         headers = {"Idempotency-Key": "once"}
         first = await (await live_client.post("/api/tickets", json=ticket_payload(), headers=headers)).json()
         await live_client.post("/api/tickets", json=ticket_payload(), headers=headers)
         second = await (await live_client.post("/api/tickets", json=ticket_payload())).json()
         assert await read_event(stream) == ("ticket.created", first)
         assert await read_event(stream) == ("ticket.created", second)
-    finally:
-        stream.close()
 
 
 async def test_refused_requests_publish_nothing(live_client: TestClient[Any, Any]) -> None:
-    stream = await open_stream(live_client)
-    try:
+    async with open_stream(live_client) as stream:
         ticket = await (await live_client.post("/api/tickets", json=ticket_payload())).json()
         assert (await read_event(stream))[0] == "ticket.created"
         assert (
@@ -160,8 +159,6 @@ async def test_refused_requests_publish_nothing(live_client: TestClient[Any, Any
         assert (await live_client.post("/api/feedback", json={"kind": "csat", "score": 9})).status == 400
         marker = await (await live_client.post("/api/feedback", json={"kind": "csat", "score": 1})).json()
         assert await read_event(stream) == ("feedback.created", marker)  # nothing came before it
-    finally:
-        stream.close()
 
 
 async def test_shutdown_ends_open_streams_promptly(aiohttp_server: Any, settings: Settings) -> None:

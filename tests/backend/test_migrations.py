@@ -73,10 +73,10 @@ def test_single_head_is_what_the_app_expects() -> None:
     assert migrate.head_revision() == "0004"
 
 
-def test_cli_migrate_upgrades_the_database_from_database_url(tmp_path: Path) -> None:
-    database = tmp_path / "nested" / "dir" / "cli.db"  # the directory is created on demand
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run(
+def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
+    """`python -m cs_backend migrate` in a process of its own, with DATABASE_URL set to `database_url`."""
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
         [sys.executable, "-m", "cs_backend", "migrate"],
         cwd=REPO_ROOT,
         env=env,
@@ -84,20 +84,17 @@ def test_cli_migrate_upgrades_the_database_from_database_url(tmp_path: Path) -> 
         text=True,
         timeout=60,
     )
+
+
+def test_cli_migrate_upgrades_the_database_from_database_url(tmp_path: Path) -> None:
+    database = tmp_path / "nested" / "dir" / "cli.db"  # the directory is created on demand
+    result = _cli_migrate(f"sqlite:///{database}")
     assert result.returncode == 0, result.stderr
     assert database.exists()
 
 
-def test_cli_reports_a_bad_database_url_without_a_traceback(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": "mysql://u@db/app", "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "cs_backend", "migrate"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_cli_reports_a_bad_database_url_without_a_traceback() -> None:
+    result = _cli_migrate("mysql://u@db/app")
     assert result.returncode == 2
     assert "unsupported database URL scheme" in result.stderr
     assert "Traceback" not in result.stderr

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cs_backend import migrate
 from cs_backend.app_keys import DATABASE
-from cs_backend.config import Settings, SettingsError
+from cs_backend.config import Settings
 from cs_backend.db import create_engine
 from cs_backend.main import create_app
 from cs_backend.onboarding import checklist as checklist_module
@@ -162,38 +162,6 @@ async def test_a_broken_checklist_stops_the_app_at_startup(
     )
     with pytest.raises(ChecklistError, match=r"duplicate key 'sign_up'"):
         await aiohttp_client(create_app(settings))
-
-
-# --- settings -----------------------------------------------------------------------------------------------
-
-
-def test_onboarding_settings_defaults_and_environment() -> None:
-    defaults = Settings.from_env({})
-    assert defaults.onboarding_stalled_after_hours == 24
-    assert defaults.onboarding_nudge_interval_seconds == 300
-    assert Settings().onboarding_nudge_interval_seconds == 0  # built in code: no background job
-    settings = Settings.from_env(
-        {"ONBOARDING_STALLED_AFTER_HOURS": "1.5", "ONBOARDING_NUDGE_INTERVAL_SECONDS": "0"}
-    )
-    assert settings.onboarding_stalled_after_hours == 1.5
-    assert settings.onboarding_nudge_interval_seconds == 0  # disabled
-    assert Settings.from_env({"ONBOARDING_STALLED_AFTER_HOURS": " "}).onboarding_stalled_after_hours == 24
-
-
-@pytest.mark.parametrize(
-    "env",
-    [
-        {"ONBOARDING_STALLED_AFTER_HOURS": "0"},
-        {"ONBOARDING_STALLED_AFTER_HOURS": "-3"},
-        {"ONBOARDING_STALLED_AFTER_HOURS": "a day"},
-        {"ONBOARDING_NUDGE_INTERVAL_SECONDS": "-1"},
-        {"ONBOARDING_NUDGE_INTERVAL_SECONDS": "inf"},
-        {"ONBOARDING_NUDGE_INTERVAL_SECONDS": "5m"},
-    ],
-)
-def test_bad_onboarding_settings_are_reported_by_name(env: dict[str, str]) -> None:
-    with pytest.raises(SettingsError, match=next(iter(env))):
-        Settings.from_env(env)
 
 
 # --- GET /api/onboarding/steps ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Conversation outcomes end to end in the real app (create_app: the consumer in its cleanup context, the
 routes in the OpenAPI table): Rasa events written into an SQL broker database appear at /api/outcomes.
-Also the settings, the OpenAPI document and migration 0003."""
+Also the OpenAPI document and migration 0003 (the outcome settings are tested in test_config.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from cs_backend import migrate
-from cs_backend.config import DEFAULT_RASA_EVENTS_URL, REPO_ROOT, Settings, SettingsError
+from cs_backend.config import Settings
 from cs_backend.main import create_app
 
 from .conftest import OUTCOME_TABLES
@@ -209,44 +209,6 @@ async def test_the_app_starts_and_stops_while_rasa_has_written_nothing(
     assert (await client.get("/health/ready")).status == 200
     assert not missing.exists()
     await client.close()  # the consumer task is cancelled cleanly
-
-
-def test_settings_from_the_environment() -> None:
-    defaults = Settings.from_env({})
-    assert defaults.rasa_events_url == DEFAULT_RASA_EVENTS_URL
-    assert f"sqlite:///{REPO_ROOT / 'var' / 'rasa_events.db'}" == DEFAULT_RASA_EVENTS_URL
-    assert defaults.rasa_events_queue == "rasa_events"
-    assert defaults.outcome_poll_interval_seconds == 2.0
-    assert defaults.outcome_abandon_after_minutes == 30.0
-    given = Settings.from_env(
-        {
-            "RASA_EVENTS_URL": " amqp://rasa:secret@mq:5672/ ",
-            "RASA_EVENTS_QUEUE": "events_for_cs",
-            "OUTCOME_POLL_INTERVAL_SECONDS": "0",
-            "OUTCOME_ABANDON_AFTER_MINUTES": "12.5",
-        }
-    )
-    assert given.rasa_events_url == "amqp://rasa:secret@mq:5672/"
-    assert given.rasa_events_queue == "events_for_cs"
-    assert (given.outcome_poll_interval_seconds, given.outcome_abandon_after_minutes) == (0.0, 12.5)
-    postgres = Settings.from_env({"RASA_EVENTS_URL": "postgresql://rasa@db/rasa"})
-    assert postgres.rasa_events_url == "postgresql://rasa@db/rasa"
-
-
-@pytest.mark.parametrize(
-    ("env", "name"),
-    [
-        ({"RASA_EVENTS_URL": "mysql://rasa@db/rasa"}, "RASA_EVENTS_URL"),
-        ({"RASA_EVENTS_URL": "var/rasa_events.db"}, "RASA_EVENTS_URL"),
-        ({"OUTCOME_POLL_INTERVAL_SECONDS": "-1"}, "OUTCOME_POLL_INTERVAL_SECONDS"),
-        ({"OUTCOME_POLL_INTERVAL_SECONDS": "often"}, "OUTCOME_POLL_INTERVAL_SECONDS"),
-        ({"OUTCOME_ABANDON_AFTER_MINUTES": "0"}, "OUTCOME_ABANDON_AFTER_MINUTES"),
-        ({"OUTCOME_ABANDON_AFTER_MINUTES": "inf"}, "OUTCOME_ABANDON_AFTER_MINUTES"),
-    ],
-)
-def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
-    with pytest.raises(SettingsError, match=name):
-        Settings.from_env(env)
 
 
 async def test_migration_0003_upgrades_and_downgrades(database_url: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from cs_backend.app_keys import DATABASE
 from cs_backend.tickets.models import Ticket
 
-from .helpers import assert_error, ticket_payload
+from .helpers import assert_error, page_ids, ticket_payload
 
 TICKET_FIELDS = {
     "id",
@@ -170,11 +170,7 @@ async def test_list_filters_paging_total_and_newest_first(client: TestClient[Any
     await client.patch(f"/api/tickets/{a3['id']}", json={"status": "resolved"})
 
     async def ids(query: str) -> tuple[list[int], int]:
-        response = await client.get(f"/api/tickets{query}")
-        assert response.status == 200, await response.text()
-        page = await response.json()
-        assert set(page) == {"items", "total", "limit", "offset"}
-        return [t["id"] for t in page["items"]], page["total"]
+        return await page_ids(client, f"/api/tickets{query}")
 
     everything = [a3["id"], b2["id"], a2["id"], b1["id"], a1["id"]]
     assert await ids("") == (everything, 5)
