@@ -141,7 +141,13 @@ def events_db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(migrated_database_url: str) -> Settings:
-    return Settings(database_url=migrated_database_url, redis_url=None, redis_channel=unique_name("cs_test"))
+    # Background jobs stay off unless a test turns one on.
+    return Settings(
+        database_url=migrated_database_url,
+        redis_url=None,
+        redis_channel=unique_name("cs_test"),
+        onboarding_nudge_interval_seconds=0,
+    )
 
 
 @pytest.fixture

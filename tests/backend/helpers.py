@@ -58,3 +58,15 @@ def ticket_payload(**overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {"description": "My order #123 has not arrived.", "email": "ada@example.com"}
     payload.update(overrides)
     return {key: value for key, value in payload.items() if value is not ...}
+
+
+ONBOARDING_PROGRESS_FIELDS = {"customer_id", "steps", "done_count", "total", "next_step", "completed"}
+
+
+async def complete(client: TestClient[Any, Any], step: str, **identity: Any) -> dict[str, Any]:
+    """Mark an onboarding step done through the API; the progress it answers."""
+    response = await client.post("/api/onboarding/progress", json={"step": step, **identity})
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    assert set(body) == ONBOARDING_PROGRESS_FIELDS
+    return body

@@ -1,15 +1,11 @@
 """Onboarding: the checklist file, /api/onboarding/steps and progress, and migration 0002.
 
-Runs on SQLite and PostgreSQL like the other database tests. The fixtures here (imported by
-test_onboarding_jobs.py) give every test an app whose nudge job is off, and empty the onboarding tables
-after each PostgreSQL test: conftest's per-test cleanup only knows the tables of revision 0001, and a
-leftover onboarding row would make its DELETE FROM customers fail in the next test.
+Runs on SQLite and PostgreSQL like the other database tests (conftest's app has the nudge job off).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +23,7 @@ from cs_backend.main import create_app
 from cs_backend.onboarding import checklist as checklist_module
 from cs_backend.onboarding.checklist import ChecklistError, load_checklist
 
-from .helpers import assert_error
-from .services import empty_postgres_tables, unique_name
+from .helpers import ONBOARDING_PROGRESS_FIELDS, assert_error, complete
 
 STEP_KEYS = [
     "sign_up",
@@ -40,25 +35,7 @@ STEP_KEYS = [
 ]
 ONBOARDING_TABLES = ["onboarding_nudges", "onboarding_progress"]
 ALL_TABLES = [*ONBOARDING_TABLES, "feedback", "tickets", "conversations", "customers"]
-PROGRESS_FIELDS = {"customer_id", "steps", "done_count", "total", "next_step", "completed"}
 STEP_FIELDS = {"key", "title", "how_to", "docs_url", "position"}
-
-
-@pytest.fixture
-async def migrated_database_url(migrated_database_url: str, backend: str) -> AsyncIterator[str]:
-    yield migrated_database_url
-    if backend == "postgres":
-        await empty_postgres_tables(migrated_database_url, ONBOARDING_TABLES)
-
-
-@pytest.fixture
-def settings(migrated_database_url: str) -> Settings:
-    return Settings(
-        database_url=migrated_database_url,
-        redis_url=None,
-        redis_channel=unique_name("cs_test"),
-        onboarding_nudge_interval_seconds=0,
-    )
 
 
 async def table_counts(client: TestClient[Any, Any]) -> dict[str, int]:
@@ -73,15 +50,7 @@ async def get_progress(client: TestClient[Any, Any], **params: Any) -> dict[str,
     response = await client.get("/api/onboarding/progress", params=params)
     assert response.status == 200, await response.text()
     body: dict[str, Any] = await response.json()
-    assert set(body) == PROGRESS_FIELDS
-    return body
-
-
-async def complete(client: TestClient[Any, Any], step: str, **identity: Any) -> dict[str, Any]:
-    response = await client.post("/api/onboarding/progress", json={"step": step, **identity})
-    assert response.status == 200, await response.text()
-    body: dict[str, Any] = await response.json()
-    assert set(body) == PROGRESS_FIELDS
+    assert set(body) == ONBOARDING_PROGRESS_FIELDS
     return body
 
 

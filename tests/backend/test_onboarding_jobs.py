@@ -38,15 +38,14 @@ from cs_backend.rasa_client import RasaClient
 from tests.support import REPO_ROOT
 
 from .fake_rasa import FakeRasa
-from .helpers import assert_error
-from .test_onboarding import complete, migrated_database_url, settings  # noqa: F401 (fixtures)
+from .helpers import assert_error, complete
 
 CHECKLIST = load_checklist()
 DAY = timedelta(hours=24)
 
 
 @pytest.fixture
-def rasa_settings(settings: Settings, rasa: FakeRasa) -> Settings:  # noqa: F811
+def rasa_settings(settings: Settings, rasa: FakeRasa) -> Settings:
     return dataclasses.replace(settings, rasa_url=rasa.url)
 
 
@@ -375,7 +374,7 @@ async def test_cleanup_cancels_a_run_in_progress(
 async def test_cli_nudge_stalled_runs_once_and_prints_the_count(
     client: TestClient[Any, Any],
     rasa: FakeRasa,
-    migrated_database_url: str,  # noqa: F811
+    migrated_database_url: str,
 ) -> None:
     customer = await start(client, "cli", "socketio", "sign_up")
     await backdate(client, customer, hours=48, steps=48)
