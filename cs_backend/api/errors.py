@@ -36,6 +36,13 @@ class Conflict(ApiError):
     status = 409
 
 
+class UnsupportedMediaType(ApiError):
+    """415: a body that is not declared as JSON. Refusing it also stops cross-site form posts, which can only
+    send text/plain, urlencoded or multipart bodies without a CORS preflight."""
+
+    status = 415
+
+
 def invalid_field(field: str, message: str) -> InvalidRequest:
     return InvalidRequest("invalid request body", {field: message})
 

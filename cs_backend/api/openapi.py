@@ -25,6 +25,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Unknown resource.",
     409: "The resource's state does not allow this change.",
     413: "Request body larger than 64 KiB.",
+    415: "The body is not declared as application/json.",
     500: "Internal error (details only in the server log).",
     503: "A dependency is unavailable.",
 }
@@ -101,7 +102,9 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             elif response.media_type != "application/json":
                 entry["content"] = {response.media_type: {"schema": {"type": "string"}}}
             responses[str(status)] = entry
-        for status in sorted({*route.errors, 500}):
+        # Every route with a body refuses other media types (api/requests.py), so none can forget the 415.
+        body_errors = {415} if route.body is not None else set()
+        for status in sorted({*route.errors, *body_errors, 500}):
             responses[str(status)] = {
                 "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}},

@@ -1,7 +1,7 @@
 """Request parsing shared by the route modules: JSON bodies, query strings, path ids, Idempotency-Key.
 
 Every failure becomes errors.InvalidRequest (400) whose `fields` names each bad field with a readable message,
-so bad input can never reach the database and turn into a 500.
+so bad input can never reach the database and turn into a 500; a body not declared as JSON is a 415.
 """
 
 from __future__ import annotations
@@ -13,15 +13,21 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from cs_backend.api.errors import InvalidRequest, NotFound, error_fields
+from cs_backend.api.errors import InvalidRequest, NotFound, UnsupportedMediaType, error_fields
 from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
 from cs_backend.storable_text import unstorable_reason
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+JSON_MEDIA_TYPE = "application/json"
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or 400. Bodies over the size limit raise 413 in request.read()."""
+    """The request body as a JSON object: 415 unless declared `application/json`, 400 unless a JSON object.
+    Bodies over the size limit raise 413 in request.read()."""
+    if request.content_type != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType(
+            f"request body must be {JSON_MEDIA_TYPE}", {"Content-Type": f"must be {JSON_MEDIA_TYPE}"}
+        )
     body = await request.read()
     if not body.strip():
         raise InvalidRequest("request body must be a JSON object", {"body": "the body is empty"})

@@ -9,12 +9,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from cs_backend.api.registry import ApiRoute
+from cs_backend.app_keys import API_ROUTES
 from cs_backend.config import Settings
 from cs_backend.main import create_app
 
 from .helpers import assert_error, ticket_payload
 
 POST_ENDPOINTS = ["/api/customers", "/api/conversations", "/api/tickets", "/api/feedback"]
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)
@@ -42,9 +45,50 @@ async def test_malformed_or_non_object_bodies_are_400(
     assert await counts(client) == before
 
 
+def routes_with_a_body() -> list[Any]:
+    routes = create_app(Settings())[API_ROUTES]
+    return [
+        pytest.param(route, id=f"{route.method} {route.path}") for route in routes if route.body is not None
+    ]
+
+
+@pytest.mark.parametrize("route", routes_with_a_body())
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",  # what a cross-site <form enctype="text/plain"> sends, with no CORS preflight
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        None,  # no Content-Type at all
+    ],
+)
+async def test_every_body_that_is_not_declared_json_is_415_and_writes_nothing(
+    client: TestClient[Any, Any], counts: Any, route: ApiRoute, content_type: str | None
+) -> None:
+    ticket = await (await client.post("/api/tickets", json=ticket_payload())).json()
+    path = route.path.replace("{id}", str(ticket["id"]))
+    body = json.dumps(ticket_payload()).encode()
+    headers = {"Content-Type": content_type} if content_type else {}
+    before = await counts(client)
+    response = await client.request(
+        route.method, path, data=body, headers=headers, skip_auto_headers=["Content-Type"]
+    )
+    await assert_error(response, 415, {"Content-Type"})
+    assert await counts(client) == before
+
+
+async def test_json_with_a_charset_is_json(client: TestClient[Any, Any]) -> None:
+    body = json.dumps(ticket_payload()).encode()
+    response = await client.post(
+        "/api/tickets", data=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert response.status == 201, await response.text()
+
+
 async def test_patch_with_malformed_body_is_400(client: TestClient[Any, Any]) -> None:
     ticket = await (await client.post("/api/tickets", json=ticket_payload())).json()
-    await assert_error(await client.patch(f"/api/tickets/{ticket['id']}", data=b"{"), 400, {"body"})
+    response = await client.patch(f"/api/tickets/{ticket['id']}", data=b"{", headers=JSON)
+    await assert_error(response, 400, {"body"})
 
 
 async def test_every_bad_field_is_named_at_once(client: TestClient[Any, Any], counts: Any) -> None:
@@ -175,7 +219,7 @@ async def test_unexpected_errors_are_a_bare_500(aiohttp_client: Any, settings: S
 
 async def test_deeply_nested_json_is_400(client: TestClient[Any, Any]) -> None:
     body = b"[" * 30_000 + b"]" * 30_000  # within 64 KiB, far deeper than the parser recurses
-    await assert_error(await client.post("/api/tickets", data=body), 400, {"body"})
+    await assert_error(await client.post("/api/tickets", data=body, headers=JSON), 400, {"body"})
 
 
 ODD_VALUES: list[Any] = [
