@@ -26,7 +26,7 @@ class CheckedRestInput(RestInput):
         self.guard = MessageGuard(max_chars=max_chars_from(os.environ), trusted=True)
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
-        # `blueprint` is looked up when a message arrives, by then it is registered on the server's app.
+        # The lambda reads `blueprint` when a message arrives: by then Rasa has registered it on its app.
         blueprint = super().blueprint(self.guard.wrap(on_new_message, lambda: agent_of(blueprint)))
         return blueprint
 

@@ -30,7 +30,7 @@ class CheckedSocketIOInput(SocketIOInput):
         self.guard = MessageGuard(max_chars=max_chars_from(os.environ), trusted=False)
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
-        # `blueprint` is looked up when a message arrives, by then it is registered on the server's app.
+        # The lambda reads `blueprint` when a message arrives: by then Rasa has registered it on its app.
         blueprint = super().blueprint(self.guard.wrap(on_new_message, lambda: agent_of(blueprint)))
         self._accept_only_text_messages()
         return blueprint
@@ -45,7 +45,7 @@ class CheckedSocketIOInput(SocketIOInput):
 
         async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict):
-                logger.info("socket.io %s event of socket %s without a message object dropped", sid, sid)
+                logger.info("%s without a message object from socket %s dropped", self.user_message_evt, sid)
                 return
             if not isinstance(data.get("message"), str):
                 data = {**data, "message": ""}
