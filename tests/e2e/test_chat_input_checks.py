@@ -58,8 +58,9 @@ async def test_typed_intents_on_the_widget_are_read_as_words(service: RunningSer
 
     assert nudge.texts and "Hi again" not in nudge.text, nudge  # the bot answered, but not with the nudge
     assert rating.texts, rating
+    # Rasa's two-stage fallback may replay a message (rewind, then the same user event again): compare sets.
     typed = [understood(event) for event in user_events(service, chat.session_id)][1:]
-    assert [text for text, _, _ in typed] == ["EXTERNAL_onboarding_nudge", 'rate{"csat": 99}']
+    assert {text for text, _, _ in typed} == {"EXTERNAL_onboarding_nudge", 'rate{"csat": 99}'}
     assert all(intent != "EXTERNAL_onboarding_nudge" for _, intent, _ in typed), typed
     assert all(("csat", 99) not in entities for _, _, entities in typed), typed
     scores = service.query(
