@@ -49,6 +49,8 @@ class EnvVariable(Generic[T]):
     description: str
     # The default as the documentation shows it, where the value itself depends on the machine.
     shown_default: str | None = None
+    # A credential: left out of the repr of Settings (and so of any log line or traceback showing it).
+    secret: bool = False
 
     def read(self, env: Mapping[str, str]) -> T:
         # Blank means unset: the launcher passes REDIS_URL="" to mean "no Redis".
@@ -60,11 +62,17 @@ _ENV_VARIABLE = "env_variable"
 
 
 def _from_env(
-    name: str, default: T, parse: Callable[[str, str], T], description: str, shown_default: str | None = None
+    name: str,
+    default: T,
+    parse: Callable[[str, str], T],
+    description: str,
+    shown_default: str | None = None,
+    *,
+    secret: bool = False,
 ) -> T:
     """A Settings field read from the variable `name`; built in code, it has the variable's default."""
-    variable = EnvVariable(name, default, parse, description, shown_default)
-    return field(default=default, metadata={_ENV_VARIABLE: variable})
+    variable = EnvVariable(name, default, parse, description, shown_default, secret)
+    return field(default=default, repr=not secret, metadata={_ENV_VARIABLE: variable})
 
 
 def _job_interval_from_env(name: str, default: float, description: str) -> float:
@@ -153,6 +161,15 @@ class Settings:
         _text,
         "Base URL of the Rasa server, used by the demo page's chat widget and by the onboarding nudge "
         "job (Rasa's HTTP API: run Rasa with --enable-api).",
+    )
+    rasa_auth_token: str | None = _from_env(
+        "RASA_AUTH_TOKEN",
+        None,
+        _text,
+        "Token of Rasa's HTTP API (Rasa's --auth-token), sent as the `token` query parameter of every call "
+        "to Rasa and never logged. The launcher sets it (the same for Rasa; random for the run when unset). "
+        "Unset: calls carry no token, and a Rasa that requires one refuses them (401).",
+        secret=True,
     )
     log_level: str = _from_env(
         "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."

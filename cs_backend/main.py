@@ -67,7 +67,8 @@ async def checklist_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
-    async with RasaClient(app[SETTINGS].rasa_url) as rasa:
+    settings = app[SETTINGS]
+    async with RasaClient(settings.rasa_url, auth_token=settings.rasa_auth_token) as rasa:
         app[RASA_CLIENT] = rasa
         yield
 

@@ -4,6 +4,9 @@ One `RasaClient` per app (app_keys.RASA_CLIENT, opened and closed by main.rasa_c
 session and a timeout per request, so a hung Rasa delays the caller but never blocks it. A call either
 succeeds or raises `RasaError`, whose message says what went wrong (Rasa's status and answer, or why it
 could not be reached).
+
+Every call carries the API's token (RASA_AUTH_TOKEN) as the `token` query parameter, the only place Rasa
+reads it from; no message of this module (a RasaError, hence a log line) contains it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from yarl import URL
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10)
 # Characters of Rasa's answer kept in the error of a refused request.
 ANSWER_EXCERPT_LENGTH = 300
+# Where Rasa reads the token of its HTTP API (rasa.server.requires_auth).
+TOKEN_PARAMETER = "token"
 
 
 class RasaError(Exception):
@@ -34,10 +39,16 @@ def trigger_intent_url(base_url: str, sender_id: str) -> URL:
 
 
 class RasaClient:
-    """Create it inside a running event loop, and close it (or use `async with`)."""
+    """Create it inside a running event loop, and close it (or use `async with`).
 
-    def __init__(self, base_url: str, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT) -> None:
+    `auth_token` is Rasa's --auth-token; None sends none (a Rasa that requires one answers 401).
+    """
+
+    def __init__(
+        self, base_url: str, *, auth_token: str | None, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
+    ) -> None:
         self.base_url = base_url
+        self._auth_query = {TOKEN_PARAMETER: auth_token} if auth_token else {}
         self._session = aiohttp.ClientSession(timeout=timeout)
 
     async def __aenter__(self) -> Self:
@@ -60,10 +71,19 @@ class RasaClient:
 
     async def _post(self, url: URL, body: dict[str, Any]) -> None:
         try:
-            async with self._session.post(url, json=body) as response:
+            async with self._session.post(url.update_query(self._auth_query), json=body) as response:
                 answer = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise RasaError(f"no answer from Rasa at {self.base_url}: {error!r}") from error
+            # from None: the original error, whose text may hold the URL with the token, stays out of
+            # tracebacks.
+            raise RasaError(
+                self._without_token(f"no answer from Rasa at {self.base_url}: {error!r}")
+            ) from None
         if not 200 <= response.status < 300:
             excerpt = " ".join(answer.decode("utf-8", "replace").split())[:ANSWER_EXCERPT_LENGTH]
-            raise RasaError(f"Rasa answered {response.status}: {excerpt}")
+            raise RasaError(self._without_token(f"Rasa answered {response.status}: {excerpt}"))
+
+    def _without_token(self, message: str) -> str:
+        """`message` with the token masked: an error's text may quote the URL that carried it."""
+        token = self._auth_query.get(TOKEN_PARAMETER)
+        return message.replace(token, "<token>") if token else message

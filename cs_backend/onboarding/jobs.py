@@ -156,7 +156,7 @@ async def nudge_stalled_once(settings: Settings) -> NudgeRun:
     checklist = load_checklist()
     db = Database.connect(settings.database_url)
     try:
-        async with RasaClient(settings.rasa_url) as rasa:
+        async with RasaClient(settings.rasa_url, auth_token=settings.rasa_auth_token) as rasa:
             return await run_nudges(db, checklist, rasa, settings)
     finally:
         await db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -10,11 +11,14 @@ from aiohttp.test_utils import TestServer
 
 
 class FakeRasa:
-    """Stands in for Rasa's `POST /conversations/{sender_id}/trigger_intent`: records each request and answers
-    with `status` after `delay` seconds."""
+    """Stands in for Rasa's `POST /conversations/{sender_id}/trigger_intent` behind `--auth-token`: a request
+    without the `token` query parameter equal to `token` gets Rasa's 401 answer (and counts in `refused`);
+    each other request is recorded and answered with `status` after `delay` seconds."""
 
     def __init__(self) -> None:
+        self.token = secrets.token_urlsafe(32)
         self.requests: list[dict[str, Any]] = []
+        self.refused = 0
         self.status = 200
         self.delay = 0.0
         self.app = web.Application()
@@ -27,6 +31,13 @@ class FakeRasa:
         return str(self.server.make_url("/"))
 
     async def trigger_intent(self, request: web.Request) -> web.Response:
+        if request.query.get("token") != self.token:
+            self.refused += 1
+            # Rasa's answer (rasa.server.requires_auth), which does not echo the token.
+            return web.json_response(
+                {"status": "failure", "reason": "NotAuthenticated", "message": "User is not authenticated."},
+                status=401,
+            )
         self.requests.append(
             {
                 "sender_id": request.match_info["sender_id"],

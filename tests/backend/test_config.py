@@ -50,6 +50,7 @@ def test_defaults_are_safe_for_one_machine() -> None:
     assert settings.redis_url is None
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.rasa_url == "http://127.0.0.1:5005"
+    assert settings.rasa_auth_token is None
     assert settings.log_level == "INFO"
     assert settings.max_body_bytes == 64 * 1024
 
@@ -62,6 +63,7 @@ def test_settings_come_from_the_environment() -> None:
             "CS_BACKEND_HOST": "0.0.0.0",
             "CS_BACKEND_PORT": "9000",
             "RASA_URL": "http://rasa:5005",
+            "RASA_AUTH_TOKEN": "rasa-api-token-from-env",
             "LOG_LEVEL": "debug",
         }
     )
@@ -69,7 +71,15 @@ def test_settings_come_from_the_environment() -> None:
     assert settings.redis_url == "redis://cache:6379/1"
     assert (settings.host, settings.port) == ("0.0.0.0", 9000)
     assert settings.rasa_url == "http://rasa:5005"
+    assert settings.rasa_auth_token == "rasa-api-token-from-env"
     assert settings.log_level == "DEBUG"
+
+
+def test_the_rasa_token_is_not_in_the_settings_repr() -> None:
+    # Settings reach log lines and tracebacks through their repr; the token must not.
+    settings = Settings.from_env({"RASA_AUTH_TOKEN": "rasa-api-token-from-env"})
+    assert "rasa-api-token-from-env" not in repr(settings)
+    assert "rasa_url=" in repr(settings)
 
 
 def test_empty_variables_mean_unset() -> None:

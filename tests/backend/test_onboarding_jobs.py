@@ -46,12 +46,17 @@ DAY = timedelta(hours=24)
 
 @pytest.fixture
 def rasa_settings(settings: Settings, rasa: FakeRasa) -> Settings:
-    return dataclasses.replace(settings, rasa_url=rasa.url)
+    return dataclasses.replace(settings, rasa_url=rasa.url, rasa_auth_token=rasa.token)
 
 
 @pytest.fixture
 async def client(aiohttp_client: Any, rasa_settings: Settings) -> TestClient[Any, Any]:
     return await aiohttp_client(create_app(rasa_settings))
+
+
+def backend_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What cs_backend logged (not the fake Rasa's access log: that is Rasa's side)."""
+    return "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("cs_backend"))
 
 
 def db_of(client: TestClient[Any, Any]) -> Database:
@@ -194,7 +199,7 @@ async def test_the_most_recently_active_conversation_is_nudged(
     assert [(s.customer_id, s.sender_id, s.channel) for s in found] == [(customer, "phone", "twilio")]
     assert (await run(client)).sent == 1
     assert rasa.requests[0]["sender_id"] == "phone"
-    assert rasa.requests[0]["query"] == {"output_channel": "twilio"}
+    assert rasa.requests[0]["query"] == {"output_channel": "twilio", "token": rasa.token}
 
 
 # --- sending nudges -----------------------------------------------------------------------------------------
@@ -210,7 +215,7 @@ async def test_nudge_request_to_rasa_and_record(client: TestClient[Any, Any], ra
         {
             "sender_id": "user 1/é?",
             "raw_path": "/conversations/user%201%2F%C3%A9%3F/trigger_intent",
-            "query": {"output_channel": "socketio"},
+            "query": {"output_channel": "socketio", "token": rasa.token},
             "json": {"name": "EXTERNAL_onboarding_nudge", "entities": {"onboarding_step": "verify_email"}},
             "content_type": "application/json",
         }
@@ -257,7 +262,8 @@ async def test_a_rasa_failure_is_not_recorded_and_retried_next_run(
     assert await run(client) == NudgeRun(sent=0, failed=1)
     assert len(rasa.requests) == 1
     assert await recorded(client) == []
-    assert "Rasa answered 500" in caplog.text
+    assert "Rasa answered 500" in backend_log(caplog)
+    assert rasa.token not in backend_log(caplog)
 
     rasa.status = 200
     assert await run(client) == NudgeRun(sent=1, failed=0)
@@ -268,11 +274,26 @@ async def test_a_rasa_failure_is_not_recorded_and_retried_next_run(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # about the HTTP client only
+async def test_a_refused_token_is_a_failure_logged_without_the_token(
+    client: TestClient[Any, Any], rasa: FakeRasa, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = await start(client, "locked-out", "socketio")
+    await backdate(client, customer, hours=48)
+    wrong_token = "a-wrong-token-of-some-length"
+
+    async with RasaClient(rasa.url, auth_token=wrong_token) as locked_out:
+        assert await run(client, rasa=locked_out) == NudgeRun(sent=0, failed=1)
+    assert (rasa.refused, rasa.requests, await recorded(client)) == (1, [], [])
+    assert "Rasa answered 401" in backend_log(caplog)
+    assert wrong_token not in backend_log(caplog) and rasa.token not in backend_log(caplog)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # about the HTTP client only
 async def test_unreachable_or_slow_rasa_is_a_failure(client: TestClient[Any, Any], rasa: FakeRasa) -> None:
     customer = await start(client, "slow", "socketio")
     await backdate(client, customer, hours=48)
 
-    async with RasaClient(rasa.url, timeout=ClientTimeout(total=0.2)) as impatient:
+    async with RasaClient(rasa.url, auth_token=rasa.token, timeout=ClientTimeout(total=0.2)) as impatient:
         rasa.delay = 1.0
         assert await run(client, rasa=impatient) == NudgeRun(sent=0, failed=1)
 
@@ -382,6 +403,7 @@ async def test_cli_nudge_stalled_runs_once_and_prints_the_count(
         **os.environ,
         "DATABASE_URL": migrated_database_url,
         "RASA_URL": rasa.url,
+        "RASA_AUTH_TOKEN": rasa.token,
         "PYTHONPATH": str(REPO_ROOT),
         "LOG_LEVEL": "WARNING",
     }
