@@ -21,6 +21,12 @@ export PYTHONPATH := $(CURDIR)
 # endpoints.yml reads these; launcher/stack.py sets them for `make run`, these defaults serve the other commands.
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
+# The action server's token (endpoints.yml `token`): yours when set, else 32 random bytes drawn once per make
+# invocation (`:=`, so every command of this run and its sub-makes share it); never a constant in the repository.
+ifeq ($(strip $(ACTION_SERVER_TOKEN)),)
+ACTION_SERVER_TOKEN := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+endif
+export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
         test-e2e browser bench cross-validate lock lock-bot lock-backend clean

@@ -7,7 +7,7 @@ Each figure is measured here, in one run, next to a baseline measured in the sam
 - model training: `rasa train` of our data and config with an empty Rasa cache; baseline: the same data with
   Rasa's default pipeline and policies (config.yml with only `recipe`, `language` and `assistant_id`).
 - time from `make run` to the first answer: the whole service, with the environments installed and the model
-  trained; baseline: `rasa run` alone on the same model.
+  trained; baseline: `rasa run` alone on the same model (its HTTP API locked, as bot/rasa_server.py runs it).
 - resident memory of each process once it has answered (VmRSS of the process and its children);
   baseline: that `rasa run` alone.
 
@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.report import git_commit, replace_section
-from launcher.stack import BOT_VENV, DEFAULT_MODEL, REPO_ROOT, Ports, free_port
+from launcher.stack import BOT_PYTHON, BOT_VENV, DEFAULT_MODEL, REPO_ROOT, Ports, free_port, generate_token
 
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -166,9 +166,9 @@ def _classify(pid: int) -> str | None:
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     if "-m cs_backend serve" in cmdline:
         return "cs_backend"
-    if "rasa run actions" in cmdline:
+    if "-m bot.action_server" in cmdline:
         return "action server"
-    if "rasa run --model" in cmdline:
+    if "-m bot.rasa_server" in cmdline:
         return "Rasa server"
     return None
 
@@ -211,12 +211,13 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
     port = free_port()
     started = time.monotonic()
     rasa = subprocess.Popen(
+        # `rasa run` with its HTTP API locked, as the service runs it (bot/rasa_server.py).
         [
-            str(BOT_VENV / "bin" / "rasa"),
-            "run",
+            str(BOT_PYTHON),
+            "-m",
+            "bot.rasa_server",
             "--model",
             str(DEFAULT_MODEL),
-            "--enable-api",
             "--interface",
             "127.0.0.1",
             "--port",
@@ -227,7 +228,10 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
         env={
             **os.environ,
             **QUIET_ENV,
+            "PYTHONPATH": str(REPO_ROOT),
             "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook",
+            "ACTION_SERVER_TOKEN": generate_token(),
+            "RASA_AUTH_TOKEN": generate_token(),
             "RASA_EVENTS_DB": str(work / "alone-events.db"),
         },
         stdout=subprocess.DEVNULL,

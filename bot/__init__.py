@@ -1,1 +1,2 @@
-"""Rasa-side Python of the assistant: custom NLU components, and the strict check of the training data."""
+"""Rasa-side Python of the assistant: custom NLU components, the strict check of the training data, and the
+token-locked starters of the Rasa server (rasa_server.py) and the action server (action_server.py)."""

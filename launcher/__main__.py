@@ -6,7 +6,7 @@ its health check, prints the URLs, forwards each process's output with a name pr
 on Ctrl-C (SIGINT) or SIGTERM stops them all. If one process dies, the others are stopped and the launcher
 exits non-zero, so a half-running service never looks healthy.
 
-Exit codes: 0 stopped on request, 1 startup failed or a process died, 2 no trained model, 130 stopped before
+Exit codes: 0 stopped on request, 1 bad configuration, startup failed or a process died, 2 no trained model,
 startup finished.
 
 Configuration (environment variables, all optional):
@@ -18,7 +18,15 @@ Configuration (environment variables, all optional):
     RASA_ENDPOINTS                      Rasa endpoints file                (endpoints.yml)
     RASA_EVENTS_DB                      SQLite file of Rasa's SQL event broker, read by cs_backend
                                         (var/rasa_events.db; sets cs_backend's RASA_EVENTS_URL to match)
+    RASA_AUTH_TOKEN                     token of Rasa's HTTP API, used by cs_backend (unset: a random one
+                                        for this run; at least 16 characters when set)
+    ACTION_SERVER_TOKEN                 token of the action server, sent by Rasa (same rules)
+    RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
+                                        browser: the sites that embed the widget (the demo website's)
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
+
+The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself
+(docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ from types import FrameType
 
 from launcher.stack import (
     DEFAULT_MODEL,
+    RASA_TOKEN_VARIABLE,
     REPO_ROOT,
+    ConfigurationError,
     Ports,
     ServiceStack,
     StartupError,
@@ -56,7 +66,8 @@ class StopRequest:
         return self.requested
 
 
-def banner(ports: Ports, seconds: float) -> str:
+def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
+    token = "yours" if rasa_token_given else "random for this run, not shown"
     return (
         "\n"
         f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
@@ -64,6 +75,7 @@ def banner(ports: Ports, seconds: float) -> str:
         f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
         f"  Tickets:                       {ports.backend_url}/api/tickets\n"
         f"  Rasa server (REST channel):    {ports.rasa_url}/webhooks/rest/webhook\n"
+        f"  Rasa HTTP API (token only):    {ports.rasa_url}/  ({RASA_TOKEN_VARIABLE}: {token})\n"
         f"  Action server:                 {ports.actions_url}/health\n"
         f"  Logs:                          {LOG_DIR}\n"
     )
@@ -76,7 +88,11 @@ def run_until_stopped() -> int:
     if not model.exists():
         print(f"No trained model at {model}: run `make model` (make run does it for you).", file=sys.stderr)
         return 2
-    specs = service_specs(ports, model)
+    try:
+        specs = service_specs(ports, model)
+    except ConfigurationError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 1
     # Rasa's SQL event broker creates its SQLite file but not the directory.
     Path(specs[0].env["RASA_EVENTS_DB"]).parent.mkdir(parents=True, exist_ok=True)
     stack = ServiceStack(specs, log_dir=LOG_DIR, echo=sys.stdout)
@@ -95,7 +111,8 @@ def run_until_stopped() -> int:
     except (StartupError, OSError) as error:
         print(f"Startup failed: {error}", file=sys.stderr)
         return 1
-    print(banner(ports, time.monotonic() - started), flush=True)
+    rasa_token_given = bool(os.environ.get(RASA_TOKEN_VARIABLE, "").strip())
+    print(banner(ports, time.monotonic() - started, rasa_token_given), flush=True)
 
     exited = stack.wait_for_exit(stop.is_requested)
     if exited is not None:

@@ -5,6 +5,11 @@ launcher` (`make run`) starts all three, the end-to-end tests do the same on fre
 start only cs_backend (`backend_spec`). Each process runs in its own process group, so stopping
 it (SIGTERM, then SIGKILL after a grace period) also stops whatever it started.
 
+The services prove who calls them with two tokens (docs/SECURITY.md): RASA_AUTH_TOKEN locks Rasa's HTTP API
+(cs_backend sends it), ACTION_SERVER_TOKEN locks the action server (Rasa sends it, endpoints.yml). Each is the
+caller's when set, else a random one generated for this run; they reach the processes only through their
+environment, never their command lines (which every local user can read) nor any output.
+
 Standard library only, and Python 3.10: both environments import it (the backend's CPython 3.11 runs the
 launcher and the end-to-end tests, the bot's CPython 3.10 runs the action tests).
 """
@@ -14,12 +19,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT_VENV = REPO_ROOT / ".venv-bot"
 BACKEND_VENV = REPO_ROOT / ".venv-backend"
 BACKEND_PYTHON = BACKEND_VENV / "bin" / "python"
+BOT_PYTHON = BOT_VENV / "bin" / "python"
 DEFAULT_MODEL = REPO_ROOT / "models" / "assistant.tar.gz"
 DEFAULT_EVENTS_DB = REPO_ROOT / "var" / "rasa_events.db"
 DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
@@ -38,10 +47,25 @@ READY_POLL_SECONDS = 0.5
 EXIT_POLL_SECONDS = 0.2
 PROBE_TIMEOUT_SECONDS = 2.0
 PUMP_JOIN_SECONDS = 5.0
+# The tokens between the services: each locks one service's API (see the module docstring).
+RASA_TOKEN_VARIABLE = "RASA_AUTH_TOKEN"
+ACTION_SERVER_TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
+TOKEN_VARIABLES = (RASA_TOKEN_VARIABLE, ACTION_SERVER_TOKEN_VARIABLE)
+# A token set by hand must be at least this long; a generated one has 43 characters (32 random bytes).
+MIN_TOKEN_LENGTH = 16
+GENERATED_TOKEN_BYTES = 32
+# The web origins allowed to call Rasa from a browser (comma-separated); default: the demo website's.
+CORS_ORIGINS_VARIABLE = "RASA_CORS_ORIGINS"
+# scheme://host[:port] and nothing else: no path, none of the characters Rasa's CORS library reads as a regex.
+_ORIGIN = re.compile(r"https?://[^/\s*?\\\]\[]+")
 
 
 class StartupError(RuntimeError):
     """A process exited before it was ready, or not every process was ready in time."""
+
+
+class ConfigurationError(StartupError):
+    """A variable of the launcher's configuration has a value it cannot use (nothing was started)."""
 
 
 class StartupInterrupted(Exception):
@@ -55,9 +79,12 @@ class ProcessSpec:
     name: str
     argv: Sequence[str]
     ready_url: str
-    env: Mapping[str, str] = field(default_factory=dict)
+    # Not in the repr: it holds the tokens.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Extra readiness condition on the health response body (e.g. "a model is loaded").
     ready_check: Callable[[bytes], bool] | None = None
+    # Query parameters of the health check (Rasa's token), kept out of `ready_url` so that it can be shown.
+    ready_query: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -119,15 +146,34 @@ def backend_command(*arguments: str) -> list[str]:
     return [str(BACKEND_PYTHON), "-m", "cs_backend", *arguments]
 
 
+def generate_token() -> str:
+    """A random token for one run (URL-safe: it travels as a query parameter)."""
+    return secrets.token_urlsafe(GENERATED_TOKEN_BYTES)
+
+
+def service_token(name: str, given: str | None) -> str:
+    """The token in the variable `name`: `given` when set (long enough), else a new random one."""
+    token = (given or "").strip()
+    if not token:
+        return generate_token()
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigurationError(
+            f"{name} must be at least {MIN_TOKEN_LENGTH} characters long (unset: generated)"
+        )
+    return token
+
+
 def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment every process runs with: where the others listen, and Rasa's events database.
+    """The environment every process runs with: where the others listen, Rasa's events database, the tokens.
 
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
     var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend
-    reads (RASA_EVENTS_URL, unless the caller set that).
+    reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN and ACTION_SERVER_TOKEN are taken
+    the same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
+    tokens = {name: service_token(name, extra.pop(name, os.environ.get(name))) for name in TOKEN_VARIABLES}
     return {
         "PYTHONPATH": str(REPO_ROOT),
         "PYTHONUNBUFFERED": "1",
@@ -139,8 +185,25 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": events_db,
         "RASA_EVENTS_URL": os.environ.get("RASA_EVENTS_URL", f"sqlite:///{events_db}"),
+        **tokens,
         **extra,
     }
+
+
+def cors_origins(ports: Ports, configured: str | None) -> list[str]:
+    """The web origins allowed to call Rasa from a browser: `configured` (RASA_CORS_ORIGINS, comma-separated)
+    when set, else the demo website's (cs_backend's address, also as 127.0.0.1 and localhost)."""
+    if configured and configured.strip():
+        origins = [origin.strip().rstrip("/") for origin in configured.split(",") if origin.strip()]
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ConfigurationError(
+                    f"{CORS_ORIGINS_VARIABLE}: {origin!r} is not an origin like https://www.example.com"
+                    " (scheme, host and port only; no wildcard)"
+                )
+        return origins
+    defaults = [ports.backend_url, f"http://127.0.0.1:{ports.backend}", f"http://localhost:{ports.backend}"]
+    return list(dict.fromkeys(defaults))
 
 
 def backend_spec(ports: Ports, env: Mapping[str, str]) -> ProcessSpec:
@@ -154,14 +217,14 @@ def backend_spec(ports: Ports, env: Mapping[str, str]) -> ProcessSpec:
 
 
 def actions_spec(ports: Ports, env: Mapping[str, str]) -> ProcessSpec:
-    """The Rasa action server (the `actions` package), under the bot interpreter."""
+    """The action server (the `actions` package behind bot/action_server.py's token check), under the bot
+    interpreter; it reads its token from ACTION_SERVER_TOKEN."""
     return ProcessSpec(
         name="actions",
-        argv=[str(BOT_VENV / "bin" / "rasa"), "run", "actions", "--actions", "actions"]
-        + ["--port", str(ports.actions)],
+        argv=[str(BOT_PYTHON), "-m", "bot.action_server", "--actions", "actions"]
+        + ["--host", ports.host, "--port", str(ports.actions)],
         ready_url=f"{ports.actions_url}/health",
-        # rasa-sdk has no host option; its runner reads SANIC_HOST (it binds all interfaces otherwise).
-        env={**env, "SANIC_HOST": ports.host},
+        env=env,
     )
 
 
@@ -172,16 +235,21 @@ def _rasa_model_loaded(body: bytes) -> bool:
         return False
 
 
-def rasa_spec(ports: Ports, env: Mapping[str, str], model: Path, endpoints: str) -> ProcessSpec:
-    """The Rasa server with its HTTP API, ready once the model is loaded (not merely listening)."""
+def rasa_spec(
+    ports: Ports, env: Mapping[str, str], model: Path, endpoints: str, origins: Sequence[str]
+) -> ProcessSpec:
+    """The Rasa server, its HTTP API locked by RASA_AUTH_TOKEN (bot/rasa_server.py) and callable from browser
+    pages of `origins` only; ready once the model is loaded (not merely listening)."""
     return ProcessSpec(
         name="rasa",
-        argv=[str(BOT_VENV / "bin" / "rasa"), "run", "--model", str(model), "--enable-api", "--cors", "*"]
+        argv=[str(BOT_PYTHON), "-m", "bot.rasa_server", "--model", str(model), "--cors", *origins]
         + ["--interface", ports.host, "--port", str(ports.rasa)]
         + ["--credentials", str(REPO_ROOT / "credentials.yml"), "--endpoints", endpoints],
+        # /status is part of the HTTP API: it needs the token too.
         ready_url=f"{ports.rasa_url}/status",
         env=env,
         ready_check=_rasa_model_loaded,
+        ready_query={"token": env[RASA_TOKEN_VARIABLE]},
     )
 
 
@@ -192,14 +260,23 @@ def service_specs(
 ) -> list[ProcessSpec]:
     """The three processes of the service, wired to each other through `ports`, in start order.
 
-    `extra_env` may also name Rasa's endpoints file, RASA_ENDPOINTS (else the caller's, else endpoints.yml).
+    `extra_env` may also name Rasa's endpoints file, RASA_ENDPOINTS (else the caller's, else endpoints.yml),
+    and the origins allowed to call Rasa from a browser, RASA_CORS_ORIGINS (`cors_origins`). Raises
+    ConfigurationError when a token or an origin cannot be used.
     """
     env = service_env(ports, extra_env)
     endpoints = env.pop("RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(DEFAULT_ENDPOINTS)))
-    return [backend_spec(ports, env), actions_spec(ports, env), rasa_spec(ports, env, model, endpoints)]
+    origins = cors_origins(ports, env.pop(CORS_ORIGINS_VARIABLE, os.environ.get(CORS_ORIGINS_VARIABLE)))
+    return [
+        backend_spec(ports, env),
+        actions_spec(ports, env),
+        rasa_spec(ports, env, model, endpoints, origins),
+    ]
 
 
-def _probe(url: str, check: Callable[[bytes], bool] | None) -> bool:
+def _probe(url: str, check: Callable[[bytes], bool] | None, query: Mapping[str, str]) -> bool:
+    if query:
+        url = f"{url}?{urllib.parse.urlencode(query)}"
     try:
         with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as response:
             body = response.read()
@@ -272,7 +349,7 @@ class ServiceStack:
                         f"{spec.name} exited with code {returncode} before it was ready"
                         + (f"; see {self.log_path(spec.name)}" if self.log_dir else "")
                     )
-                if _probe(spec.ready_url, spec.ready_check):
+                if _probe(spec.ready_url, spec.ready_check, spec.ready_query):
                     pending.remove(spec)
             if not pending:
                 return

@@ -22,6 +22,7 @@ from launcher.stack import (
     ServiceStack,
     StartupError,
     backend_command,
+    generate_token,
     service_specs,
 )
 from tests.support import REPO_ROOT, unavailable
@@ -51,6 +52,10 @@ def service(service_paths: tuple[Path, Path]) -> Iterator[RunningService]:
         "REDIS_URL": "",
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": str(database_path.parent / "rasa_events.db"),
+        # Chosen here, so the tests know them (the launcher would generate its own); the nudge CLI reads
+        # RASA_AUTH_TOKEN from this environment too.
+        "RASA_AUTH_TOKEN": generate_token(),
+        "ACTION_SERVER_TOKEN": generate_token(),
         "OUTCOME_POLL_INTERVAL_SECONDS": "0.5",
         # Customers count as stalled after 1.8 s; the nudge test runs the job itself (`nudge-stalled`).
         "ONBOARDING_STALLED_AFTER_HOURS": "0.0005",

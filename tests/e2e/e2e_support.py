@@ -1,4 +1,4 @@
-"""What the end-to-end tests share: the running service's addresses, database and environment."""
+"""What the end-to-end tests share: the running service's addresses, database, environment and tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher.stack import Ports
+import aiohttp
+
+from launcher.stack import ACTION_SERVER_TOKEN_VARIABLE, RASA_TOKEN_VARIABLE, Ports
 
 
 @dataclass(frozen=True)
@@ -15,10 +17,38 @@ class RunningService:
     ports: Ports
     database_path: Path
     log_dir: Path
-    env: dict[str, str]  # what the service runs with (DATABASE_URL, RASA_URL, ...), for its CLI commands
+    env: dict[
+        str, str
+    ]  # what the service runs with (DATABASE_URL, RASA_URL, tokens...), for its CLI commands
+
+    @property
+    def rasa_token(self) -> str:
+        """The token of Rasa's HTTP API (RASA_AUTH_TOKEN)."""
+        return self.env[RASA_TOKEN_VARIABLE]
+
+    @property
+    def action_server_token(self) -> str:
+        """The token Rasa sends to the action server (ACTION_SERVER_TOKEN)."""
+        return self.env[ACTION_SERVER_TOKEN_VARIABLE]
 
     def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         """Read the service's database directly: what was stored, not what the API says."""
         with sqlite3.connect(self.database_path) as connection:
             connection.row_factory = sqlite3.Row
             return connection.execute(sql, params).fetchall()
+
+    async def tracker(self, sender: str) -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API (with its token)."""
+        url = f"{self.ports.rasa_url}/conversations/{sender}/tracker"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, params={"token": self.rasa_token}) as response,
+        ):
+            assert response.status == 200, await response.text()
+            tracker: dict[str, Any] = await response.json()
+        return tracker
+
+    async def form_state(self, sender: str) -> tuple[str | None, str | None]:
+        """(requested slot, active form) of the conversation: what the assistant is asking for."""
+        tracker = await self.tracker(sender)
+        return tracker["slots"].get("requested_slot"), (tracker.get("active_loop") or {}).get("name")

@@ -34,11 +34,6 @@ async def get_json(url: str, **params: str) -> Any:
         return await response.json()
 
 
-async def tracker_state(rasa_url: str, sender: str) -> tuple[str | None, str | None]:
-    tracker = await get_json(f"{rasa_url}/conversations/{sender}/tracker")
-    return tracker["slots"].get("requested_slot"), (tracker.get("active_loop") or {}).get("name")
-
-
 async def test_onboarding_step_by_step_to_the_ces_question(service: RunningService) -> None:
     backend, chat = service.ports.backend_url, RestChat(service.ports.rasa_url)
     steps = (await get_json(f"{backend}/api/onboarding/steps"))["steps"]
@@ -59,7 +54,7 @@ async def test_onboarding_step_by_step_to_the_ces_question(service: RunningServi
         if done < len(steps):
             assert f"{done} of {len(steps)}" in turn.text and order[done]["title"] in turn.text, turn.text
     assert progress["completed"]
-    assert await tracker_state(service.ports.rasa_url, chat.sender) == (
+    assert await service.form_state(chat.sender) == (
         "ces_score",
         "onboarding_feedback_form",
     )
@@ -85,7 +80,7 @@ async def test_two_misunderstandings_offer_a_person_who_gets_a_ticket(service: R
     assert "/request_human" in [button["payload"] for button in turn.buttons], turn
 
     await chat.say("/request_human")  # "Yes, get me a person"
-    assert await tracker_state(service.ports.rasa_url, chat.sender) == ("email", "ticket_form")
+    assert await service.form_state(chat.sender) == ("email", "ticket_form")
     turn = await chat.say(email)
     found = re.search(r"#(\d+)", turn.text)
     assert found, turn.text

@@ -1,4 +1,6 @@
-"""`python -m launcher` (make run): starts the three processes, says where they are, Ctrl-C stops them all."""
+"""`python -m launcher` (make run): starts the three processes, says where they are, Ctrl-C stops them all; it
+locks Rasa's HTTP API and the action server with tokens of its own that it never shows, and refuses a
+configuration that would open them."""
 
 from __future__ import annotations
 
@@ -7,10 +9,24 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
-from launcher.stack import BACKEND_PYTHON, Ports, backend_command
+import pytest
+
+from launcher.stack import (
+    ACTION_SERVER_TOKEN_VARIABLE,
+    BACKEND_PYTHON,
+    RASA_TOKEN_VARIABLE,
+    TOKEN_VARIABLES,
+    Ports,
+    backend_command,
+)
 from tests.support import REPO_ROOT
+
+LAUNCHER_LOG_DIR = REPO_ROOT / "var" / "log"
 
 
 def _listening(port: int) -> bool:
@@ -39,12 +55,56 @@ def _alive(pid: int) -> bool:
     return status.exists() and status.read_text().split()[2] != "Z"
 
 
-def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: Path) -> None:
+def _environment(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
+def _command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def assert_tokens_generated_and_kept_secret(
+    children: Iterable[int], rasa_url: str, output: str
+) -> dict[str, str]:
+    """Each service got its own random token through its environment; Rasa's API needs it; no command line,
+    output or log file shows a token. Returns the tokens."""
+    commands = {pid: _command_line(pid) for pid in children}
+    rasa = next(pid for pid, command in commands.items() if "bot.rasa_server" in command)
+    backend = next(pid for pid, command in commands.items() if "cs_backend serve" in command)
+    tokens = {name: _environment(rasa)[name] for name in TOKEN_VARIABLES}
+    assert len(tokens[RASA_TOKEN_VARIABLE]) >= 40 and len(tokens[ACTION_SERVER_TOKEN_VARIABLE]) >= 40
+    assert tokens[RASA_TOKEN_VARIABLE] != tokens[ACTION_SERVER_TOKEN_VARIABLE]
+    assert _environment(backend)[RASA_TOKEN_VARIABLE] == tokens[RASA_TOKEN_VARIABLE]
+
+    tracker = f"{rasa_url}/conversations/launcher-check/tracker"
+    assert _status(tracker) == 401
+    assert _status(f"{tracker}?token={tokens[RASA_TOKEN_VARIABLE]}") == 200
+
+    logs = "".join(path.read_text(errors="replace") for path in LAUNCHER_LOG_DIR.glob("*.log"))
+    for name, token in tokens.items():
+        assert token not in output, f"{name} printed"
+        assert token not in logs, f"{name} in {LAUNCHER_LOG_DIR}"
+        assert not [command for command in commands.values() if token in command], f"{name} in a command line"
+    return tokens
+
+
+def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
+    service_paths: tuple[Path, Path], tmp_path: Path
+) -> None:
     ports = Ports.pick_free()
     listening_ports = (ports.backend, ports.actions, ports.rasa)
     database = tmp_path / "launcher.db"
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in TOKEN_VARIABLES},
         **ports.as_env(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "REDIS_URL": "",
@@ -76,9 +136,11 @@ def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: 
         banner = "".join(output)
         assert f"http://127.0.0.1:{ports.backend}/" in banner
         assert f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook" in banner
+        assert "RASA_AUTH_TOKEN: random for this run, not shown" in banner
         children = _descendants(launcher.pid)
         assert len(children) >= 3
         assert all(_listening(port) for port in listening_ports)
+        tokens = assert_tokens_generated_and_kept_secret(children, ports.rasa_url, banner)
 
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=60) == 0
@@ -89,5 +151,35 @@ def test_ctrl_c_stops_every_process(service_paths: tuple[Path, Path], tmp_path: 
 
     rest = launcher.stdout.read() if launcher.stdout else ""
     assert "All processes stopped." in rest
+    assert not [name for name, token in tokens.items() if token in rest]
     assert not [pid for pid in children if _alive(pid)]
     assert not [port for port in listening_ports if _listening(port)]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("RASA_CORS_ORIGINS", "*", "RASA_CORS_ORIGINS: '*' is not an origin"),
+        ("RASA_CORS_ORIGINS", "https://shop.example, https://.*", "is not an origin"),
+        ("RASA_CORS_ORIGINS", "https://shop.example/widget", "is not an origin"),
+        ("RASA_AUTH_TOKEN", "short", "RASA_AUTH_TOKEN must be at least 16 characters"),
+        ("ACTION_SERVER_TOKEN", "short", "ACTION_SERVER_TOKEN must be at least 16 characters"),
+    ],
+)
+def test_a_configuration_that_would_open_a_door_is_refused(
+    service_paths: tuple[Path, Path], variable: str, value: str, message: str
+) -> None:
+    ports = Ports.pick_free()
+    env = {**os.environ, **ports.as_env(), variable: value}
+    launcher = subprocess.run(
+        [str(BACKEND_PYTHON), "-m", "launcher"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    assert message in launcher.stderr
+    assert "Starting" not in launcher.stdout
+    assert not [port for port in (ports.backend, ports.actions, ports.rasa) if _listening(port)]

@@ -27,15 +27,6 @@ ANSWERS = {
 RATING = "5"
 
 
-async def requested_slot(rasa_url: str, sender: str) -> tuple[str | None, str | None]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{rasa_url}/conversations/{sender}/tracker") as response,
-    ):
-        tracker = await response.json()
-    return tracker["slots"].get("requested_slot"), (tracker.get("active_loop") or {}).get("name")
-
-
 def answer_for(slot: str, email: str) -> str:
     if slot in ANSWERS:
         return ANSWERS[slot].format(email=email)
@@ -45,7 +36,7 @@ def answer_for(slot: str, email: str) -> str:
 
 
 async def report_problem_and_rate(
-    say: Callable[[str], Awaitable[BotTurn]], rasa_url: str, sender: str, email: str
+    say: Callable[[str], Awaitable[BotTurn]], service: RunningService, sender: str, email: str
 ) -> tuple[int, list[str]]:
     """Run the conversation; return the ticket number the bot told and everything it said."""
     transcript: list[str] = []
@@ -55,7 +46,7 @@ async def report_problem_and_rate(
     transcript.append(turn.text)
     ticket_number: int | None = None
     for _ in range(8):
-        slot, loop = await requested_slot(rasa_url, sender)
+        slot, loop = await service.form_state(sender)
         if slot is None and loop is None:
             break
         assert slot is not None, f"form {loop} active without a requested slot; bot said {transcript[-1]!r}"
@@ -71,7 +62,7 @@ async def report_problem_and_rate(
 async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
     chat = RestChat(service.ports.rasa_url)
     email = f"{chat.sender}@example.com"
-    number, _ = await report_problem_and_rate(chat.say, service.ports.rasa_url, chat.sender, email)
+    number, _ = await report_problem_and_rate(chat.say, service, chat.sender, email)
 
     # What the API says ...
     async with (
@@ -115,7 +106,7 @@ async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningS
     await chat.connect()
     try:
         email = f"widget-{chat.session_id[:8]}@example.com"
-        number, _ = await report_problem_and_rate(chat.say, service.ports.rasa_url, chat.session_id, email)
+        number, _ = await report_problem_and_rate(chat.say, service, chat.session_id, email)
     finally:
         await chat.close()
 
@@ -129,9 +120,7 @@ async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningS
 
 async def test_ticket_status_by_number_over_rest(service: RunningService) -> None:
     chat = RestChat(service.ports.rasa_url)
-    number, _ = await report_problem_and_rate(
-        chat.say, service.ports.rasa_url, chat.sender, f"{chat.sender}@example.com"
-    )
+    number, _ = await report_problem_and_rate(chat.say, service, chat.sender, f"{chat.sender}@example.com")
     turn = await chat.say(f"what is the status of ticket {number}?")
     assert str(number) in turn.text and "open" in turn.text.lower(), turn.text
 
