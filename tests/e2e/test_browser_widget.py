@@ -1,4 +1,5 @@
-"""The demo website in a real browser: the widget talks to Rasa over socket.io, shows replies and buttons."""
+"""The demo website in a real browser: the widget talks to Rasa over socket.io (Rasa's CORS allows the page's
+origin), shows replies and buttons."""
 
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ async def test_widget_chat_in_browser(service: RunningService) -> None:
 
             await page.get_by_role("button", name="Open support chat").click()
             await expect(page.get_by_test_id("widget-status")).to_have_text("online", timeout=15_000)
+
+            # The widget's fallback transport, HTTP long-polling, is a cross-origin request from this page:
+            # Rasa's CORS allows the demo website's origin (RASA_CORS_ORIGINS), so the browser lets it pass.
+            handshake = await page.evaluate(
+                "url => fetch(url).then(answer => answer.text())",
+                f"{service.ports.rasa_url}/socket.io/?EIO=4&transport=polling",
+            )
+            assert handshake.startswith("0{"), handshake
 
             await send(page, "hello")
             bot_messages = page.locator(".csw-bot .csw-text")
