@@ -1,7 +1,7 @@
 /*
  * Support chat widget for the website channel.
  *
- * Speaks Rasa's socket.io channel (credentials.yml `socketio`): it asks for a session with `session_request`,
+ * Speaks Rasa's socket.io channel (credentials.yml `bot.channels.socketio.CheckedSocketIOInput`, channel name `socketio`): it asks for a session with `session_request`,
  * sends `user_uttered` and renders `bot_uttered`. The session id lives in localStorage so a reload or a second tab
  * continues the same conversation, and the transcript lives in sessionStorage so a reload does not blank it.
  *
