@@ -1,8 +1,8 @@
 /*
  * Support chat widget for the website channel.
  *
- * Speaks Rasa's socket.io channel (credentials.yml `bot.channels.socketio.CheckedSocketIOInput`, channel name `socketio`): it asks for a session with `session_request`,
- * sends `user_uttered` and renders `bot_uttered`. The session id lives in localStorage so a reload or a second tab
+ * Speaks Rasa's socket.io channel (`socketio`, served by bot/channels/socketio.py, credentials.yml): it asks for a
+ * session with `session_request`, sends `user_uttered` and renders `bot_uttered`. The session id lives in localStorage so a reload or a second tab
  * continues the same conversation, and the transcript lives in sessionStorage so a reload does not blank it.
  *
  * Usage: <script src="/static/vendor/socket.io-4.8.1.min.js"></script>
