@@ -1,7 +1,7 @@
 """Checks one service call: its headers, its timestamp within the window, its signature, and that it is new.
 
-Each refusal names only the header that is wrong: the client learns nothing more (not whether the
-timestamp or the signature failed for a reason other than its header being missing or malformed).
+Each refusal names only the header that is wrong; why (stale, mismatched, replayed, no secret configured) goes
+to the server log only.
 """
 
 from __future__ import annotations
@@ -54,10 +54,6 @@ class ServiceVerifier:
         self._seen = seen
         self._window_seconds = window_seconds
         self._clock = clock
-
-    @property
-    def configured(self) -> bool:
-        return self._secret is not None
 
     def check_headers(self, headers: Mapping[str, str]) -> tuple[str, str, list[str]]:
         """The timestamp, nonce and v1 signatures, checked before the body is read."""

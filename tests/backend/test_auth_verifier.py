@@ -66,7 +66,6 @@ async def test_a_signature_is_accepted_once() -> None:
 
 async def test_without_a_secret_nothing_passes() -> None:
     check = ServiceVerifier(None, InProcessSeenSignatures(), clock=lambda: NOW)
-    assert not check.configured
     headers = signature_headers(TEST_SERVICE_SECRET, "GET", "/api/tickets", now=NOW)
     with pytest.raises(AuthenticationFailed, match=SIGNATURE_HEADER):
         await check.verify("GET", "/api/tickets", headers, b"")
