@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.live_events import LiveEvents, Subscription
@@ -14,7 +15,7 @@ from cs_backend.onboarding.checklist import Checklist
 from cs_backend.rasa_client import RasaClient
 
 if TYPE_CHECKING:
-    from cs_backend.api.registry import ApiRoute
+    from cs_backend.api.registry import Access, ApiRoute
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -23,6 +24,11 @@ LIVE_EVENTS = web.AppKey[LiveEvents]("live_events")
 SCHEMA_REVISION = web.AppKey("schema_revision", str)
 # Documented API routes, in registration order (api/openapi.py builds the document from them).
 API_ROUTES = web.AppKey[list["ApiRoute"]]("api_routes")
+# The access each registered API route declares, by aiohttp route (what the auth middleware matched); routes
+# not in it (the demo page, /static) are public.
+ROUTE_ACCESS = web.AppKey[dict[web.AbstractRoute, "Access"]]("route_access")
+# Checks the signatures of service calls (cs_backend/auth), created at startup by main.service_auth_context.
+SERVICE_VERIFIER = web.AppKey("service_verifier", ServiceVerifier)
 # Built on first request and reused: the routes cannot change once the app runs.
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 # Subscriptions of the open /api/events streams, ended on shutdown so that shutdown does not wait for them.

@@ -28,6 +28,9 @@ _RASA_EVENTS_SCHEMES = frozenset(
     ("sqlite", "sqlite+aiosqlite", "postgres", "postgresql", "postgresql+asyncpg", "amqp", "amqps")
 )
 
+# A service secret set by hand must be at least this long (the launcher generates 43 characters).
+MIN_SERVICE_SECRET_LENGTH = 32
+
 # Request bodies above this size are refused with 413 (docs/API_CONTRACT.md: "larger than 64 KiB").
 MAX_BODY_BYTES = 64 * 1024
 
@@ -123,6 +126,13 @@ def _zero_or_more(name: str, text: str) -> float:
     return _number(name, text, allow_zero=True)
 
 
+def _service_secret(name: str, text: str) -> str:
+    if len(text) < MIN_SERVICE_SECRET_LENGTH:
+        # The value itself is never shown: it is a credential.
+        raise SettingsError(f"{name} must be at least {MIN_SERVICE_SECRET_LENGTH} characters long")
+    return text
+
+
 def _rasa_events_url(name: str, text: str) -> str:
     scheme = text.partition("://")[0]
     if scheme.lower() not in _RASA_EVENTS_SCHEMES:
@@ -169,6 +179,16 @@ class Settings:
         "Token of Rasa's HTTP API (Rasa's --auth-token), sent as the `token` query parameter of every call "
         "to Rasa and never logged. The launcher sets it (the same for Rasa; random for the run when unset). "
         "Unset: calls carry no token, and a Rasa that requires one refuses them (401).",
+        secret=True,
+    )
+    service_secret: str | None = _from_env(
+        "CS_BACKEND_SERVICE_SECRET",
+        None,
+        _service_secret,
+        "Shared secret of the service callers (the action server, scripts): each signs its requests with it "
+        f"(HMAC-SHA256, docs/API_CONTRACT.md), at least {MIN_SERVICE_SECRET_LENGTH} characters, never "
+        "logged. The launcher sets it (the same for the action server; random for the run when unset). "
+        "Unset: every route but /health/* and /api/openapi.json answers 401.",
         secret=True,
     )
     log_level: str = _from_env(

@@ -6,7 +6,9 @@ nothing: tests and `python -m cs_backend serve` both call create_app and let aio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -20,9 +22,14 @@ from cs_backend.app_keys import (
     OPEN_EVENT_STREAMS,
     OPENAPI_DOCUMENT,
     RASA_CLIENT,
+    ROUTE_ACCESS,
     SCHEMA_REVISION,
+    SERVICE_VERIFIER,
     SETTINGS,
 )
+from cs_backend.auth.middlewares import auth_middleware
+from cs_backend.auth.replay import create_seen_signatures
+from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.churn import routes as churn
 from cs_backend.config import Settings
 from cs_backend.conversations import routes as conversations
@@ -42,6 +49,8 @@ from cs_backend.outcomes import routes as outcomes
 from cs_backend.rasa_client import RasaClient
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
+
+log = logging.getLogger(__name__)
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
@@ -73,19 +82,41 @@ async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def create_app(settings: Settings | None = None) -> web.Application:
+def service_auth_context(clock: Callable[[], float]) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if settings.service_secret is None:
+            # Secure by default, yet still running: health checks, the OpenAPI document and the demo page
+            # keep working while every protected route answers 401.
+            log.warning("CS_BACKEND_SERVICE_SECRET is not set: every protected route answers 401")
+        seen = create_seen_signatures(settings.redis_url)
+        verifier = ServiceVerifier(settings.service_secret, seen, clock=clock)
+        app[SERVICE_VERIFIER] = verifier
+        yield
+        await verifier.close()
+
+    return context
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    """The app; `clock` (Unix seconds) is what signed requests' timestamps are compared with."""
     settings = settings if settings is not None else Settings.from_env()
     app = web.Application(
-        # Errors first (outermost), so a 413 from the size check is rendered as JSON too.
-        middlewares=[error_middleware, body_size_middleware],
+        # Errors first (outermost), so a 413 from the size check is rendered as JSON too; the body size is
+        # checked before the auth middleware reads a body to check its signature.
+        middlewares=[error_middleware, body_size_middleware, auth_middleware],
         # Also enforced while reading, for chunked bodies that declare no Content-Length.
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[SCHEMA_REVISION] = head_revision()
     app[API_ROUTES] = []
+    app[ROUTE_ACCESS] = {}
     app[OPENAPI_DOCUMENT] = {}
     app[OPEN_EVENT_STREAMS] = set()
+    app.cleanup_ctx.append(service_auth_context(clock))
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_events_context)
     app.cleanup_ctx.append(checklist_context)

@@ -34,9 +34,9 @@ def _cell(text: str) -> str:
 
 
 def route_table(routes: Sequence[ApiRoute]) -> str:
-    """Every route as a Markdown table row (method, path, summary, tag), in registration order."""
-    rows = ["| method | path | summary | tag |", "|---|---|---|---|"]
-    rows += [f"| {r.method} | `{r.path}` | {_cell(r.summary)} | {r.tag} |" for r in routes]
+    """Every route as a Markdown table row (method, path, summary, tag, access), in registration order."""
+    rows = ["| method | path | summary | tag | access |", "|---|---|---|---|---|"]
+    rows += [f"| {r.method} | `{r.path}` | {_cell(r.summary)} | {r.tag} | {r.access} |" for r in routes]
     return "\n".join(rows)
 
 

@@ -21,12 +21,15 @@ Configuration (environment variables, all optional):
     RASA_AUTH_TOKEN                     token of Rasa's HTTP API, used by cs_backend (unset: a random one
                                         for this run; at least 16 characters when set)
     ACTION_SERVER_TOKEN                 token of the action server, sent by Rasa (same rules)
+    CS_BACKEND_SERVICE_SECRET           key of the signatures of the action server's calls to cs_backend
+                                        (unset: a random one for this run; at least 32 characters when set)
     RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
                                         browser: the sites that embed the widget (the demo website's)
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
 
-The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself
-(docs/SECURITY.md).
+The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself; to call
+cs_backend's API, set CS_BACKEND_SERVICE_SECRET and sign the requests (docs/API_CONTRACT.md,
+docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
         f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
         f"  Website with the chat widget:  {ports.backend_url}/\n"
         f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
-        f"  Tickets:                       {ports.backend_url}/api/tickets\n"
+        f"  Tickets (signed calls only):   {ports.backend_url}/api/tickets\n"
         f"  Rasa server (REST channel):    {ports.rasa_url}/webhooks/rest/webhook\n"
         f"  Rasa HTTP API (token only):    {ports.rasa_url}/  ({RASA_TOKEN_VARIABLE}: {token})\n"
         f"  Action server:                 {ports.actions_url}/health\n"

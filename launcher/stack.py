@@ -5,10 +5,11 @@ launcher` (`make run`) starts all three, the end-to-end tests do the same on fre
 start only cs_backend (`backend_spec`). Each process runs in its own process group, so stopping
 it (SIGTERM, then SIGKILL after a grace period) also stops whatever it started.
 
-The services prove who calls them with two tokens (docs/SECURITY.md): RASA_AUTH_TOKEN locks Rasa's HTTP API
-(cs_backend sends it), ACTION_SERVER_TOKEN locks the action server (Rasa sends it, endpoints.yml). Each is the
-caller's when set, else a random one generated for this run; they reach the processes only through their
-environment, never their command lines (which every local user can read) nor any output.
+The services prove who calls them with three secrets (docs/SECURITY.md): RASA_AUTH_TOKEN locks Rasa's HTTP
+API (cs_backend sends it), ACTION_SERVER_TOKEN locks the action server (Rasa sends it, endpoints.yml), and
+CS_BACKEND_SERVICE_SECRET signs the action server's calls to cs_backend. Each is the caller's when set, else
+a random one generated for this run; they reach the processes only through their environment, never their
+command lines (which every local user can read) nor any output.
 
 Standard library only, and Python 3.10: both environments import it (the backend's CPython 3.11 runs the
 launcher and the end-to-end tests, the bot's CPython 3.10 runs the action tests).
@@ -50,9 +51,13 @@ PUMP_JOIN_SECONDS = 5.0
 # The tokens between the services: each locks one service's API (see the module docstring).
 RASA_TOKEN_VARIABLE = "RASA_AUTH_TOKEN"
 ACTION_SERVER_TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
-TOKEN_VARIABLES = (RASA_TOKEN_VARIABLE, ACTION_SERVER_TOKEN_VARIABLE)
+# The key of the HMAC signatures of service calls to cs_backend (cs_backend/auth, actions/api/signing.py).
+SERVICE_SECRET_VARIABLE = "CS_BACKEND_SERVICE_SECRET"
+TOKEN_VARIABLES = (RASA_TOKEN_VARIABLE, ACTION_SERVER_TOKEN_VARIABLE, SERVICE_SECRET_VARIABLE)
 # A token set by hand must be at least this long; a generated one has 43 characters (32 random bytes).
 MIN_TOKEN_LENGTH = 16
+# cs_backend asks more of its service secret (cs_backend/config.py MIN_SERVICE_SECRET_LENGTH).
+MIN_TOKEN_LENGTHS = {SERVICE_SECRET_VARIABLE: 32}
 GENERATED_TOKEN_BYTES = 32
 # The web origins allowed to call Rasa from a browser (comma-separated); default: the demo website's.
 CORS_ORIGINS_VARIABLE = "RASA_CORS_ORIGINS"
@@ -156,10 +161,9 @@ def service_token(name: str, given: str | None) -> str:
     token = (given or "").strip()
     if not token:
         return generate_token()
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigurationError(
-            f"{name} must be at least {MIN_TOKEN_LENGTH} characters long (unset: generated)"
-        )
+    min_length = MIN_TOKEN_LENGTHS.get(name, MIN_TOKEN_LENGTH)
+    if len(token) < min_length:
+        raise ConfigurationError(f"{name} must be at least {min_length} characters long (unset: generated)")
     return token
 
 
@@ -168,8 +172,8 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
 
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
     var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend
-    reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN and ACTION_SERVER_TOKEN are taken
-    the same way, else generated (`service_token`).
+    reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN and
+    CS_BACKEND_SERVICE_SECRET are taken the same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
@@ -270,8 +274,13 @@ def service_specs(
     return [
         backend_spec(ports, env),
         actions_spec(ports, env),
-        rasa_spec(ports, env, model, endpoints, origins),
+        # Rasa never calls cs_backend: it does not get the key that signs those calls.
+        rasa_spec(ports, without(env, SERVICE_SECRET_VARIABLE), model, endpoints, origins),
     ]
+
+
+def without(env: Mapping[str, str], name: str) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key != name}
 
 
 def _probe(url: str, check: Callable[[bytes], bool] | None, query: Mapping[str, str]) -> bool:

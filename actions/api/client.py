@@ -1,6 +1,8 @@
 """The one client the custom actions use to talk to cs_backend (docs/API_CONTRACT.md).
 
 - Base URL from ``CS_BACKEND_URL`` (default ``http://127.0.0.1:8000``), read when a client is created.
+- Every request is signed with ``CS_BACKEND_SERVICE_SECRET`` (actions/api/signing.py), over the exact bytes
+  sent; each attempt is signed as it starts, so a retry carries a fresh timestamp and nonce.
 - Every request has a total timeout (``aiohttp.ClientTimeout``).
 - Connection errors and timeouts are retried with exponential backoff (aiohttp-retry); HTTP answers, including
   4xx and 5xx, are never retried: they are final and raised as :class:`BackendError`.
@@ -19,10 +21,11 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import json as json_module
 import logging
 import os
 from collections.abc import Mapping
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
@@ -41,6 +44,7 @@ from actions.api.models import (
     Ticket,
     TicketPage,
 )
+from actions.api.signing import SECRET_ENV, signature_headers
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,26 @@ BASE_URL_ENV = "CS_BACKEND_URL"
 RETRYABLE_EXCEPTIONS: set[type[Exception]] = {aiohttp.ClientConnectionError, asyncio.TimeoutError}
 
 AnswerT = TypeVar("AnswerT", bound=BackendModel)
+
+# Where `_request` hands the body bytes to the signing trace (aiohttp's trace_request_ctx).
+_SIGNED_BODY = "signed_body"
+
+
+def _signing_trace(secret: str) -> aiohttp.TraceConfig:
+    """Signs each attempt when it starts, over the URL it is sent to and the body `_request` passes along."""
+
+    async def sign(
+        session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        request_context = context.trace_request_ctx or {}
+        body: bytes = request_context.get(_SIGNED_BODY, b"")
+        # The headers the request is about to be built with (aiohttp passes the same mapping on).
+        params.headers.update(signature_headers(secret, params.method, params.url.raw_path_qs, body))
+
+    trace = aiohttp.TraceConfig()
+    # aiohttp 3.9 annotates its trace signals as holding callbacks of callbacks; `sign` is what it calls.
+    trace.on_request_start.append(sign)  # type: ignore[arg-type]
+    return trace
 
 
 class BackendClient:
@@ -65,8 +89,11 @@ class BackendClient:
         connect_timeout: float = 2.0,
         attempts: int = 3,
         backoff: float = 0.25,
+        service_secret: str | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        # Without a secret the requests go unsigned, and cs_backend refuses them (401).
+        self._service_secret = service_secret or os.environ.get(SECRET_ENV, "").strip() or None
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._retry_options = ExponentialRetry(
             attempts=attempts,
@@ -79,8 +106,12 @@ class BackendClient:
         self._client: RetryClient | None = None
 
     async def __aenter__(self) -> BackendClient:
+        if self._service_secret is None:
+            logger.warning("%s is not set: cs_backend will refuse the actions' requests", SECRET_ENV)
         session = aiohttp.ClientSession(
-            timeout=self._timeout, headers={"Accept": "application/json", "User-Agent": "acme-rasa-actions"}
+            timeout=self._timeout,
+            headers={"Accept": "application/json", "User-Agent": "acme-rasa-actions"},
+            trace_configs=[_signing_trace(self._service_secret)] if self._service_secret else None,
         )
         self._client = RetryClient(client_session=session, retry_options=self._retry_options, logger=logger)
         return self
@@ -244,12 +275,21 @@ class BackendClient:
         """Sends the request and decodes a successful answer as `answer`; every failure is a BackendError."""
         if self._client is None:
             raise RuntimeError("BackendClient must be used as `async with BackendClient() as client:`")
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        # Serialised here, so that the signature covers exactly the bytes sent.
+        body = json_module.dumps(json).encode() if json is not None else b""
+        if json is not None:
+            headers["Content-Type"] = "application/json"
         url = f"{self.base_url}{path}"
         request = f"{method} {path}"
         try:
             async with self._client.request(
-                method, url, json=json, params=params, headers=headers
+                method,
+                url,
+                data=body if json is not None else None,
+                params=params,
+                headers=headers,
+                trace_request_ctx={_SIGNED_BODY: body},
             ) as response:
                 status = response.status
                 payload = await _read_json(response)

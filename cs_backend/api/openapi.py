@@ -17,11 +17,30 @@ import cs_backend
 from cs_backend.api.registry import ApiRoute
 from cs_backend.api.schemas import ErrorResponse
 from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
+from cs_backend.auth.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
+# How each `access` of api/registry.py is stated: the security scheme it requires (none for public).
+SERVICE_SCHEME = "serviceSignature"
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {"public": [], "service": [{SERVICE_SCHEME: []}]}
+_SECURITY_SCHEMES = {
+    SERVICE_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": SIGNATURE_HEADER,
+        "description": (
+            f"A signed service call: `{SIGNATURE_HEADER}: v1=<hex HMAC-SHA256>` over the method, the path "
+            f"with its query string, `{TIMESTAMP_HEADER}` (Unix seconds, within 300 s of the server clock), "
+            f"`{NONCE_HEADER}` (new for every request) and the SHA-256 of the body, with the service secret; "
+            'a signature is accepted once. docs/API_CONTRACT.md, "Authentication", gives the rules.'
+        ),
+    }
+}
+
 _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON or invalid input; `fields` names each bad field or parameter.",
+    401: "The request is not a valid signed service call: the message names the header that is wrong.",
     404: "Unknown resource.",
     409: "The resource's state does not allow this change.",
     413: "Request body larger than 64 KiB.",
@@ -104,7 +123,9 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             responses[str(status)] = entry
         # Every route with a body refuses other media types (api/requests.py), so none can forget the 415.
         body_errors = {415} if route.body is not None else set()
-        for status in sorted({*route.errors, *body_errors, 500}):
+        # Likewise the auth middleware refuses every unsigned call to a protected route.
+        auth_errors = {401} if route.access != "public" else set()
+        for status in sorted({*route.errors, *body_errors, *auth_errors, 500}):
             responses[str(status)] = {
                 "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}},
@@ -113,6 +134,7 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             "operationId": route.handler.__name__,
             "summary": route.summary,
             "tags": [route.tag],
+            "security": _SECURITY[route.access],
             "responses": responses,
         }
         if route.description:
@@ -135,7 +157,7 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             "events. Human summary: docs/API_CONTRACT.md.",
         },
         "paths": paths,
-        "components": {"schemas": definitions.get("$defs", {})},
+        "components": {"schemas": definitions.get("$defs", {}), "securitySchemes": _SECURITY_SCHEMES},
     }
     if server_url:
         document["servers"] = [{"url": server_url}]

@@ -1,6 +1,7 @@
 """The route registry every domain uses: each domain's `ROUTES` lists `ApiRoute`s, and `add_api_routes` adds
 them to the aiohttp router and records them on the app, where the OpenAPI document (api/openapi.py) and the
 route table of docs/ARCHITECTURE.md (cs_backend/reference.py) are built from them: neither can forget a route.
+Each route declares who may call it (`access`); the auth middleware (cs_backend/auth) enforces it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
-from cs_backend.app_keys import API_ROUTES
+from cs_backend.app_keys import API_ROUTES, ROUTE_ACCESS
+
+# Who may call a route. "service": a caller that signs its requests with the service secret (cs_backend/auth).
+# "public": anyone, on purpose (health checks, the OpenAPI document). The agents' and admins' roles join here.
+Access = Literal["public", "service"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class ApiRoute:
     # Error statuses besides 500, which every route can return.
     errors: Sequence[int] = field(default_factory=tuple)
     description: str | None = None
+    # Protected unless a route says otherwise: a new route cannot be left open by forgetting this field.
+    access: Access = "service"
 
     @property
     def path_parameters(self) -> list[str]:
@@ -49,5 +56,6 @@ class ApiRoute:
 
 def add_api_routes(app: web.Application, routes: Sequence[ApiRoute]) -> None:
     for route in routes:
-        app.router.add_route(route.method, route.path, route.handler)
+        aiohttp_route = app.router.add_route(route.method, route.path, route.handler)
         app[API_ROUTES].append(route)
+        app[ROUTE_ACCESS][aiohttp_route] = route.access

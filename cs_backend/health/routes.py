@@ -74,6 +74,7 @@ ROUTES = [
         summary="Liveness: the process is up",
         tag="health",
         responses={200: Response("Up.", LiveStatus)},
+        access="public",  # probes of orchestrators and load balancers carry no credential
     ),
     ApiRoute(
         "GET",
@@ -85,5 +86,6 @@ ROUTES = [
             200: Response("Ready.", ReadyStatus),
             503: Response("Not ready; the failing check says why.", ReadyStatus),
         },
+        access="public",
     ),
 ]

@@ -27,5 +27,6 @@ ROUTES = [
         summary="This OpenAPI 3.1 document",
         tag="meta",
         responses={200: Response("The OpenAPI document.", OpenApiDocument)},
+        access="public",  # describes the API, holds no data
     ),
 ]

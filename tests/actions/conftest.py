@@ -2,8 +2,9 @@
 
 `backend` runs `python -m cs_backend migrate` and then starts cs_backend with launcher/stack.py (the code
 `make run` uses) from .venv-backend on a free port with a fresh SQLite database, waits for GET /health/ready
-(60 s at most), points the actions at it through CS_BACKEND_URL, and stops it afterwards. Without
-.venv-backend the tests that need it are skipped, except under CI=true, where they fail.
+(60 s at most), points the actions at it through CS_BACKEND_URL, gives them its service secret through
+CS_BACKEND_SERVICE_SECRET (so their client signs what the real backend checks), and stops it afterwards.
+Without .venv-backend the tests that need it are skipped, except under CI=true, where they fail.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actions.api.signing import signature_headers
 from launcher.stack import (
     BACKEND_PYTHON,
+    SERVICE_SECRET_VARIABLE,
     Ports,
     ServiceStack,
     StartupError,
@@ -41,10 +44,22 @@ class RunningBackend:
     url: str
     database_path: Path
     log_path: Path
+    service_secret: str = field(repr=False)
 
     def get(self, path: str) -> Any:
-        """GET a JSON resource directly (not through the client under test)."""
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+        """GET a JSON resource directly (not through the client under test), signed; `path` as sent."""
+        return self._send("GET", path)
+
+    def post(self, path: str, payload: Any) -> Any:
+        """POST a JSON body directly, signed."""
+        return self._send("POST", path, json.dumps(payload).encode())
+
+    def _send(self, method: str, path: str, body: bytes | None = None) -> Any:
+        headers = signature_headers(self.service_secret, method, path, body or b"")
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"{self.url}{path}", data=body, headers=headers, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
 
 
@@ -82,17 +97,23 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
         stack.start(timeout=READY_TIMEOUT_SECONDS)
     except StartupError as error:
         raise RuntimeError(f"cs_backend did not start: {error}\n{stack.log_tails(4000)}") from error
-    previous_url = os.environ.get("CS_BACKEND_URL")
+    secret = env[SERVICE_SECRET_VARIABLE]  # service_env generated it for this session
+    previous = {name: os.environ.get(name) for name in ("CS_BACKEND_URL", SERVICE_SECRET_VARIABLE)}
     try:
         os.environ["CS_BACKEND_URL"] = ports.backend_url
+        os.environ[SERVICE_SECRET_VARIABLE] = secret
         yield RunningBackend(
-            url=ports.backend_url, database_path=database_path, log_path=stack.log_path("backend")
+            url=ports.backend_url,
+            database_path=database_path,
+            log_path=stack.log_path("backend"),
+            service_secret=secret,
         )
     finally:
-        if previous_url is None:
-            os.environ.pop("CS_BACKEND_URL", None)
-        else:
-            os.environ["CS_BACKEND_URL"] = previous_url
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         stack.stop()
 
 

@@ -3,8 +3,6 @@ and storing the ratings against a real running cs_backend (see conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 from urllib.parse import quote
 
@@ -157,15 +155,7 @@ def _feedback_of(backend: RunningBackend, **query: Any) -> list[dict[str, Any]]:
 
 def _conversation_id(backend: RunningBackend, sender_id: str, channel: str) -> int:
     """The backend's id of the conversation (sender_id, channel) (an upsert: it exists already here)."""
-    body = json.dumps({"sender_id": sender_id, "channel": channel}).encode()
-    request = urllib.request.Request(
-        f"{backend.url}/api/conversations",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(json.load(response)["id"])
+    return int(backend.post("/api/conversations", {"sender_id": sender_id, "channel": channel})["id"])
 
 
 def _feedback_of_conversation(backend: RunningBackend, sender_id: str, channel: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ database per test would cost ~0.5 s each on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,16 +21,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
 from cs_backend import migrate
-from cs_backend.app_keys import DATABASE
+from cs_backend.app_keys import DATABASE, SETTINGS
 from cs_backend.config import Settings
 from cs_backend.db import create_engine
 from cs_backend.main import create_app
 
 from .fake_rasa import FakeRasa
+from .service_signing import TEST_SERVICE_SECRET, signing_middleware
 from .services import (
     check_redis,
     create_postgres_database,
@@ -147,7 +150,31 @@ def settings(migrated_database_url: str) -> Settings:
         redis_url=None,
         redis_channel=unique_name("cs_test"),
         onboarding_nudge_interval_seconds=0,
+        service_secret=TEST_SERVICE_SECRET,
     )
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client: Any) -> Any:
+    """pytest-aiohttp's `aiohttp_client`, whose clients sign every request as a service caller does (the
+    routes are protected): an app built without a service secret gets TEST_SERVICE_SECRET, and the client
+    signs with the app's secret. `sign=False` leaves both alone (the tests of the refusals)."""
+
+    async def signing_client(
+        app_or_server: web.Application | TestServer, *, sign: bool = True, **kwargs: Any
+    ) -> TestClient[Any, Any]:
+        app = app_or_server.app if isinstance(app_or_server, TestServer) else app_or_server
+        settings = app.get(SETTINGS)  # None: not a cs_backend app (a test's own little app)
+        if sign and settings is not None:
+            secret = settings.service_secret
+            if secret is None:
+                secret = TEST_SERVICE_SECRET
+                app[SETTINGS] = dataclasses.replace(settings, service_secret=secret)
+            kwargs.setdefault("middlewares", (signing_middleware(secret),))
+        client: TestClient[Any, Any] = await aiohttp_client(app_or_server, **kwargs)
+        return client
+
+    return signing_client
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ def test_the_route_table_has_a_row_per_registered_route() -> None:
     routes = create_app(Settings())[API_ROUTES]
     rows = route_table(routes).splitlines()[2:]
     assert len(rows) == len(routes)
-    assert "| POST | `/api/tickets` | Open a ticket | tickets |" in rows
-    assert "| GET | `/api/openapi.json` | This OpenAPI 3.1 document | meta |" in rows
+    assert "| POST | `/api/tickets` | Open a ticket | tickets | service |" in rows
+    assert "| GET | `/api/openapi.json` | This OpenAPI 3.1 document | meta | public |" in rows
 
 
 def test_the_settings_table_has_a_row_per_variable_with_machine_independent_defaults() -> None:

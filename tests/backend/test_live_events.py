@@ -18,6 +18,7 @@ from cs_backend.live_events import InProcessLiveEvents, LiveEvents, RedisLiveEve
 from cs_backend.main import create_app
 
 from .helpers import ticket_payload
+from .service_signing import signing_middleware
 
 TIMEOUT = 5.0
 
@@ -163,7 +164,7 @@ async def test_refused_requests_publish_nothing(live_client: TestClient[Any, Any
 
 async def test_shutdown_ends_open_streams_promptly(aiohttp_server: Any, settings: Settings) -> None:
     server = await aiohttp_server(create_app(settings))
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(middlewares=(signing_middleware(),)) as session:
         streams = []
         for _ in range(3):
             stream = await session.get(server.make_url("/api/events"))

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
-from launcher.stack import ACTION_SERVER_TOKEN_VARIABLE, RASA_TOKEN_VARIABLE, Ports
+from cs_backend.auth.signing import signature_headers
+from launcher.stack import ACTION_SERVER_TOKEN_VARIABLE, RASA_TOKEN_VARIABLE, SERVICE_SECRET_VARIABLE, Ports
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,19 @@ class RunningService:
     def action_server_token(self) -> str:
         """The token Rasa sends to the action server (ACTION_SERVER_TOKEN)."""
         return self.env[ACTION_SERVER_TOKEN_VARIABLE]
+
+    @property
+    def service_secret(self) -> str:
+        """The key of the signatures of service calls to cs_backend (CS_BACKEND_SERVICE_SECRET)."""
+        return self.env[SERVICE_SECRET_VARIABLE]
+
+    async def backend_json(self, path: str, **params: str) -> Any:
+        """GET a cs_backend resource as a service caller does (signed), asserting a 200."""
+        url = URL(f"{self.ports.backend_url}{path}").with_query(params or None)
+        headers = signature_headers(self.service_secret, "GET", url.raw_path_qs)
+        async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
 
     def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         """Read the service's database directly: what was stored, not what the API says."""

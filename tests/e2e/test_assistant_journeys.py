@@ -15,9 +15,7 @@ import asyncio
 import os
 import re
 import subprocess
-from typing import Any
 
-import aiohttp
 import pytest
 from chat_clients import RestChat, SocketChat
 from e2e_support import RunningService
@@ -28,15 +26,9 @@ from tests.support import REPO_ROOT
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def get_json(url: str, **params: str) -> Any:
-    async with aiohttp.ClientSession() as session, session.get(url, params=params) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
-
-
 async def test_onboarding_step_by_step_to_the_ces_question(service: RunningService) -> None:
-    backend, chat = service.ports.backend_url, RestChat(service.ports.rasa_url)
-    steps = (await get_json(f"{backend}/api/onboarding/steps"))["steps"]
+    chat = RestChat(service.ports.rasa_url)
+    steps = (await service.backend_json("/api/onboarding/steps"))["steps"]
 
     turn = await chat.say("what should I do next?")
     assert steps[0]["title"] in turn.text and f"0 of {len(steps)}" in turn.text, turn.text
@@ -48,7 +40,9 @@ async def test_onboarding_step_by_step_to_the_ces_question(service: RunningServi
     order = [steps[4]] + [step for step in steps if step is not steps[4]]
     for done in range(1, len(order) + 1):
         turn = await chat.say("/onboarding_step_done")  # the "I've done it" button
-        progress = await get_json(f"{backend}/api/onboarding/progress", sender_id=chat.sender, channel="rest")
+        progress = await service.backend_json(
+            "/api/onboarding/progress", sender_id=chat.sender, channel="rest"
+        )
         done_keys = {state["key"] for state in progress["steps"] if state["done"]}
         assert done_keys == {s["key"] for s in order[:done]}, (done, turn.text)
         if done < len(steps):
@@ -85,7 +79,7 @@ async def test_two_misunderstandings_offer_a_person_who_gets_a_ticket(service: R
     found = re.search(r"#(\d+)", turn.text)
     assert found, turn.text
 
-    tickets = await get_json(f"{service.ports.backend_url}/api/tickets", email=email)
+    tickets = await service.backend_json("/api/tickets", email=email)
     assert [ticket["id"] for ticket in tickets["items"]] == [int(found.group(1))]
     assert "vlorp" in tickets["items"][0]["description"]
 
@@ -98,7 +92,7 @@ async def test_cancellation_offer_accepted_records_a_churn_signal(service: Runni
     assert "50%" in turn.text, turn.text
     await chat.say("/affirm")
 
-    signals = await get_json(f"{service.ports.backend_url}/api/churn/signals")
+    signals = await service.backend_json("/api/churn/signals")
     mine = [s for s in signals["items"] if s["reason"] == "too_expensive" and s["outcome"] == "retained"]
     conversations = service.query(
         "SELECT c.id FROM conversations c WHERE c.sender_id = ? AND c.channel = 'rest'", chat.sender
@@ -126,5 +120,5 @@ async def test_stalled_customer_is_nudged_on_the_widget(service: RunningService)
         message = await asyncio.wait_for(chat.inbox.get(), 30)
     finally:
         await chat.close()
-    steps = (await get_json(f"{service.ports.backend_url}/api/onboarding/steps"))["steps"]
+    steps = (await service.backend_json("/api/onboarding/steps"))["steps"]
     assert steps[0]["title"] in message["text"] and "Hi again" in message["text"], message

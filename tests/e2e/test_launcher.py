@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from launcher.stack import (
-    ACTION_SERVER_TOKEN_VARIABLE,
     BACKEND_PYTHON,
     RASA_TOKEN_VARIABLE,
+    SERVICE_SECRET_VARIABLE,
     TOKEN_VARIABLES,
     Ports,
     backend_command,
@@ -80,10 +80,13 @@ def assert_tokens_generated_and_kept_secret(
     commands = {pid: _command_line(pid) for pid in children}
     rasa = next(pid for pid, command in commands.items() if "bot.rasa_server" in command)
     backend = next(pid for pid, command in commands.items() if "cs_backend serve" in command)
-    tokens = {name: _environment(rasa)[name] for name in TOKEN_VARIABLES}
-    assert len(tokens[RASA_TOKEN_VARIABLE]) >= 40 and len(tokens[ACTION_SERVER_TOKEN_VARIABLE]) >= 40
-    assert tokens[RASA_TOKEN_VARIABLE] != tokens[ACTION_SERVER_TOKEN_VARIABLE]
-    assert _environment(backend)[RASA_TOKEN_VARIABLE] == tokens[RASA_TOKEN_VARIABLE]
+    actions = next(pid for pid, command in commands.items() if "bot.action_server" in command)
+    tokens = {name: _environment(backend)[name] for name in TOKEN_VARIABLES}
+    assert all(len(token) >= 40 for token in tokens.values())
+    assert len(set(tokens.values())) == len(tokens)
+    assert _environment(rasa)[RASA_TOKEN_VARIABLE] == tokens[RASA_TOKEN_VARIABLE]
+    assert _environment(actions)[SERVICE_SECRET_VARIABLE] == tokens[SERVICE_SECRET_VARIABLE]
+    assert SERVICE_SECRET_VARIABLE not in _environment(rasa)  # Rasa never calls cs_backend
 
     tracker = f"{rasa_url}/conversations/launcher-check/tracker"
     assert _status(tracker) == 401
@@ -164,6 +167,7 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         ("RASA_CORS_ORIGINS", "https://shop.example/widget", "is not an origin"),
         ("RASA_AUTH_TOKEN", "short", "RASA_AUTH_TOKEN must be at least 16 characters"),
         ("ACTION_SERVER_TOKEN", "short", "ACTION_SERVER_TOKEN must be at least 16 characters"),
+        ("CS_BACKEND_SERVICE_SECRET", "x" * 31, "CS_BACKEND_SERVICE_SECRET must be at least 32 characters"),
     ],
 )
 def test_a_configuration_that_would_open_a_door_is_refused(

@@ -3,7 +3,8 @@
 - Rasa's HTTP API answers 401 to every call without its token (reading a conversation, injecting an intent,
   replacing or training the model, ...), while the channels the public uses (socket.io, REST) need none;
 - a browser page of an unknown origin gets no CORS allowance from Rasa, the demo website's origin does;
-- the action server answers 401 to every call but its health check without its token.
+- the action server answers 401 to every call but its health check without its token;
+- cs_backend answers 401 to an unsigned, wrongly signed or replayed call, and serves a signed one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 from e2e_support import RunningService
+
+from cs_backend.auth.signing import signature_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -100,3 +103,18 @@ async def test_action_server_refuses_calls_without_its_token(service: RunningSer
         assert await status_of("GET", f"{actions}/actions", params=params) == 401
     assert await status_of("GET", f"{actions}/health") == 200
     assert await status_of("GET", f"{actions}/actions", params={"token": service.action_server_token}) == 200
+
+
+async def test_cs_backend_serves_only_signed_calls(service: RunningService) -> None:
+    backend = service.ports.backend_url
+    path = "/api/tickets?limit=1"
+    # Rasa's and the action server's tokens open nothing here either.
+    for params in ({}, {"token": service.rasa_token}, {"token": service.action_server_token}):
+        assert await status_of("GET", f"{backend}/api/tickets", params=params) == 401
+    wrong = signature_headers("not-the-service-secret-0123456789abcdef", "GET", path)
+    assert await status_of("GET", f"{backend}{path}", headers=wrong) == 401
+    signed = signature_headers(service.service_secret, "GET", path)
+    assert await status_of("GET", f"{backend}{path}", headers=signed) == 200
+    assert await status_of("GET", f"{backend}{path}", headers=signed) == 401  # replayed
+    for public in ("/health/ready", "/api/openapi.json", "/"):
+        assert await status_of("GET", f"{backend}{public}") == 200

@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 
-import aiohttp
 import pytest
 from chat_clients import BotTurn, RestChat, SocketChat
 from e2e_support import RunningService
@@ -65,11 +64,7 @@ async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
     number, _ = await report_problem_and_rate(chat.say, service, chat.sender, email)
 
     # What the API says ...
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{service.ports.backend_url}/api/tickets", params={"email": email}) as response,
-    ):
-        page = await response.json()
+    page = await service.backend_json("/api/tickets", email=email)
     assert [t["id"] for t in page["items"]] == [number]
     ticket = page["items"][0]
     assert ticket["priority"] == "high" and ticket["status"] == "open" and ticket["channel"] == "rest"
