@@ -1,8 +1,12 @@
-"""Command line: `python -m cs_backend serve [--host H] [--port P]`, `migrate`, `nudge-stalled` and `docs`.
+"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|docs`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
 onboarding checklist cannot be used.
+
+`create-admin --email E [--name N]` creates an admin account (the first one, or another): the password is
+asked twice on a terminal, or read from the first line of stdin when that is not a terminal (for scripts). It
+exits 1 when the email already has an account, 2 when the password is too short or the two differ.
 
 `docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import logging
 import sys
 
@@ -36,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database schema (alembic upgrade)")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     commands.add_parser("nudge-stalled", help="nudge stalled onboarding customers through Rasa once")
+    create_admin = commands.add_parser(
+        "create-admin", help="create an admin account (password from the terminal)"
+    )
+    create_admin.add_argument("--email", required=True, help="the admin's email (stored lower-cased)")
+    create_admin.add_argument("--name", help="display name (default: the part of the email before @)")
     commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
     return parser
 
@@ -96,6 +106,60 @@ def nudge_stalled(settings: Settings) -> int:
     return 1 if result.failed else 0
 
 
+class PasswordEntryError(ValueError):
+    """The password could not be read, or the two entries differ."""
+
+
+def read_new_password() -> str:
+    """Asked twice (not echoed) on a terminal; the first line of stdin otherwise."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise PasswordEntryError("no password on stdin")
+        return password
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise PasswordEntryError("the two passwords differ")
+    return password
+
+
+def create_admin(settings: Settings, email: str, name: str | None) -> int:
+    from pydantic import TypeAdapter, ValidationError
+
+    from cs_backend.accounts import service as accounts
+    from cs_backend.accounts.passwords import PasswordTooShort, check_password_length
+    from cs_backend.api.types import EmailAddress
+
+    try:
+        email = TypeAdapter(EmailAddress).validate_python(email)
+    except ValidationError:
+        print(f"cs_backend: {email!r} is not a valid email address", file=sys.stderr)
+        return 2
+    try:
+        password = read_new_password()
+        check_password_length(password)
+    except (PasswordEntryError, PasswordTooShort) as error:
+        print(f"cs_backend: {error}", file=sys.stderr)
+        return 2
+    display_name = name.strip() if name and name.strip() else email.partition("@")[0]
+
+    async def create() -> int:
+        from cs_backend.db import Database
+
+        db = Database.connect(settings.database_url)
+        try:
+            account = await accounts.create_account(db, email, display_name, "admin", password)
+        except accounts.EmailTaken as error:
+            print(f"cs_backend: {error.message}", file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+        print(f"admin {account.email} created (account {account.id}); sign in with POST /api/auth/login")
+        return 0
+
+    return asyncio.run(create())
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "docs":  # from the code alone: the environment's settings play no part
@@ -119,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings, arguments.revision)
     elif arguments.command == "nudge-stalled":
         return nudge_stalled(settings)
+    elif arguments.command == "create-admin":
+        return create_admin(settings, arguments.email, arguments.name)
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from cs_backend.accounts.models import Account, AccountSession
 from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.config import Settings
 from cs_backend.db import Database
@@ -29,6 +30,9 @@ API_ROUTES = web.AppKey[list["ApiRoute"]]("api_routes")
 ROUTE_ACCESS = web.AppKey[dict[web.AbstractRoute, "Access"]]("route_access")
 # Checks the signatures of service calls (cs_backend/auth), created at startup by main.service_auth_context.
 SERVICE_VERIFIER = web.AppKey("service_verifier", ServiceVerifier)
+# The signed-in person behind a request with a bearer session, and that session (set by the auth middleware).
+CURRENT_ACCOUNT = web.RequestKey("current_account", Account)
+CURRENT_SESSION = web.RequestKey("current_session", AccountSession)
 # Built on first request and reused: the routes cannot change once the app runs.
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 # Subscriptions of the open /api/events streams, ended on shutdown so that shutdown does not wait for them.

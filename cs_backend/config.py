@@ -188,8 +188,16 @@ class Settings:
         "Shared secret of the service callers (the action server, scripts): each signs its requests with it "
         f"(HMAC-SHA256, docs/API_CONTRACT.md), at least {MIN_SERVICE_SECRET_LENGTH} characters, never "
         "logged. The launcher sets it (the same for the action server; random for the run when unset). "
-        "Unset: every route but /health/* and /api/openapi.json answers 401.",
+        "Unset: no service call is accepted (401); signed-in agents and admins still are, where a route "
+        "allows them.",
         secret=True,
+    )
+    account_session_hours: float = _from_env(
+        "ACCOUNT_SESSION_HOURS",
+        12.0,
+        _positive_number,
+        "Hours a signed-in agent's or admin's session lasts (POST /api/auth/login; more than 0, fractions "
+        "allowed); after that its bearer token answers 401 and the person signs in again.",
     )
     log_level: str = _from_env(
         "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."

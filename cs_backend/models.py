@@ -1,5 +1,6 @@
 """Every table of cs_backend on one metadata: what Alembic's env.py compares against for autogenerate."""
 
+from cs_backend.accounts.models import Account, AccountSession
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
@@ -10,6 +11,8 @@ from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, Outco
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
+    "Account",
+    "AccountSession",
     "Base",
     "ChurnSignal",
     "CompletedStep",

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import CheckConstraint, MetaData, UniqueConstraint
 
-from cs_backend.api.registry import ApiRoute
+from cs_backend.api.registry import ApiRoute, access_label
 from cs_backend.app_keys import API_ROUTES
 from cs_backend.config import REPO_ROOT, EnvVariable, Settings, environment_variables
 from cs_backend.main import create_app
@@ -36,7 +36,10 @@ def _cell(text: str) -> str:
 def route_table(routes: Sequence[ApiRoute]) -> str:
     """Every route as a Markdown table row (method, path, summary, tag, access), in registration order."""
     rows = ["| method | path | summary | tag | access |", "|---|---|---|---|---|"]
-    rows += [f"| {r.method} | `{r.path}` | {_cell(r.summary)} | {r.tag} | {r.access} |" for r in routes]
+    rows += [
+        f"| {r.method} | `{r.path}` | {_cell(r.summary)} | {r.tag} | {access_label(r.access)} |"
+        for r in routes
+    ]
     return "\n".join(rows)
 
 

@@ -28,8 +28,8 @@ Configuration (environment variables, all optional):
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
 
 The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself; to call
-cs_backend's API, set CS_BACKEND_SERVICE_SECRET and sign the requests (docs/API_CONTRACT.md,
-docs/SECURITY.md).
+cs_backend's API, set CS_BACKEND_SERVICE_SECRET and sign the requests, or create an account (the banner says
+how) and sign in (docs/API_CONTRACT.md, docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 from types import FrameType
 
 from launcher.stack import (
+    BACKEND_PYTHON,
     DEFAULT_MODEL,
     RASA_TOKEN_VARIABLE,
     REPO_ROOT,
@@ -54,6 +55,8 @@ from launcher.stack import (
 )
 
 LOG_DIR = REPO_ROOT / "var" / "log"
+# How the banner tells to create the first admin (from the repository root, where `make run` runs).
+CREATE_ADMIN = f"{BACKEND_PYTHON.relative_to(REPO_ROOT)} -m cs_backend create-admin --email <you>"
 
 
 class StopRequest:
@@ -76,10 +79,11 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
         f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
         f"  Website with the chat widget:  {ports.backend_url}/\n"
         f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
-        f"  Tickets (signed calls only):   {ports.backend_url}/api/tickets\n"
+        f"  Tickets (signed or signed-in): {ports.backend_url}/api/tickets\n"
         f"  Rasa server (REST channel):    {ports.rasa_url}/webhooks/rest/webhook\n"
         f"  Rasa HTTP API (token only):    {ports.rasa_url}/  ({RASA_TOKEN_VARIABLE}: {token})\n"
         f"  Action server:                 {ports.actions_url}/health\n"
+        f"  First admin account:           {CREATE_ADMIN}\n"
         f"  Logs:                          {LOG_DIR}\n"
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +31,10 @@ _HTTP_MESSAGES = {
 
 
 def error_response(
-    status: int, message: str, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    fields: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     error: dict[str, Any] = {"status": status, "message": message}
     if fields:

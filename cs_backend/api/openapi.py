@@ -14,16 +14,17 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import cs_backend
-from cs_backend.api.registry import ApiRoute
+from cs_backend.api.registry import PRINCIPALS, Access, ApiRoute
 from cs_backend.api.schemas import ErrorResponse
 from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
 from cs_backend.auth.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
-# How each `access` of api/registry.py is stated: the security scheme it requires (none for public).
+# How each `access` of api/registry.py is stated: the alternatives among these schemes (none for public); a
+# bearer session's entry lists the roles allowed (OpenAPI 3.1 lets non-OAuth schemes list role names).
 SERVICE_SCHEME = "serviceSignature"
-_SECURITY: dict[str, list[dict[str, list[str]]]] = {"public": [], "service": [{SERVICE_SCHEME: []}]}
+BEARER_SCHEME = "bearerSession"
 _SECURITY_SCHEMES = {
     SERVICE_SCHEME: {
         "type": "apiKey",
@@ -35,12 +36,38 @@ _SECURITY_SCHEMES = {
             f"`{NONCE_HEADER}` (new for every request) and the SHA-256 of the body, with the service secret; "
             'a signature is accepted once. docs/API_CONTRACT.md, "Authentication", gives the rules.'
         ),
-    }
+    },
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "A signed-in agent or admin: `Authorization: Bearer <token>` with the token of POST "
+            "/api/auth/login, until the session expires or is ended (POST /api/auth/logout)."
+        ),
+    },
 }
+
+
+def security_requirements(access: Access) -> list[dict[str, list[str]]]:
+    """The operation's `security`: any one of the listed schemes is enough."""
+    if not isinstance(access, frozenset):  # PUBLIC
+        return []
+    requirements: list[dict[str, list[str]]] = []
+    if "service" in access:
+        requirements.append({SERVICE_SCHEME: []})
+    roles: list[str] = [
+        principal for principal in PRINCIPALS if principal != "service" and principal in access
+    ]
+    if roles:
+        requirements.append({BEARER_SCHEME: roles})
+    return requirements
+
 
 _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON or invalid input; `fields` names each bad field or parameter.",
-    401: "The request is not a valid signed service call: the message names the header that is wrong.",
+    401: "No valid credential (a signed service call or a live bearer session: the message names the header "
+    "that is wrong), or, signing in, a wrong email or password.",
+    403: "Authenticated, but the route is not open to this caller's role.",
     404: "Unknown resource.",
     409: "The resource's state does not allow this change.",
     413: "Request body larger than 64 KiB.",
@@ -123,8 +150,11 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             responses[str(status)] = entry
         # Every route with a body refuses other media types (api/requests.py), so none can forget the 415.
         body_errors = {415} if route.body is not None else set()
-        # Likewise the auth middleware refuses every unsigned call to a protected route.
-        auth_errors = {401} if route.access != "public" else set()
+        # Likewise the auth middleware refuses every call without a credential to a protected route, and
+        # callers a route is not open to (403 where some principal is left out).
+        auth_errors: set[int] = set()
+        if isinstance(route.access, frozenset):
+            auth_errors = {401} if route.access >= set(PRINCIPALS) else {401, 403}
         for status in sorted({*route.errors, *body_errors, *auth_errors, 500}):
             responses[str(status)] = {
                 "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
@@ -134,7 +164,7 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             "operationId": route.handler.__name__,
             "summary": route.summary,
             "tags": [route.tag],
-            "security": _SECURITY[route.access],
+            "security": security_requirements(route.access),
             "responses": responses,
         }
         if route.description:

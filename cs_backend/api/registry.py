@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -17,9 +17,25 @@ from pydantic import BaseModel
 
 from cs_backend.app_keys import API_ROUTES, ROUTE_ACCESS
 
-# Who may call a route. "service": a caller that signs its requests with the service secret (cs_backend/auth).
-# "public": anyone, on purpose (health checks, the OpenAPI document). The agents' and admins' roles join here.
-Access = Literal["public", "service"]
+# Who can be behind a request. "service": a caller that signs its requests with the service secret
+# (cs_backend/auth); "agent" and "admin": a person signed in with a bearer session (cs_backend/accounts).
+Principal = Literal["service", "agent", "admin"]
+PRINCIPALS: Final[tuple[Principal, ...]] = ("service", "agent", "admin")
+# Who may call a route: "public" (anyone, on purpose: health checks, the OpenAPI document, signing in), or the
+# principals allowed; any other authenticated principal gets 403.
+Access = Literal["public"] | frozenset[Principal]
+PUBLIC: Final = "public"
+SERVICE: Final[frozenset[Principal]] = frozenset({"service"})
+STAFF: Final[frozenset[Principal]] = frozenset({"agent", "admin"})
+SERVICE_AND_STAFF: Final[frozenset[Principal]] = SERVICE | STAFF
+ADMIN: Final[frozenset[Principal]] = frozenset({"admin"})
+
+
+def access_label(access: Access) -> str:
+    """How the docs show an access: "public", or the allowed principals in PRINCIPALS order."""
+    if access == PUBLIC:
+        return PUBLIC
+    return ", ".join(principal for principal in PRINCIPALS if principal in access)
 
 
 @dataclass(frozen=True)
@@ -46,8 +62,8 @@ class ApiRoute:
     # Error statuses besides 500, which every route can return.
     errors: Sequence[int] = field(default_factory=tuple)
     description: str | None = None
-    # Protected unless a route says otherwise: a new route cannot be left open by forgetting this field.
-    access: Access = "service"
+    # The service only, unless a route says otherwise: a new route cannot be left open by forgetting this.
+    access: Access = SERVICE
 
     @property
     def path_parameters(self) -> list[str]:

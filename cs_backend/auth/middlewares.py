@@ -1,7 +1,9 @@
-"""The auth middleware: a route declared `service` (api/registry.py `access`) runs only for a signed call.
+"""The auth middleware: finds who is behind a request (a signed service call, or a person's bearer session)
+and lets the request through only when the matched route's `access` (api/registry.py) allows them.
 
-Runs after routing, so it knows the matched route; a refused request is answered 401 (the contract's JSON
-error and a WWW-Authenticate header) before its handler, or anything that reads its body, runs.
+Runs after routing, so it knows the matched route. A request without a valid credential is answered 401 (the
+contract's JSON error and a WWW-Authenticate header), an authenticated caller the route is not open to 403,
+both before the handler, or anything that reads the body, runs.
 """
 
 from __future__ import annotations
@@ -10,32 +12,84 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
 
+from cs_backend.accounts import service as accounts
 from cs_backend.api.middlewares import error_response
-from cs_backend.app_keys import ROUTE_ACCESS, SERVICE_VERIFIER
-from cs_backend.auth.signing import VERSION
+from cs_backend.api.registry import PUBLIC, Access, Principal
+from cs_backend.app_keys import CURRENT_ACCOUNT, CURRENT_SESSION, DATABASE, ROUTE_ACCESS, SERVICE_VERIFIER
+from cs_backend.auth.signing import SIGNATURE_HEADER, VERSION
 from cs_backend.auth.verifier import AuthenticationFailed
 
 log = logging.getLogger(__name__)
 
 AUTH_SCHEME = "CS-HMAC-SHA256"
+SERVICE_CHALLENGE = f'{AUTH_SCHEME} version="{VERSION}"'
+BEARER_CHALLENGE = 'Bearer realm="cs_backend"'
+_BEARER_PREFIX = "bearer "
+
+
+def _bearer_refused(reason: str) -> AuthenticationFailed:
+    # Unknown, expired, revoked or disabled: one answer; the reason goes to the log only.
+    return AuthenticationFailed("missing or invalid Authorization header", reason)
+
+
+async def _signed_in_person(request: web.Request, authorization: str) -> Principal:
+    if not authorization.lower().startswith(_BEARER_PREFIX):
+        raise _bearer_refused("not a Bearer credential")
+    token = authorization[len(_BEARER_PREFIX) :].strip()
+    if not token:
+        raise _bearer_refused("empty bearer token")
+    found = await accounts.session_account(request.app[DATABASE], token)
+    if found is None:
+        raise _bearer_refused("unknown, expired or revoked session, or disabled account")
+    session, account = found
+    request[CURRENT_SESSION] = session
+    request[CURRENT_ACCOUNT] = account
+    return "admin" if account.role == "admin" else "agent"
+
+
+async def _signed_service_call(request: web.Request) -> Principal:
+    verifier = request.app[SERVICE_VERIFIER]
+    # Headers first: an unsigned request is refused before its body is read.
+    verifier.check_headers(request.headers)
+    body = await request.read()  # kept by aiohttp: the handler reads the same bytes
+    await verifier.verify(request.method, request.raw_path, request.headers, body)
+    return "service"
+
+
+async def authenticate(request: web.Request, access: frozenset[Principal]) -> Principal:
+    """The principal behind the request; raises AuthenticationFailed without a valid credential."""
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        return await _signed_in_person(request, authorization)
+    if "service" in access or SIGNATURE_HEADER in request.headers:
+        return await _signed_service_call(request)
+    raise _bearer_refused("no credential")
+
+
+def _challenges(access: frozenset[Principal]) -> CIMultiDict[str]:
+    """One WWW-Authenticate header per scheme the route accepts."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    if "service" in access:
+        headers.add("WWW-Authenticate", SERVICE_CHALLENGE)
+    if access - {"service"}:
+        headers.add("WWW-Authenticate", BEARER_CHALLENGE)
+    return headers
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     # Routes that are not API routes (the demo page, /static, unknown paths) are public.
-    access = request.app[ROUTE_ACCESS].get(request.match_info.route, "public")
-    if access == "public":
+    access: Access = request.app[ROUTE_ACCESS].get(request.match_info.route, PUBLIC)
+    if not isinstance(access, frozenset):  # PUBLIC
         return await handler(request)
-    verifier = request.app[SERVICE_VERIFIER]
     try:
-        # Headers first: an unsigned request is refused before its body is read.
-        verifier.check_headers(request.headers)
-        body = await request.read()  # kept by aiohttp: the handler reads the same bytes
-        await verifier.verify(request.method, request.raw_path, request.headers, body)
+        principal = await authenticate(request, access)
     except AuthenticationFailed as refusal:
         log.warning("refused %s %s: %s", request.method, request.path, refusal.reason)
-        return error_response(
-            401, refusal.message, headers={"WWW-Authenticate": f'{AUTH_SCHEME} version="{VERSION}"'}
-        )
+        return error_response(401, refusal.message, headers=_challenges(access))
+    if principal not in access:
+        log.warning("forbidden %s %s to %s", request.method, request.path, principal)
+        return error_response(403, f"this route is not open to the {principal} role")
     return await handler(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
@@ -50,5 +50,6 @@ ROUTES = [
         query=ChurnSignalQuery,
         responses={200: Response("A page of churn signals.", ChurnSignalPage)},
         errors=(400,),
+        access=SERVICE_AND_STAFF,
     ),
 ]

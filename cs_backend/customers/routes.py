@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
@@ -45,5 +45,6 @@ ROUTES = [
         tag="customers",
         responses={200: Response("The customer.", CustomerOut)},
         errors=(404,),
+        access=SERVICE_AND_STAFF,
     ),
 ]

@@ -13,7 +13,7 @@ import logging
 from aiohttp import web
 
 from cs_backend.api.errors import ServiceUnavailable
-from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.app_keys import LIVE_EVENTS, OPEN_EVENT_STREAMS
 from cs_backend.live_events import LiveEvent, Subscription
 
@@ -86,5 +86,6 @@ ROUTES = [
         "commit; delivery is best effort: a client that missed events re-reads the REST resources.",
         responses={200: Response("An endless event stream.", media_type="text/event-stream")},
         errors=(503,),
+        access=SERVICE_AND_STAFF,
     ),
 ]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
@@ -69,6 +69,7 @@ ROUTES = [
         query=EmptyQuery,
         responses={200: Response("Every step, in order.", StepList)},
         errors=(400,),
+        access=SERVICE_AND_STAFF,
     ),
     ApiRoute(
         "GET",
@@ -80,6 +81,7 @@ ROUTES = [
         query=ProgressQuery,
         responses={200: Response("Every step with its state, and the next step.", ProgressOut)},
         errors=(400, 404),
+        access=SERVICE_AND_STAFF,
     ),
     ApiRoute(
         "POST",
@@ -105,5 +107,6 @@ ROUTES = [
         query=EmptyQuery,
         responses={200: Response("Stalled customers, longest idle first.", StalledList)},
         errors=(400,),
+        access=SERVICE_AND_STAFF,
     ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_query
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
@@ -36,6 +36,7 @@ ROUTES = [
         query=OutcomeQuery,
         responses={200: Response("A page of outcomes.", OutcomePage)},
         errors=(400,),
+        access=SERVICE_AND_STAFF,
     ),
     ApiRoute(
         "GET",
@@ -48,5 +49,6 @@ ROUTES = [
         query=EmptyQuery,
         responses={200: Response("The summary over every decided session.", OutcomeSummary)},
         errors=(400,),
+        access=SERVICE_AND_STAFF,
     ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cs_backend.api.registry import ApiRoute, Response
+from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idempotency_key
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS
@@ -67,6 +67,7 @@ ROUTES = [
         query=TicketQuery,
         responses={200: Response("A page of tickets.", TicketPage)},
         errors=(400,),
+        access=SERVICE_AND_STAFF,
     ),
     ApiRoute(
         "GET",
@@ -76,6 +77,7 @@ ROUTES = [
         tag="tickets",
         responses={200: Response("The ticket.", TicketOut)},
         errors=(404,),
+        access=SERVICE_AND_STAFF,
     ),
     ApiRoute(
         "PATCH",
@@ -88,5 +90,6 @@ ROUTES = [
         body=TicketStatusUpdate,
         responses={200: Response("The updated ticket.", TicketOut)},
         errors=(400, 404, 409, 413),
+        access=SERVICE_AND_STAFF,
     ),
 ]

@@ -63,6 +63,8 @@ TABLES = [
     "onboarding_nudges",
     "onboarding_progress",
     "churn_signals",
+    "account_sessions",
+    "accounts",
     *CORE_TABLES,
 ]
 

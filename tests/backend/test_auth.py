@@ -59,19 +59,21 @@ def registered_routes() -> list[ApiRoute]:
     return create_app(Settings())[API_ROUTES]
 
 
-def protected_routes() -> list[Any]:
+def service_routes() -> list[Any]:
+    """The routes open to the service (the others, open to people only: tests/backend/test_accounts.py)."""
     return [
         pytest.param(route, id=f"{route.method} {route.path}")
         for route in registered_routes()
-        if route.access != "public"
+        if route.access != "public" and "service" in route.access
     ]
 
 
-def public_routes() -> list[Any]:
+def public_reads() -> list[Any]:
+    """The public GET routes (the other public route, signing in, is tested in test_accounts.py)."""
     return [
         pytest.param(route, id=f"{route.method} {route.path}")
         for route in registered_routes()
-        if route.access == "public"
+        if route.access == "public" and route.method == "GET"
     ]
 
 
@@ -104,13 +106,13 @@ async def assert_refused(response: Any, header: str) -> None:
     assert response.headers["WWW-Authenticate"] == 'CS-HMAC-SHA256 version="v1"'
 
 
-def test_only_health_and_the_openapi_document_are_public() -> None:
+def test_only_health_the_openapi_document_and_signing_in_are_public() -> None:
     public = {route.path for route in registered_routes() if route.access == "public"}
-    assert public == {"/health/live", "/health/ready", "/api/openapi.json"}
+    assert public == {"/health/live", "/health/ready", "/api/openapi.json", "/api/auth/login"}
 
 
-@pytest.mark.parametrize("route", protected_routes())
-async def test_every_protected_route_refuses_unsigned_wrong_stale_and_replayed_requests(
+@pytest.mark.parametrize("route", service_routes())
+async def test_every_route_open_to_the_service_refuses_unsigned_wrong_stale_and_replayed_requests(
     unsigned: TestClient[Any, Any], route: ApiRoute
 ) -> None:
     path, body = concrete_request(route)
@@ -147,8 +149,8 @@ async def test_every_protected_route_refuses_unsigned_wrong_stale_and_replayed_r
     await assert_refused(await send(good), "X-CS-Signature")  # the same request again: a replay
 
 
-@pytest.mark.parametrize("route", public_routes())
-async def test_public_routes_answer_without_credentials(
+@pytest.mark.parametrize("route", public_reads())
+async def test_public_reads_answer_without_credentials(
     unsigned: TestClient[Any, Any], route: ApiRoute
 ) -> None:
     response = await unsigned.request(route.method, route.path)
@@ -242,11 +244,20 @@ def test_the_service_secret_is_secret_and_long_enough() -> None:
 def test_the_openapi_document_states_each_routes_access() -> None:
     routes = registered_routes()
     document = build_openapi(routes)
-    assert document["components"]["securitySchemes"]["serviceSignature"]["name"] == "X-CS-Signature"
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["serviceSignature"]["name"] == "X-CS-Signature"
+    assert schemes["bearerSession"] == {**schemes["bearerSession"], "type": "http", "scheme": "bearer"}
     for route in routes:
         operation = document["paths"][route.path][route.method.lower()]
+        responses = operation["responses"]
         if route.access == "public":
-            assert operation["security"] == [] and "401" not in operation["responses"], route.path
-        else:
-            assert operation["security"] == [{"serviceSignature": []}], route.path
-            assert "401" in operation["responses"], route.path
+            # A public route answers 401 only when it says so (signing in with a wrong password).
+            assert operation["security"] == [], route.path
+            assert ("401" in responses) == (401 in route.errors), route.path
+            continue
+        expected = [{"serviceSignature": []}] if "service" in route.access else []
+        roles = [role for role in ("agent", "admin") if role in route.access]
+        expected += [{"bearerSession": roles}] if roles else []
+        assert operation["security"] == expected, route.path
+        assert "401" in responses, route.path
+        assert ("403" in responses) == (route.access != {"service", "agent", "admin"}), route.path

@@ -34,6 +34,8 @@ TABLES = {
     "outcome_sessions",
     "outcome_cursors",
     "churn_signals",
+    "accounts",
+    "account_sessions",
 }
 
 
@@ -70,7 +72,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0004"
+    assert migrate.head_revision() == "0005"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
@@ -154,6 +156,7 @@ EXPECTED_CHECKS = {
     "tickets": {"ck_tickets_priority", "ck_tickets_status"},
     "feedback": {"ck_feedback_kind", "ck_feedback_score_range", "ck_feedback_resolver"},
     "onboarding_progress": {"ck_onboarding_progress_source"},
+    "accounts": {"ck_accounts_role", "ck_accounts_email_lower_case"},
 }
 EXPECTED_UNIQUES = {
     "customers": {"uq_customers_email"},
@@ -162,6 +165,8 @@ EXPECTED_UNIQUES = {
     "feedback": {"uq_feedback_idempotency_key"},
     "onboarding_progress": {"uq_onboarding_progress_customer_id_step_key"},
     "onboarding_nudges": {"uq_onboarding_nudges_customer_id_step_key"},
+    "accounts": {"uq_accounts_email"},
+    "account_sessions": {"uq_account_sessions_token_hash"},
 }
 
 
