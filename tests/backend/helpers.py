@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+
+from cs_backend.accounts import service as accounts
+from cs_backend.accounts.models import Role
+from cs_backend.app_keys import DATABASE
+
+# Cheap argon2 parameters for the accounts the tests create (signing in through the API rehashes them).
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 # Markers of Python tracebacks and internals that must never reach a client.
 _LEAK_MARKERS = (
@@ -70,3 +79,21 @@ async def complete(client: TestClient[Any, Any], step: str, **identity: Any) -> 
     body: dict[str, Any] = await response.json()
     assert set(body) == ONBOARDING_PROGRESS_FIELDS
     return body
+
+
+async def bearer_of_new_account(
+    client: TestClient[Any, Any], role: Role, email: str | None = None
+) -> dict[str, str]:
+    """The Authorization header of a session of a new account with `role` (password "correct horse battery
+    staple"), for a route not open to the service."""
+    database = client.app[DATABASE]
+    account = await accounts.create_account(
+        database,
+        email or f"{role}@example.com",
+        role.title(),
+        role,
+        "correct horse battery staple",
+        FAST_HASHER,
+    )
+    new_session = await accounts.start_session(database, account, timedelta(hours=1))
+    return {"Authorization": f"Bearer {new_session.token}"}

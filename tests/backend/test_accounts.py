@@ -27,14 +27,11 @@ from cs_backend.db import Database
 from cs_backend.main import create_app
 from tests.support import REPO_ROOT
 
-from .helpers import assert_error
+from .helpers import FAST_HASHER, assert_error
 from .services import table_names
 from .test_auth import JSON, concrete_request, registered_routes, signed_headers
 
 PASSWORD = "correct horse battery staple"
-# Cheap parameters, so that creating the accounts of many tests stays fast; signing in through the API then
-# rehashes with the real parameters (which one test checks).
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 DENIED = (401, 403)
 
 

@@ -4,11 +4,15 @@
   replacing or training the model, ...), while the channels the public uses (socket.io, REST) need none;
 - a browser page of an unknown origin gets no CORS allowance from Rasa, the demo website's origin does;
 - the action server answers 401 to every call but its health check without its token;
-- cs_backend answers 401 to an unsigned, wrongly signed or replayed call, and serves a signed one.
+- cs_backend answers 401 to an unsigned, wrongly signed or replayed call, and serves a signed one;
+- an admin created with `create-admin` signs in, is served as the routes' roles say, and signs out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
 from typing import Any
 
 import aiohttp
@@ -16,6 +20,8 @@ import pytest
 from e2e_support import RunningService
 
 from cs_backend.auth.signing import signature_headers
+from launcher.stack import backend_command
+from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -118,3 +124,31 @@ async def test_cs_backend_serves_only_signed_calls(service: RunningService) -> N
     assert await status_of("GET", f"{backend}{path}", headers=signed) == 401  # replayed
     for public in ("/health/ready", "/api/openapi.json", "/"):
         assert await status_of("GET", f"{backend}{public}") == 200
+
+
+async def test_an_admin_created_on_the_command_line_signs_in_and_out(service: RunningService) -> None:
+    backend = service.ports.backend_url
+    password = "an admin's long passphrase"
+    created = await asyncio.to_thread(
+        subprocess.run,
+        backend_command("create-admin", "--email", "e2e-admin@example.com"),
+        input=password + "\n",
+        cwd=REPO_ROOT,
+        env={**os.environ, **service.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    async with aiohttp.ClientSession() as session:
+        credentials = {"email": "e2e-admin@example.com", "password": password}
+        async with session.post(f"{backend}/api/auth/login", json=credentials) as response:
+            assert response.status == 200
+            token = (await response.json())["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert await status_of("GET", f"{backend}/api/tickets", headers=bearer) == 200
+        assert await status_of("GET", f"{backend}/api/accounts", headers=bearer) == 200
+        # The bot's writes are the service's alone.
+        assert await status_of("POST", f"{backend}/api/tickets", headers=bearer, json={}) == 403
+        assert await status_of("POST", f"{backend}/api/auth/logout", headers=bearer) == 204
+        assert await status_of("GET", f"{backend}/api/tickets", headers=bearer) == 401
