@@ -9,7 +9,7 @@ import functools
 import secrets
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_PASSWORD_LENGTH = 12
 # Bounds the work one login can cause; far above any passphrase a person types.
@@ -48,7 +48,7 @@ def check_password(stored_hash: str | None, password: str, hasher: PasswordHashe
     """
     try:
         matched = hasher.verify(stored_hash or _unknown_account_hash(hasher), password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
         return False
     return matched and stored_hash is not None
 
