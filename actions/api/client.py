@@ -214,9 +214,17 @@ class BackendClient:
         return checklist.steps
 
     async def onboarding_progress(self, sender_id: str, channel: str) -> OnboardingProgress:
-        """The progress of the conversation's customer (an anonymous one is created on first use)."""
+        """The progress of the conversation's customer, reading only: a conversation without a customer yet
+        has done nothing (`customer_id` None)."""
         params = {"sender_id": sender_id, "channel": channel}
         return await self._request(OnboardingProgress, "GET", "/api/onboarding/progress", params=params)
+
+    async def start_onboarding(self, sender_id: str, channel: str) -> OnboardingProgress:
+        """The conversation's customer engages with onboarding: the backend creates the conversation and an
+        anonymous customer if missing (so its nudge job can follow up), and answers the progress.
+        Idempotent: starting again changes nothing."""
+        body = {"sender_id": sender_id, "channel": channel}
+        return await self._request(OnboardingProgress, "POST", "/api/onboarding/start", json=body)
 
     async def complete_onboarding_step(
         self,
