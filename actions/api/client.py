@@ -6,9 +6,10 @@
 - Every request has a total timeout (``aiohttp.ClientTimeout``).
 - Connection errors and timeouts are retried with exponential backoff (aiohttp-retry); HTTP answers, including
   4xx and 5xx, are never retried: they are final and raised as :class:`BackendError`.
-- POSTs carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so a retry after a
-  timeout, or Rasa running the same action again for the same user message, returns the row already stored
-  instead of a second one.
+- POSTs that create a row carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so
+  a retry after a timeout, or Rasa running the same action again for the same user message, returns the row
+  already stored instead of a second one; starting onboarding and completing a step are idempotent by
+  themselves.
 - Answers are decoded strictly into the models of actions/api/models.py: an answer that breaks the contract
   is logged with every broken field and raised as :class:`BackendContractError`.
 
