@@ -8,10 +8,11 @@ responses show (`onboarding_step_title`, `onboarding_step_how_to`, `onboarding_s
 `onboarding_done_title`, `onboarding_done_count`, `onboarding_total`, `onboarding_checklist`); the rules in
 dialogue/rules/onboarding.yml pick the `utter_onboarding_*` response.
 
-The customer is the conversation (sender_id, input channel): the backend gives a new conversation an
-anonymous customer on first use, and its nudge job (trigger_intent EXTERNAL_onboarding_nudge) targets that
-same pair — Rasa copies the conversation's latest input channel onto the external event, so `input_channel`
-is the real one.
+The customer is the conversation (sender_id, input channel). Asking about onboarding (the next step, the
+checklist, how to do a step) starts it: POST /api/onboarding/start gives the conversation an anonymous
+customer if it has none, whom the backend's nudge job (trigger_intent EXTERNAL_onboarding_nudge) may follow up
+on that same pair — Rasa copies the conversation's latest input channel onto the external event, so
+`input_channel` is the real one. Marking a step done creates the customer too; the nudge only reads.
 """
 
 from __future__ import annotations
@@ -134,15 +135,16 @@ def _all_done_events(progress: OnboardingProgress, **extra: Any) -> list[EventTy
 
 
 class _ProgressAnswer(Action, ABC):
-    """Reads the customer's progress and answers from it alone (`answer`); unavailable when cs_backend is not.
-    (Abstract, so the action server does not register it.)"""
+    """Starts onboarding for the conversation (the customer asked about it) and answers from the progress
+    alone (`answer`); unavailable when cs_backend is not. (Abstract, so the action server does not register
+    it.)"""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         try:
             async with BackendClient() as backend:
-                progress = await backend.onboarding_progress(tracker.sender_id, conversation_channel(tracker))
+                progress = await backend.start_onboarding(tracker.sender_id, conversation_channel(tracker))
         except BackendError as error:
             return _unavailable(self.name(), error)
         return self.answer(progress)
@@ -185,24 +187,20 @@ class ActionOnboardingExplainStep(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         said = named_step(tracker)
-        channel = conversation_channel(tracker)
         try:
             async with BackendClient() as backend:
                 steps = await backend.onboarding_steps()
-                key = match_onboarding_step(said, _pairs(steps)) if said else None
-                progress: OnboardingProgress | None = None
-                if key is None:
-                    # Unnamed: the step in focus. Unknown: the checklist is listed, with what is done.
-                    progress = await backend.onboarding_progress(tracker.sender_id, channel)
-                    if not said:
-                        key = step_in_focus(tracker, progress)
+                progress = await backend.start_onboarding(tracker.sender_id, conversation_channel(tracker))
         except BackendError as error:
             return _unavailable(self.name(), error)
+        key = match_onboarding_step(said, _pairs(steps)) if said else step_in_focus(tracker, progress)
         step = _step_by_key(steps, key)
         if step is None:
+            # Unknown: the checklist is listed, with what is done.
             logger.info("no onboarding step matches %r", said)
             return _unknown_step(progress)
-        extra = _progress_slots(progress) if progress else []
+        # A step found without a name (the one in focus) is told with the progress, as the next step is.
+        extra = [] if said else _progress_slots(progress)
         return _outcome(STEP_EXPLAINED, *_step_slots(step), *extra)
 
 
@@ -223,6 +221,7 @@ class ActionOnboardingMarkDone(Action):
         channel = conversation_channel(tracker)
         try:
             async with BackendClient() as backend:
+                # Read only: completing the step creates the customer, and an unknown step writes nothing.
                 before = await backend.onboarding_progress(tracker.sender_id, channel)
                 if said:
                     key = match_onboarding_step(said, _pairs(before.steps))

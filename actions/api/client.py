@@ -6,9 +6,10 @@
 - Every request has a total timeout (``aiohttp.ClientTimeout``).
 - Connection errors and timeouts are retried with exponential backoff (aiohttp-retry); HTTP answers, including
   4xx and 5xx, are never retried: they are final and raised as :class:`BackendError`.
-- POSTs carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so a retry after a
-  timeout, or Rasa running the same action again for the same user message, returns the row already stored
-  instead of a second one.
+- POSTs that create a row carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so
+  a retry after a timeout, or Rasa running the same action again for the same user message, returns the row
+  already stored instead of a second one; starting onboarding and completing a step are idempotent by
+  themselves.
 - Answers are decoded strictly into the models of actions/api/models.py: an answer that breaks the contract
   is logged with every broken field and raised as :class:`BackendContractError`.
 
@@ -214,9 +215,17 @@ class BackendClient:
         return checklist.steps
 
     async def onboarding_progress(self, sender_id: str, channel: str) -> OnboardingProgress:
-        """The progress of the conversation's customer (an anonymous one is created on first use)."""
+        """The progress of the conversation's customer, reading only: a conversation without a customer yet
+        has done nothing (`customer_id` None)."""
         params = {"sender_id": sender_id, "channel": channel}
         return await self._request(OnboardingProgress, "GET", "/api/onboarding/progress", params=params)
+
+    async def start_onboarding(self, sender_id: str, channel: str) -> OnboardingProgress:
+        """The conversation's customer engages with onboarding: the backend creates the conversation and an
+        anonymous customer if missing (so its nudge job can follow up), and answers the progress.
+        Idempotent: starting again changes nothing."""
+        body = {"sender_id": sender_id, "channel": channel}
+        return await self._request(OnboardingProgress, "POST", "/api/onboarding/start", json=body)
 
     async def complete_onboarding_step(
         self,

@@ -99,9 +99,10 @@ class OnboardingStepState(BackendModel):
 
 class OnboardingProgress(BackendModel):
     """A customer's onboarding progress: every step in checklist order, and the first one not done
-    (component ProgressOut)."""
+    (component ProgressOut). `customer_id` is None for a conversation that has no customer yet (read
+    before onboarding started): nothing is done."""
 
-    customer_id: StrictInt
+    customer_id: StrictInt | None = Field(...)
     steps: tuple[OnboardingStepState, ...]
     done_count: StrictInt
     total: StrictInt

@@ -1,7 +1,8 @@
 """Who a request is about: a customer, or a Rasa conversation (sender_id, channel) that stands for one.
 
 Shared by the domains the assistant writes to on behalf of a customer it may not know by email yet (onboarding
-progress, churn signals): a conversation without a customer gets an anonymous one the first time it is needed.
+progress, churn signals): a conversation without a customer gets an anonymous one the first time it is written
+for (resolve_customer); reading (find_customer) never creates one.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def unknown_customer_in_query(customer_id: int) -> ApiError:
     return NotFound(f"customer {customer_id} not found")
 
 
+async def _existing_customer(
+    session: AsyncSession, customer_id: int, unknown_customer: Callable[[int], ApiError]
+) -> int:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise unknown_customer(customer_id)
+    return customer.id
+
+
 async def _anonymous_customer_of(session: AsyncSession, conversation: Conversation) -> int:
     """Create an anonymous customer (no email) and attach it to the conversation, which has none.
 
@@ -96,10 +106,7 @@ async def resolve_customer(
     and gets an anonymous customer if it has none. An unknown customer_id raises unknown_customer(id).
     """
     if identity.customer_id is not None:
-        customer = await session.get(Customer, identity.customer_id)
-        if customer is None:
-            raise unknown_customer(identity.customer_id)
-        return customer.id
+        return await _existing_customer(session, identity.customer_id, unknown_customer)
     assert identity.sender_id is not None and identity.channel is not None
     conversation = await session.scalar(
         select(Conversation).where(
@@ -113,3 +120,19 @@ async def resolve_customer(
     if conversation.customer_id is not None:
         return conversation.customer_id
     return await _anonymous_customer_of(session, conversation)
+
+
+async def find_customer(
+    session: AsyncSession, identity: Identity, *, unknown_customer: Callable[[int], ApiError]
+) -> int | None:
+    """The customer id of a (checked) identity, reading only: None when the conversation is unknown or has no
+    customer yet. An unknown customer_id raises unknown_customer(id)."""
+    if identity.customer_id is not None:
+        return await _existing_customer(session, identity.customer_id, unknown_customer)
+    assert identity.sender_id is not None and identity.channel is not None
+    customer_id: int | None = await session.scalar(
+        select(Conversation.customer_id).where(
+            Conversation.sender_id == identity.sender_id, Conversation.channel == identity.channel
+        )
+    )
+    return customer_id

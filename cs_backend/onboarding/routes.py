@@ -14,6 +14,7 @@ from cs_backend.app_keys import DATABASE, ONBOARDING_CHECKLIST, SETTINGS
 from cs_backend.db import utcnow
 from cs_backend.onboarding import service
 from cs_backend.onboarding.schemas import (
+    OnboardingStart,
     ProgressOut,
     ProgressQuery,
     ProgressUpdate,
@@ -30,6 +31,14 @@ async def list_onboarding_steps(request: web.Request) -> web.Response:
 async def get_onboarding_progress(request: web.Request) -> web.Response:
     query = parse_query(request.query, ProgressQuery)
     progress = await service.get_progress(request.app[DATABASE], request.app[ONBOARDING_CHECKLIST], query)
+    return model_response(ProgressOut, progress)
+
+
+async def start_onboarding(request: web.Request) -> web.Response:
+    # Starting is idempotent by itself; a key is accepted (and checked) like on every POST.
+    read_idempotency_key(request)
+    data = await parse_body(request, OnboardingStart)
+    progress = await service.start_onboarding(request.app[DATABASE], request.app[ONBOARDING_CHECKLIST], data)
     return model_response(ProgressOut, progress)
 
 
@@ -57,6 +66,11 @@ _IDENTITY = (
     "The customer is customer_id, or the customer of the conversation (sender_id, channel): the "
     "conversation is created if new, and a conversation without a customer gets an anonymous one (no email)."
 )
+_READ_IDENTITY = (
+    "The customer is customer_id (unknown: 404), or the customer of the conversation (sender_id, channel). "
+    "Reading writes nothing: a conversation that is unknown or has no customer yet answers its empty "
+    "progress with customer_id null, and is not created."
+)
 
 ROUTES = [
     ApiRoute(
@@ -77,11 +91,25 @@ ROUTES = [
         get_onboarding_progress,
         summary="A customer's onboarding progress",
         tag="onboarding",
-        description=_IDENTITY,
+        description=_READ_IDENTITY,
         query=ProgressQuery,
         responses={200: Response("Every step with its state, and the next step.", ProgressOut)},
         errors=(400, 404),
         access=SERVICE_AND_STAFF,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/onboarding/start",
+        start_onboarding,
+        summary="A conversation starts onboarding",
+        tag="onboarding",
+        description="The customer asked about onboarding in this conversation (next step, checklist, how to "
+        "do a step): the conversation is created if new (else its last_seen_at is refreshed) and gets an "
+        "anonymous customer (no email) if it has none, so the stalled-customer job can nudge it. Idempotent: "
+        "a second call creates nothing and still answers 200 with the progress.",
+        body=OnboardingStart,
+        responses={200: Response("The conversation's progress.", ProgressOut)},
+        errors=(400, 413),
     ),
     ApiRoute(
         "POST",

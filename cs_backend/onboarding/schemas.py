@@ -34,6 +34,11 @@ class ProgressQuery(QueryModel):
     channel: Channel | None = Field(default=None, description="Rasa channel (with sender_id).")
 
 
+class OnboardingStart(ApiModel):
+    sender_id: SenderId = Field(description="Rasa sender id of the conversation that starts onboarding.")
+    channel: Channel = Field(description="Rasa channel of that conversation (the one nudges go to).")
+
+
 class ProgressUpdate(ApiModel):
     step: StepKey = Field(description="A step key of GET /api/onboarding/steps.")
     customer_id: RowId | None = Field(default=None, description="An existing customer. " + _IDENTITY)
@@ -67,7 +72,10 @@ class StepProgressOut(ResponseModel):
 
 
 class ProgressOut(ResponseModel):
-    customer_id: int
+    customer_id: int | None = Field(
+        description="The customer. null: the conversation asked about is unknown or has no customer yet "
+        "(reading creates neither; POST /api/onboarding/start or completing a step does), so nothing is done."
+    )
     steps: list[StepProgressOut] = Field(description="Every step, in checklist order.")
     done_count: int
     total: int

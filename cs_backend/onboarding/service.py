@@ -1,5 +1,5 @@
-"""Onboarding progress: which steps a customer completed, completing a step (idempotent), and the customers
-whose onboarding stalled."""
+"""Onboarding progress: which steps a customer completed (read only), a conversation starting onboarding and
+completing a step (both idempotent), and the customers whose onboarding stalled."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cs_backend.api.errors import InvalidRequest
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.identity import (
     Identity,
+    find_customer,
     identity_errors,
     resolve_customer,
     unknown_customer_in_body,
@@ -23,7 +24,7 @@ from cs_backend.customers.models import Customer
 from cs_backend.db import Database, run_transaction, utcnow
 from cs_backend.onboarding.checklist import Checklist, Step
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
-from cs_backend.onboarding.schemas import ProgressQuery, ProgressUpdate
+from cs_backend.onboarding.schemas import OnboardingStart, ProgressQuery, ProgressUpdate
 
 # Customers per query of the candidates' progress, nudges and conversations (bounded IN lists).
 _CHUNK = 500
@@ -40,7 +41,8 @@ class StepProgress:
 
 @dataclass(frozen=True)
 class Progress:
-    customer_id: int
+    # None: a conversation that has no customer yet (nothing done).
+    customer_id: int | None
     steps: list[StepProgress]
     done_count: int
     total: int
@@ -59,9 +61,12 @@ class StalledCustomer:
     last_activity: datetime
 
 
-async def load_progress(session: AsyncSession, checklist: Checklist, customer_id: int) -> Progress:
-    rows = await session.scalars(select(CompletedStep).where(CompletedStep.customer_id == customer_id))
-    done = {row.step_key: row for row in rows if row.step_key in checklist.by_key}
+async def load_progress(session: AsyncSession, checklist: Checklist, customer_id: int | None) -> Progress:
+    """The progress of `customer_id`; None (no customer yet) has done nothing."""
+    done: dict[str, CompletedStep] = {}
+    if customer_id is not None:
+        rows = await session.scalars(select(CompletedStep).where(CompletedStep.customer_id == customer_id))
+        done = {row.step_key: row for row in rows if row.step_key in checklist.by_key}
     steps = [
         StepProgress(
             key=step.key,
@@ -84,19 +89,29 @@ async def load_progress(session: AsyncSession, checklist: Checklist, customer_id
 
 
 async def get_progress(db: Database, checklist: Checklist, query: ProgressQuery) -> Progress:
-    """Progress of a customer; by conversation, the conversation and its anonymous customer are created on
-    first contact (without refreshing an existing conversation's last_seen_at: reading is not activity)."""
+    """Progress of a customer, reading only: a conversation that is unknown or has no customer yet has done
+    nothing (customer_id None), and neither it nor a customer is created (start_onboarding does that)."""
     identity = Identity(query.customer_id, query.sender_id, query.channel)
     errors = identity_errors(identity)
     if errors:
         raise InvalidRequest("invalid query parameters", errors)
+    async with db.sessions() as session:
+        customer_id = await find_customer(session, identity, unknown_customer=unknown_customer_in_query)
+        return await load_progress(session, checklist, customer_id)
+
+
+async def start_onboarding(db: Database, checklist: Checklist, data: OnboardingStart) -> Progress:
+    """The conversation starts onboarding: it is created if new and refreshed (the customer is active in it),
+    and gets an anonymous customer if it has none, so the nudge job can follow it up. Idempotent: a second
+    start finds both and creates nothing. Returns the progress."""
+    identity = Identity(None, data.sender_id, data.channel)
 
     async def work(session: AsyncSession) -> Progress:
         customer_id = await resolve_customer(
             session,
             identity,
-            refresh_conversation=False,
-            unknown_customer=unknown_customer_in_query,
+            refresh_conversation=True,
+            unknown_customer=unknown_customer_in_body,
         )
         return await load_progress(session, checklist, customer_id)
 

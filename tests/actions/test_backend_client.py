@@ -96,12 +96,14 @@ async def test_client_raises_a_typed_error_when_unreachable(backend_down: str) -
     assert error.value.message
 
 
-async def test_client_reads_the_checklist_and_progress(
+async def test_client_reads_the_checklist_and_progress_and_starts_onboarding(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
     async with BackendClient() as client:
         steps = await client.onboarding_steps()
         progress = await client.onboarding_progress(sender_id, "rest")
+        started = await client.start_onboarding(sender_id, "rest")
+        again = await client.start_onboarding(sender_id, "rest")
         after = await client.complete_onboarding_step("verify_email", sender_id, "rest")
     assert [step.key for step in steps] == CHECKLIST_KEYS
     assert [step.position for step in steps] == [1, 2, 3, 4, 5, 6]
@@ -111,7 +113,11 @@ async def test_client_reads_the_checklist_and_progress(
     assert progress.next_step is not None and progress.next_step.key == "sign_up"
     assert after.is_done("verify_email") and after.step("verify_email").source == "customer"
     assert after.step("verify_email").completed_at
-    assert after.customer_id == progress.customer_id
+    # Reading created nothing; starting gave the conversation its customer, once.
+    assert progress.customer_id is None
+    assert isinstance(started.customer_id, int) and again == started
+    assert started.steps == progress.steps and started.next_step == progress.next_step
+    assert after.customer_id == started.customer_id
 
 
 # --- timeouts and retries -----------------------------------------------------------------------------------
@@ -276,6 +282,9 @@ async def test_a_nullable_field_may_be_null_but_not_absent() -> None:
     async with FakeBackend(always({**PROGRESS, "next_step": None})) as fake, _client(fake) as client:
         progress = await client.onboarding_progress("s", "rest")
     assert progress.next_step is None
+    # A conversation whose onboarding has not started has no customer yet.
+    async with FakeBackend(always({**PROGRESS, "customer_id": None})) as fake, _client(fake) as client:
+        assert (await client.onboarding_progress("s", "rest")).customer_id is None
     missing = {name: value for name, value in PROGRESS.items() if name != "next_step"}
     async with FakeBackend(always(missing)) as fake, _client(fake) as client:
         with pytest.raises(BackendContractError) as error:

@@ -42,6 +42,7 @@ CLIENT_CALLS: list[tuple[str, str, type[BackendModel]]] = [
     ("post", "/api/feedback", Feedback),
     ("get", "/api/onboarding/steps", OnboardingChecklist),
     ("get", "/api/onboarding/progress", OnboardingProgress),
+    ("post", "/api/onboarding/start", OnboardingProgress),
     ("post", "/api/onboarding/progress", OnboardingProgress),
     ("post", "/api/churn/signals", ChurnSignal),
 ]

@@ -93,6 +93,12 @@ def _progress(backend: RunningBackend, sender_id: str, channel: str = "rest") ->
     return backend.get(f"/api/onboarding/progress?sender_id={quote(sender_id)}&channel={quote(channel)}")
 
 
+def _customer(backend: RunningBackend, sender_id: str, channel: str = "rest") -> int | None:
+    """The conversation's customer as cs_backend reads it; None while onboarding has not started."""
+    customer_id: int | None = _progress(backend, sender_id, channel)["customer_id"]
+    return customer_id
+
+
 def _done(backend: RunningBackend, sender_id: str, channel: str = "rest") -> list[str]:
     return [step["key"] for step in _progress(backend, sender_id, channel)["steps"] if step["done"]]
 
@@ -443,6 +449,52 @@ async def test_a_conversation_without_an_input_channel_is_the_api_channel(
     assert conversation_channel(tracker) == "api"
     assert (await _run(ActionOnboardingMarkDone(), tracker))["onboarding_outcome"] == "step_marked"
     assert _done(backend, sender_id, "api") == ["sign_up"]
+
+
+# --- who starts onboarding ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "text", "intent", "step"),
+    [
+        (ActionOnboardingNextStep, "what should I do next?", "get_started", None),
+        (ActionOnboardingProgress, "how far along am I?", "onboarding_progress", None),
+        (ActionOnboardingExplainStep, "how do I verify my email?", "explain_onboarding_step", "verify_email"),
+        (ActionOnboardingExplainStep, "how do I do that?", "explain_onboarding_step", None),
+    ],
+    ids=["next_step", "progress", "explain_named", "explain_unnamed"],
+)
+async def test_asking_about_onboarding_starts_it_once(
+    backend: RunningBackend,
+    backend_url: str,
+    sender_id: str,
+    action: Any,
+    text: str,
+    intent: str,
+    step: str | None,
+) -> None:
+    """The conversation gets the customer whom cs_backend's nudge job may follow up; asking again is the same
+    customer."""
+    assert _customer(backend, sender_id) is None
+    await _run(action(), _tracker(sender_id, text, intent, step))
+    customer_id = _customer(backend, sender_id)
+    assert isinstance(customer_id, int)
+    await _run(action(), _tracker(sender_id, text, intent, step))
+    assert _customer(backend, sender_id) == customer_id
+    assert _done(backend, sender_id) == []
+
+
+async def test_a_nudge_and_an_unknown_step_start_nothing(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    """The nudge only reads, and a step the checklist does not have is not an onboarding step done."""
+    assert (await _run(ActionOnboardingNudge(), _nudge_tracker(sender_id, "sign_up")))[
+        "onboarding_outcome"
+    ] == ("nudge")
+    unknown = _tracker(sender_id, "I fed the llamas", "onboarding_step_done", "llamas")
+    assert (await _run(ActionOnboardingMarkDone(), unknown))["onboarding_outcome"] == "unknown_step"
+    assert _customer(backend, sender_id, "socketio") is None
+    assert _customer(backend, sender_id) is None
 
 
 # --- backend down -------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Onboarding: the checklist file, /api/onboarding/steps and progress, and migration 0002.
+"""Onboarding: the checklist file, /api/onboarding/steps, start and progress, and migration 0002.
 
 Runs on SQLite and PostgreSQL like the other database tests (conftest's app has the nudge job off).
 """
@@ -52,6 +52,14 @@ async def get_progress(client: TestClient[Any, Any], **params: Any) -> dict[str,
     body: dict[str, Any] = await response.json()
     assert set(body) == ONBOARDING_PROGRESS_FIELDS
     return body
+
+
+async def start(client: TestClient[Any, Any], **body: Any) -> dict[str, Any]:
+    response = await client.post("/api/onboarding/start", json=body)
+    assert response.status == 200, await response.text()
+    progress: dict[str, Any] = await response.json()
+    assert set(progress) == ONBOARDING_PROGRESS_FIELDS
+    return progress
 
 
 def done_keys(progress: dict[str, Any]) -> list[str]:
@@ -151,8 +159,12 @@ async def test_steps_are_listed_in_order(client: TestClient[Any, Any]) -> None:
 # --- progress -----------------------------------------------------------------------------------------------
 
 
-async def test_progress_of_a_new_conversation(client: TestClient[Any, Any]) -> None:
+async def test_progress_of_an_unknown_conversation_is_empty_and_writes_nothing(
+    client: TestClient[Any, Any],
+) -> None:
+    before = await table_counts(client)
     progress = await get_progress(client, sender_id="web-1", channel="socketio")
+    assert progress["customer_id"] is None
     assert progress["done_count"] == 0
     assert progress["total"] == 6
     assert progress["completed"] is False
@@ -165,20 +177,74 @@ async def test_progress_of_a_new_conversation(client: TestClient[Any, Any]) -> N
         == {"key": step["key"], "title": step["title"], "done": False, "completed_at": None, "source": None}
         for step in progress["steps"]
     )
+    assert await table_counts(client) == before == dict.fromkeys(ALL_TABLES, 0)
+
+    # A conversation without a customer (as a rating creates it) is read the same way: nothing is attached.
+    created = await client.post("/api/conversations", json={"sender_id": "web-1", "channel": "socketio"})
+    assert created.status == 201
+    before = await table_counts(client)
+    assert await get_progress(client, sender_id="web-1", channel="socketio") == progress
+    assert await table_counts(client) == before
+    assert before["conversations"] == 1 and before["customers"] == 0
+
+
+async def test_start_creates_the_conversation_and_its_customer_once(client: TestClient[Any, Any]) -> None:
+    me = {"sender_id": "web-1", "channel": "socketio"}
+    started = await start(client, **me)
+    assert isinstance(started["customer_id"], int)
+    assert started["done_count"] == 0 and started["next_step"]["key"] == "sign_up"
+    counts = await table_counts(client)
+    assert counts["customers"] == 1 and counts["conversations"] == 1
 
     # The conversation was created and given an anonymous customer (no email), visible through the API.
-    customer = await (await client.get(f"/api/customers/{progress['customer_id']}")).json()
+    customer = await (await client.get(f"/api/customers/{started['customer_id']}")).json()
     assert customer["email"] is None
-    conversation = await client.post("/api/conversations", json={"sender_id": "web-1", "channel": "socketio"})
+    conversation = await client.post("/api/conversations", json=me)
     assert conversation.status == 200  # it already existed
-    assert (await conversation.json())["customer_id"] == progress["customer_id"]
+    assert (await conversation.json())["customer_id"] == started["customer_id"]
 
-    # Asking again is the same customer, and creates nothing.
+    # Idempotent: starting again creates nothing and answers the same progress; reading finds the customer.
     before = await table_counts(client)
-    again = await get_progress(client, sender_id="web-1", channel="socketio")
-    assert again == progress
+    assert await start(client, **me) == started
+    assert await get_progress(client, **me) == started
     assert await table_counts(client) == before
-    assert before["customers"] == 1 and before["conversations"] == 1
+
+    # After a step is done, starting again keeps it.
+    done = await complete(client, "verify_email", **me)
+    assert await start(client, **me) == done
+    assert (await table_counts(client))["customers"] == 1
+
+
+async def test_start_uses_the_customer_the_conversation_has(client: TestClient[Any, Any]) -> None:
+    conversation = await (
+        await client.post(
+            "/api/conversations", json={"sender_id": "s-5", "channel": "rest", "email": "ada@example.com"}
+        )
+    ).json()
+    started = await start(client, sender_id="s-5", channel="rest")
+    assert started["customer_id"] == conversation["customer_id"]
+    assert (await table_counts(client))["customers"] == 1
+
+
+async def test_start_needs_a_conversation_and_writes_nothing_when_refused(
+    client: TestClient[Any, Any],
+) -> None:
+    post = "/api/onboarding/start"
+    await assert_error(await client.post(post, json={}), 400, {"sender_id", "channel"})
+    await assert_error(await client.post(post, json={"sender_id": "s"}), 400, {"channel"})
+    await assert_error(
+        await client.post(post, json={"sender_id": None, "channel": "rest"}), 400, {"sender_id"}
+    )
+    await assert_error(
+        await client.post(post, json={"sender_id": " ", "channel": "rest"}), 400, {"sender_id"}
+    )
+    await assert_error(
+        await client.post(post, json={"sender_id": "s", "channel": "rest", "customer_id": 1}),
+        400,
+        {"customer_id"},
+    )
+    await assert_error(await client.post(post, json={"sender_id": 7, "channel": "rest"}), 400, {"sender_id"})
+    assert await table_counts(client) == dict.fromkeys(ALL_TABLES, 0)
 
 
 async def test_completing_steps_in_and_out_of_order_and_twice(client: TestClient[Any, Any]) -> None:
@@ -313,7 +379,7 @@ async def test_concurrent_first_requests_of_a_conversation_share_one_customer(
         assert (await client.post("/api/conversations", json=me)).status == 201
     responses = await asyncio.gather(
         *(client.post("/api/onboarding/progress", json={"step": step, **me}) for step in STEP_KEYS[:4]),
-        *(client.get("/api/onboarding/progress", params=me) for _ in range(2)),
+        *(client.post("/api/onboarding/start", json=me) for _ in range(2)),
     )
     assert [response.status for response in responses] == [200] * 6
     customers = {(await response.json())["customer_id"] for response in responses}
@@ -339,6 +405,9 @@ async def test_onboarding_routes_are_documented(client: TestClient[Any, Any]) ->
     document = await (await client.get("/api/openapi.json")).json()
     paths = document["paths"]
     assert set(paths["/api/onboarding/progress"]) == {"get", "post"}
+    assert set(paths["/api/onboarding/start"]) == {"post"}
+    progress_out = document["components"]["schemas"]["ProgressOut"]["properties"]["customer_id"]
+    assert {"type": "null"} in progress_out["anyOf"] and progress_out["description"]
     assert "400" in paths["/api/onboarding/progress"]["post"]["responses"]
     assert {p["name"] for p in paths["/api/onboarding/progress"]["get"]["parameters"]} == {
         "customer_id",
@@ -348,6 +417,7 @@ async def test_onboarding_routes_are_documented(client: TestClient[Any, Any]) ->
     assert "get" in paths["/api/onboarding/steps"] and "get" in paths["/api/onboarding/stalled"]
     schemas = document["components"]["schemas"]
     assert schemas["ProgressUpdate"]["required"] == ["step"]
+    assert sorted(schemas["OnboardingStart"]["required"]) == ["channel", "sender_id"]
     customer_email = schemas["CustomerOut"]["properties"]["email"]
     assert {"type": "null"} in customer_email["anyOf"]
 

@@ -85,10 +85,9 @@ async def backdate(
 
 
 async def start(client: TestClient[Any, Any], sender_id: str, channel: str = "socketio", *steps: str) -> int:
-    """A conversation that touched onboarding (and completed `steps`); returns its customer id."""
-    response = await client.get(
-        "/api/onboarding/progress", params={"sender_id": sender_id, "channel": channel}
-    )
+    """A conversation that started onboarding (and completed `steps`); returns its customer id."""
+    response = await client.post("/api/onboarding/start", json={"sender_id": sender_id, "channel": channel})
+    assert response.status == 200, await response.text()
     customer_id: int = (await response.json())["customer_id"]
     for step in steps:
         await complete(client, step, customer_id=customer_id)
