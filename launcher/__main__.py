@@ -52,6 +52,7 @@ from launcher.stack import (
     StartupError,
     StartupInterrupted,
     service_specs,
+    startup_timeout,
 )
 
 LOG_DIR = REPO_ROOT / "var" / "log"
@@ -90,12 +91,13 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
 
 def run_until_stopped() -> int:
     """Start the service, run it until a signal or a process's death, stop it; return the exit code."""
-    ports = Ports.from_env(os.environ)
     model = Path(os.environ.get("RASA_MODEL", str(DEFAULT_MODEL)))
     if not model.exists():
         print(f"No trained model at {model}: run `make model` (make run does it for you).", file=sys.stderr)
         return 2
     try:
+        ports = Ports.from_env(os.environ)
+        timeout = startup_timeout(os.environ)
         specs = service_specs(ports, model)
     except ConfigurationError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
@@ -111,7 +113,7 @@ def run_until_stopped() -> int:
     started = time.monotonic()
     print("Starting cs_backend, the action server and the Rasa server (loading the model takes a while)…")
     try:
-        stack.start(float(os.environ.get("STARTUP_TIMEOUT", "240")), interrupted=stop.is_requested)
+        stack.start(timeout, interrupted=stop.is_requested)
     except StartupInterrupted:
         print("Stopped before startup finished.")
         return 130

@@ -77,6 +77,30 @@ class StartupInterrupted(Exception):
     """The caller asked to stop while the processes were starting; every started process has been stopped."""
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    """A port from the environment (blank means the default, as cs_backend reads its settings)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 0 < int(text) <= 65535:
+        raise ConfigurationError(f"{name} must be a port number (1-65535), got {text!r}")
+    return int(text)
+
+
+def startup_timeout(env: Mapping[str, str], default: float = 240.0) -> float:
+    """STARTUP_TIMEOUT: seconds to wait for every health check (blank means the default)."""
+    text = env.get("STARTUP_TIMEOUT", "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigurationError(f"STARTUP_TIMEOUT must be a number of seconds above 0, got {text!r}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     """One process of the service and how to tell that it is ready."""
@@ -113,10 +137,10 @@ class Ports:
     def from_env(cls, env: Mapping[str, str]) -> Ports:
         """The launcher's configuration: CS_BACKEND_HOST, CS_BACKEND_PORT, ACTION_SERVER_PORT, RASA_PORT."""
         return cls(
-            backend=int(env.get("CS_BACKEND_PORT", "8000")),
-            actions=int(env.get("ACTION_SERVER_PORT", "5055")),
-            rasa=int(env.get("RASA_PORT", "5005")),
-            host=env.get("CS_BACKEND_HOST", "127.0.0.1"),
+            backend=_port(env, "CS_BACKEND_PORT", 8000),
+            actions=_port(env, "ACTION_SERVER_PORT", 5055),
+            rasa=_port(env, "RASA_PORT", 5005),
+            host=env.get("CS_BACKEND_HOST", "").strip() or "127.0.0.1",
         )
 
     @classmethod

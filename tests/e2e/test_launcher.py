@@ -169,9 +169,11 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         ("RASA_AUTH_TOKEN", "short", "RASA_AUTH_TOKEN must be at least 16 characters"),
         ("ACTION_SERVER_TOKEN", "short", "ACTION_SERVER_TOKEN must be at least 16 characters"),
         ("CS_BACKEND_SERVICE_SECRET", "x" * 31, "CS_BACKEND_SERVICE_SECRET must be at least 32 characters"),
+        ("CS_BACKEND_PORT", "eighty", "CS_BACKEND_PORT must be a port number (1-65535), got 'eighty'"),
+        ("STARTUP_TIMEOUT", "soon", "STARTUP_TIMEOUT must be a number of seconds above 0, got 'soon'"),
     ],
 )
-def test_a_configuration_that_would_open_a_door_is_refused(
+def test_a_bad_or_unsafe_configuration_is_refused_before_anything_starts(
     service_paths: tuple[Path, Path], variable: str, value: str, message: str
 ) -> None:
     ports = Ports.pick_free()
@@ -186,5 +188,6 @@ def test_a_configuration_that_would_open_a_door_is_refused(
     )
     assert launcher.returncode == 1, launcher.stdout + launcher.stderr
     assert message in launcher.stderr
+    assert "Traceback" not in launcher.stderr
     assert "Starting" not in launcher.stdout
     assert not [port for port in (ports.backend, ports.actions, ports.rasa) if _listening(port)]
