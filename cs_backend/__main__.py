@@ -127,7 +127,8 @@ def create_admin(settings: Settings, email: str, name: str | None) -> int:
     from pydantic import TypeAdapter, ValidationError
 
     from cs_backend.accounts import service as accounts
-    from cs_backend.accounts.passwords import PasswordTooShort, check_password_length
+    from cs_backend.accounts.passwords import PasswordTooLong, PasswordTooShort, check_password_length
+    from cs_backend.accounts.schemas import DisplayName
     from cs_backend.api.types import EmailAddress
 
     try:
@@ -136,12 +137,18 @@ def create_admin(settings: Settings, email: str, name: str | None) -> int:
         print(f"cs_backend: {email!r} is not a valid email address", file=sys.stderr)
         return 2
     try:
+        display_name = TypeAdapter(DisplayName).validate_python(
+            name if name and name.strip() else email.partition("@")[0]
+        )
+    except ValidationError:
+        print("cs_backend: --name must be 1-200 characters of text", file=sys.stderr)
+        return 2
+    try:
         password = read_new_password()
         check_password_length(password)
-    except (PasswordEntryError, PasswordTooShort) as error:
+    except (PasswordEntryError, PasswordTooShort, PasswordTooLong) as error:
         print(f"cs_backend: {error}", file=sys.stderr)
         return 2
-    display_name = name.strip() if name and name.strip() else email.partition("@")[0]
 
     async def create() -> int:
         from cs_backend.db import Database

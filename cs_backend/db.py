@@ -117,11 +117,12 @@ def create_engine(database_url: str) -> AsyncEngine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # `timeout` is SQLite's busy timeout: concurrent writers wait for the lock instead of failing.
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: a failing statement's log line and traceback never show the values (emails, text).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         return engine
     # pre_ping: a PostgreSQL restart must not turn the next request per pooled connection into a 500.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,18 @@ class PasswordTooShort(ValueError):
         super().__init__(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
 
 
+class PasswordTooLong(ValueError):
+    """Longer than sign-in accepts (MAX_PASSWORD_LENGTH bounds the hashing work): it could never be used."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
+
+
 def check_password_length(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordTooShort
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordTooLong
 
 
 def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:

@@ -29,7 +29,7 @@ NewPassword = Annotated[
 
 class LoginRequest(ApiModel):
     # Any text: an email that cannot exist simply gets the answer of a wrong password.
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), STORABLE]
     password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)]
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, select
@@ -28,6 +30,22 @@ from cs_backend.paging import Page, fetch_page, where_given
 TOKEN_BYTES = 32
 
 
+# argon2 costs 64 MiB and a CPU core per hash, and sign-in is public: at most this many hashes run at once,
+# so a flood of sign-ins queues instead of exhausting memory (rate limits are still to come). A thread
+# semaphore, taken in the worker thread: it belongs to no event loop.
+_HASHING_SLOTS = threading.BoundedSemaphore(2)
+T = TypeVar("T")
+
+
+def _one_slot_at_a_time(work: Callable[..., T], *args: Any) -> T:
+    with _HASHING_SLOTS:
+        return work(*args)
+
+
+async def _hashing(work: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(_one_slot_at_a_time, work, *args)
+
+
 class SignInRefused(ApiError):
     """401: the same message for every reason, so that it does not tell which emails have accounts."""
 
@@ -38,8 +56,9 @@ class SignInRefused(ApiError):
 
 
 class EmailTaken(Conflict):
-    def __init__(self, email: str) -> None:
-        super().__init__(f"an account with the email {email} already exists")
+    def __init__(self) -> None:
+        # The email is not repeated: the answer (and the CLI's message) stays free of personal data.
+        super().__init__("an account with this email already exists")
 
 
 @dataclass(frozen=True)
@@ -64,11 +83,11 @@ async def create_account(
 ) -> Account:
     """Raises PasswordTooShort or EmailTaken. `email` is stored lower-cased."""
     email = email.strip().lower()
-    password_hash = await asyncio.to_thread(hash_password, password, hasher)
+    password_hash = await _hashing(hash_password, password, hasher)
 
     async def insert(session: AsyncSession) -> Account:
         if await session.scalar(select(Account.id).where(Account.email == email)) is not None:
-            raise EmailTaken(email)
+            raise EmailTaken
         account = Account(
             email=email,
             display_name=display_name,
@@ -106,11 +125,11 @@ async def sign_in(
     async with db.sessions() as session:
         account = await session.scalar(select(Account).where(Account.email == email.strip().lower()))
     stored_hash = account.password_hash if account is not None else None
-    matched = await asyncio.to_thread(check_password, stored_hash, password, hasher)
+    matched = await _hashing(check_password, stored_hash, password, hasher)
     if account is None or not matched or account.disabled:
         raise SignInRefused
     if needs_rehash(account.password_hash, hasher):
-        new_hash = await asyncio.to_thread(hasher.hash, password)
+        new_hash = await _hashing(hasher.hash, password)
         async with db.sessions() as session:
             stored = await session.get(Account, account.id)
             if stored is not None:

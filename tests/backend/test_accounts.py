@@ -157,7 +157,9 @@ async def test_a_wrong_password_an_unknown_email_and_a_disabled_account_get_the_
     assert all(answer == {"status": 401, "message": "wrong email or password"} for answer in answers)
 
 
-def test_an_unknown_email_costs_one_password_check_like_a_wrong_password() -> None:
+async def test_an_unknown_email_costs_one_password_check_like_a_wrong_password(
+    migrated_database_url: str,
+) -> None:
     class CountingHasher(PasswordHasher):
         verified = 0
 
@@ -166,12 +168,19 @@ def test_an_unknown_email_costs_one_password_check_like_a_wrong_password() -> No
             return super().verify(hash, password)
 
     hasher = CountingHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    stored = passwords.hash_password(PASSWORD, hasher)
-    assert passwords.check_password(stored, PASSWORD, hasher)
-    assert not passwords.check_password(stored, "wrong password!", hasher)
-    assert not passwords.check_password(None, PASSWORD, hasher)
-    assert CountingHasher.verified == 3
-    assert stored.startswith("$argon2id$")
+    db = Database.connect(migrated_database_url)
+    try:
+        account = await service.create_account(db, "ada@example.com", "Ada", "agent", PASSWORD, hasher)
+        assert account.password_hash.startswith("$argon2id$")
+        lifetime = timedelta(hours=1)
+        for email, password in (("ada@example.com", "wrong password!"), ("nobody@example.com", PASSWORD)):
+            before = CountingHasher.verified
+            with pytest.raises(service.SignInRefused):
+                await service.sign_in(db, email, password, lifetime, hasher)
+            assert CountingHasher.verified == before + 1, email  # the same work, whether the email exists
+        await service.sign_in(db, "ada@example.com", PASSWORD, lifetime, hasher)
+    finally:
+        await db.dispose()
 
 
 def test_passwords_shorter_than_12_characters_are_refused() -> None:
@@ -311,7 +320,22 @@ async def test_create_admin_makes_an_admin_who_can_sign_in(
     assert empty.returncode == 2 and "no password" in empty.stderr
     invalid = _create_admin(migrated_database_url, PASSWORD + "\n", "--email", "not-an-email")
     assert invalid.returncode == 2 and "not a valid email" in invalid.stderr
-    assert "Traceback" not in short.stderr + again.stderr + invalid.stderr
+    long_name = _create_admin(
+        migrated_database_url, PASSWORD + "\n", "--email", "n@example.com", "--name", "N" * 201
+    )
+    assert long_name.returncode == 2 and "--name" in long_name.stderr
+    too_long = _create_admin(migrated_database_url, "p" * 1025 + "\n", "--email", "long@example.com")
+    assert too_long.returncode == 2 and "at most 1024 characters" in too_long.stderr
+    outputs = short.stderr + again.stderr + invalid.stderr + long_name.stderr + too_long.stderr
+    assert "Traceback" not in outputs
+    assert "root@example.com" not in again.stderr  # the refusal repeats no personal data
+
+
+async def test_an_email_that_cannot_be_stored_is_a_400_not_a_500(people: TestClient[Any, Any]) -> None:
+    response = await people.post(
+        "/api/auth/login", json={"email": "a\u0000@example.com", "password": PASSWORD}
+    )
+    await assert_error(response, 400, {"email"})
 
 
 async def test_migration_0005_upgrades_and_downgrades(database_url: str) -> None:
