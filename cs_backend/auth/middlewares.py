@@ -12,11 +12,12 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import MatchInfoError
 from multidict import CIMultiDict
 
 from cs_backend.accounts import service as accounts
 from cs_backend.api.middlewares import error_response
-from cs_backend.api.registry import PUBLIC, Access, Principal
+from cs_backend.api.registry import SERVICE, Access, Principal
 from cs_backend.app_keys import CURRENT_ACCOUNT, CURRENT_SESSION, DATABASE, ROUTE_ACCESS, SERVICE_VERIFIER
 from cs_backend.auth.signing import SIGNATURE_HEADER, VERSION
 from cs_backend.auth.verifier import AuthenticationFailed
@@ -80,8 +81,11 @@ def _challenges(access: frozenset[Principal]) -> CIMultiDict[str]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Routes that are not API routes (the demo page, /static, unknown paths) are public.
-    access: Access = request.app[ROUTE_ACCESS].get(request.match_info.route, PUBLIC)
+    declared = request.app[ROUTE_ACCESS].get(request.match_info.route)
+    if declared is None and isinstance(request.match_info, MatchInfoError):
+        return await handler(request)  # no route matched: aiohttp's own 404/405, which reveal nothing
+    # A route that declared no access is protected: one cannot be left open by forgetting.
+    access: Access = SERVICE if declared is None else declared
     if not isinstance(access, frozenset):  # PUBLIC
         return await handler(request)
     try:

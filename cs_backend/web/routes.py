@@ -8,6 +8,9 @@ from string import Template
 
 from aiohttp import web
 
+from cs_backend.api.registry import PUBLIC
+from cs_backend.app_keys import ROUTE_ACCESS
+
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 PAGE_TEMPLATE = Template((WEB_DIR / "templates" / "index.html").read_text(encoding="utf-8"))
@@ -25,5 +28,10 @@ def setup_web(app: web.Application, *, rasa_url: str) -> None:
     async def index(_: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
-    app.router.add_get("/", index, name="index")
-    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
+    page_resource = app.router.add_resource("/", name="index")
+    page_resource.add_route("GET", index)
+    page_resource.add_route("HEAD", index)
+    static = app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
+    # Public on purpose: the page and the widget's files are what a visitor's browser loads.
+    for route in (*page_resource, *static):
+        app[ROUTE_ACCESS][route] = PUBLIC

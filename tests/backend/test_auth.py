@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
@@ -161,6 +162,22 @@ async def test_the_demo_page_is_public(unsigned: TestClient[Any, Any]) -> None:
     response = await unsigned.get("/")
     assert response.status == 200
     assert response.content_type == "text/html"
+    assert (await unsigned.head("/")).status == 200
+    assert (await unsigned.get("/static/widget.js")).status == 200
+    assert (await unsigned.get("/no-such-page")).status == 404  # aiohttp's own answer, nothing behind it
+
+
+async def test_a_route_added_without_declaring_its_access_is_protected(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    app = create_app(settings)
+
+    async def forgotten(_: Any) -> web.Response:
+        return web.json_response({"secret": "data"})
+
+    app.router.add_get("/api/forgotten", forgotten)  # not through the registry: no access declared
+    client = await aiohttp_client(app, sign=False)
+    await assert_refused(await client.get("/api/forgotten"), "X-CS-Signature")
 
 
 async def test_a_body_changed_after_signing_is_refused_and_not_processed(
