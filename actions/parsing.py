@@ -102,7 +102,10 @@ class _Scale:
     high: int
 
     def score(self, value: float) -> int | None:
-        """`value` rounded half up ("4.5" -> 5), or None outside the scale."""
+        """`value` rounded half up ("4.5" -> 5), or None outside the scale (infinity included: 400 typed
+        nines read as a float)."""
+        if not math.isfinite(value):
+            return None
         score = int(math.floor(value + 0.5))
         return score if self.low <= score <= self.high else None
 
@@ -153,7 +156,10 @@ def _parse_rating(text: object, scale: _Scale, read_words: Callable[[str], int |
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return scale.score(float(text)) if math.isfinite(float(text)) else None
+        try:
+            return scale.score(float(text))
+        except OverflowError:  # an int beyond any float
+            return None
     raw = unicodedata.normalize("NFC", str(text)).strip()
     if not raw:
         return None

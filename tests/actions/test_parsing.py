@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from actions.parsing import (
@@ -297,3 +299,11 @@ def test_parse_ticket_number(value: object, number: int) -> None:
 @pytest.mark.parametrize("value", [None, "", "abc", "0", "my@12.com", True])
 def test_parse_ticket_number_rejects(value: object) -> None:
     assert parse_ticket_number(value) is None
+
+
+@pytest.mark.parametrize("parse", [parse_csat, parse_ces])
+@pytest.mark.parametrize("text", ["9" * 400, "9" * 400 + ".5", 10**400, float("inf")])
+def test_numbers_beyond_any_float_are_no_score_rather_than_a_crash(
+    parse: Callable[[object], int | None], text: object
+) -> None:
+    assert parse(text) is None
