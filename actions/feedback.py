@@ -180,7 +180,7 @@ class ActionRecordFeedback(Action):
         try:
             return await store(ticket_id, kind)
         except BackendError as error:
-            if not (error.is_client_error and "ticket_id" in error.fields and ticket_id is not None):
+            if not (error.is_refusal and "ticket_id" in error.fields and ticket_id is not None):
                 raise
             # The ticket is gone (or unknown to this backend): keep the rating rather than lose it.
             logger.warning(

@@ -104,7 +104,7 @@ class ActionHandoffToHuman(Action):
                 tracker, description=description, email=email, priority=priority, write_kind="handoff"
             )
         except BackendError as error:
-            if error.is_client_error and "email" in error.fields:
+            if error.is_refusal and "email" in error.fields:
                 # The email we had was refused: ask for another one through the ticket form.
                 logger.warning("handoff ticket refused for its email: %s", error.fields["email"])
                 return [SlotSet("email", None), *self._ask_email(description, priority)]

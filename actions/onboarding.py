@@ -244,7 +244,7 @@ class ActionOnboardingMarkDone(Action):
                         idempotency_key=write_key(f"onboarding-{key}", tracker),
                     )
         except BackendError as error:
-            if error.is_client_error and "step" in error.fields:
+            if error.is_refusal and "step" in error.fields:
                 # The checklist changed between the two requests: the step is gone.
                 logger.warning("cs_backend refused onboarding step: %s", error)
                 return _unknown_step(None)

@@ -221,7 +221,7 @@ class ActionCreateTicket(Action):
 
     @staticmethod
     def _failure_events(error: BackendError) -> list[EventType]:
-        if error.is_client_error:
+        if error.is_refusal:
             # Refused as sent: clear what the backend named so the next attempt asks for it again.
             logger.warning("cs_backend refused the ticket: %s %s", error.status, error.message)
             named = [field for field in ("description", "email", "priority") if field in error.fields]
@@ -301,7 +301,7 @@ class ActionTicketStatus(Action):
                     ticket = await self._latest_ticket(backend, tracker, email)
                     owned = True
         except BackendError as error:
-            if error.is_client_error:  # 404 included: an unknown number
+            if error.is_refusal:  # 404 included: an unknown number
                 return self._outcome("not_found", lookup_number=asked)
             logger.warning("ticket lookup failed, cs_backend unavailable: %s", error)
             return self._outcome("unavailable", lookup_number=asked)

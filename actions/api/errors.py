@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+# 400 invalid details, 404 unknown, 409 state conflict, 413 too large, 415 not JSON, 422 key reused.
+_REFUSALS = frozenset({400, 404, 409, 413, 415, 422})
+
 
 class BackendError(Exception):
     """cs_backend answered with an error (4xx/5xx), or gave no usable answer (the subclasses below).
@@ -26,9 +29,11 @@ class BackendError(Exception):
         return self.status == 404
 
     @property
-    def is_client_error(self) -> bool:
-        """The request itself was refused (4xx): sending it again unchanged cannot help."""
-        return 400 <= self.status < 500
+    def is_refusal(self) -> bool:
+        """What the customer asked for was refused (bad or unknown details, a state that does not allow it):
+        sending it again unchanged cannot help, and the customer can be told. A refused credential (401, 403)
+        or a rate limit (429) is the service's problem, not the customer's: those count as unavailable."""
+        return self.status in _REFUSALS
 
     @property
     def is_server_error(self) -> bool:

@@ -81,7 +81,7 @@ async def test_client_raises_a_typed_error_for_4xx(backend: RunningBackend, back
             await client.create_ticket(description="the app keeps crashing", email="not-an-email")
         with pytest.raises(BackendError) as missing:
             await client.get_ticket(987654321)
-    assert refused.value.status == 400 and refused.value.is_client_error
+    assert refused.value.status == 400 and refused.value.is_refusal
     assert "email" in refused.value.fields
     assert not isinstance(refused.value, BackendUnavailable)
     assert missing.value.status == 404 and missing.value.is_not_found
@@ -255,7 +255,7 @@ async def test_an_answer_that_breaks_the_contract_raises_and_is_logged(
         with pytest.raises(BackendContractError) as error:
             await client.get_ticket(7)
     assert any(problem.startswith(broken) for problem in error.value.problems), error.value.problems
-    assert error.value.status == 200 and not error.value.is_client_error
+    assert error.value.status == 200 and not error.value.is_refusal
     assert len(fake.received) == 1  # an answer came: nothing to try again
     (record,) = caplog.records
     assert "broke its contract" in record.getMessage() and broken in record.getMessage()

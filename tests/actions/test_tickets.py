@@ -366,6 +366,20 @@ async def test_backend_down_status_lookup_says_so(backend_down: str, sender_id: 
     assert "try again" in told
 
 
+async def test_a_refused_credential_is_unavailable_not_the_customers_mistake(
+    backend: RunningBackend, monkeypatch: pytest.MonkeyPatch, sender_id: str
+) -> None:
+    """The real cs_backend refuses a wrong service secret (401): the customer is told the ticket is not saved
+    yet, and keeps their details, instead of hearing that their details were not accepted."""
+    monkeypatch.setenv("CS_BACKEND_SERVICE_SECRET", "not-the-secret-" + "x" * 32)
+    events, _ = await run_action(ActionCreateTicket(), filled_ticket_form_tracker(sender_id))
+    slots = slot_values(events)
+    assert slots["ticket_outcome"] == "unavailable" and "ticket_id" not in slots
+    assert "description" not in slots and "email" not in slots  # kept for the retry
+    lookup = await _status_lookup(sender_id, "#12 status?", "#12")
+    assert lookup["lookup_outcome"] == "unavailable"
+
+
 async def test_a_ticket_answer_that_breaks_the_contract_is_not_claimed_as_created(
     monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
