@@ -7,6 +7,7 @@ name stays "socketio" (the channel stored with tickets and feedback, the one cs_
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -49,6 +50,19 @@ class CheckedSocketIOInput(SocketIOInput):
                 return
             if not isinstance(data.get("message"), str):
                 data = {**data, "message": ""}
+            if self.metadata_key in data and not isinstance(_metadata_object(data[self.metadata_key]), dict):
+                # Rasa json.loads a metadata string and passes anything on: only an object is kept.
+                data = {key: value for key, value in data.items() if key != self.metadata_key}
             await rasa_handler(sid, data)
 
         self.sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
+
+
+def _metadata_object(metadata: Any) -> Any:
+    """The metadata as Rasa will read it: a JSON string is parsed, anything else taken as it is."""
+    if isinstance(metadata, str):
+        try:
+            return json.loads(metadata)
+        except ValueError:
+            return None
+    return metadata

@@ -42,9 +42,11 @@ class RecordingAgent:
     tracker_store: InMemoryTrackerStore = field(default_factory=lambda: InMemoryTrackerStore(Domain.empty()))
     lock_store: InMemoryLockStore = field(default_factory=InMemoryLockStore)
     handled: list[str | None] = field(default_factory=list)
+    metadata: list[Any] = field(default_factory=list)
 
     async def handle_message(self, message: UserMessage) -> None:
         self.handled.append(message.text)
+        self.metadata.append(message.metadata)
         await message.output_channel.send_text_message(message.sender_id, f"handled: {message.text}")
 
     async def has_tracker(self, sender_id: str) -> bool:
@@ -204,3 +206,14 @@ async def test_the_widget_gets_the_polite_answers_and_nothing_reaches_rasa(serve
         await widget.client.emit("user_uttered", "not an object")
         assert await widget.say("hello\x00") == "handled: hello"
         assert server.agent.handled == ["hello"]
+
+
+async def test_widget_metadata_that_is_not_an_object_is_dropped_not_a_crash(server: ChannelServer) -> None:
+    async with WidgetClient(server.url) as widget:
+        for metadata in ("{not json", "[1, 2]", 7, '{"page": "/pricing"}', {"page": "/docs"}):
+            await widget.client.emit(
+                "user_uttered", {"message": "hi", "session_id": widget.session_id, "metadata": metadata}
+            )
+            assert str((await asyncio.wait_for(widget.inbox.get(), 5))["text"]) == "handled: hi"
+    assert server.agent.metadata[-2:] == [{"page": "/pricing"}, {"page": "/docs"}]
+    assert all(isinstance(metadata, dict) or metadata is None for metadata in server.agent.metadata)
