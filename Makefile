@@ -142,6 +142,8 @@ lock-backend: $(BACKEND_VENV)/.installed ## regenerate requirements/backend.txt 
 	$(BACKEND_BIN)/python -m pip install --quiet pip-tools
 	$(BACKEND_BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	  -o requirements/backend.txt requirements/backend.in
+	sed -i '1i # Lock of the backend environment (CPython >= 3.11), generated from requirements/backend.in by `make lock-backend`.' \
+	  requirements/backend.txt
 
 lock-bot: ## regenerate requirements/bot.txt from bot.in
 	@python=$$(scripts/find-python.sh bot) && rm -rf var/lock-bot-venv && "$$python" -m venv var/lock-bot-venv
