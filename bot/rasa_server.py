@@ -22,7 +22,9 @@ def rasa_run_argv(options: Sequence[str], token: str) -> list[str]:
     """The argv for Rasa's command line parser: `rasa run` with the HTTP API enabled and locked by `token`."""
     if any(option.split("=")[0] == "--auth-token" for option in options):
         raise SystemExit(f"the token comes from {TOKEN_VARIABLE}, not from the command line")
-    return ["rasa", "run", *options, "--enable-api", "--auth-token", token]
+    # One `--auth-token=…` argument: a random token may start with "-", which argparse would otherwise read as
+    # an option and refuse ("expected one argument").
+    return ["rasa", "run", *options, "--enable-api", f"--auth-token={token}"]
 
 
 def main() -> None:

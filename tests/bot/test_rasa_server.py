@@ -17,8 +17,18 @@ from tests.support import REPO_ROOT
 def test_rasa_runs_with_the_api_locked_by_the_token() -> None:
     argv = rasa_run_argv(["--model", "models/assistant.tar.gz", "--cors", "http://127.0.0.1:8000"], "s3cret")
     assert argv[:2] == ["rasa", "run"]
-    assert argv[-3:] == ["--enable-api", "--auth-token", "s3cret"]
-    assert argv[2:-3] == ["--model", "models/assistant.tar.gz", "--cors", "http://127.0.0.1:8000"]
+    assert argv[-2:] == ["--enable-api", "--auth-token=s3cret"]
+    assert argv[2:-2] == ["--model", "models/assistant.tar.gz", "--cors", "http://127.0.0.1:8000"]
+
+
+@pytest.mark.parametrize("token", ["-starts-with-a-dash", "--looks-like-an-option", "plain"])
+def test_rasa_reads_any_token_as_the_token(token: str) -> None:
+    """Random tokens can start with "-" (1 launch in 64 failed with "expected one argument")."""
+    from rasa.__main__ import create_argument_parser  # type: ignore[import-untyped]
+
+    arguments = create_argument_parser().parse_args(rasa_run_argv(["--model", "m.tar.gz"], token)[1:])
+    assert arguments.auth_token == token
+    assert arguments.enable_api
 
 
 @pytest.mark.parametrize("option", [["--auth-token", "x"], ["--auth-token=x"]])
