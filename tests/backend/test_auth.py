@@ -109,7 +109,13 @@ async def assert_refused(response: Any, header: str) -> None:
 
 def test_only_health_the_openapi_document_and_signing_in_are_public() -> None:
     public = {route.path for route in registered_routes() if route.access == "public"}
-    assert public == {"/health/live", "/health/ready", "/api/openapi.json", "/api/auth/login"}
+    assert public == {
+        "/health/live",
+        "/health/ready",
+        "/api/openapi.json",
+        "/api/auth/login",
+        "/api/auth/cookie-login",
+    }
 
 
 @pytest.mark.parametrize("route", service_routes())
