@@ -27,9 +27,15 @@ def csrf_token(session_token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def _host_name(host: str) -> str:
+    """The Host header without its port: "[::1]:8000" -> "::1", "localhost:8000" -> "localhost"."""
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def _loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.strip("[]").lower()
+    name = _host_name(host).lower()
     if name in _LOCAL_HOSTS:
         return True
     try:
