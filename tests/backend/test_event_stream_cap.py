@@ -48,12 +48,14 @@ async def test_streams_over_a_cap_are_refused_and_the_open_ones_keep_working(
     for stream in streams:
         await assert_open(stream)
     refused = await open_as(client, service())
+    assert refused.status == 429  # before reading a body: a stream that opened would never end
     await assert_error(refused, 429, message="too many open event streams for this caller")
     assert int(refused.headers["Retry-After"]) > 0
 
     streams.append(await open_as(client, ada))
     await assert_open(streams[-1])
     full = await open_as(client, bob)
+    assert full.status == 503
     await assert_error(full, 503, message="too many open event streams on this server")
     assert int(full.headers["Retry-After"]) > 0
     assert slots.open_count() == 3
