@@ -11,9 +11,12 @@ from cs_backend.accounts.models import Account, AccountSession
 from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.config import Settings
 from cs_backend.db import Database
+from cs_backend.events.slots import StreamSlots
 from cs_backend.live_events import LiveEvents, Subscription
 from cs_backend.onboarding.checklist import Checklist
 from cs_backend.rasa_client import RasaClient
+from cs_backend.ratelimit.limiter import Limiter
+from cs_backend.ratelimit.rules import RateLimits
 
 if TYPE_CHECKING:
     from cs_backend.api.registry import Access, ApiRoute
@@ -33,6 +36,14 @@ SERVICE_VERIFIER = web.AppKey("service_verifier", ServiceVerifier)
 # The signed-in person behind a request with a bearer session, and that session (set by the auth middleware).
 CURRENT_ACCOUNT = web.RequestKey("current_account", Account)
 CURRENT_SESSION = web.RequestKey("current_session", AccountSession)
+# Who is behind an authenticated request, as rate limits and the event-stream cap count callers: "service",
+# or "account:<id>" for a signed-in person (set by the auth middleware).
+CURRENT_CALLER = web.RequestKey("current_caller", str)
+# The rate limits (from the settings) and the limiter that counts them (created at startup).
+RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
+RATE_LIMITER = web.AppKey("rate_limiter", Limiter)
+# The open /api/events streams per caller, within this process's caps.
+EVENT_STREAM_SLOTS = web.AppKey("event_stream_slots", StreamSlots)
 # Built on first request and reused: the routes cannot change once the app runs.
 OPENAPI_DOCUMENT = web.AppKey[dict[str, Any]]("openapi_document")
 # Subscriptions of the open /api/events streams, ended on shutdown so that shutdown does not wait for them.

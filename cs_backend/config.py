@@ -12,6 +12,7 @@ Nothing is read at import time: `Settings.from_env()` reads the environment when
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -19,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from limits import parse as parse_limit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = REPO_ROOT / "var" / "cs_backend.db"
@@ -133,6 +136,51 @@ def _service_secret(name: str, text: str) -> str:
     return text
 
 
+def _rate_limit(name: str, text: str) -> str:
+    """A rate limit in the `limits` library's notation: "120/minute", "10 per 15 minutes"."""
+    try:
+        limit = parse_limit(text)
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be a rate limit such as 120/minute or 10/15 minutes, got {text!r}"
+        ) from None
+    if limit.amount < 1:
+        raise SettingsError(f"{name} must allow at least 1 request, got {text!r}")
+    return text
+
+
+def _count(name: str, text: str) -> int:
+    """A whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
+def _trusted_proxies(name: str, text: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (CIDR) of the reverse proxies in front of cs_backend."""
+    networks = tuple(part.strip() for part in text.split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} must list IP addresses or networks, got {network!r}") from None
+    return networks
+
+
+_COOKIE_SECURE_MODES = ("auto", "true", "false")
+
+
+def _cookie_secure(name: str, text: str) -> str:
+    mode = text.lower()
+    if mode not in _COOKIE_SECURE_MODES:
+        raise SettingsError(f"{name} must be auto, true or false, got {text!r}")
+    return mode
+
+
 def _rasa_events_url(name: str, text: str) -> str:
     scheme = text.partition("://")[0]
     if scheme.lower() not in _RASA_EVENTS_SCHEMES:
@@ -199,12 +247,89 @@ class Settings:
         "Hours a signed-in agent's or admin's session lasts (POST /api/auth/login; more than 0, fractions "
         "allowed); after that its bearer token answers 401 and the person signs in again.",
     )
+    session_cookie_secure: str = _from_env(
+        "SESSION_COOKIE_SECURE",
+        "auto",
+        _cookie_secure,
+        "Whether the cookies of a browser session (POST /api/auth/cookie-login) are marked Secure (sent "
+        "over HTTPS only): true, false, or auto: Secure unless the request's host is localhost or a "
+        "loopback address (a browser on the same machine, over plain HTTP). Set false only to serve pages "
+        "over plain HTTP to other machines.",
+    )
+    rate_limit_anonymous: str = _from_env(
+        "RATE_LIMIT_ANONYMOUS",
+        "300/minute",
+        _rate_limit,
+        "Requests without a credential (public routes, the demo page, refused calls), per client address "
+        "(an IPv6 client per /64); over it: 429 with Retry-After. Notation of the `limits` library: "
+        "120/minute, 10/15 minutes, 5000/hour (a moving window).",
+    )
+    rate_limit_refused_credentials: str = _from_env(
+        "RATE_LIMIT_REFUSED_CREDENTIALS",
+        "60/minute",
+        _rate_limit,
+        "Requests whose credential was refused (401), per client address; once over it, that address's "
+        "requests with a credential get 429 before it is checked.",
+    )
+    rate_limit_account: str = _from_env(
+        "RATE_LIMIT_ACCOUNT",
+        "600/minute",
+        _rate_limit,
+        "Requests of one signed-in agent or admin (bearer or cookie session), per account, from any address.",
+    )
+    rate_limit_service: str = _from_env(
+        "RATE_LIMIT_SERVICE",
+        "6000/minute",
+        _rate_limit,
+        "Signed service calls (the action server carries every customer's conversation, jobs, scripts), "
+        "together: a ceiling against a runaway caller, not a per-customer limit.",
+    )
+    rate_limit_sign_in_per_address: str = _from_env(
+        "RATE_LIMIT_SIGN_IN_PER_ADDRESS",
+        "20/minute",
+        _rate_limit,
+        "Sign-in attempts (POST /api/auth/login and /api/auth/cookie-login) per client address, counted "
+        "before the password is checked: over it, 429 without hashing anything.",
+    )
+    rate_limit_sign_in_per_email: str = _from_env(
+        "RATE_LIMIT_SIGN_IN_PER_EMAIL",
+        "10/15 minutes",
+        _rate_limit,
+        "Sign-in attempts per email address (lower-cased), from any address: slows guessing one "
+        "person's password from many addresses.",
+    )
+    trusted_proxies: tuple[str, ...] = _from_env(
+        "TRUSTED_PROXIES",
+        (),
+        _trusted_proxies,
+        "Comma-separated addresses or networks (CIDR) of the reverse proxies in front of cs_backend. Only "
+        "a request from one of them has its X-Forwarded-For read, right to left, skipping these proxies, "
+        "to find the client address that rate limits count by. Unset: X-Forwarded-For is ignored (anyone "
+        "can write it).",
+        shown_default="(none)",
+    )
+    event_streams_max: int = _from_env(
+        "EVENT_STREAMS_MAX",
+        200,
+        _count,
+        "Open GET /api/events streams this process serves at once; the next gets 503 with Retry-After "
+        "(the open ones keep working).",
+    )
+    event_streams_per_principal_max: int = _from_env(
+        "EVENT_STREAMS_PER_PRINCIPAL_MAX",
+        10,
+        _count,
+        "Open GET /api/events streams per signed-in account (or for the service) in this process; the "
+        "next gets 429 with Retry-After.",
+    )
     log_level: str = _from_env(
         "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."
     )
     # Redis pub/sub channel of the live events; tests give each test its own so runs cannot interfere.
     redis_channel: str = "cs_backend:live-events"
     max_body_bytes: int = MAX_BODY_BYTES
+    # Prefix of the rate limits' Redis keys; tests give each test its own, like the channel above.
+    rate_limit_key_prefix: str = "cs_backend:rate-limit"
     onboarding_stalled_after_hours: float = _from_env(
         "ONBOARDING_STALLED_AFTER_HOURS",
         24.0,

@@ -18,11 +18,14 @@ from cs_backend.api.registry import add_api_routes
 from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
+    EVENT_STREAM_SLOTS,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
     OPENAPI_DOCUMENT,
     RASA_CLIENT,
+    RATE_LIMITER,
+    RATE_LIMITS,
     ROUTE_ACCESS,
     SCHEMA_REVISION,
     SERVICE_VERIFIER,
@@ -37,6 +40,7 @@ from cs_backend.conversations import routes as conversations
 from cs_backend.customers import routes as customers
 from cs_backend.db import Database
 from cs_backend.events import routes as events
+from cs_backend.events.slots import StreamSlots
 from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
 from cs_backend.live_events import create_live_events
@@ -48,6 +52,9 @@ from cs_backend.onboarding.checklist import load_checklist
 from cs_backend.outcomes import jobs as outcomes_jobs
 from cs_backend.outcomes import routes as outcomes
 from cs_backend.rasa_client import RasaClient
+from cs_backend.ratelimit.limiter import create_limiter
+from cs_backend.ratelimit.middlewares import address_rate_limit_middleware, caller_rate_limit_middleware
+from cs_backend.ratelimit.rules import RateLimits
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -83,6 +90,14 @@ async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def rate_limiter_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    limiter = create_limiter(settings.redis_url, settings.rate_limit_key_prefix)
+    app[RATE_LIMITER] = limiter
+    yield
+    await limiter.close()
+
+
 def service_auth_context(clock: Callable[[], float]) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -105,9 +120,16 @@ def create_app(
     """The app; `clock` (Unix seconds) is what signed requests' timestamps are compared with."""
     settings = settings if settings is not None else Settings.from_env()
     app = web.Application(
-        # Errors first (outermost), so a 413 from the size check is rendered as JSON too; the body size is
-        # checked before the auth middleware reads a body to check its signature.
-        middlewares=[error_middleware, body_size_middleware, auth_middleware],
+        # Errors first (outermost), so a 413 from the size check or a 429 is rendered as JSON too; anonymous
+        # requests are counted per address before anything else runs; the body size is checked before the
+        # auth middleware reads a body to check its signature; authenticated callers are counted once known.
+        middlewares=[
+            error_middleware,
+            address_rate_limit_middleware,
+            body_size_middleware,
+            auth_middleware,
+            caller_rate_limit_middleware,
+        ],
         # Also enforced while reading, for chunked bodies that declare no Content-Length.
         client_max_size=settings.max_body_bytes,
     )
@@ -117,6 +139,11 @@ def create_app(
     app[ROUTE_ACCESS] = {}
     app[OPENAPI_DOCUMENT] = {}
     app[OPEN_EVENT_STREAMS] = set()
+    app[EVENT_STREAM_SLOTS] = StreamSlots(
+        settings.event_streams_max, settings.event_streams_per_principal_max
+    )
+    app[RATE_LIMITS] = RateLimits.from_settings(settings)
+    app.cleanup_ctx.append(rate_limiter_context)
     app.cleanup_ctx.append(service_auth_context(clock))
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_events_context)

@@ -1,21 +1,23 @@
 """The check between a customer channel and Rasa: every message is refused politely, cleaned, or handed on.
 
-A refused message (too long, no text) gets its answer on the channel it came from and never reaches Rasa: no
-NLU, no tracker read or write. A typed payload the channel may not send (typed_payloads.py) is handed on as
-ordinary text.
+A refused message (too many in a while for its conversation, too long, no text) gets its answer on the channel
+it came from and never reaches Rasa: no NLU, no tracker read or write. A typed payload the channel may not
+send (typed_payloads.py) is handed on as ordinary text.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
+from bot.channels.chat_rate import TOO_MANY_ANSWER, ConversationRateLimit, rate_limit_from
 from bot.channels.message_text import NO_TEXT_ANSWER, Refused, checked_text
 from bot.channels.typed_payloads import as_ordinary_text, is_typed_payload, offered_payloads, payload_accepted
 
@@ -41,12 +43,18 @@ class MessageGuard:
 
     max_chars: int
     trusted: bool
+    # Messages per conversation in a while (chat_rate.py), from the environment unless given.
+    rate_limit: ConversationRateLimit = field(default_factory=lambda: rate_limit_from(os.environ))
 
     def wrap(self, on_new_message: MessageHandler, agent: Callable[[], Agent]) -> MessageHandler:
         """`on_new_message` (Rasa's handler) behind this check; `agent` gives the server's current agent."""
 
         async def checked(message: UserMessage) -> Any:
-            admitted = await self.admitted_text(message, agent)
+            admitted: str | Refused
+            if self.rate_limit.admit(message.sender_id):
+                admitted = await self.admitted_text(message, agent)
+            else:  # before anything else: a flood costs no tracker read
+                admitted = Refused("too many messages", TOO_MANY_ANSWER)
             if isinstance(admitted, Refused):
                 logger.info("message from %s refused (%s)", message.sender_id, admitted.reason)
                 await message.output_channel.send_text_message(message.sender_id, admitted.answer)

@@ -1,1 +1,2 @@
-"""Agent and admin accounts: argon2id password hashes, expiring bearer sessions, roles."""
+"""Agent and admin accounts: argon2id password hashes, expiring sessions (bearer tokens, or browser cookies),
+roles."""

@@ -13,6 +13,7 @@ from cs_backend.accounts.schemas import (
     AccountPage,
     AccountQuery,
     AccountUpdate,
+    CookieLoginResponse,
     LoginRequest,
     LoginResponse,
 )
@@ -20,18 +21,46 @@ from cs_backend.api.registry import ADMIN, PUBLIC, STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id, parse_query
 from cs_backend.api.responses import model_response
 from cs_backend.app_keys import CURRENT_ACCOUNT, CURRENT_SESSION, DATABASE, SETTINGS
+from cs_backend.auth.cookies import clear_session_cookies, csrf_token, secure_cookies, set_session_cookies
+from cs_backend.ratelimit.sign_in import count_sign_in_attempt
+
+
+async def _sign_in(request: web.Request) -> service.NewSession:
+    data = await parse_body(request, LoginRequest)
+    # Before the password is checked: an attempt over the limits costs no hashing.
+    await count_sign_in_attempt(request, data.email)
+    lifetime = timedelta(hours=request.app[SETTINGS].account_session_hours)
+    return await service.sign_in(request.app[DATABASE], data.email, data.password, lifetime)
 
 
 async def login(request: web.Request) -> web.Response:
-    data = await parse_body(request, LoginRequest)
-    lifetime = timedelta(hours=request.app[SETTINGS].account_session_hours)
-    new_session = await service.sign_in(request.app[DATABASE], data.email, data.password, lifetime)
-    return model_response(LoginResponse, new_session)
+    return model_response(LoginResponse, await _sign_in(request))
+
+
+async def cookie_login(request: web.Request) -> web.Response:
+    new_session = await _sign_in(request)
+    response = model_response(
+        CookieLoginResponse,
+        {
+            "csrf_token": csrf_token(new_session.token),
+            "expires_at": new_session.expires_at,
+            "role": new_session.role,
+            "account_id": new_session.account_id,
+        },
+    )
+    secure = secure_cookies(request, request.app[SETTINGS].session_cookie_secure)
+    set_session_cookies(response, new_session.token, new_session.expires_at, secure=secure)
+    return response
 
 
 async def logout(request: web.Request) -> web.Response:
     await service.end_session(request.app[DATABASE], request[CURRENT_SESSION].id)
-    return web.Response(status=204)
+    response = web.Response(status=204)
+    # A browser session's cookies go too (a bearer client has none: clearing them is harmless).
+    clear_session_cookies(
+        response, secure=secure_cookies(request, request.app[SETTINGS].session_cookie_secure)
+    )
+    return response
 
 
 async def current_account(request: web.Request) -> web.Response:
@@ -68,7 +97,9 @@ ROUTES = [
         summary="Sign in with email and password: a bearer session token",
         tag="auth",
         description="Wrong email, wrong password and disabled account all answer the same 401. The session "
-        "expires after ACCOUNT_SESSION_HOURS.",
+        "expires after ACCOUNT_SESSION_HOURS. Attempts are limited per client address and per email "
+        "(RATE_LIMIT_SIGN_IN_PER_ADDRESS, RATE_LIMIT_SIGN_IN_PER_EMAIL): over them, 429 before the password "
+        "is checked.",
         body=LoginRequest,
         responses={200: Response("Signed in: the token, shown this once.", LoginResponse)},
         errors=(400, 401, 413),
@@ -76,9 +107,25 @@ ROUTES = [
     ),
     ApiRoute(
         "POST",
+        "/api/auth/cookie-login",
+        cookie_login,
+        summary="Sign in from a browser page: a session in an httpOnly cookie, and its CSRF token",
+        tag="auth",
+        description="For the agent console's pages, whose scripts never see the session token. Sets the "
+        "`cs_session` cookie (httpOnly) and the `cs_csrf` cookie (readable), both SameSite=Strict, Secure "
+        "per SESSION_COOKIE_SECURE, expiring with the session. Requests with the cookie are the signed-in "
+        "person's; a POST, PATCH, PUT or DELETE also needs the `X-CSRF-Token` header (403 without it, "
+        "with a wrong one, or from another Origin). Same answers and limits as POST /api/auth/login.",
+        body=LoginRequest,
+        responses={200: Response("Signed in: the cookies are set.", CookieLoginResponse)},
+        errors=(400, 401, 413),
+        access=PUBLIC,  # how a person gets a credential
+    ),
+    ApiRoute(
+        "POST",
         "/api/auth/logout",
         logout,
-        summary="End the current session (its token stops working)",
+        summary="End the current session (its token stops working) and clear the session cookies",
         tag="auth",
         responses={204: Response("Signed out.")},
         access=STAFF,

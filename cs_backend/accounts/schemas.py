@@ -44,6 +44,17 @@ class LoginResponse(ResponseModel):
     account_id: int
 
 
+class CookieLoginResponse(ResponseModel):
+    csrf_token: str = Field(
+        description="Send it as the `X-CSRF-Token` header of every POST, PATCH, PUT or DELETE of this "
+        "session (also in the readable `cs_csrf` cookie). The session token itself is only in the httpOnly "
+        "`cs_session` cookie, out of reach of the page's scripts."
+    )
+    expires_at: datetime
+    role: Role
+    account_id: int
+
+
 class AccountOut(ResponseModel):
     id: int
     email: str

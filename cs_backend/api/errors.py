@@ -18,6 +18,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.fields = fields
+        # Headers the answer carries besides the JSON body (Retry-After).
+        self.headers: dict[str, str] = {}
 
 
 class InvalidRequest(ApiError):
@@ -48,9 +50,25 @@ def invalid_field(field: str, message: str) -> InvalidRequest:
 
 
 class ServiceUnavailable(ApiError):
-    """503: a dependency (database, Redis) cannot be reached right now; retrying later may work."""
+    """503: a dependency (database, Redis) cannot be reached right now, or this process is at its capacity;
+    retrying later may work (after `retry_after_seconds`, when given)."""
 
     status = 503
+
+    def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after_seconds is not None:
+            self.headers["Retry-After"] = str(retry_after_seconds)
+
+
+class TooManyRequests(ApiError):
+    """429: the caller is over a rate limit or a cap; `Retry-After` says in how many seconds to try again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(max(1, retry_after_seconds))
 
 
 _FRIENDLY_MESSAGES = {

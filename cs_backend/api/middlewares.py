@@ -47,7 +47,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.status, error.message, error.fields)
+        return error_response(error.status, error.message, error.fields, headers=error.headers or None)
     except web.HTTPException as error:
         if error.status < 400:  # redirects and the like are responses, not errors
             raise

@@ -17,6 +17,7 @@ import cs_backend
 from cs_backend.api.registry import PRINCIPALS, Access, ApiRoute
 from cs_backend.api.schemas import ErrorResponse
 from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
+from cs_backend.auth.cookies import CSRF_HEADER, SESSION_COOKIE
 from cs_backend.auth.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -25,6 +26,7 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 # bearer session's entry lists the roles allowed (OpenAPI 3.1 lets non-OAuth schemes list role names).
 SERVICE_SCHEME = "serviceSignature"
 BEARER_SCHEME = "bearerSession"
+COOKIE_SCHEME = "cookieSession"
 _SECURITY_SCHEMES = {
     SERVICE_SCHEME: {
         "type": "apiKey",
@@ -45,6 +47,16 @@ _SECURITY_SCHEMES = {
             "/api/auth/login, until the session expires or is ended (POST /api/auth/logout)."
         ),
     },
+    COOKIE_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": (
+            "A browser page's session: the httpOnly cookie set by POST /api/auth/cookie-login. A POST, "
+            f"PATCH, PUT or DELETE also needs the `{CSRF_HEADER}` header (the csrf_token of the sign-in, "
+            "also in the `cs_csrf` cookie) and no foreign Origin, else 403."
+        ),
+    },
 }
 
 
@@ -60,6 +72,7 @@ def security_requirements(access: Access) -> list[dict[str, list[str]]]:
     ]
     if roles:
         requirements.append({BEARER_SCHEME: roles})
+        requirements.append({COOKIE_SCHEME: roles})
     return requirements
 
 
@@ -67,13 +80,23 @@ _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON or invalid input; `fields` names each bad field or parameter.",
     401: "No valid credential (a signed service call or a live bearer session: the message names the header "
     "that is wrong), or, signing in, a wrong email or password.",
-    403: "Authenticated, but the route is not open to this caller's role.",
+    403: "Authenticated, but the route is not open to this caller's role; or a cookie session's unsafe "
+    f"request without the right {CSRF_HEADER} header, or from another Origin.",
     404: "Unknown resource.",
     409: "The resource's state does not allow this change.",
     413: "Request body larger than 64 KiB.",
     415: "The body is not declared as application/json.",
+    429: "Over a rate limit (per client address, account or service; sign-in attempts per address and "
+    "email) or a cap: try again after Retry-After seconds.",
     500: "Internal error (details only in the server log).",
-    503: "A dependency is unavailable.",
+    503: "A dependency is unavailable, or this process is at a capacity (Retry-After, when given).",
+}
+# Every route can be over a rate limit (cs_backend/ratelimit), and say when to try again.
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until the request may succeed.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 
@@ -155,11 +178,13 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
         auth_errors: set[int] = set()
         if isinstance(route.access, frozenset):
             auth_errors = {401} if route.access >= set(PRINCIPALS) else {401, 403}
-        for status in sorted({*route.errors, *body_errors, *auth_errors, 500}):
+        for status in sorted({*route.errors, *body_errors, *auth_errors, 429, 500}):
             responses[str(status)] = {
                 "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}},
             }
+            if status == 429:
+                responses[str(status)]["headers"] = _RETRY_AFTER
         operation: dict[str, Any] = {
             "operationId": route.handler.__name__,
             "summary": route.summary,

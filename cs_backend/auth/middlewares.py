@@ -1,9 +1,11 @@
-"""The auth middleware: finds who is behind a request (a signed service call, or a person's bearer session)
-and lets the request through only when the matched route's `access` (api/registry.py) allows them.
+"""The auth middleware: finds who is behind a request (a signed service call, or a person's session: a bearer
+token, or a browser's session cookie) and lets the request through only when the matched route's `access`
+(api/registry.py) allows them.
 
 Runs after routing, so it knows the matched route. A request without a valid credential is answered 401 (the
 contract's JSON error and a WWW-Authenticate header), an authenticated caller the route is not open to 403,
-both before the handler, or anything that reads the body, runs.
+and so is a cookie-authenticated unsafe request that fails the CSRF checks (csrf.py), all before the handler,
+or anything that reads the body, runs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from multidict import CIMultiDict
 from cs_backend.accounts import service as accounts
 from cs_backend.api.middlewares import error_response
 from cs_backend.api.registry import SERVICE, Access, Principal
-from cs_backend.app_keys import CURRENT_ACCOUNT, CURRENT_SESSION, DATABASE, ROUTE_ACCESS, SERVICE_VERIFIER
+from cs_backend.app_keys import (
+    CURRENT_ACCOUNT,
+    CURRENT_CALLER,
+    CURRENT_SESSION,
+    DATABASE,
+    ROUTE_ACCESS,
+    SERVICE_VERIFIER,
+)
+from cs_backend.auth.cookies import SESSION_COOKIE
+from cs_backend.auth.csrf import csrf_refusal
 from cs_backend.auth.signing import SIGNATURE_HEADER, VERSION
 from cs_backend.auth.verifier import AuthenticationFailed
 
@@ -30,9 +41,29 @@ BEARER_CHALLENGE = 'Bearer realm="cs_backend"'
 _BEARER_PREFIX = "bearer "
 
 
+BEARER_REFUSAL = "missing or invalid Authorization header"
+
+
 def _bearer_refused(reason: str) -> AuthenticationFailed:
-    # Unknown, expired, revoked or disabled: one answer; the reason goes to the log only.
-    return AuthenticationFailed("missing or invalid Authorization header", reason)
+    return AuthenticationFailed(BEARER_REFUSAL, reason)
+
+
+class CsrfRefused(Exception):
+    """A cookie-authenticated unsafe request that fails the CSRF checks (403); the message is safe to show."""
+
+
+async def _person_of_session(request: web.Request, token: str, refusal_message: str) -> Principal:
+    found = await accounts.session_account(request.app[DATABASE], token)
+    if found is None:
+        # Unknown, expired, revoked or disabled: one answer; the reason goes to the log only.
+        raise AuthenticationFailed(
+            refusal_message, "unknown, expired or revoked session, or disabled account"
+        )
+    session, account = found
+    request[CURRENT_SESSION] = session
+    request[CURRENT_ACCOUNT] = account
+    request[CURRENT_CALLER] = f"account:{account.id}"
+    return "admin" if account.role == "admin" else "agent"
 
 
 async def _signed_in_person(request: web.Request, authorization: str) -> Principal:
@@ -41,13 +72,15 @@ async def _signed_in_person(request: web.Request, authorization: str) -> Princip
     token = authorization[len(_BEARER_PREFIX) :].strip()
     if not token:
         raise _bearer_refused("empty bearer token")
-    found = await accounts.session_account(request.app[DATABASE], token)
-    if found is None:
-        raise _bearer_refused("unknown, expired or revoked session, or disabled account")
-    session, account = found
-    request[CURRENT_SESSION] = session
-    request[CURRENT_ACCOUNT] = account
-    return "admin" if account.role == "admin" else "agent"
+    return await _person_of_session(request, token, BEARER_REFUSAL)
+
+
+async def _browser_session(request: web.Request, token: str) -> Principal:
+    principal = await _person_of_session(request, token, f"missing or invalid {SESSION_COOKIE} cookie")
+    refusal = csrf_refusal(request, token)
+    if refusal is not None:
+        raise CsrfRefused(refusal)
+    return principal
 
 
 async def _signed_service_call(request: web.Request) -> Principal:
@@ -56,14 +89,20 @@ async def _signed_service_call(request: web.Request) -> Principal:
     verifier.check_headers(request.headers)
     body = await request.read()  # kept by aiohttp: the handler reads the same bytes
     await verifier.verify(request.method, request.raw_path, request.headers, body)
+    request[CURRENT_CALLER] = "service"
     return "service"
 
 
 async def authenticate(request: web.Request, access: frozenset[Principal]) -> Principal:
-    """The principal behind the request; raises AuthenticationFailed without a valid credential."""
+    """The principal behind the request; raises AuthenticationFailed without a valid credential, CsrfRefused
+    for a browser session's request that fails the CSRF checks. An explicit credential (a bearer token, a
+    signature) wins over a session cookie the browser sends along."""
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         return await _signed_in_person(request, authorization)
+    session_cookie = request.cookies.get(SESSION_COOKIE)
+    if session_cookie and SIGNATURE_HEADER not in request.headers:
+        return await _browser_session(request, session_cookie)
     if "service" in access or SIGNATURE_HEADER in request.headers:
         return await _signed_service_call(request)
     raise _bearer_refused("no credential")
@@ -93,6 +132,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except AuthenticationFailed as refusal:
         log.warning("refused %s %s: %s", request.method, request.path, refusal.reason)
         return error_response(401, refusal.message, headers=_challenges(access))
+    except CsrfRefused as refusal:
+        log.warning("refused %s %s: %s", request.method, request.path, refusal)
+        return error_response(403, str(refusal))
     if principal not in access:
         log.warning("forbidden %s %s to %s", request.method, request.path, principal)
         return error_response(403, f"this route is not open to the {principal} role")

@@ -1,1 +1,1 @@
-"""Server-sent events fed by the live-events store (GET /api/events)."""
+"""Server-sent events fed by the live-events store (GET /api/events), with a cap on open streams."""

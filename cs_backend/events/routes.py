@@ -14,7 +14,7 @@ from aiohttp import web
 
 from cs_backend.api.errors import ServiceUnavailable
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
-from cs_backend.app_keys import LIVE_EVENTS, OPEN_EVENT_STREAMS
+from cs_backend.app_keys import CURRENT_CALLER, EVENT_STREAM_SLOTS, LIVE_EVENTS, OPEN_EVENT_STREAMS
 from cs_backend.live_events import LiveEvent, Subscription
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,12 @@ def format_event(event: LiveEvent) -> bytes:
 
 
 async def stream_events(request: web.Request) -> web.StreamResponse:
+    # Over a cap: 429 or 503 before subscribing; the slot is held until the stream ends.
+    with request.app[EVENT_STREAM_SLOTS].slot(request[CURRENT_CALLER]):
+        return await _stream(request)
+
+
+async def _stream(request: web.Request) -> web.StreamResponse:
     live_events = request.app[LIVE_EVENTS]
     open_streams = request.app[OPEN_EVENT_STREAMS]
     subscription = live_events.subscribe()
@@ -83,9 +89,11 @@ ROUTES = [
         tag="events",
         description="text/event-stream. Each event has `event: <type>` (ticket.created, ticket.updated, "
         "feedback.created) and `data: <JSON of the ticket or feedback>`. Published after the database "
-        "commit; delivery is best effort: a client that missed events re-reads the REST resources.",
+        "commit; delivery is best effort: a client that missed events re-reads the REST resources. At most "
+        "EVENT_STREAMS_PER_PRINCIPAL_MAX streams per caller (429 beyond) and EVENT_STREAMS_MAX per process "
+        "(503 beyond), both with Retry-After.",
         responses={200: Response("An endless event stream.", media_type="text/event-stream")},
-        errors=(503,),
+        errors=(429, 503),
         access=SERVICE_AND_STAFF,
     ),
 ]

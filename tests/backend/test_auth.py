@@ -109,7 +109,13 @@ async def assert_refused(response: Any, header: str) -> None:
 
 def test_only_health_the_openapi_document_and_signing_in_are_public() -> None:
     public = {route.path for route in registered_routes() if route.access == "public"}
-    assert public == {"/health/live", "/health/ready", "/api/openapi.json", "/api/auth/login"}
+    assert public == {
+        "/health/live",
+        "/health/ready",
+        "/api/openapi.json",
+        "/api/auth/login",
+        "/api/auth/cookie-login",
+    }
 
 
 @pytest.mark.parametrize("route", service_routes())
@@ -274,7 +280,7 @@ def test_the_openapi_document_states_each_routes_access() -> None:
             continue
         expected = [{"serviceSignature": []}] if "service" in route.access else []
         roles = [role for role in ("agent", "admin") if role in route.access]
-        expected += [{"bearerSession": roles}] if roles else []
+        expected += [{"bearerSession": roles}, {"cookieSession": roles}] if roles else []
         assert operation["security"] == expected, route.path
         assert "401" in responses, route.path
         assert ("403" in responses) == (route.access != {"service", "agent", "admin"}), route.path

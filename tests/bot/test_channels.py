@@ -26,6 +26,7 @@ from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
+from bot.channels.chat_rate import TOO_MANY_ANSWER, ChatRateLimitError
 from bot.channels.message_text import NO_TEXT_ANSWER, MaxCharsError
 from bot.channels.rest import CheckedRestInput
 from bot.channels.socketio import CheckedSocketIOInput
@@ -111,6 +112,20 @@ def free_port() -> int:
 
 @pytest.fixture
 async def server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ChannelServer]:
+    async for running in channel_server(monkeypatch):
+        yield running
+
+
+@pytest.fixture
+async def limited_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ChannelServer]:
+    """The channels with a limit of 3 messages per conversation per minute."""
+    monkeypatch.setenv("CHAT_MESSAGES_PER_WINDOW", "3")
+    monkeypatch.setenv("CHAT_RATE_WINDOW_SECONDS", "60")
+    async for running in channel_server(monkeypatch):
+        yield running
+
+
+async def channel_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ChannelServer]:
     # Sanic 21.12 rewrites its request handler once per process unless in test mode (then for every app).
     monkeypatch.setattr(Sanic, "test_mode", True)
     app = Sanic(f"channels_{uuid.uuid4().hex}", configure_logging=False)
@@ -148,6 +163,37 @@ def test_a_wrong_limit_stops_the_channels_from_starting(monkeypatch: pytest.Monk
         CheckedRestInput()
     with pytest.raises(MaxCharsError):
         CheckedSocketIOInput.from_credentials({})
+
+
+def test_a_wrong_rate_limit_stops_the_channels_from_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in (("CHAT_MESSAGES_PER_WINDOW", "0"), ("CHAT_RATE_WINDOW_SECONDS", "soon")):
+        with monkeypatch.context() as patched:
+            patched.setenv(variable, value)
+            with pytest.raises(ChatRateLimitError, match=variable):
+                CheckedRestInput()
+            with pytest.raises(ChatRateLimitError, match=variable):
+                CheckedSocketIOInput.from_credentials({})
+
+
+async def test_rest_answers_a_flood_politely_and_rasa_never_sees_it(limited_server: ChannelServer) -> None:
+    for number in range(3):
+        assert await limited_server.rest("flood", f"question {number}") == [f"handled: question {number}"]
+    for _ in range(5):
+        assert await limited_server.rest("flood", "one more") == [TOO_MANY_ANSWER]
+    assert limited_server.agent.handled == ["question 0", "question 1", "question 2"]
+    # Per conversation: another sender is not slowed by this one.
+    assert await limited_server.rest("calm", "hello") == ["handled: hello"]
+    assert not await limited_server.agent.has_tracker("flood")
+
+
+async def test_the_widget_gets_the_polite_answer_to_a_flood(limited_server: ChannelServer) -> None:
+    async with WidgetClient(limited_server.url) as widget:
+        for number in range(3):
+            assert await widget.say(f"question {number}") == f"handled: question {number}"
+        assert await widget.say("one more") == TOO_MANY_ANSWER
+        # The flood is answered before the message is even measured.
+        assert await widget.say("z" * 100_000) == TOO_MANY_ANSWER
+    assert limited_server.agent.handled == ["question 0", "question 1", "question 2"]
 
 
 async def test_rest_refuses_a_long_message_politely_without_touching_rasa(server: ChannelServer) -> None:
