@@ -1,5 +1,6 @@
 """Schemathesis against the served OpenAPI document (GET /api/openapi.json): every operation of the document,
-authenticated as its `security` allows, with data that fits the document and data that does not.
+authenticated as its `security` allows, with data that fits the document and data that does not, on the real
+app (create_app) served on a local port, on SQLite and on PostgreSQL.
 
 No answer may be a 5xx, and every request and response must agree with the document: a declared status,
 content type, headers and body schema for every answer, a 4xx for every request the document forbids (the
@@ -11,6 +12,7 @@ asserts at least MIN_REQUESTS.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 import time
@@ -34,13 +36,17 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cs_backend.accounts import passwords
+from cs_backend.accounts.passwords import DEFAULT_HASHER
 from cs_backend.api.openapi import BEARER_SCHEME, SERVICE_SCHEME
 from cs_backend.config import Settings
 from cs_backend.main import create_app
 
+from .conftest import TABLES, run_in_thread
+from .helpers import FAST_HASHER
 from .served_api import BearerSession, ServedApp, ServiceSignature
 from .service_signing import TEST_SERVICE_SECRET
-from .services import unique_name
+from .services import empty_postgres_tables, unique_name
 
 MAX_EXAMPLES = 40
 MIN_REQUESTS = 2000
@@ -107,11 +113,25 @@ def streams(operation: schemathesis.APIOperation) -> bool:
 
 
 @pytest.fixture
-def fuzz_run(sqlite_template: Path, tmp_path: Path) -> Iterator[FuzzRun]:
-    database = tmp_path / "fuzz.db"
-    shutil.copyfile(sqlite_template, database)
+def fuzz_run(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FuzzRun]:
+    # Signing in and creating accounts hash a password with argon2's real costs (64 MiB, 3 passes): a third
+    # of the fuzz's time for nothing it checks. The app's hasher gets the tests' cheap parameters
+    # (tests/backend/helpers.py FAST_HASHER); the answers are the same.
+    monkeypatch.setattr(DEFAULT_HASHER, "_parameters", FAST_HASHER._parameters)
+    # The dummy hash an unknown email is checked against is made once per hasher: not with these costs.
+    request.addfinalizer(passwords._unknown_account_hash.cache_clear)
+    passwords._unknown_account_hash.cache_clear()
+    if backend == "sqlite":
+        database = tmp_path / "fuzz.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
+        database_url = f"sqlite:///{database}"
+    else:
+        database_url = request.getfixturevalue("postgres_migrated_database")
+        run_in_thread(lambda: asyncio.run(empty_postgres_tables(database_url, TABLES)))
     settings = Settings(
-        database_url=f"sqlite:///{database}",
+        database_url=database_url,
         redis_url=None,
         redis_channel=unique_name("cs_fuzz"),
         onboarding_nudge_interval_seconds=0,
