@@ -1,8 +1,11 @@
-"""The REST channel for trusted callers (tests, integrations): Rasa's, with every message checked first.
+"""The REST channel for trusted callers (tests, integrations): Rasa's, with every request and message checked
+first.
 
 Trusted: a typed `/…` payload reaches Rasa as it is, unless it names an external intent; the length limit and
-the cleaning apply as on every channel (guard.py). Registered in credentials.yml as
-`bot.channels.rest.CheckedRestInput`; its name and URL stay Rasa's (`rest`, /webhooks/rest/webhook).
+the cleaning apply as on every channel (guard.py). A request body Rasa's handler cannot read (not a JSON
+object, a sender or metadata of the wrong type) is refused with a 400 and a JSON error, where Rasa's handler
+would fail with a 500. Registered in credentials.yml as `bot.channels.rest.CheckedRestInput`; its name and URL
+stay Rasa's (`rest`, /webhooks/rest/webhook).
 """
 
 from __future__ import annotations
@@ -11,11 +14,38 @@ import os
 from typing import Any
 
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.channels.guard import MessageGuard, MessageHandler, agent_of
-from bot.channels.message_text import max_chars_from
+from bot.channels.message_text import clean_text, max_chars_from
+
+# cs_backend stores a conversation's sender id in at most 200 characters (its SenderId).
+MAX_SENDER_CHARS = 200
+
+
+def body_problems(data: Any) -> dict[str, str]:
+    """{field: what is wrong} for a webhook body (parsed JSON) that Rasa's REST handler cannot read.
+
+    `message` is not checked here: one that is not text is answered politely (`_extract_message`)."""
+    if not isinstance(data, dict):
+        return {"body": "must be a JSON object with sender and message"}
+    problems = {}
+    sender = data.get("sender")
+    # Required: without one, Rasa would put every such message into one conversation ("default").
+    if not (
+        isinstance(sender, str) and 1 <= len(sender) <= MAX_SENDER_CHARS and clean_text(sender) == sender
+    ):
+        problems["sender"] = (
+            f"must be text of 1-{MAX_SENDER_CHARS} characters, without control characters or outer spaces"
+        )
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        problems["metadata"] = "must be a JSON object"
+    if data.get("input_channel") is not None and not isinstance(data["input_channel"], str):
+        problems["input_channel"] = "must be a string"
+    return problems
 
 
 class CheckedRestInput(RestInput):
@@ -28,6 +58,21 @@ class CheckedRestInput(RestInput):
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
         # The lambda reads `blueprint` when a message arrives: by then Rasa has registered it on its app.
         blueprint = super().blueprint(self.guard.wrap(on_new_message, lambda: agent_of(blueprint)))
+
+        @blueprint.middleware("request")
+        async def refuse_unreadable_body(request: Request) -> HTTPResponse | None:
+            if request.method != "POST":
+                return None
+            try:
+                # Parsed as Rasa's handler will read it (Sanic keeps the result for the handler).
+                problems = body_problems(request.json)
+            except InvalidUsage:
+                problems = {"body": "the body is not JSON"}
+            if not problems:
+                return None
+            error = {"status": 400, "message": "invalid request body", "fields": problems}
+            return response.json({"error": error}, status=400)
+
         return blueprint
 
     def _extract_message(self, req: Request) -> Any:

@@ -73,6 +73,13 @@ class AccountCreate(ApiModel):
 
 
 class AccountUpdate(ApiModel):
+    # _something_to_change's rule: role or disabled, not null.
+    schema_rules = {
+        "anyOf": [
+            {"required": ["role"], "properties": {"role": {"type": "string"}}},
+            {"required": ["disabled"], "properties": {"disabled": {"type": "boolean"}}},
+        ]
+    }
     role: Role | None = None
     disabled: bool | None = Field(
         default=None, description="true disables the account and ends its sessions; false enables it again."

@@ -121,6 +121,9 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
             "required": name in required,
             "schema": property_schema,
         }
+        if name not in required:
+            # api/requests.py parse_query: `?status=` is the parameter left out, not an invalid value.
+            parameter["allowEmptyValue"] = True
         if description:
             parameter["description"] = description
         parameters.append(parameter)

@@ -21,6 +21,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_MEDIA_TYPE = "application/json"
 
 
+def _json_number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: JSON Schema (so the OpenAPI document) counts 6.0 and 6e0
+    as the integer 6, so an integer field accepts them; other values stay floats."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object: 415 unless declared `application/json`, 400 unless a JSON object.
     Bodies over the size limit raise 413 in request.read()."""
@@ -32,7 +39,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if not body.strip():
         raise InvalidRequest("request body must be a JSON object", {"body": "the body is empty"})
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=_json_number)
     except UnicodeDecodeError:
         raise InvalidRequest("malformed JSON", {"body": "the body is not UTF-8 text"}) from None
     except json.JSONDecodeError as error:

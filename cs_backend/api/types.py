@@ -4,7 +4,7 @@ the Idempotency-Key header's name and length."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
@@ -17,11 +17,33 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
 
+def _request_body_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The JSON Schema of a request body says what validation does beyond each field's type: an optional field
+    may be null (`_null_means_default`), and the model's `schema_rules` between fields hold."""
+    properties = schema.get("properties", {})
+    for name, info in model.model_fields.items():
+        field_schema = properties.get(info.alias or name)
+        if info.is_required() or field_schema is None:
+            continue
+        if {"type": "null"} in field_schema.get("anyOf", []):
+            continue
+        # Annotations stay outside, so the field keeps its title, description and default.
+        outer = {
+            key: field_schema.pop(key) for key in ("title", "description", "default") if key in field_schema
+        }
+        properties[info.alias or name] = {"anyOf": [field_schema, {"type": "null"}], **outer}
+    rules: dict[str, Any] = getattr(model, "schema_rules", {})
+    schema.update(rules)
+
+
 class ApiModel(BaseModel):
     """Base of request bodies: unknown fields are errors (a typo must not be silently ignored)."""
 
     # strict: JSON types are not coerced ("5" is not a score, 5 is not a subject).
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_request_body_schema)
+    # JSON Schema keywords (oneOf, anyOf) stating the rules between fields that a model validator or the
+    # service enforces, so that the OpenAPI document tells clients every rule a body is checked against.
+    schema_rules: ClassVar[dict[str, Any]] = {}
 
     @model_validator(mode="before")
     @classmethod

@@ -32,14 +32,15 @@ ROUTES = [
         record_signal,
         summary="Record a churn signal (cancel or downgrade request, negative feedback)",
         tag="churn",
-        description="Publishes churn_signal.created after the commit.",
+        description="Publishes churn_signal.created after the commit. A customer_id that names no customer "
+        "is a 404 naming `customer_id`, and writes nothing.",
         body=ChurnSignalCreate,
         idempotency_key=True,
         responses={
             201: Response("Signal recorded.", ChurnSignalOut),
             200: Response("Idempotency-Key seen before: the signal first recorded with it.", ChurnSignalOut),
         },
-        errors=(400, 413),
+        errors=(400, 404, 413),
     ),
     ApiRoute(
         "GET",

@@ -20,12 +20,15 @@ from cs_backend.api.types import (
     trimmed,
 )
 from cs_backend.churn.models import Kind, Outcome
+from cs_backend.customers.identity import IDENTITY_SCHEMA_RULES
 
 Reason = Annotated[str, trimmed(200), STORABLE]
 Intent = Annotated[str, trimmed(200), STORABLE]
 
 
 class ChurnSignalCreate(ApiModel):
+    schema_rules = IDENTITY_SCHEMA_RULES
+
     kind: Kind = Field(description="What the customer asked for or expressed.")
     reason: Reason | None = Field(default=None, description="Why, 1-200 characters (e.g. too_expensive).")
     outcome: Outcome = Field(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import ApiError, NotFound, invalid_field
+from cs_backend.api.errors import ApiError, NotFound
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.models import Customer
@@ -27,6 +28,30 @@ class Identity:
     customer_id: int | None
     sender_id: str | None
     channel: str | None
+
+
+# identity_errors' rule as the JSON Schema of a request body states it (null is absent, api/types.py):
+# customer_id alone, or sender_id and channel without customer_id.
+IDENTITY_SCHEMA_RULES: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["customer_id"],
+            "properties": {
+                "customer_id": {"type": "integer"},
+                "sender_id": {"type": "null"},
+                "channel": {"type": "null"},
+            },
+        },
+        {
+            "required": ["sender_id", "channel"],
+            "properties": {
+                "customer_id": {"type": "null"},
+                "sender_id": {"type": "string"},
+                "channel": {"type": "string"},
+            },
+        },
+    ]
+}
 
 
 def identity_errors(identity: Identity) -> dict[str, str]:
@@ -49,8 +74,9 @@ def identity_errors(identity: Identity) -> dict[str, str]:
 
 
 def unknown_customer_in_body(customer_id: int) -> ApiError:
-    """A request body's customer_id names no customer: 400 on that field."""
-    return invalid_field("customer_id", f"customer {customer_id} does not exist")
+    """A request body's customer_id names no customer: 404 naming that field (the body is valid: what it
+    refers to is not found)."""
+    return NotFound(f"customer {customer_id} not found", {"customer_id": "no such customer"})
 
 
 def unknown_customer_in_query(customer_id: int) -> ApiError:

@@ -32,14 +32,15 @@ ROUTES = [
         create_feedback,
         summary="Record a CSAT (1-5) or CES (1-7) rating",
         tag="feedback",
-        description="Publishes feedback.created after the commit.",
+        description="Publishes feedback.created after the commit. A ticket_id that names no ticket is a 404 "
+        "naming `ticket_id`, and writes nothing.",
         body=FeedbackCreate,
         idempotency_key=True,
         responses={
             201: Response("Rating recorded.", FeedbackOut),
             200: Response("Idempotency-Key seen before: the rating first recorded with it.", FeedbackOut),
         },
-        errors=(400, 413),
+        errors=(400, 404, 413),
     ),
     ApiRoute(
         "GET",

@@ -27,6 +27,13 @@ Intent = Annotated[str, trimmed(200), STORABLE]
 
 
 class FeedbackCreate(ApiModel):
+    # _score_in_kind_range's rule: csat scores 1-5, ces scores 1-7.
+    schema_rules = {
+        "oneOf": [
+            {"properties": {"kind": {"const": kind}, "score": {"minimum": low, "maximum": high}}}
+            for kind, (low, high) in SCORE_RANGES.items()
+        ]
+    }
     kind: Kind = Field(description="csat (score 1-5) or ces (customer effort score, 1-7).")
     score: int = Field(
         description="1-5 for csat, 1-7 for ces.", json_schema_extra={"minimum": 1, "maximum": 7}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import invalid_field
+from cs_backend.api.errors import NotFound
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.db import Database, create_once, utcnow
 from cs_backend.feedback.models import Feedback
@@ -27,7 +27,8 @@ async def create_feedback(
         if data.ticket_id is not None:
             ticket = await session.get(Ticket, data.ticket_id)
             if ticket is None:
-                raise invalid_field("ticket_id", f"ticket {data.ticket_id} does not exist")
+                # The body is valid; what it refers to is not found.
+                raise NotFound(f"ticket {data.ticket_id} not found", {"ticket_id": "no such ticket"})
         conversation_id = ticket.conversation_id if ticket is not None else None
         if data.sender_id is not None:
             conversation, _ = await touch_conversation(session, data.sender_id, data.channel)

@@ -118,10 +118,11 @@ ROUTES = [
         summary="Mark an onboarding step done",
         tag="onboarding",
         description=_IDENTITY + " Idempotent: a step already done keeps its first completion (time and "
-        "source) and the answer is still 200. An unknown step is a 400 naming `step`, and writes nothing.",
+        "source) and the answer is still 200. An unknown step or customer_id is a 404 naming `step` or "
+        "`customer_id`, and writes nothing.",
         body=ProgressUpdate,
         responses={200: Response("The progress after the change.", ProgressOut)},
-        errors=(400, 413),
+        errors=(400, 404, 413),
     ),
     ApiRoute(
         "GET",

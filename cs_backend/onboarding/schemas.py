@@ -17,6 +17,7 @@ from cs_backend.api.types import (
     SenderId,
     trimmed,
 )
+from cs_backend.customers.identity import IDENTITY_SCHEMA_RULES
 from cs_backend.onboarding.checklist import STEP_KEY_MAX_LENGTH
 from cs_backend.onboarding.models import Source
 
@@ -40,6 +41,8 @@ class OnboardingStart(ApiModel):
 
 
 class ProgressUpdate(ApiModel):
+    schema_rules = IDENTITY_SCHEMA_RULES
+
     step: StepKey = Field(description="A step key of GET /api/onboarding/steps.")
     customer_id: RowId | None = Field(default=None, description="An existing customer. " + _IDENTITY)
     sender_id: SenderId | None = Field(default=None, description="Rasa sender id (with channel).")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cs_backend.api.errors import InvalidRequest
+from cs_backend.api.errors import InvalidRequest, NotFound
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.identity import (
     Identity,
@@ -125,10 +125,14 @@ async def complete_step(db: Database, checklist: Checklist, data: ProgressUpdate
     """
     identity = Identity(data.customer_id, data.sender_id, data.channel)
     errors = identity_errors(identity)
-    if data.step not in checklist.by_key:
-        errors = {"step": f"unknown step {data.step!r}; steps are: {', '.join(checklist.keys)}", **errors}
+    unknown_step = f"unknown step {data.step!r}; steps are: {', '.join(checklist.keys)}"
     if errors:
+        if data.step not in checklist.by_key:
+            errors = {"step": unknown_step, **errors}
         raise InvalidRequest("invalid request body", errors)
+    if data.step not in checklist.by_key:
+        # A well-formed body naming a step the checklist does not have: not found, like an unknown id.
+        raise NotFound(f"step {data.step!r} not found", {"step": unknown_step})
 
     async def work(session: AsyncSession) -> Progress:
         customer_id = await resolve_customer(

@@ -77,7 +77,6 @@ async def test_signal_for_a_known_customer(client: TestClient[Any, Any]) -> None
         ({"kind": "cancel_request", "sender_id": "s"}, {"channel"}),
         ({"kind": "cancel_request", "channel": "rest"}, {"sender_id"}),
         ({"kind": "cancel_request", "customer_id": 1, **CHAT}, {"sender_id"}),
-        ({"kind": "cancel_request", "customer_id": 999}, {"customer_id"}),
         ({"kind": "cancel_request", "mood": "sad", **CHAT}, {"mood"}),
     ],
 )
@@ -87,6 +86,18 @@ async def test_bad_signals_are_400_and_write_nothing(
     before = await counts(client)
     await assert_error(await client.post("/api/churn/signals", json=body), 400, fields)
     assert await counts(client) == before  # no conversation or customer either
+    assert await signal_rows(client) == 0
+
+
+async def test_unknown_customer_is_404_naming_customer_id_and_writes_nothing(
+    client: TestClient[Any, Any], counts: Any
+) -> None:
+    # The body is valid (the OpenAPI document cannot know which customers exist): what it names is not found.
+    before = await counts(client)
+    body = {"kind": "cancel_request", "customer_id": 999}
+    error = await assert_error(await client.post("/api/churn/signals", json=body), 404, {"customer_id"})
+    assert "999" in error["message"]
+    assert await counts(client) == before
     assert await signal_rows(client) == 0
 
 

@@ -92,16 +92,17 @@ async def test_every_field_and_the_ticket_link(client: TestClient[Any, Any]) -> 
     assert (conversation["sender_id"], conversation["channel"]) == ("s-8", "socketio")
 
 
-async def test_unknown_ticket_is_400_naming_ticket_id(client: TestClient[Any, Any], counts: Any) -> None:
+async def test_unknown_ticket_is_404_naming_ticket_id(client: TestClient[Any, Any], counts: Any) -> None:
+    # The body is valid (the OpenAPI document cannot know which tickets exist): what it names is not found.
     before = await counts(client)
     error = await assert_error(
         await client.post(
             "/api/feedback", json={"kind": "csat", "score": 5, "ticket_id": 999, "sender_id": "s"}
         ),
-        400,
+        404,
         {"ticket_id"},
     )
-    assert "999" in error["fields"]["ticket_id"]
+    assert "999" in error["message"]
     assert await counts(client) == before  # not even the conversation was created
     await assert_error(
         await client.post("/api/feedback", json={"kind": "csat", "score": 5, "ticket_id": 2**40}),

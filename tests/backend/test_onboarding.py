@@ -299,13 +299,15 @@ async def test_an_existing_customer_of_the_conversation_is_used(client: TestClie
     assert (await table_counts(client))["customers"] == 1
 
 
-async def test_unknown_step_is_a_400_naming_step_and_writes_nothing(client: TestClient[Any, Any]) -> None:
+async def test_unknown_step_is_a_404_naming_step_and_writes_nothing(client: TestClient[Any, Any]) -> None:
+    # A step key is any text to the OpenAPI document (the checklist is configuration): one the checklist
+    # does not have is not found, like an unknown id.
     before = await table_counts(client)
     error = await assert_error(
         await client.post(
             "/api/onboarding/progress", json={"step": "launch_rocket", "sender_id": "s-4", "channel": "rest"}
         ),
-        400,
+        404,
         {"step"},
     )
     assert "launch_rocket" in error["fields"]["step"] and "sign_up" in error["fields"]["step"]
@@ -360,10 +362,10 @@ async def test_identity_is_required_and_unambiguous(client: TestClient[Any, Any]
         await client.get("/api/onboarding/progress?customer_id=1&customer_id=2"), 400, {"customer_id"}
     )
     await assert_error(await client.get("/api/onboarding/progress?email=a@example.com"), 400, {"email"})
-    # An unknown customer: 404 when read, 400 naming the field when written.
+    # An unknown customer: 404, naming the field when written.
     await assert_error(await client.get("/api/onboarding/progress?customer_id=999"), 404)
     await assert_error(
-        await client.post(post, json={"step": "sign_up", "customer_id": 999}), 400, {"customer_id"}
+        await client.post(post, json={"step": "sign_up", "customer_id": 999}), 404, {"customer_id"}
     )
     assert await table_counts(client) == before
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema_rs
+import pytest
 from aiohttp import hdrs
 from aiohttp.test_utils import TestClient
+
+from .helpers import assert_error
 
 
 def _refs(node: Any) -> list[str]:
@@ -82,7 +86,10 @@ async def test_schemas_errors_and_parameters(client: TestClient[Any, Any]) -> No
     ticket_create = schemas["TicketCreate"]
     assert ticket_create["additionalProperties"] is False
     assert set(ticket_create["required"]) == {"description", "email"}
-    assert ticket_create["properties"]["priority"]["enum"] == ["low", "normal", "high", "urgent"]
+    assert ticket_create["properties"]["priority"]["anyOf"] == [
+        {"enum": ["low", "normal", "high", "urgent"], "type": "string"},
+        {"type": "null"},
+    ]
 
     listing = document["paths"]["/api/tickets"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {
@@ -103,3 +110,86 @@ async def test_schemas_errors_and_parameters(client: TestClient[Any, Any]) -> No
     assert "text/event-stream" in document["paths"]["/api/events"]["get"]["responses"]["200"]["content"]
     feedback_score = schemas["FeedbackCreate"]["properties"]["score"]
     assert (feedback_score["minimum"], feedback_score["maximum"]) == (1, 7)
+
+
+def _body_validator(document: dict[str, Any], method: str, path: str) -> Any:
+    operation = document["paths"][path][method.lower()]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema_rs.Draft202012Validator({**schema, "components": document["components"]})
+
+
+# Bodies on either side of a rule the server checks, each with whether the document accepts it. The server
+# must agree: a 400 exactly for the bodies the document refuses (a valid body may still name a customer or
+# ticket that does not exist: 404).
+_IDENTITY_BODIES = [
+    ({"customer_id": 1}, True),
+    ({"customer_id": 1, "sender_id": None, "channel": None}, True),
+    ({"sender_id": "s-1", "channel": "rest"}, True),
+    ({"sender_id": "s-1", "channel": "rest", "customer_id": None}, True),
+    ({}, False),
+    ({"customer_id": None}, False),
+    ({"sender_id": "s-1"}, False),
+    ({"channel": "rest"}, False),
+    ({"customer_id": 1, "sender_id": "s-1", "channel": "rest"}, False),
+    ({"customer_id": 1, "channel": "rest"}, False),
+]
+BODY_RULES = [
+    *(("POST", "/api/churn/signals", {"kind": "cancel_request", **who}, ok) for who, ok in _IDENTITY_BODIES),
+    *(("POST", "/api/onboarding/progress", {"step": "sign_up", **who}, ok) for who, ok in _IDENTITY_BODIES),
+    # An optional field given as null is the field left out (its default applies).
+    ("POST", "/api/tickets", {"description": "d", "email": "a@example.com", "channel": None}, True),
+    ("POST", "/api/tickets", {"description": "d", "email": "a@example.com", "priority": None}, True),
+    ("POST", "/api/tickets", {"description": None, "email": "a@example.com"}, False),
+    ("POST", "/api/feedback", {"kind": "ces", "score": 6, "resolver": None, "channel": None}, True),
+    # The score's range is the kind's.
+    ("POST", "/api/feedback", {"kind": "csat", "score": 5}, True),
+    ("POST", "/api/feedback", {"kind": "csat", "score": 6}, False),
+    ("POST", "/api/feedback", {"kind": "ces", "score": 7}, True),
+    ("POST", "/api/feedback", {"kind": "ces", "score": 8}, False),
+    ("POST", "/api/feedback", {"kind": "csat", "score": 0}, False),
+    # JSON Schema counts 5.0 as the integer 5; 5.5 is no integer.
+    ("POST", "/api/feedback", {"kind": "csat", "score": 5.0}, True),
+    ("POST", "/api/feedback", {"kind": "csat", "score": 5.5}, False),
+    ("POST", "/api/feedback", {"kind": "csat", "score": 1, "ticket_id": 1e3}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "documented_valid"),
+    [pytest.param(*rule, id=f"{rule[0]} {rule[1]} {rule[2]}") for rule in BODY_RULES],
+)
+async def test_the_document_states_every_rule_of_a_body(
+    client: TestClient[Any, Any], method: str, path: str, body: dict[str, Any], documented_valid: bool
+) -> None:
+    validator = _body_validator(await _document(client), method, path)
+    assert validator.is_valid(body) == documented_valid
+    response = await client.request(method, path, json=body)
+    if documented_valid:
+        assert response.status in (200, 201, 404), await response.text()
+    else:
+        await assert_error(response, 400)
+
+
+async def test_an_account_change_needs_role_or_disabled_in_the_document_too(
+    client: TestClient[Any, Any],
+) -> None:
+    # The route is the admins' (tests/backend/test_accounts.py sends these): the document's side here.
+    validator = _body_validator(await _document(client), "PATCH", "/api/accounts/{id}")
+    assert validator.is_valid({"role": "agent"}) and validator.is_valid({"disabled": False, "role": None})
+    assert not validator.is_valid({}) and not validator.is_valid({"role": None, "disabled": None})
+
+
+async def test_an_empty_query_value_is_documented_as_the_parameter_left_out(
+    client: TestClient[Any, Any],
+) -> None:
+    document = await _document(client)
+    for operation in (
+        operation for operations in document["paths"].values() for operation in operations.values()
+    ):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query":
+                assert parameter.get("allowEmptyValue", False) is not parameter["required"], parameter
+    listing = {p["name"]: p for p in document["paths"]["/api/tickets"]["get"]["parameters"]}
+    assert listing["status"]["allowEmptyValue"] is True
+    response = await client.get("/api/tickets?status=&sender_id=&limit=")
+    assert response.status == 200, await response.text()

@@ -211,6 +211,48 @@ async def test_rest_cleans_control_characters_and_refuses_what_is_not_text(serve
     assert server.agent.handled == ["my export is\n broken"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"", "body"),
+        (b"[1, 2]", "body"),
+        (b"null", "body"),
+        (b'"hello"', "body"),
+        (b"42", "body"),
+        (b'{"sender": "s", "message": "hi"', "body"),
+        (b"\xff\xfe{}", "body"),
+        (b"[" * 100_000, "body"),
+        (b'{"message": "hi"}', "sender"),
+        (b'{"sender": null, "message": "hi"}', "sender"),
+        (b'{"sender": 42, "message": "hi"}', "sender"),
+        (b'{"sender": ["s"], "message": "hi"}', "sender"),
+        (b'{"sender": "", "message": "hi"}', "sender"),
+        (b'{"sender": "a\\u0000b", "message": "hi"}', "sender"),
+        (b'{"sender": "\\ud800", "message": "hi"}', "sender"),
+        (('{"sender": "' + "s" * 201 + '", "message": "hi"}').encode(), "sender"),
+        (b'{"sender": "s", "message": "hi", "metadata": [1]}', "metadata"),
+        (b'{"sender": "s", "message": "hi", "metadata": "{}"}', "metadata"),
+        (b'{"sender": "s", "message": "hi", "input_channel": 5}', "input_channel"),
+    ],
+)
+async def test_rest_refuses_a_body_it_cannot_read_with_a_json_400(
+    server: ChannelServer, body: bytes, field: str
+) -> None:
+    # Rasa's handler answered 500 to a body that is not a JSON object (it calls .get on whatever was parsed).
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{server.url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        ) as reply,
+    ):
+        assert reply.status == 400, await reply.text()
+        error = (await reply.json())["error"]
+    assert error["status"] == 400 and error["message"] == "invalid request body"
+    assert set(error["fields"]) == {field} and error["fields"][field]
+    assert server.agent.handled == []
+    assert await server.rest("after", "hello") == ["handled: hello"]  # the channel goes on
+
+
 async def test_rest_is_trusted_with_payloads_but_never_with_an_external_intent(server: ChannelServer) -> None:
     assert await server.rest("rest", '/rate{"csat": 5}') == ['handled: /rate{"csat": 5}']
     assert await server.rest("rest", "/EXTERNAL_onboarding_nudge") == ["handled: EXTERNAL_onboarding_nudge"]
