@@ -16,7 +16,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 import cs_backend
 from cs_backend.api.registry import PRINCIPALS, Access, ApiRoute
 from cs_backend.api.schemas import ErrorResponse
-from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
+from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN, MAX_ID
 from cs_backend.auth.cookies import CSRF_HEADER, SESSION_COOKIE
 from cs_backend.auth.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -163,7 +163,7 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
                     "required": False,
                     "description": "Repeat a request safely: the same key again returns 200 with the "
                     "resource first created with it, instead of creating another.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+                    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                 }
             )
         responses: dict[str, Any] = {}

@@ -7,6 +7,7 @@ so bad input can never reach the database and turn into a 500; a body not declar
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -14,8 +15,14 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from cs_backend.api.errors import InvalidRequest, NotFound, UnsupportedMediaType, error_fields
-from cs_backend.api.types import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH, MAX_ID
-from cs_backend.storable_text import unstorable_reason
+from cs_backend.api.types import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_ID,
+)
+
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_MEDIA_TYPE = "application/json"
@@ -89,14 +96,15 @@ def parse_id(request: web.Request, what: str, name: str = "id") -> int:
 
 
 def read_idempotency_key(request: web.Request) -> str | None:
-    """The Idempotency-Key header (1-200 printable characters, outer spaces ignored), None when absent."""
+    """The Idempotency-Key header (IDEMPOTENCY_KEY_PATTERN: 1-200 visible ASCII characters, spaces allowed
+    inside, the header's outer spaces ignored), None when absent."""
     if IDEMPOTENCY_HEADER not in request.headers:
         return None
-    key = request.headers[IDEMPOTENCY_HEADER].strip()
-    # The key is stored (a unique column): printable text, storable like every other stored text.
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable() or unstorable_reason(key):
+    value = request.headers[IDEMPOTENCY_HEADER]
+    # The key is stored (a unique column) and compared byte for byte: plain ASCII, no look-alikes.
+    if _IDEMPOTENCY_KEY.fullmatch(value) is None:
         raise InvalidRequest(
             "invalid Idempotency-Key header",
-            {IDEMPOTENCY_HEADER: f"must be 1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable characters"},
+            {IDEMPOTENCY_HEADER: f"must be 1-{IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters"},
         )
-    return key
+    return value.strip(" \t")

@@ -4,10 +4,21 @@ the Idempotency-Key header's name and length."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from cs_backend.storable_text import UnstorableReason, unstorable_reason
 
@@ -15,6 +26,9 @@ from cs_backend.storable_text import UnstorableReason, unstorable_reason
 MAX_ID = 2**31 - 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
+# An Idempotency-Key is 1-200 visible ASCII characters (spaces allowed inside); the spaces and tabs around a
+# header value are not part of it (HTTP's optional whitespace). The OpenAPI document states this pattern.
+IDEMPOTENCY_KEY_PATTERN = f"^[ \\t]*[!-~](?:[ -~]{{0,{IDEMPOTENCY_KEY_MAX_LENGTH - 2}}}[!-~])?[ \\t]*$"
 
 
 def _request_body_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -86,9 +100,35 @@ def _storable_text(value: str) -> str:
     return value
 
 
+# What the OpenAPI document can state of these checks, as JSON Schema `pattern`s: no NUL character; and, for a
+# string that must keep at least one character once trimmed, one character that trimming keeps. pydantic trims
+# Unicode White_Space (Rust's char::is_whitespace), listed here: JSON Schema's `\s` is another set.
+_TRIMMED_WHITESPACE = "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+NOT_BLANK_NO_NUL_PATTERN = f"^[^\\u0000]*[^\\u0000{_TRIMMED_WHITESPACE}][^\\u0000]*$"
+
+
+@dataclass(frozen=True)
+class _Storable:
+    """Checks a string storable in every database, and says so in the field's JSON Schema, so that a client
+    (or a fuzzer) that follows the document never sends what the server refuses."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_storable_text, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        # Every storable string with a minimum length is trimmed() first: blank text is refused as too short.
+        blank_refused = json_schema.get("minLength", 0) >= 1
+        json_schema["pattern"] = NOT_BLANK_NO_NUL_PATTERN if blank_refused else NO_NUL_PATTERN
+        return json_schema
+
+
 # Use as Annotated[str, trimmed(max_length), STORABLE]: trimmed of surrounding whitespace, then
 # min_length..max_length characters, then checked to be storable in every database.
-STORABLE = AfterValidator(_storable_text)
+STORABLE = _Storable()
 
 
 def trimmed(max_length: int, min_length: int = 1) -> StringConstraints:

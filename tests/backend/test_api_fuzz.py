@@ -51,6 +51,15 @@ from .services import empty_postgres_tables, unique_name
 MAX_EXAMPLES = 40
 MIN_REQUESTS = 2000
 SEED = 20261130
+UNREACHABLE_RATE_LIMIT = "1000000/minute"
+RATE_LIMIT_SETTINGS = [
+    "rate_limit_anonymous",
+    "rate_limit_refused_credentials",
+    "rate_limit_account",
+    "rate_limit_service",
+    "rate_limit_sign_in_per_address",
+    "rate_limit_sign_in_per_email",
+]
 # An event stream never ends: its answer is read for this long (schemathesis then checks what arrived).
 EVENT_STREAM_SECONDS = 1.0
 # Any other answer must come within this (signing in hashes a password on purpose: tens of milliseconds).
@@ -94,6 +103,7 @@ class FuzzRun:
     sent: Counter[str] = dataclasses.field(default_factory=Counter)
     request_seconds: Counter[str] = dataclasses.field(default_factory=Counter)
     total_seconds: Counter[str] = dataclasses.field(default_factory=Counter)
+    statuses: Counter[int] = dataclasses.field(default_factory=Counter)
 
     def credential(self, case: schemathesis.Case) -> requests.auth.AuthBase | None:
         """The service signature where the operation accepts it, else an admin's session; none when public."""
@@ -136,6 +146,9 @@ def fuzz_run(
         redis_channel=unique_name("cs_fuzz"),
         onboarding_nudge_interval_seconds=0,
         service_secret=TEST_SERVICE_SECRET,
+        # The fuzz is about the handlers: no request of it may be answered by the rate limiter instead
+        # (tests/backend/test_rate_limits.py tests the limits).
+        **{name: UNREACHABLE_RATE_LIMIT for name in RATE_LIMIT_SETTINGS},
     )
     served = ServedApp(create_app(settings))
     served.start()
@@ -170,12 +183,13 @@ def test_every_operation_agrees_with_the_document(fuzz_run: FuzzRun) -> None:
         fuzz_run.sent[case.operation.label] += 1
         started = time.perf_counter()
         try:
-            case.call_and_validate(
+            response = case.call_and_validate(
                 base_url=fuzz_run.served.url,
                 auth=fuzz_run.credential(case),
                 timeout=EVENT_STREAM_SECONDS if streams(case.operation) else REQUEST_TIMEOUT_SECONDS,
                 checks=CHECKS,
             )
+            fuzz_run.statuses[response.status_code] += 1
         finally:
             fuzz_run.request_seconds[case.operation.label] += time.perf_counter() - started
 
@@ -197,6 +211,7 @@ def test_every_operation_agrees_with_the_document(fuzz_run: FuzzRun) -> None:
             notes = "\n".join(getattr(failure, "__notes__", []))
             failures[operation.label] = f"{type(failure).__name__}: {failure}\n{notes}"
         fuzz_run.total_seconds[operation.label] += time.perf_counter() - started
+    assert fuzz_run.statuses[429] == 0, "the rate limiter answered instead of the handlers"
     assert not failures, "\n\n".join(f"{label}\n{report}" for label, report in failures.items())
     assert set(fuzz_run.sent) == set(labels), set(labels) - set(fuzz_run.sent)
     assert sum(fuzz_run.sent.values()) >= MIN_REQUESTS, fuzz_run.sent

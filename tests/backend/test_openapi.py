@@ -151,6 +151,15 @@ BODY_RULES = [
     ("POST", "/api/feedback", {"kind": "csat", "score": 5.0}, True),
     ("POST", "/api/feedback", {"kind": "csat", "score": 5.5}, False),
     ("POST", "/api/feedback", {"kind": "csat", "score": 1, "ticket_id": 1e3}, True),
+    # Text the databases cannot store (NUL) is refused, and the document says so (a `pattern`).
+    ("POST", "/api/tickets", {"description": "d\u0000", "email": "a@example.com"}, False),
+    ("POST", "/api/tickets", {"description": "d", "email": "a@example.com", "sender_id": "s\u0000"}, False),
+    ("POST", "/api/auth/login", {"email": "a\u0000@example.com", "password": "p"}, False),
+    ("POST", "/api/auth/cookie-login", {"email": "a\u0000@example.com", "password": "p"}, False),
+    # Text is trimmed before its length is checked: blank text is too short, and the document says so.
+    ("POST", "/api/tickets", {"description": " \u3000\t", "email": "a@example.com"}, False),
+    ("POST", "/api/tickets", {"description": " d ", "email": "a@example.com"}, True),
+    ("POST", "/api/feedback", {"kind": "csat", "score": 4, "comment": " "}, True),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
+from cs_backend.api.types import IDEMPOTENCY_KEY_PATTERN
 from cs_backend.app_keys import DATABASE
 from cs_backend.tickets.models import Ticket
 
@@ -136,12 +138,31 @@ async def test_concurrent_tickets_of_a_new_customer_share_it(
     assert await counts(client) == {"customers": 1, "conversations": 1, "tickets": 6, "feedback": 0}
 
 
-@pytest.mark.parametrize("key", ["", " ", "k" * 201, "tab\tinside"])
+BAD_IDEMPOTENCY_KEYS = ["", " ", "k" * 201, "tab\tinside", "caf\u00e9", "nbsp\u00a0inside"]
+
+
+@pytest.mark.parametrize("key", BAD_IDEMPOTENCY_KEYS)
 async def test_bad_idempotency_key_is_400(client: TestClient[Any, Any], counts: Any, key: str) -> None:
     before = await counts(client)
     response = await client.post("/api/tickets", json=ticket_payload(), headers={"Idempotency-Key": key})
     await assert_error(response, 400, {"Idempotency-Key"})
     assert await counts(client) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"), [*((key, False) for key in BAD_IDEMPOTENCY_KEYS), ("k" * 200, True)]
+)
+def test_the_document_states_the_idempotency_key_rule(key: str, valid: bool) -> None:
+    assert (re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key) is not None) == valid
+
+
+async def test_the_spaces_around_an_idempotency_key_are_not_part_of_it(client: TestClient[Any, Any]) -> None:
+    first = await create(client, key="same key")
+    again = await client.post(
+        "/api/tickets", json=ticket_payload(), headers={"Idempotency-Key": " same key "}
+    )
+    assert again.status == 200
+    assert (await again.json())["id"] == first["id"]
 
 
 async def test_idempotency_key_of_200_characters_is_fine(client: TestClient[Any, Any]) -> None:
