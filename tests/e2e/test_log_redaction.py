@@ -1,0 +1,109 @@
+"""The logs of a whole ticket conversation hold no email address or phone number the customer typed.
+
+The three processes run with LOG_LEVEL=DEBUG, at which Rasa logs every message it receives ("Received user
+message ..."), the actions their trackers, so the typed data certainly reaches a log call; each process's
+logging setup (log_redaction) must replace it. This module starts its own stack (launcher/stack.py, as the
+session's but with that log level), and reads what the launcher wrote to log_dir/<process>.log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from chat_clients import RestChat
+from e2e_support import RunningService
+
+from launcher.stack import (
+    DEFAULT_MODEL,
+    Ports,
+    ServiceStack,
+    StartupError,
+    backend_command,
+    generate_token,
+    service_specs,
+)
+from tests.support import REPO_ROOT, unavailable
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+STARTUP_TIMEOUT_SECONDS = 300.0
+PHONE = "+44 20 7946 0958"
+
+
+@pytest.fixture(scope="module")
+def debug_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    if not DEFAULT_MODEL.exists():
+        unavailable(f"{DEFAULT_MODEL} is missing; run `make model` (make test does it)")
+    base = tmp_path_factory.mktemp("e2e-log-redaction")
+    database_path, log_dir = base / "cs_backend.db", base / "log"
+    ports = Ports.pick_free()
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database_path}",
+        "REDIS_URL": "",
+        "RASA_URL": ports.rasa_url,
+        "RASA_EVENTS_DB": str(base / "rasa_events.db"),
+        "RASA_AUTH_TOKEN": generate_token(),
+        "ACTION_SERVER_TOKEN": generate_token(),
+        "CS_BACKEND_SERVICE_SECRET": generate_token(),
+        "LOG_LEVEL": "DEBUG",
+        "ONBOARDING_NUDGE_INTERVAL_SECONDS": "0",
+    }
+    subprocess.run(backend_command("migrate"), cwd=REPO_ROOT, env={**os.environ, **env}, check=True)
+    stack = ServiceStack(service_specs(ports, DEFAULT_MODEL, env), log_dir=log_dir)
+    try:
+        stack.start(timeout=STARTUP_TIMEOUT_SECONDS)
+    except StartupError as error:
+        raise RuntimeError(f"the service did not start: {error}\n{stack.log_tails()}") from error
+    try:
+        yield RunningService(ports=ports, database_path=database_path, log_dir=log_dir, env=env)
+    finally:
+        stack.stop()
+
+
+def answer(slot: str, email: str) -> str:
+    if slot == "description":
+        return f"The CSV export crashes. Call me on {PHONE} or write to {email}"
+    if slot == "email":
+        return email
+    if slot == "priority":
+        return "high"
+    if any(word in slot for word in ("csat", "rating", "score")):
+        return "5"
+    raise AssertionError(f"the assistant asked for an unexpected slot {slot!r}")
+
+
+async def test_the_logs_of_a_ticket_conversation_hold_no_email_or_phone(
+    debug_service: RunningService,
+) -> None:
+    chat = RestChat(debug_service.ports.rasa_url)
+    email = f"{chat.sender}@example.com"
+    await chat.say("hi")
+    await chat.say(f"I found a bug, reach me at {email}")
+    ticket_number = None
+    for _ in range(8):
+        slot, loop = await debug_service.form_state(chat.sender)
+        if slot is None and loop is None:
+            break
+        assert slot is not None, f"form {loop} active without a requested slot"
+        turn = await chat.say(answer(slot, email))
+        found = re.search(r"#\s?(\d+)", turn.text)
+        if found and ticket_number is None:
+            ticket_number = int(found.group(1))
+    assert ticket_number is not None, "the bot never told a ticket number"
+    rows = debug_service.query("SELECT description FROM tickets WHERE id = ?", ticket_number)
+    assert PHONE in rows[0]["description"]  # stored as typed: only the logs are redacted
+
+    logs = {
+        path.name: path.read_text(encoding="utf-8", errors="replace")
+        for path in debug_service.log_dir.glob("*.log")
+    }
+    assert {"backend.log", "actions.log", "rasa.log"} <= set(logs), sorted(logs)
+    # The customer's words were logged (Rasa at DEBUG logs each message), with the data replaced.
+    assert "[email]" in logs["rasa.log"] and "[phone]" in logs["rasa.log"]
+    for name, text in logs.items():
+        assert email not in text, f"{name} holds the customer's email"
+        assert "7946 0958" not in text and "79460958" not in text, f"{name} holds the customer's phone number"
