@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
+from cs_backend.db import create_engine
 from cs_backend.main import create_app
 from cs_backend.onboarding.models import OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession
@@ -371,3 +373,19 @@ def test_retention_is_on_by_default_and_off_in_code() -> None:
     from_env = Settings.from_env({})
     assert from_env.transcript_retention_days == 90 and from_env.transcript_retention_interval_seconds == 3600
     assert Settings().transcript_retention_interval_seconds == 0
+
+
+async def test_a_failing_statement_shows_no_parameters(migrated_database_url: str) -> None:
+    """The engine hides SQL parameters (db.create_engine), so the error and its log line hold no email."""
+    engine = create_engine(migrated_database_url)
+    try:
+        insert = text("INSERT INTO customers (email, created_at) VALUES (:email, :now)")
+        async with engine.begin() as connection:
+            await connection.execute(insert, {"email": ADA["email"], "now": NOW})
+        with pytest.raises(IntegrityError) as raised:
+            async with engine.begin() as connection:
+                await connection.execute(insert, {"email": ADA["email"], "now": NOW})
+    finally:
+        await engine.dispose()
+    assert ADA["email"] not in str(raised.value)
+    assert "parameters hidden" in str(raised.value)
