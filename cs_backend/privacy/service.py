@@ -69,15 +69,19 @@ async def customer_rows(
     """Every row of the customer, by table name (tables without any are left out)."""
     customers = Base.metadata.tables[Customer.__tablename__]
     rows: dict[str, list[dict[str, Any]]] = {}
+    # The primary keys kept per table (a row reached twice is kept once), and the `id`s foreign keys refer to.
+    keys: dict[str, set[tuple[Any, ...]]] = {}
     ids: dict[str, set[Any]] = {}
 
     def keep(table: Table, found: Sequence[Any]) -> None:
         for row in found:
             mapping = dict(row._mapping)
-            key = mapping.get("id")
-            if key is not None and key in ids.setdefault(table.name, set()):
+            key = tuple(mapping[column.name] for column in table.primary_key.columns)
+            if key in keys.setdefault(table.name, set()):
                 continue
-            ids.setdefault(table.name, set()).add(key)
+            keys[table.name].add(key)
+            if "id" in mapping:
+                ids.setdefault(table.name, set()).add(mapping["id"])
             rows.setdefault(table.name, []).append(
                 {name: _jsonable(value) for name, value in mapping.items()}
             )
