@@ -34,6 +34,8 @@ from .rasa_events import session_started, user, write_rasa_events
 
 ADA = {"email": "ada.private@example.com", "sender_id": "sender-ada"}
 BOB = {"email": "bob.keeps@example.com", "sender_id": "sender-bob"}
+# Ada's second conversation, on the widget.
+ADA_WIDGET = "sender-ada-widget"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
@@ -107,10 +109,17 @@ def stored_senders(events_db: Path) -> list[str]:
 async def seeded(
     service: tuple[TestClient[Any, Any], TestClient[Any, Any]], rasa: FakeRasa, events_db: Path
 ) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
-    """Ada and Bob with everything; Bob's churn signal heard in Ada's conversation; an admin's header."""
+    """Ada (two conversations) and Bob with everything; Bob's churn signal heard in Ada's conversation; an
+    admin's header."""
     signed, unsigned = service
     ada = await seed_customer(signed, ADA)
     bob = await seed_customer(signed, BOB)
+    response = await signed.post(
+        "/api/tickets", json=ticket_payload(email=ADA["email"], sender_id=ADA_WIDGET, channel="socketio")
+    )
+    assert response.status == 201, await response.text()
+    async with signed.app[DATABASE].sessions() as session, session.begin():
+        session.add(OutcomeSession(sender_id=ADA_WIDGET, state={"open": False}, idle_since=NOW))
     async with signed.app[DATABASE].engine.begin() as connection:
         await connection.execute(
             text(
@@ -153,13 +162,16 @@ async def test_export_returns_the_customers_rows_and_nobody_elses(
         "outcome_sessions",
     }
     assert [row["email"] for row in tables["customers"]] == [ADA["email"]]
-    assert [row["sender_id"] for row in tables["conversations"]] == [ADA["sender_id"]]
+    assert [row["sender_id"] for row in tables["conversations"]] == [ADA["sender_id"], ADA_WIDGET]
+    assert len(tables["tickets"]) == 2
+    assert sorted(row["sender_id"] for row in tables["outcome_sessions"]) == [ADA["sender_id"], ADA_WIDGET]
     assert {row["customer_id"] for row in tables["tickets"]} == {ada["customer_id"]}
     assert sorted(row["kind"] for row in tables["feedback"]) == ["ces", "csat"]
     # Bob's signal heard in Ada's conversation is Bob's: not in Ada's export.
     assert [row["customer_id"] for row in tables["churn_signals"]] == [ada["customer_id"]]
     assert [row["sender_id"] for row in tables["conversation_outcomes"]] == [ADA["sender_id"]]
-    [transcript] = export["transcripts"]
+    transcript, widget = export["transcripts"]
+    assert (widget["sender_id"], widget["channel"], widget["events"]) == (ADA_WIDGET, "socketio", [])
     assert transcript["sender_id"] == ADA["sender_id"] and transcript["channel"] == "rest"
     assert [event["event"] for event in transcript["tracker"]["events"]] == ["session_started", "user"]
     assert [event["text"] for event in transcript["events"] if event["event"] == "user"] == [ADA["email"]]
@@ -212,7 +224,7 @@ async def test_after_deletion_nothing_refers_to_the_customer_and_others_keep_eve
     summary = await response.json()
     assert summary["customer_id"] == ada["customer_id"]
     assert summary["rows_deleted"] == sum(len(rows) for rows in adas_rows.values())
-    assert (summary["trackers_emptied"], summary["events_deleted"]) == (1, 2)
+    assert (summary["trackers_emptied"], summary["events_deleted"]) == (2, 2)
 
     after = await reflected_rows(signed)
     # Generically, over the reflected schema: no row of Ada's is left, no foreign key points at one, and no
@@ -229,7 +241,7 @@ async def test_after_deletion_nothing_refers_to_the_customer_and_others_keep_eve
             assert row[column] not in gone.get(referred, set()), (table, column, row)
 
     # Rasa's tracker is empty, the event store has only Bob's events.
-    assert rasa.replaced == [ADA["sender_id"]] and rasa.trackers[ADA["sender_id"]] == []
+    assert rasa.replaced == sorted([ADA["sender_id"], ADA_WIDGET]) and rasa.trackers[ADA["sender_id"]] == []
     assert stored_senders(events_db) == [BOB["sender_id"]] * 2
 
     # Bob keeps everything; only his signal from Ada's conversation lost that link (ON DELETE SET NULL).
