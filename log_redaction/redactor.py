@@ -48,6 +48,8 @@ _NUMBER_START = [*_DIGIT_SHAPES, *_PLUS_SHAPES, *_BRACKET_SHAPES, "(", "+"]
 _NUMBER_PIECE = [*_DIGIT_SHAPES, *_PLUS_SHAPES, *_BRACKET_SHAPES, *_SEPARATORS]
 # A token with 7 digits in a row inside other characters: `tel:+15551234567`, `030/1234567`.
 _DIGITS_IN_TOKEN = r"\d{7}"
+# One token of digit groups joined by dots, slashes or dashes: `555.123.4567`.
+_GROUPED_TOKEN = r"^[+(]?\d[\d()./-]*\d$"
 _PHONE_WORDS = [
     "phone",
     "telephone",
@@ -59,7 +61,6 @@ _PHONE_WORDS = [
     "whatsapp",
     "fax",
     "sms",
-    "text",
 ]
 _PHONE_FILLERS = ["number", "no", "no.", "nr", "is", ":", "me", "at", "on", "to", "-", "my", "+"]
 # A digit run within a candidate: digits with the separators people write between them.
@@ -91,6 +92,8 @@ def _number_label(run: str) -> str | None:
         return CARD_LABEL
     if not 7 <= len(digits) <= 15 or _DATE.search(run):
         return None
+    if separators == {"."} and run.count(".") == 1:
+        return None  # a decimal number (a Unix time, an amount), where a phone has groups
     if run.startswith("+"):
         return PHONE_LABEL
     if separators and len(digits) >= 9:
@@ -127,6 +130,7 @@ class _Pipeline:
             [
                 [{"SHAPE": {"IN": _NUMBER_START}}, {"SHAPE": {"IN": _NUMBER_PIECE}, "OP": "*"}],
                 [{"LENGTH": {">=": 7}, "TEXT": {"REGEX": _DIGITS_IN_TOKEN}}],
+                [{"LENGTH": {">=": 9}, "TEXT": {"REGEX": _GROUPED_TOKEN}}],
             ],
             greedy="LONGEST",
         )
@@ -136,7 +140,7 @@ class _Pipeline:
                 [
                     {"LOWER": {"IN": _PHONE_WORDS}},
                     {"LOWER": {"IN": _PHONE_FILLERS}, "OP": "*"},
-                    {"TEXT": {"REGEX": r"^\+?\d{7,15}$"}},
+                    {"TEXT": {"REGEX": _GROUPED_TOKEN}},
                 ]
             ],
             greedy="LONGEST",
@@ -163,7 +167,8 @@ def _replacements(text: str) -> list[tuple[int, int, str]]:
             )
         elif kind == _PHONE_WORD_MATCH:
             last = doc[end - 1]  # the number
-            found.append((last.idx, last.idx + len(last.text), PHONE_LABEL))
+            if 7 <= sum(character.isdigit() for character in last.text) <= 15 and not _DATE.search(last.text):
+                found.append((last.idx, last.idx + len(last.text), PHONE_LABEL))
         else:
             for run in _DIGIT_RUN.finditer(span_text):
                 label = _number_label(run.group())

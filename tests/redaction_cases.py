@@ -17,6 +17,7 @@ REDACTED = [
     ("tel:+15551234567", "tel:[phone]"),
     ("my number: (555) 123-4567", "my number: [phone]"),
     ("ring 555-123-4567 or 020 7946 0958", "ring [phone] or [phone]"),
+    ("fax 555.123.4567", "fax [phone]"),
     ("my phone number is 07700900123", "my phone number is [phone]"),
     ("call me on 5551234", "call me on [phone]"),
     ("card 4111 1111 1111 1111 expires soon", "card [card] expires soon"),
@@ -42,6 +43,7 @@ KEPT = [
     "amount $1,234.56 and €99.90",
     "GET /api/tickets?email=… 200 3.2ms",
     "timestamp 1795335023.3176658",
+    "event at 1795335023.31, took 1234567.89 ms",
     "onboarding nudges: 3 sent, 0 failed",
     "an @ sign alone, and user@localhost",
 ]
