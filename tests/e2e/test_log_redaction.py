@@ -1,4 +1,5 @@
-"""The logs of a whole ticket conversation hold no email address or phone number the customer typed.
+"""The logs of a whole ticket conversation hold no email address or phone number the customer typed; and an
+admin's deletion of that customer empties their tracker in the real Rasa and their rows in the event store.
 
 The three processes run with LOG_LEVEL=DEBUG, at which Rasa logs every message it receives ("Received user
 message ..."), the actions their trackers, so the typed data certainly reaches a log call; each process's
@@ -8,11 +9,15 @@ session's but with that log level), and reads what the launcher wrote to log_dir
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 from chat_clients import RestChat
 from e2e_support import RunningService
@@ -77,21 +82,26 @@ def answer(slot: str, email: str) -> str:
     raise AssertionError(f"the assistant asked for an unexpected slot {slot!r}")
 
 
-async def test_the_logs_of_a_ticket_conversation_hold_no_email_or_phone(
-    debug_service: RunningService,
-) -> None:
-    chat = RestChat(debug_service.ports.rasa_url)
-    email = f"{chat.sender}@example.com"
+async def open_ticket(service: RunningService, chat: RestChat, email: str) -> int:
+    """Report a problem (with a phone number in it) and answer what the assistant asks; the ticket number."""
     said = [(await chat.say("hi")).text, (await chat.say("I found a bug")).text]
     for _ in range(8):
-        slot, loop = await debug_service.form_state(chat.sender)
+        slot, loop = await service.form_state(chat.sender)
         if slot is None and loop is None:
             break
         assert slot is not None, f"form {loop} active without a requested slot; bot said {said[-1]!r}"
         said.append((await chat.say(answer(slot, email))).text)
     numbers = [int(found.group(1)) for text in said if (found := re.search(r"#\s?(\d+)", text))]
     assert numbers, f"the bot never told a ticket number: {said}"
-    ticket_number = numbers[0]
+    return numbers[0]
+
+
+async def test_the_logs_of_a_ticket_conversation_hold_no_email_or_phone(
+    debug_service: RunningService,
+) -> None:
+    chat = RestChat(debug_service.ports.rasa_url)
+    email = f"{chat.sender}@example.com"
+    ticket_number = await open_ticket(debug_service, chat, email)
     rows = debug_service.query("SELECT description FROM tickets WHERE id = ?", ticket_number)
     assert PHONE in rows[0]["description"]  # stored as typed: only the logs are redacted
 
@@ -105,3 +115,58 @@ async def test_the_logs_of_a_ticket_conversation_hold_no_email_or_phone(
     for name, text in logs.items():
         assert email not in text, f"{name} holds the customer's email"
         assert "7946 0958" not in text and "79460958" not in text, f"{name} holds the customer's phone number"
+
+
+async def test_deleting_the_customer_empties_their_rasa_tracker_and_event_store_rows(
+    debug_service: RunningService,
+) -> None:
+    chat = RestChat(debug_service.ports.rasa_url)
+    email = f"{chat.sender}@example.com"
+    ticket_number = await open_ticket(debug_service, chat, email)
+    [ticket] = debug_service.query("SELECT customer_id FROM tickets WHERE id = ?", ticket_number)
+    events_db = Path(debug_service.env["RASA_EVENTS_DB"])
+
+    def stored_events() -> int:
+        with sqlite3.connect(events_db) as connection:
+            return int(
+                connection.execute(
+                    "SELECT count(*) FROM events WHERE sender_id = ?", (chat.sender,)
+                ).fetchone()[0]
+            )
+
+    assert stored_events() > 0
+    password = "an admin's long passphrase"
+    created = await asyncio.to_thread(
+        subprocess.run,
+        backend_command("create-admin", "--email", "privacy-admin@example.com"),
+        input=password + "\n",
+        cwd=REPO_ROOT,
+        env={**os.environ, **debug_service.env, "LOG_LEVEL": "INFO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    backend = debug_service.ports.backend_url
+    customer = f"{backend}/api/customers/{ticket['customer_id']}"
+    async with aiohttp.ClientSession() as session:
+        credentials = {"email": "privacy-admin@example.com", "password": password}
+        async with session.post(f"{backend}/api/auth/login", json=credentials) as response:
+            assert response.status == 200, await response.text()
+            bearer = {"Authorization": f"Bearer {(await response.json())['token']}"}
+        async with session.get(f"{customer}/export", headers=bearer) as response:
+            assert response.status == 200, await response.text()
+            export = await response.json()
+        [transcript] = export["transcripts"]
+        typed = [event.get("text") for event in transcript["tracker"]["events"] if event["event"] == "user"]
+        assert email in typed
+        assert any(event.get("text") == email for event in transcript["events"])
+        async with session.delete(customer, headers=bearer) as response:
+            assert response.status == 200, await response.text()
+            deletion = await response.json()
+    assert deletion["trackers_emptied"] == 1 and deletion["events_deleted"] > 0
+    assert stored_events() == 0
+    assert debug_service.query("SELECT id FROM tickets WHERE id = ?", ticket_number) == []
+    # Rasa's tracker holds none of the conversation (reading it starts a new, empty session).
+    tracker = await debug_service.tracker(chat.sender)
+    assert [event for event in tracker["events"] if event["event"] in ("user", "bot", "slot")] == []
