@@ -85,7 +85,7 @@ lint: $(BACKEND_VENV)/.installed ## ruff check and ruff format --check over the 
 	$(BACKEND_BIN)/ruff format --check .
 
 typecheck: envs ## mypy on cs_backend and the launcher (backend env) and on actions (bot env)
-	$(BACKEND_BIN)/mypy cs_backend launcher
+	$(BACKEND_BIN)/mypy cs_backend launcher log_redaction
 	$(BACKEND_BIN)/mypy --python-executable $(BOT_BIN)/python --python-version 3.10 actions
 
 # The route and settings tables of docs/ARCHITECTURE.md come from the code (a backend test fails when they differ).

@@ -28,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.tokens import required_token
+from log_redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     token = required_token(TOKEN_VARIABLE)
+    # Every log record, rasa-sdk's and Sanic's too, with emails, phone and card numbers replaced.
+    install_log_redaction()
     # The logging `rasa run actions` sets up: colored records at the chosen level, Sanic's own at
     # LOG_LEVEL_LIBRARIES (ERROR by default).
     utils.configure_colored_logging(arguments.loglevel)

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.tokens import required_token
+from log_redaction import install_log_redaction
 
 TOKEN_VARIABLE = "RASA_AUTH_TOKEN"
 
@@ -30,6 +31,8 @@ def rasa_run_argv(options: Sequence[str], token: str) -> list[str]:
 def main() -> None:
     token = required_token(TOKEN_VARIABLE)
     sys.argv = rasa_run_argv(sys.argv[1:], token)
+    # Before Rasa configures its logging: every record (Rasa's, Sanic's, the channels') is redacted.
+    install_log_redaction()
     # Imported late: loading Rasa takes seconds. Rasa ships no type information (no py.typed).
     from rasa.__main__ import main as rasa_main  # type: ignore[import-untyped]
 

@@ -14,6 +14,7 @@ from cs_backend.db import Database
 from cs_backend.events.slots import StreamSlots
 from cs_backend.live_events import LiveEvents, Subscription
 from cs_backend.onboarding.checklist import Checklist
+from cs_backend.privacy.event_store import EventStore
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import Limiter
 from cs_backend.ratelimit.rules import RateLimits
@@ -52,3 +53,6 @@ OPEN_EVENT_STREAMS = web.AppKey[set[Subscription]]("open_event_streams")
 ONBOARDING_CHECKLIST = web.AppKey("onboarding_checklist", Checklist)
 # The client of Rasa's HTTP API, opened at startup by main.rasa_client_context.
 RASA_CLIENT = web.AppKey("rasa_client", RasaClient)
+# Rasa's SQL event broker table, for a customer's export and deletion and the transcript retention job; None
+# when the events come through RabbitMQ (main.event_store_context).
+EVENT_STORE = web.AppKey[EventStore | None]("event_store")

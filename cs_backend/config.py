@@ -376,6 +376,20 @@ class Settings:
         "decided then (abandoned if a form or a fallback question was open).",
     )
 
+    transcript_retention_days: float = _from_env(
+        "TRANSCRIPT_RETENTION_DAYS",
+        90.0,
+        _zero_or_more,
+        "Conversation transcripts are kept this many days (fractions allowed): the retention job deletes "
+        "older events from the event store (the SQL broker's table), and empties the Rasa trackers of "
+        "conversations without an event since. 0 keeps them forever.",
+    )
+    transcript_retention_interval_seconds: float = _job_interval_from_env(
+        "TRANSCRIPT_RETENTION_INTERVAL_SECONDS",
+        3600.0,
+        "Seconds between two runs of the transcript retention job (it also runs at startup). 0 disables it.",
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

@@ -1,4 +1,5 @@
-"""Logging setup and the one-line-per-request access log."""
+"""Logging setup (personal data redacted from every record: log_redaction) and the one-line-per-request
+access log."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from log_redaction import install_log_redaction
+
 
 def configure_logging(level: str) -> None:
+    # Before any handler exists: every record the process makes has emails, phones and cards replaced.
+    install_log_redaction()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces every plugin it loads at INFO; that is noise in the service log.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -19,6 +19,7 @@ from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
     EVENT_STREAM_SLOTS,
+    EVENT_STORE,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -51,6 +52,9 @@ from cs_backend.onboarding import routes as onboarding
 from cs_backend.onboarding.checklist import load_checklist
 from cs_backend.outcomes import jobs as outcomes_jobs
 from cs_backend.outcomes import routes as outcomes
+from cs_backend.privacy import jobs as privacy_jobs
+from cs_backend.privacy import routes as privacy
+from cs_backend.privacy.event_store import event_store_for
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import create_limiter
 from cs_backend.ratelimit.middlewares import address_rate_limit_middleware, caller_rate_limit_middleware
@@ -96,6 +100,15 @@ async def rate_limiter_context(app: web.Application) -> AsyncIterator[None]:
     app[RATE_LIMITER] = limiter
     yield
     await limiter.close()
+
+
+async def event_store_context(app: web.Application) -> AsyncIterator[None]:
+    # Connects lazily: the events database may not exist before Rasa's first event.
+    store = event_store_for(app[SETTINGS].rasa_events_url)
+    app[EVENT_STORE] = store
+    yield
+    if store is not None:
+        await store.close()
 
 
 def service_auth_context(clock: Callable[[], float]) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -149,14 +162,17 @@ def create_app(
     app.cleanup_ctx.append(live_events_context)
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(rasa_client_context)
+    app.cleanup_ctx.append(event_store_context)
     # Background jobs (cs_backend/jobs.py) after the resources they use, so those outlive them.
     app.cleanup_ctx.append(onboarding_jobs.nudge_job_context)
     app.cleanup_ctx.append(outcomes_jobs.consumer_job_context)  # Rasa events → outcomes
+    app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
         health,
         customers,
+        privacy,
         conversations,
         tickets,
         feedback,

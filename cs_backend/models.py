@@ -8,6 +8,7 @@ from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
+from cs_backend.privacy.models import CustomerDeletion
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Conversation",
     "ConversationOutcome",
     "Customer",
+    "CustomerDeletion",
     "Feedback",
     "OnboardingNudge",
     "OutcomeCursor",

@@ -33,8 +33,11 @@ class Feedback(Base):
     kind: Mapped[str] = mapped_column(String(8), index=True)
     score: Mapped[int]
     comment: Mapped[str | None] = mapped_column(Text)
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    # A rating (and its comment) goes with the ticket or the conversation it was given in.
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(50))
     intent: Mapped[str | None] = mapped_column(String(200))
     resolver: Mapped[str] = mapped_column(String(8), default="bot")

@@ -28,7 +28,7 @@ class CompletedStep(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     step_key: Mapped[str] = mapped_column(String(50))
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Who reported it: the customer in the chat, or the product (a backend event).
@@ -42,7 +42,9 @@ class OnboardingNudge(Base):
     __table_args__ = (UniqueConstraint("customer_id", "step_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     step_key: Mapped[str] = mapped_column(String(50))
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -31,8 +31,12 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     # Copied from the customer so lists filter and show it without a join; lower-cased.
     email: Mapped[str] = mapped_column(String(254), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    # A customer's deletion deletes their tickets; a ticket of another customer opened in a deleted
+    # conversation stays, without the conversation.
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(50))
     # Unique: a retried POST with the same key finds this row instead of creating a second ticket.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)

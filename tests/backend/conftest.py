@@ -63,6 +63,7 @@ TABLES = [
     "onboarding_nudges",
     "onboarding_progress",
     "churn_signals",
+    "customer_deletions",
     "account_sessions",
     "accounts",
     *CORE_TABLES,

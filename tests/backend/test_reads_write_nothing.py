@@ -9,6 +9,7 @@ is swept without touching this file.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from cs_backend.config import Settings
 from cs_backend.db import Base
 from cs_backend.main import create_app
 
+from .fake_rasa import FakeRasa
 from .helpers import bearer_of_new_account, complete, ticket_payload
 
 KNOWN_SENDER = "reader-known"
@@ -33,6 +35,17 @@ UNKNOWN_ID = 987654
 Seeded = dict[str, int]
 # A path's {id} by its collection: /api/customers/{id} is a customer_id.
 _ID_OF_COLLECTION = {"customers": "customer_id", "conversations": "conversation_id", "tickets": "ticket_id"}
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, settings: Settings, rasa: FakeRasa, events_db: Any
+) -> TestClient[Any, Any]:
+    """The real app, with a fake Rasa and an events database: a customer's export reads both."""
+    settings = dataclasses.replace(
+        settings, rasa_url=rasa.url, rasa_auth_token=rasa.token, rasa_events_url=f"sqlite:///{events_db}"
+    )
+    return await aiohttp_client(create_app(settings))
 
 
 def get_routes() -> list[Any]:
