@@ -18,8 +18,8 @@ from cs_backend.api.registry import add_api_routes
 from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
-    EVENT_STREAM_SLOTS,
     EVENT_STORE,
+    EVENT_STREAM_SLOTS,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
