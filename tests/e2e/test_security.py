@@ -249,15 +249,10 @@ async def test_a_typed_email_shows_none_of_that_customers_tickets(service: Runni
     victims_number, _ = await report_problem_and_rate(victim.say, service, victim.sender, email)
 
     # The intruder types the victim's email: their ticket goes to that address, and that is all.
-    intruder = SocketChat(service.ports.rasa_url)
-    await intruder.connect()
-    intruder_sender = service.widget_sender(intruder.token)
-    try:
-        own_number, _ = await report_problem_and_rate(intruder.say, service, intruder_sender, email)
-        asked = await intruder.say(f"what is the status of ticket {victims_number}?")
-        latest = await intruder.say("any update on my last ticket?")
-    finally:
-        await intruder.close()
+    intruder = RestChat(service.ports.rasa_url)
+    own_number, _ = await report_problem_and_rate(intruder.say, service, intruder.sender, email)
+    asked = await intruder.say(f"what is the status of ticket {victims_number}?")
+    latest = await intruder.say("any update on my last ticket?")
 
     assert f"#{victims_number}" in asked.text and "couldn't find" in asked.text, asked.text
     assert "Priority" not in asked.text
@@ -267,6 +262,6 @@ async def test_a_typed_email_shows_none_of_that_customers_tickets(service: Runni
     (victims,) = service.query("SELECT customer_id FROM tickets WHERE id = ?", victims_number)
     assert ticket["email"] == email and ticket["customer_id"] == victims["customer_id"]
     (conversation,) = service.query(
-        "SELECT customer_id FROM conversations WHERE sender_id = ? AND channel = 'socketio'", intruder_sender
+        "SELECT customer_id FROM conversations WHERE sender_id = ? AND channel = 'rest'", intruder.sender
     )
     assert conversation["customer_id"] != victims["customer_id"]
