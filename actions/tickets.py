@@ -280,7 +280,12 @@ def requested_ticket_number(tracker: Tracker) -> int | None:
 
 
 class ActionTicketStatus(Action):
-    """Looks up a ticket by number, or the customer's latest one, and reports it in `lookup_outcome`."""
+    """Looks up a ticket of this conversation, by number or the latest, and reports it in `lookup_outcome`.
+
+    Only the tickets opened in this conversation (its sender id and channel) are shown. An email address the
+    customer typed is where the team answers, not a proof of who they are: it finds no tickets. Ticket numbers
+    are sequential, so the number of another conversation's ticket is answered like an unknown number.
+    """
 
     def name(self) -> str:
         return "action_ticket_status"
@@ -290,55 +295,51 @@ class ActionTicketStatus(Action):
     ) -> list[EventType]:
         number = requested_ticket_number(tracker)
         asked = str(number) if number else None
-        email = extract_email(tracker.get_slot("email"))
         ticket: Ticket | None
         try:
             async with BackendClient() as backend:
-                if number is not None:
-                    ticket = await backend.get_ticket(number)
-                    owned = await self._belongs_to_customer(backend, ticket, tracker, email)
+                latest = await self._latest_ticket(backend, tracker)
+                if number is None:
+                    ticket = latest
                 else:
-                    ticket = await self._latest_ticket(backend, tracker, email)
-                    owned = True
+                    ticket = await self._ticket_of_conversation(backend, number, latest)
         except BackendError as error:
             if error.is_refusal:  # 404 included: an unknown number
                 return self._outcome("not_found", lookup_number=asked)
             logger.warning("ticket lookup failed, cs_backend unavailable: %s", error)
             return self._outcome("unavailable", lookup_number=asked)
         if ticket is None:
-            return self._outcome("no_tickets")
+            return self._outcome("no_tickets" if number is None else "not_found", lookup_number=asked)
         return self._outcome(
             "found",
             lookup_number=str(ticket.id),
             lookup_status=ticket.status,
             lookup_priority=ticket.priority,
             lookup_updated=human_time(ticket.updated_at),
-            lookup_subject=ticket.subject if owned else None,
-            lookup_owned=owned,
+            lookup_subject=ticket.subject,
         )
 
     @staticmethod
-    async def _latest_ticket(backend: BackendClient, tracker: Tracker, email: str | None) -> Ticket | None:
-        page = await backend.list_tickets(sender_id=tracker.sender_id, limit=1)
-        if page.items:
-            return page.items[0]
-        if email:
-            page = await backend.list_tickets(email=email, limit=1)
-            if page.items:
-                return page.items[0]
-        return None
+    async def _latest_ticket(backend: BackendClient, tracker: Tracker) -> Ticket | None:
+        """The newest ticket opened in this conversation (sender id and channel), if any."""
+        page = await backend.list_tickets(
+            sender_id=tracker.sender_id, channel=conversation_channel(tracker), limit=1
+        )
+        return page.items[0] if page.items else None
 
     @staticmethod
-    async def _belongs_to_customer(
-        backend: BackendClient, ticket: Ticket, tracker: Tracker, email: str | None
-    ) -> bool:
-        """Ticket numbers are sequential: show a ticket's subject only to the chat or email it belongs to."""
-        if email and ticket.email.lower() == email.lower():
-            return True
-        if parse_ticket_number(tracker.get_slot("ticket_id")) == ticket.id:
-            return True
-        page = await backend.list_tickets(sender_id=tracker.sender_id, limit=100)
-        return any(item.id == ticket.id for item in page.items)
+    async def _ticket_of_conversation(
+        backend: BackendClient, number: int, latest: Ticket | None
+    ) -> Ticket | None:
+        """Ticket `number` when it was opened in the conversation of `latest` (its newest ticket), else None.
+
+        One conversation per sender id and channel: its tickets share `latest`'s conversation_id.
+        """
+        if latest is None:
+            return None
+        ticket = latest if latest.id == number else await backend.get_ticket(number)
+        owned = ticket.conversation_id is not None and ticket.conversation_id == latest.conversation_id
+        return ticket if owned else None
 
     @staticmethod
     def _outcome(outcome: str, **values: Any) -> list[EventType]:
@@ -351,7 +352,6 @@ class ActionTicketStatus(Action):
             "lookup_priority": None,
             "lookup_updated": None,
             "lookup_subject": None,
-            "lookup_owned": None,
         }
         slots.update(values)
         return [SlotSet("lookup_outcome", outcome)] + [SlotSet(name, value) for name, value in slots.items()]

@@ -23,6 +23,9 @@ Configuration (environment variables, all optional):
     ACTION_SERVER_TOKEN                 token of the action server, sent by Rasa (same rules)
     CS_BACKEND_SERVICE_SECRET           key of the signatures of the action server's calls to cs_backend
                                         (unset: a random one for this run; at least 32 characters when set)
+    WIDGET_SESSION_SECRET               key of the widget's signed session tokens, Rasa's only (same rules;
+                                        a random one ends every widget conversation at the next start, so
+                                        production sets it)
     RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
                                         browser: the sites that embed the widget (the demo website's)
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)

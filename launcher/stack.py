@@ -7,9 +7,11 @@ it (SIGTERM, then SIGKILL after a grace period) also stops whatever it started.
 
 The services prove who calls them with three secrets (docs/SECURITY.md): RASA_AUTH_TOKEN locks Rasa's HTTP
 API (cs_backend sends it), ACTION_SERVER_TOKEN locks the action server (Rasa sends it, endpoints.yml), and
-CS_BACKEND_SERVICE_SECRET signs the action server's calls to cs_backend. Each is the caller's when set, else
-a random one generated for this run; they reach the processes only through their environment, never their
-command lines (which every local user can read) nor any output.
+CS_BACKEND_SERVICE_SECRET signs the action server's calls to cs_backend. A fourth, WIDGET_SESSION_SECRET,
+signs the widget's session tokens (Rasa's socket.io channel, bot/channels/widget_sessions.py). Each is the
+caller's when set, else a random one generated for this run (a generated widget secret ends every widget
+session at the next start: production sets it); they reach the processes only through their environment,
+never their command lines (which every local user can read) nor any output.
 
 Standard library only, and Python 3.10: both environments import it (the backend's CPython 3.11 runs the
 launcher and the end-to-end tests, the bot's CPython 3.10 runs the action tests).
@@ -53,11 +55,18 @@ RASA_TOKEN_VARIABLE = "RASA_AUTH_TOKEN"
 ACTION_SERVER_TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
 # The key of the HMAC signatures of service calls to cs_backend (cs_backend/auth, actions/api/signing.py).
 SERVICE_SECRET_VARIABLE = "CS_BACKEND_SERVICE_SECRET"
-TOKEN_VARIABLES = (RASA_TOKEN_VARIABLE, ACTION_SERVER_TOKEN_VARIABLE, SERVICE_SECRET_VARIABLE)
+# The key of the widget's session tokens (bot/channels/widget_sessions.py); only Rasa holds it.
+WIDGET_SECRET_VARIABLE = "WIDGET_SESSION_SECRET"
+TOKEN_VARIABLES = (
+    RASA_TOKEN_VARIABLE,
+    ACTION_SERVER_TOKEN_VARIABLE,
+    SERVICE_SECRET_VARIABLE,
+    WIDGET_SECRET_VARIABLE,
+)
 # A token set by hand must be at least this long; a generated one has 43 characters (32 random bytes).
 MIN_TOKEN_LENGTH = 16
-# cs_backend asks more of its service secret (cs_backend/config.py MIN_SERVICE_SECRET_LENGTH).
-MIN_TOKEN_LENGTHS = {SERVICE_SECRET_VARIABLE: 32}
+# The signing keys must be longer (cs_backend/config.py MIN_SERVICE_SECRET_LENGTH, widget_sessions.py).
+MIN_TOKEN_LENGTHS = {SERVICE_SECRET_VARIABLE: 32, WIDGET_SECRET_VARIABLE: 32}
 GENERATED_TOKEN_BYTES = 32
 # The web origins allowed to call Rasa from a browser (comma-separated); default: the demo website's.
 CORS_ORIGINS_VARIABLE = "RASA_CORS_ORIGINS"
@@ -196,8 +205,9 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
 
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
     var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend
-    reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN and
-    CS_BACKEND_SERVICE_SECRET are taken the same way, else generated (`service_token`).
+    reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN,
+    CS_BACKEND_SERVICE_SECRET and WIDGET_SESSION_SECRET are taken the same way, else generated
+    (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
@@ -275,7 +285,9 @@ def rasa_spec(
         + ["--credentials", str(REPO_ROOT / "credentials.yml"), "--endpoints", endpoints],
         # /status is part of the HTTP API: it needs the token too.
         ready_url=f"{ports.rasa_url}/status",
-        env=env,
+        # The widget's channel refuses socket.io requests from pages of other origins than these
+        # (bot/channels/socketio.py): the same list as `--cors`.
+        env={**env, CORS_ORIGINS_VARIABLE: ",".join(origins)},
         ready_check=_rasa_model_loaded,
         ready_query={"token": env[RASA_TOKEN_VARIABLE]},
     )
@@ -296,15 +308,16 @@ def service_specs(
     endpoints = env.pop("RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(DEFAULT_ENDPOINTS)))
     origins = cors_origins(ports, env.pop(CORS_ORIGINS_VARIABLE, os.environ.get(CORS_ORIGINS_VARIABLE)))
     return [
-        backend_spec(ports, env),
-        actions_spec(ports, env),
+        # Only Rasa's widget channel issues and verifies widget sessions.
+        backend_spec(ports, without(env, WIDGET_SECRET_VARIABLE)),
+        actions_spec(ports, without(env, WIDGET_SECRET_VARIABLE)),
         # Rasa never calls cs_backend: it does not get the key that signs those calls.
         rasa_spec(ports, without(env, SERVICE_SECRET_VARIABLE), model, endpoints, origins),
     ]
 
 
-def without(env: Mapping[str, str], name: str) -> dict[str, str]:
-    return {key: value for key, value in env.items() if key != name}
+def without(env: Mapping[str, str], *names: str) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key not in names}
 
 
 def _probe(url: str, check: Callable[[bytes], bool] | None, query: Mapping[str, str]) -> bool:

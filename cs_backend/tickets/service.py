@@ -24,14 +24,16 @@ async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str |
     """Returns (ticket, created). With a key seen before: (the ticket first created with it, False).
 
     The customer (by email) and, with sender_id, the conversation are upserted in the same transaction, so a
-    ticket never exists without them and a failure leaves nothing half-written.
+    ticket never exists without them and a failure leaves nothing half-written. The conversation keeps its
+    own customer: the email is typed by whoever chats, so it must not move the conversation (and its later
+    onboarding and churn writes, its nudges) to that address's customer, nor show them that customer's data.
     """
 
     async def build(session: AsyncSession) -> Ticket:
         customer, _ = await find_or_create_customer(session, data.email)
         conversation = None
         if data.sender_id is not None:
-            conversation, _ = await touch_conversation(session, data.sender_id, data.channel, customer.id)
+            conversation, _ = await touch_conversation(session, data.sender_id, data.channel)
         now = utcnow()
         return Ticket(
             subject=data.effective_subject(),

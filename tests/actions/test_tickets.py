@@ -4,6 +4,7 @@ creating a ticket and looking one up, against a real running cs_backend (see con
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -269,12 +270,18 @@ def test_a_server_error_counts_as_unavailable() -> None:
 
 
 async def _status_lookup(
-    sender_id: str, said: str, number: Any = None, *, slots: dict[str, Any] | None = None
+    sender_id: str,
+    said: str,
+    number: Any = None,
+    *,
+    slots: dict[str, Any] | None = None,
+    channel: str = "rest",
 ) -> dict[str, Any]:
     """The slots action_ticket_status sets after the customer said `said` (NLU extracting `number` as the
     ticket_number entity, when given); like every ticket action it says nothing itself."""
     entities = [entity("ticket_number", number)] if number is not None else []
-    tracker = make_tracker(sender_id, [user_event(said, "ticket_status", entities)], slots=slots)
+    events = [user_event(said, "ticket_status", entities, channel=channel)]
+    tracker = make_tracker(sender_id, events, slots=slots)
     events, dispatcher = await run_action(ActionTicketStatus(), tracker)
     assert dispatcher.messages == []
     return slot_values(events)
@@ -292,21 +299,39 @@ async def test_status_by_number(backend: RunningBackend, backend_url: str, sende
         assert slots["lookup_number"] == number
         assert slots["lookup_status"] == "open"
         assert slots["lookup_priority"] == "high"
-        assert slots["lookup_owned"] is True
         assert slots["ticket_number"] is None  # used up: a later "my last ticket" is not this number
         (told,) = render_response("utter_ticket_status", slots)
         assert f"#{number}" in told and "open" in told and "invoice PDF export" in told
 
 
-async def test_status_of_someone_elses_ticket_hides_its_subject(
+async def test_a_typed_email_shows_none_of_that_customers_tickets(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
-    number = (await create_ticket(sender_id))["ticket_id"]
-    slots = await _status_lookup(f"{sender_id}-stranger", f"status of ticket {number}", number)
-    assert slots["lookup_outcome"] == "found"
-    assert slots["lookup_owned"] is False and slots["lookup_subject"] is None
-    (told,) = render_response("utter_ticket_status", slots)
-    assert "invoice" not in told and f"#{number}" in told
+    """Another conversation that typed the customer's email (even the ticket's number) is shown nothing of
+    their tickets: a number that is not of this conversation is answered like an unknown one."""
+    email = f"victim-{uuid.uuid4().hex[:12]}@example.com"
+    number = (await create_ticket(sender_id, email=email))["ticket_id"]
+    stranger = f"{sender_id}-stranger"
+    typed = {"email": email}
+    for said, value in [(f"status of ticket {number}", number), ("any news on my last ticket?", None)]:
+        slots = await _status_lookup(stranger, said, value, slots=typed)
+        assert slots["lookup_outcome"] == ("not_found" if value else "no_tickets"), said
+        assert slots["lookup_status"] is None and slots["lookup_subject"] is None
+        told = render_response("utter_ticket_not_found" if value else "utter_no_tickets_found", slots)
+        assert "invoice" not in told[0]
+    # The same sender id on another channel is another conversation.
+    slots = await _status_lookup(sender_id, f"status of ticket {number}", number, channel="socketio")
+    assert slots["lookup_outcome"] == "not_found"
+    assert (await _status_lookup(sender_id, "my last ticket?", channel="socketio"))[
+        "lookup_outcome"
+    ] == "no_tickets"
+    (told,) = render_response("utter_ticket_not_found", {"lookup_number": number})
+    assert f"#{number}" in told and "opened in this chat" in told
+    # Its own conversation still finds it by number, also once it is no longer the latest.
+    await create_ticket(sender_id, email=email, description="my comments are not saving anymore")
+    slots = await _status_lookup(sender_id, f"status of ticket {number}", number)
+    assert slots["lookup_outcome"] == "found" and slots["lookup_number"] == number
+    assert slots["lookup_subject"] == "the invoice PDF export shows an empty page for March"
 
 
 async def test_status_number_found_in_the_text_when_no_entity(

@@ -15,7 +15,7 @@ from cs_backend.api.types import IDEMPOTENCY_KEY_PATTERN
 from cs_backend.app_keys import DATABASE
 from cs_backend.tickets.models import Ticket
 
-from .helpers import assert_error, page_ids, ticket_payload
+from .helpers import assert_error, complete, page_ids, ticket_payload
 
 TICKET_FIELDS = {
     "id",
@@ -85,12 +85,42 @@ async def test_create_with_every_field_links_customer_and_conversation(client: T
     assert (ticket["subject"], ticket["priority"], ticket["channel"]) == ("Refund", "urgent", "socketio")
     conversation = await (await client.get(f"/api/conversations/{ticket['conversation_id']}")).json()
     assert (conversation["sender_id"], conversation["channel"]) == ("rasa-42", "socketio")
-    assert conversation["customer_id"] == ticket["customer_id"]
+    # The typed email is where the team answers, not who is chatting: the conversation gets no customer.
+    assert conversation["customer_id"] is None
 
     # A second ticket from the same conversation and email reuses both.
     second = await create(client, sender_id="rasa-42", channel="socketio", email="B@example.org")
     assert second["conversation_id"] == ticket["conversation_id"]
     assert second["customer_id"] == ticket["customer_id"]
+
+
+async def test_a_typed_email_does_not_move_the_conversation_to_that_customer(
+    client: TestClient[Any, Any],
+) -> None:
+    """Someone who types another customer's email to open a ticket gets neither that customer's onboarding
+    progress nor writes onboarding steps or churn signals on their profile."""
+    victim = await create(client, email="victim@example.org", sender_id="victim-chat", channel="socketio")
+    done = await complete(client, "sign_up", customer_id=victim["customer_id"])
+    assert done["customer_id"] == victim["customer_id"]
+    intruder = {"sender_id": "intruder-chat", "channel": "socketio"}
+    await complete(client, "verify_email", **intruder)  # the conversation's own (anonymous) customer
+    own = (await (await client.get("/api/onboarding/progress", params=intruder)).json())["customer_id"]
+
+    ticket = await create(client, email="Victim@example.org", **intruder)
+    assert ticket["customer_id"] == victim["customer_id"]  # the ticket is answered at that address
+    conversation = await (await client.get(f"/api/conversations/{ticket['conversation_id']}")).json()
+    assert conversation["customer_id"] == own != victim["customer_id"]
+
+    progress = await (await client.get("/api/onboarding/progress", params=intruder)).json()
+    assert progress["customer_id"] == own
+    assert [step["key"] for step in progress["steps"] if step["done"]] == ["verify_email"]
+    await complete(client, "complete_profile", **intruder)
+    churn = await client.post("/api/churn/signals", json={"kind": "cancel_request", **intruder})
+    assert churn.status == 201 and (await churn.json())["customer_id"] == own
+    victims = await (
+        await client.get("/api/onboarding/progress", params={"customer_id": victim["customer_id"]})
+    ).json()
+    assert [step["key"] for step in victims["steps"] if step["done"]] == ["sign_up"]
 
 
 async def test_null_optional_fields_mean_defaults(client: TestClient[Any, Any]) -> None:

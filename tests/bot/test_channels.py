@@ -29,10 +29,14 @@ from sanic import Sanic
 from bot.channels.chat_rate import TOO_MANY_ANSWER, ChatRateLimitError
 from bot.channels.message_text import NO_TEXT_ANSWER, MaxCharsError
 from bot.channels.rest import CheckedRestInput
-from bot.channels.socketio import CheckedSocketIOInput
+from bot.channels.socketio import ORIGINS_VARIABLE, CheckedSocketIOInput
+from bot.channels.widget_sessions import SECRET_VARIABLE, WidgetSessions, WidgetSessionSecretError
 from tests.support import REPO_ROOT
 
 TOO_LONG = "That message is too long for me — could you shorten it to 2,000 characters or fewer?"
+WIDGET_SECRET = "widget-session-secret-of-the-tests-0123456789"
+SESSIONS = WidgetSessions(WIDGET_SECRET)
+WEBSITE = "https://www.example.com"
 PRIORITY = '/inform{"priority": "urgent"}'
 
 
@@ -43,10 +47,12 @@ class RecordingAgent:
     tracker_store: InMemoryTrackerStore = field(default_factory=lambda: InMemoryTrackerStore(Domain.empty()))
     lock_store: InMemoryLockStore = field(default_factory=InMemoryLockStore)
     handled: list[str | None] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)
     metadata: list[Any] = field(default_factory=list)
 
     async def handle_message(self, message: UserMessage) -> None:
         self.handled.append(message.text)
+        self.senders.append(message.sender_id)
         self.metadata.append(message.metadata)
         await message.output_channel.send_text_message(message.sender_id, f"handled: {message.text}")
 
@@ -74,28 +80,39 @@ class ChannelServer:
 
 
 class WidgetClient:
-    """A socket.io client speaking as cs_backend/web/static/widget.js does."""
+    """A socket.io client speaking as cs_backend/web/static/widget.js does: it presents `token` (None: asks
+    for a new session) and keeps the token the server confirms."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: Any = None, transport: str = "websocket") -> None:
         self.url = url
-        self.session_id = uuid.uuid4().hex
+        self.token = token
+        self.transport = transport
         self.client = socketio.AsyncClient(reconnection=False)
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.client.on("bot_uttered", self.inbox.put)
+        self.confirmations: asyncio.Queue[Any] = asyncio.Queue()
+        self.client.on("session_confirm", self.confirmations.put)
 
     async def __aenter__(self) -> WidgetClient:
-        confirmed = asyncio.Event()
-        self.client.on("session_confirm", lambda _: confirmed.set())
-        await self.client.connect(self.url, transports=["websocket"], socketio_path="/socket.io")
-        await self.client.emit("session_request", {"session_id": self.session_id})
-        await asyncio.wait_for(confirmed.wait(), 5)
+        await self.client.connect(self.url, transports=[self.transport], socketio_path="/socket.io")
+        await self.request_session(self.token)
         return self
+
+    async def request_session(self, presented: Any) -> str:
+        await self.client.emit("session_request", {"session_id": presented})
+        self.token = await asyncio.wait_for(self.confirmations.get(), 5)
+        return str(self.token)
+
+    @property
+    def sender_id(self) -> str:
+        """The conversation's sender id, which only the server (holding the secret) knows."""
+        return SESSIONS.sender_id(str(self.token))
 
     async def __aexit__(self, *_: object) -> None:
         await self.client.disconnect()
 
     async def send(self, message: Any) -> None:
-        await self.client.emit("user_uttered", {"message": message, "session_id": self.session_id})
+        await self.client.emit("user_uttered", {"message": message})
 
     async def say(self, message: Any) -> str:
         await self.send(message)
@@ -128,6 +145,8 @@ async def limited_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Chann
 async def channel_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ChannelServer]:
     # Sanic 21.12 rewrites its request handler once per process unless in test mode (then for every app).
     monkeypatch.setattr(Sanic, "test_mode", True)
+    monkeypatch.setenv(SECRET_VARIABLE, WIDGET_SECRET)
+    monkeypatch.setenv(ORIGINS_VARIABLE, f"{WEBSITE}, http://127.0.0.1:8000")
     app = Sanic(f"channels_{uuid.uuid4().hex}", configure_logging=False)
     app.ctx.agent = RecordingAgent()
     register(create_http_input_channels(None, str(REPO_ROOT / "credentials.yml")), app, "/webhooks/")
@@ -143,7 +162,10 @@ async def channel_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Chann
         await running.wait_closed()
 
 
-def test_credentials_yml_registers_the_checked_channels_under_rasas_names() -> None:
+def test_credentials_yml_registers_the_checked_channels_under_rasas_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SECRET_VARIABLE, WIDGET_SECRET)
     channels = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
     assert {(type(c), c.name()) for c in channels} == {
         (CheckedRestInput, "rest"),
@@ -158,6 +180,7 @@ def test_credentials_yml_registers_the_checked_channels_under_rasas_names() -> N
 
 
 def test_a_wrong_limit_stops_the_channels_from_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_VARIABLE, WIDGET_SECRET)
     monkeypatch.setenv("CHAT_MESSAGE_MAX_CHARS", "many")
     with pytest.raises(MaxCharsError):
         CheckedRestInput()
@@ -262,7 +285,7 @@ async def test_rest_is_trusted_with_payloads_but_never_with_an_external_intent(s
 async def test_the_widget_may_press_only_the_buttons_just_offered(server: ChannelServer) -> None:
     async with WidgetClient(server.url) as widget:
         buttons = [{"title": "Urgent", "payload": PRIORITY}, {"title": "Nudge", "payload": "/EXTERNAL_x"}]
-        await server.agent.bot_turn(widget.session_id, BotUttered("Priority?", data={"buttons": buttons}))
+        await server.agent.bot_turn(widget.sender_id, BotUttered("Priority?", data={"buttons": buttons}))
 
         assert await widget.say(PRIORITY) == f"handled: {PRIORITY}"
         assert await widget.say('/inform{"priority": "low"}') == 'handled: inform{"priority": "low"}'
@@ -270,18 +293,18 @@ async def test_the_widget_may_press_only_the_buttons_just_offered(server: Channe
         assert await widget.say("/EXTERNAL_x") == "handled: EXTERNAL_x"
         assert await widget.say("/") == NO_TEXT_ANSWER
 
-        await server.agent.bot_turn(widget.session_id, BotUttered("Anything else?"))
+        await server.agent.bot_turn(widget.sender_id, BotUttered("Anything else?"))
         assert await widget.say(PRIORITY) == f"handled: {PRIORITY.removeprefix('/')}"
 
 
 async def test_a_button_pressed_while_the_bots_turn_is_saved_counts(server: ChannelServer) -> None:
     async with WidgetClient(server.url) as widget:
-        async with server.agent.lock_store.lock(widget.session_id):  # Rasa still handles the previous message
+        async with server.agent.lock_store.lock(widget.sender_id):  # Rasa still handles the previous message
             await widget.send(PRIORITY)
             await asyncio.sleep(0.3)
             assert server.agent.handled == []
             offer = BotUttered("Priority?", data={"buttons": [{"title": "Urgent", "payload": PRIORITY}]})
-            await server.agent.bot_turn(widget.session_id, offer)
+            await server.agent.bot_turn(widget.sender_id, offer)
         answer = await asyncio.wait_for(widget.inbox.get(), 5)
     assert answer["text"] == f"handled: {PRIORITY}"
 
@@ -299,9 +322,144 @@ async def test_the_widget_gets_the_polite_answers_and_nothing_reaches_rasa(serve
 async def test_widget_metadata_that_is_not_an_object_is_dropped_not_a_crash(server: ChannelServer) -> None:
     async with WidgetClient(server.url) as widget:
         for metadata in ("{not json", "[1, 2]", 7, '{"page": "/pricing"}', {"page": "/docs"}):
-            await widget.client.emit(
-                "user_uttered", {"message": "hi", "session_id": widget.session_id, "metadata": metadata}
-            )
+            await widget.client.emit("user_uttered", {"message": "hi", "metadata": metadata})
             assert str((await asyncio.wait_for(widget.inbox.get(), 5))["text"]) == "handled: hi"
     assert server.agent.metadata[-2:] == [{"page": "/pricing"}, {"page": "/docs"}]
     assert all(isinstance(metadata, dict) or metadata is None for metadata in server.agent.metadata)
+
+
+# --- sessions: issued and signed by the server, one per socket ----------------------------------------------
+
+
+async def test_a_new_widget_gets_a_signed_session_and_speaks_as_its_sender_id(server: ChannelServer) -> None:
+    async with WidgetClient(server.url) as widget:
+        assert SESSIONS.verified(widget.token) == widget.token
+        assert await widget.say("hello") == "handled: hello"
+    assert server.agent.senders == [SESSIONS.sender_id(widget.token)]
+    assert widget.token not in server.agent.senders[0]
+
+
+async def test_a_presented_token_resumes_its_conversation_on_another_socket(server: ChannelServer) -> None:
+    async with WidgetClient(server.url) as first:
+        second = WidgetClient(server.url, token=first.token)
+        async with second:
+            assert second.token == first.token
+            assert await second.say("still me") == "handled: still me"
+            # The reply goes to the conversation's room: every socket of the session gets it.
+            assert (await asyncio.wait_for(first.inbox.get(), 5))["text"] == "handled: still me"
+    assert server.agent.senders == [SESSIONS.sender_id(first.token)]
+
+
+def forged_tokens(victim_token: str) -> list[Any]:
+    """What someone without the secret can present instead of the victim's token."""
+    random_part, signature = victim_token.split(".")
+    return [
+        SESSIONS.sender_id(victim_token),  # the sender id agents see
+        uuid.uuid4().hex,  # a session id as the widget used to make them up
+        f"{random_part}.{'A' * len(signature)}",  # a made-up signature
+        WidgetSessions("another-secret-of-at-least-32-characters").issue(),
+        f"{random_part}A.{signature}",
+        f"{victim_token}=",
+        "",
+        None,
+        42,
+        {"session_id": victim_token},
+    ]
+
+
+async def test_no_one_gets_the_session_of_a_token_they_cannot_sign(server: ChannelServer) -> None:
+    async with WidgetClient(server.url) as victim:
+        for forged in forged_tokens(victim.token):
+            async with WidgetClient(server.url, token=forged) as intruder:
+                assert intruder.token not in (victim.token, forged)
+                assert SESSIONS.verified(intruder.token) == intruder.token
+                assert await intruder.say("whose conversation?") == "handled: whose conversation?"
+                assert await victim.say("my secret") == "handled: my secret"
+                await asyncio.sleep(0.1)
+                assert intruder.inbox.empty(), forged  # the victim's reply never reached the intruder
+                assert victim.inbox.empty(), forged  # nor the intruder's the victim
+    victim_sender = SESSIONS.sender_id(victim.token)
+    assert server.agent.senders.count(victim_sender) == len(forged_tokens(victim.token))
+    assert len(set(server.agent.senders)) == 1 + len(forged_tokens(victim.token))
+
+
+async def test_a_message_speaks_for_its_sockets_session_whatever_session_id_it_names(
+    server: ChannelServer,
+) -> None:
+    async with WidgetClient(server.url) as victim, WidgetClient(server.url) as intruder:
+        for claimed in (victim.sender_id, victim.token):
+            await intruder.client.emit("user_uttered", {"message": "as the victim", "session_id": claimed})
+            assert (await asyncio.wait_for(intruder.inbox.get(), 5))["text"] == "handled: as the victim"
+        await asyncio.sleep(0.1)
+        assert victim.inbox.empty()
+    assert server.agent.senders == [intruder.sender_id, intruder.sender_id]
+    assert not await server.agent.has_tracker(victim.sender_id)
+
+
+async def test_a_socket_without_a_session_is_not_heard(server: ChannelServer) -> None:
+    async with WidgetClient(server.url) as victim:
+        client = socketio.AsyncClient(reconnection=False)
+        replies: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("bot_uttered", replies.put)
+        await client.connect(server.url, transports=["websocket"], socketio_path="/socket.io")
+        try:
+            await client.emit("user_uttered", {"message": "hello", "session_id": victim.sender_id})
+            await client.emit("user_uttered", {"message": "hello", "session_id": victim.token})
+            await asyncio.sleep(0.3)
+        finally:
+            await client.disconnect()
+    assert server.agent.handled == [] and replies.empty()
+
+
+async def test_a_socket_that_asks_again_leaves_its_former_conversation(server: ChannelServer) -> None:
+    async with WidgetClient(server.url) as first, WidgetClient(server.url) as switching:
+        former = switching.token
+        assert await switching.request_session(first.token) == first.token
+        async with WidgetClient(server.url, token=former) as former_owner:
+            assert await former_owner.say("anyone?") == "handled: anyone?"
+            await asyncio.sleep(0.1)
+            assert switching.inbox.empty()
+        assert await switching.say("now here") == "handled: now here"
+        assert (await asyncio.wait_for(first.inbox.get(), 5))["text"] == "handled: now here"
+    assert server.agent.senders == [SESSIONS.sender_id(former), first.sender_id]
+
+
+# --- origins ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_pages_of_other_origins_cannot_connect(server: ChannelServer, transport: str) -> None:
+    for origin in ("https://evil.example", "null", "https://www.example.com.evil.example"):
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                server.url, transports=[transport], socketio_path="/socket.io", headers={"Origin": origin}
+            )
+    for website in (WEBSITE, "http://127.0.0.1:8000", "HTTPS://WWW.EXAMPLE.COM"):
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(
+            server.url, transports=[transport], socketio_path="/socket.io", headers={"Origin": website}
+        )
+        await client.disconnect()
+
+
+async def test_the_handshake_of_a_foreign_origin_is_refused_before_engineio(server: ChannelServer) -> None:
+    handshake = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(handshake, headers={"Origin": "https://evil.example"}) as answer:
+            assert answer.status == 403
+            assert "Access-Control-Allow-Origin" not in answer.headers
+        async with session.get(handshake, headers={"Origin": WEBSITE}) as answer:
+            assert answer.status == 200 and (await answer.text()).startswith("0{")
+        async with session.get(handshake) as answer:  # no Origin: not a page of another site
+            assert answer.status == 200
+
+
+def test_the_widget_channel_does_not_start_without_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    for secret in (None, "", "x" * 31):
+        if secret is None:
+            monkeypatch.delenv(SECRET_VARIABLE, raising=False)
+        else:
+            monkeypatch.setenv(SECRET_VARIABLE, secret)
+        with pytest.raises(WidgetSessionSecretError):
+            CheckedSocketIOInput.from_credentials({})

@@ -48,11 +48,14 @@ class RestChat:
 
 @dataclass
 class SocketChat:
-    """Rasa's socket.io channel, spoken the way cs_backend/web/static/widget.js speaks it."""
+    """Rasa's socket.io channel, spoken the way cs_backend/web/static/widget.js speaks it: it presents `token`
+    (None: asks for a new session) and keeps the session token the server confirms. Its sender id is derived
+    from the token with the server's secret (RunningService.widget_sender)."""
 
     rasa_url: str
     transports: list[str] = field(default_factory=lambda: ["websocket"])
-    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    token: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.client = socketio.AsyncClient(reconnection=False)
@@ -61,15 +64,18 @@ class SocketChat:
         self.client.on("session_confirm", self._on_confirm)
         self.client.on("bot_uttered", self._on_bot_uttered)
 
-    async def _on_confirm(self, data: Any) -> None:
+    async def _on_confirm(self, token: Any) -> None:
+        self.token = token
         self.confirmed.set()
 
     async def _on_bot_uttered(self, data: dict[str, Any]) -> None:
         await self.inbox.put(data)
 
     async def connect(self) -> None:
-        await self.client.connect(self.rasa_url, transports=self.transports, socketio_path="/socket.io")
-        await self.client.emit("session_request", {"session_id": self.session_id})
+        await self.client.connect(
+            self.rasa_url, transports=self.transports, socketio_path="/socket.io", headers=self.headers
+        )
+        await self.client.emit("session_request", {"session_id": self.token})
         await asyncio.wait_for(self.confirmed.wait(), 10)
 
     async def close(self) -> None:
@@ -77,7 +83,7 @@ class SocketChat:
 
     async def say(self, message: str, quiet_for: float = 1.5, first_within: float = 30) -> BotTurn:
         """Send a message and collect bot messages until none arrives for `quiet_for` seconds."""
-        await self.client.emit("user_uttered", {"message": message, "session_id": self.session_id})
+        await self.client.emit("user_uttered", {"message": message})
         received = [await asyncio.wait_for(self.inbox.get(), first_within)]
         while True:
             try:

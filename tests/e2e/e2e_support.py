@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,15 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from bot.channels.widget_sessions import WidgetSessions
 from cs_backend.auth.signing import signature_headers
-from launcher.stack import ACTION_SERVER_TOKEN_VARIABLE, RASA_TOKEN_VARIABLE, SERVICE_SECRET_VARIABLE, Ports
+from launcher.stack import (
+    ACTION_SERVER_TOKEN_VARIABLE,
+    RASA_TOKEN_VARIABLE,
+    SERVICE_SECRET_VARIABLE,
+    WIDGET_SECRET_VARIABLE,
+    Ports,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,10 @@ class RunningService:
         """The token Rasa sends to the action server (ACTION_SERVER_TOKEN)."""
         return self.env[ACTION_SERVER_TOKEN_VARIABLE]
 
+    def widget_sender(self, token: str) -> str:
+        """The sender id of a widget session token: what Rasa's socket.io channel derives from it."""
+        return WidgetSessions(self.env[WIDGET_SECRET_VARIABLE]).sender_id(token)
+
     @property
     def service_secret(self) -> str:
         """The key of the signatures of service calls to cs_backend (CS_BACKEND_SERVICE_SECRET)."""
@@ -51,6 +63,12 @@ class RunningService:
         with sqlite3.connect(self.database_path) as connection:
             connection.row_factory = sqlite3.Row
             return connection.execute(sql, params).fetchall()
+
+    def query_events(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rasa's events (the SQLite file of its SQL event broker): the `data` column of each row, parsed."""
+        with sqlite3.connect(self.env["RASA_EVENTS_DB"]) as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [json.loads(data) for (data, *_) in rows]
 
     async def tracker(self, sender: str) -> dict[str, Any]:
         """The conversation's tracker from Rasa's HTTP API (with its token)."""

@@ -3,6 +3,7 @@ origin), shows replies and buttons."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 
@@ -10,10 +11,13 @@ import pytest
 from e2e_support import RunningService
 from playwright.async_api import Page, async_playwright, expect
 
+from bot.channels.widget_sessions import WidgetSessions
 from tests.support import unavailable
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
+# Where cs_backend/web/static/widget.js keeps the session token the server confirmed.
+SESSION_KEY = "cs-widget-session-token"
 CHROMIUM_FLAGS = [
     "--headless=new",
     "--no-sandbox",
@@ -40,6 +44,18 @@ async def send(page: Page, text: str) -> None:
     await page.press(".csw-input", "Enter")
 
 
+async def said_in_conversation(service: RunningService, sender: str, until: str) -> list[str]:
+    """What the customer said in the conversation of `sender`, once Rasa has `until` in it (30 s at most)."""
+    said: list[str] = []
+    for _ in range(60):
+        tracker = await service.tracker(sender)
+        said = [event["text"] for event in tracker["events"] if event["event"] == "user"]
+        if until in said:
+            return said
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{until!r} never reached the conversation {sender}: {said}")
+
+
 async def test_widget_chat_in_browser(service: RunningService) -> None:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
@@ -64,12 +80,17 @@ async def test_widget_chat_in_browser(service: RunningService) -> None:
             await expect(bot_messages.first).to_be_visible(timeout=30_000)
             assert (await bot_messages.first.inner_text()).strip()
 
-            # A reload keeps the same conversation and its transcript.
-            session_id = await page.locator(".csw").get_attribute("data-session-id")
+            # The widget keeps the session token the server issued (it never makes one up) ...
+            token = await page.evaluate(f"localStorage.getItem({SESSION_KEY!r})")
+            assert WidgetSessions(service.env["WIDGET_SESSION_SECRET"]).verified(token) == token
+            # ... and a reload presents it: the same conversation goes on, with its transcript.
             await page.reload()
             await page.get_by_role("button", name="Open support chat").click()
             await expect(page.get_by_test_id("widget-status")).to_have_text("online", timeout=15_000)
-            assert await page.locator(".csw").get_attribute("data-session-id") == session_id
+            assert await page.evaluate(f"localStorage.getItem({SESSION_KEY!r})") == token
             await expect(page.locator(".csw-user .csw-text").first).to_have_text("hello")
+            await send(page, "I found a bug")
+            said = await said_in_conversation(service, service.widget_sender(token), until="I found a bug")
+            assert said[0] == "hello", said
         finally:
             await browser.close()

@@ -59,14 +59,14 @@ async def test_typed_intents_on_the_widget_are_read_as_words(service: RunningSer
     assert nudge.texts and "Hi again" not in nudge.text, nudge  # the bot answered, but not with the nudge
     assert rating.texts, rating
     # Rasa's two-stage fallback may replay a message (rewind, then the same user event again): compare sets.
-    typed = [understood(event) for event in user_events(service, chat.session_id)][1:]
+    typed = [understood(event) for event in user_events(service, service.widget_sender(chat.token))][1:]
     assert {text for text, _, _ in typed} == {"EXTERNAL_onboarding_nudge", 'rate{"csat": 99}'}
     assert all(intent != "EXTERNAL_onboarding_nudge" for _, intent, _ in typed), typed
     assert all(("csat", 99) not in entities for _, _, entities in typed), typed
     scores = service.query(
         "SELECT f.score FROM feedback f JOIN conversations c ON c.id = f.conversation_id"
         " WHERE c.sender_id = ?",
-        chat.session_id,
+        service.widget_sender(chat.token),
     )
     assert scores == []  # the typed payload stored no rating for this conversation
 
@@ -83,7 +83,7 @@ async def test_an_offered_button_still_works_on_the_widget(service: RunningServi
         await chat.close()
 
     assert "50%" in turn.text, turn.text
-    pressed = understood(user_events(service, chat.session_id)[-1])
+    pressed = understood(user_events(service, service.widget_sender(chat.token))[-1])
     assert pressed == (payload, "inform", [("cancel_reason", "too_expensive")])
 
 
@@ -95,7 +95,7 @@ async def test_a_100000_character_message_gets_the_polite_answer_at_once_on_the_
     try:
         await chat.say("hello")
         started = time.monotonic()
-        await chat.client.emit("user_uttered", {"message": LONG_MESSAGE, "session_id": chat.session_id})
+        await chat.client.emit("user_uttered", {"message": LONG_MESSAGE})
         answer = await asyncio.wait_for(chat.inbox.get(), 30)
         elapsed = time.monotonic() - started
         after = await chat.say("I found a bug")
@@ -105,7 +105,10 @@ async def test_a_100000_character_message_gets_the_polite_answer_at_once_on_the_
     assert is_too_long_answer(answer["text"]), answer
     assert elapsed < POLITE_ANSWER_WITHIN_SECONDS, f"the answer took {elapsed:.2f} s"
     assert after.texts  # the conversation goes on
-    assert [event["text"] for event in user_events(service, chat.session_id)] == ["hello", "I found a bug"]
+    assert [event["text"] for event in user_events(service, service.widget_sender(chat.token))] == [
+        "hello",
+        "I found a bug",
+    ]
 
 
 async def test_a_100000_character_message_gets_the_polite_answer_at_once_over_rest(

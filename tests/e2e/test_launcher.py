@@ -21,6 +21,7 @@ from launcher.stack import (
     RASA_TOKEN_VARIABLE,
     SERVICE_SECRET_VARIABLE,
     TOKEN_VARIABLES,
+    WIDGET_SECRET_VARIABLE,
     Ports,
     backend_command,
 )
@@ -81,12 +82,16 @@ def assert_tokens_generated_and_kept_secret(
     rasa = next(pid for pid, command in commands.items() if "bot.rasa_server" in command)
     backend = next(pid for pid, command in commands.items() if "cs_backend serve" in command)
     actions = next(pid for pid, command in commands.items() if "bot.action_server" in command)
-    tokens = {name: _environment(backend)[name] for name in TOKEN_VARIABLES}
+    tokens = {name: _environment(backend)[name] for name in TOKEN_VARIABLES if name != WIDGET_SECRET_VARIABLE}
+    tokens[WIDGET_SECRET_VARIABLE] = _environment(rasa)[WIDGET_SECRET_VARIABLE]
     assert all(len(token) >= 40 for token in tokens.values())
     assert len(set(tokens.values())) == len(tokens)
     assert _environment(rasa)[RASA_TOKEN_VARIABLE] == tokens[RASA_TOKEN_VARIABLE]
     assert _environment(actions)[SERVICE_SECRET_VARIABLE] == tokens[SERVICE_SECRET_VARIABLE]
     assert SERVICE_SECRET_VARIABLE not in _environment(rasa)  # Rasa never calls cs_backend
+    # Only Rasa's widget channel signs widget sessions.
+    assert WIDGET_SECRET_VARIABLE not in _environment(backend)
+    assert WIDGET_SECRET_VARIABLE not in _environment(actions)
 
     tracker = f"{rasa_url}/conversations/launcher-check/tracker"
     assert _status(tracker) == 401
@@ -169,6 +174,7 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         ("RASA_AUTH_TOKEN", "short", "RASA_AUTH_TOKEN must be at least 16 characters"),
         ("ACTION_SERVER_TOKEN", "short", "ACTION_SERVER_TOKEN must be at least 16 characters"),
         ("CS_BACKEND_SERVICE_SECRET", "x" * 31, "CS_BACKEND_SERVICE_SECRET must be at least 32 characters"),
+        ("WIDGET_SESSION_SECRET", "x" * 31, "WIDGET_SESSION_SECRET must be at least 32 characters"),
         ("CS_BACKEND_PORT", "eighty", "CS_BACKEND_PORT must be a port number (1-65535), got 'eighty'"),
         ("STARTUP_TIMEOUT", "soon", "STARTUP_TIMEOUT must be a number of seconds above 0, got 'soon'"),
     ],

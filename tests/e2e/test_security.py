@@ -5,7 +5,11 @@
 - a browser page of an unknown origin gets no CORS allowance from Rasa, the demo website's origin does;
 - the action server answers 401 to every call but its health check without its token;
 - cs_backend answers 401 to an unsigned, wrongly signed or replayed call, and serves a signed one;
-- an admin created with `create-admin` signs in, is served as the routes' roles say, and signs out.
+- an admin created with `create-admin` signs in, is served as the routes' roles say, and signs out;
+- a widget conversation belongs to the socket.io clients that hold its server-issued token: a client
+  presenting its sender id or a made-up token gets a conversation of its own, a message naming another
+  session speaks for its own socket's session, and pages of other origins cannot connect at all;
+- a conversation that types another customer's email is shown none of that customer's tickets.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
+from chat_clients import RestChat, SocketChat
 from e2e_support import RunningService
+from test_support_conversation import report_problem_and_rate
 
 from cs_backend.auth.signing import signature_headers
 from launcher.stack import backend_command
@@ -152,3 +159,109 @@ async def test_an_admin_created_on_the_command_line_signs_in_and_out(service: Ru
         assert await status_of("POST", f"{backend}/api/tickets", headers=bearer, json={}) == 403
         assert await status_of("POST", f"{backend}/api/auth/logout", headers=bearer) == 204
         assert await status_of("GET", f"{backend}/api/tickets", headers=bearer) == 401
+
+
+# --- conversation ownership (bot/channels/socketio.py, actions/tickets.py) ----------------------------------
+
+
+def said_by_the_customer(service: RunningService, sender: str) -> list[str]:
+    """The texts of the user messages in the conversation of `sender`, from Rasa's event stream."""
+    rows = service.query_events("SELECT data FROM events WHERE sender_id = ? ORDER BY id", sender)
+    return [event["text"] for event in rows if event["event"] == "user"]
+
+
+async def test_a_stolen_sender_id_or_a_made_up_token_opens_a_conversation_of_its_own(
+    service: RunningService,
+) -> None:
+    victim = SocketChat(service.ports.rasa_url)
+    await victim.connect()
+    victim_sender = service.widget_sender(victim.token)
+    random_part, _ = victim.token.split(".")
+    try:
+        await victim.say("hello")
+        for presented in (victim_sender, f"{random_part}.{'A' * 43}", "made-up-session-id"):
+            intruder = SocketChat(service.ports.rasa_url, token=presented)
+            await intruder.connect()
+            try:
+                assert intruder.token not in (victim.token, presented)
+                turn = await victim.say("I want to cancel my subscription")
+                assert turn.texts
+                await asyncio.sleep(1)
+                assert intruder.inbox.empty(), presented  # none of the victim's replies
+                assert (await intruder.say("hello")).texts  # its own conversation answers it
+            finally:
+                await intruder.close()
+            assert said_by_the_customer(service, service.widget_sender(intruder.token)) == ["hello"]
+    finally:
+        await victim.close()
+    assert "hello" not in said_by_the_customer(service, victim_sender)[1:]
+
+
+async def test_a_message_naming_another_session_speaks_only_for_its_own(service: RunningService) -> None:
+    victim, intruder = SocketChat(service.ports.rasa_url), SocketChat(service.ports.rasa_url)
+    await victim.connect()
+    await intruder.connect()
+    victim_sender = service.widget_sender(victim.token)
+    try:
+        await victim.say("hello")
+        for claimed in (victim_sender, victim.token):
+            message = {"message": "I want to cancel my subscription", "session_id": claimed}
+            await intruder.client.emit("user_uttered", message)
+            assert (await asyncio.wait_for(intruder.inbox.get(), 30))["text"]
+        await asyncio.sleep(1.5)
+        assert victim.inbox.empty()
+    finally:
+        await victim.close()
+        await intruder.close()
+    assert said_by_the_customer(service, victim_sender) == ["hello"]
+    intruder_said = said_by_the_customer(service, service.widget_sender(intruder.token))
+    assert intruder_said.count("I want to cancel my subscription") >= 2
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_socketio_from_a_page_of_another_origin_is_refused(
+    service: RunningService, transport: str
+) -> None:
+    for origin in (EVIL_ORIGIN, "null"):
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                service.ports.rasa_url,
+                transports=[transport],
+                socketio_path="/socket.io",
+                headers={"Origin": origin},
+            )
+    chat = SocketChat(service.ports.rasa_url, [transport], headers={"Origin": service.ports.backend_url})
+    await chat.connect()
+    try:
+        assert (await chat.say("hello")).texts
+    finally:
+        await chat.close()
+    async with aiohttp.ClientSession() as session:
+        url = f"{service.ports.rasa_url}{SOCKET_IO_HANDSHAKE}"
+        async with session.get(url, headers={"Origin": EVIL_ORIGIN}) as response:
+            assert response.status == 403
+
+
+async def test_a_typed_email_shows_none_of_that_customers_tickets(service: RunningService) -> None:
+    victim = RestChat(service.ports.rasa_url)
+    email = f"{victim.sender}@example.com"
+    victims_number, _ = await report_problem_and_rate(victim.say, service, victim.sender, email)
+
+    # The intruder types the victim's email: their ticket goes to that address, and that is all.
+    intruder = RestChat(service.ports.rasa_url)
+    own_number, _ = await report_problem_and_rate(intruder.say, service, intruder.sender, email)
+    asked = await intruder.say(f"what is the status of ticket {victims_number}?")
+    latest = await intruder.say("any update on my last ticket?")
+
+    assert f"#{victims_number}" in asked.text and "couldn't find" in asked.text, asked.text
+    assert "Priority" not in asked.text
+    assert f"#{own_number}" in latest.text and f"#{victims_number}" not in latest.text, latest.text
+    # The ticket is answered at the typed address, but the conversation did not become that customer's.
+    (ticket,) = service.query("SELECT email, customer_id FROM tickets WHERE id = ?", own_number)
+    (victims,) = service.query("SELECT customer_id FROM tickets WHERE id = ?", victims_number)
+    assert ticket["email"] == email and ticket["customer_id"] == victims["customer_id"]
+    (conversation,) = service.query(
+        "SELECT customer_id FROM conversations WHERE sender_id = ? AND channel = 'rest'", intruder.sender
+    )
+    assert conversation["customer_id"] != victims["customer_id"]

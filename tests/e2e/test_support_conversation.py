@@ -100,8 +100,9 @@ async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningS
     chat = SocketChat(service.ports.rasa_url)
     await chat.connect()
     try:
-        email = f"widget-{chat.session_id[:8]}@example.com"
-        number, _ = await report_problem_and_rate(chat.say, service, chat.session_id, email)
+        sender = service.widget_sender(chat.token)
+        email = f"{sender}@example.com"
+        number, _ = await report_problem_and_rate(chat.say, service, sender, email)
     finally:
         await chat.close()
 

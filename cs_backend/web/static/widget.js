@@ -2,8 +2,11 @@
  * Support chat widget for the website channel.
  *
  * Speaks Rasa's socket.io channel (`socketio`, served by bot/channels/socketio.py, credentials.yml): it asks for a
- * session with `session_request`, sends `user_uttered` and renders `bot_uttered`. The session id lives in localStorage so a reload or a second tab
- * continues the same conversation, and the transcript lives in sessionStorage so a reload does not blank it.
+ * session with `session_request`, sends `user_uttered` and renders `bot_uttered`. The session is a token the server
+ * issues and signs (bot/channels/widget_sessions.py): the widget never makes one up, it presents the token the server
+ * last confirmed (kept in localStorage, so a reload or a second tab continues the same conversation) and keeps
+ * whatever the server confirms, a new token when the old one is no longer valid. The transcript lives in
+ * sessionStorage so a reload does not blank it; a new session starts with an empty one.
  *
  * Usage: <script src="/static/vendor/socket.io-4.8.1.min.js"></script>
  *        <script src="/static/widget.js" data-rasa-url="http://127.0.0.1:5005" defer></script>
@@ -14,22 +17,8 @@
   var script = document.currentScript;
   var rasaUrl = (script && script.dataset.rasaUrl) || "http://127.0.0.1:5005";
   var title = (script && script.dataset.title) || "Support";
-  var SESSION_KEY = "cs-widget-session-id";
+  var SESSION_KEY = "cs-widget-session-token";
   var TRANSCRIPT_KEY = "cs-widget-transcript";
-
-  function newSessionId() {
-    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID().replace(/-/g, "");
-    return String(Date.now()) + Math.random().toString(16).slice(2);
-  }
-
-  function storedSessionId() {
-    var id = window.localStorage.getItem(SESSION_KEY);
-    if (!id) {
-      id = newSessionId();
-      window.localStorage.setItem(SESSION_KEY, id);
-    }
-    return id;
-  }
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -144,7 +133,11 @@
   });
 
   // ---- socket.io -------------------------------------------------------------------------------
-  var sessionId = storedSessionId();
+  // null until the server confirms a session: the first request then asks for a new one.
+  var sessionToken = window.localStorage.getItem(SESSION_KEY);
+  // The server drops messages of a socket without a confirmed session: hold them until it confirms one.
+  var confirmed = false;
+  var unsent = [];
   var socket = window.io(rasaUrl, { path: "/socket.io", transports: ["websocket", "polling"] });
   var typingTimer = null;
 
@@ -153,18 +146,27 @@
   }
 
   socket.on("connect", function () {
-    socket.emit("session_request", { session_id: sessionId });
+    confirmed = false;
+    socket.emit("session_request", { session_id: sessionToken });
   });
-  socket.on("session_confirm", function (confirmed) {
-    var confirmedId = typeof confirmed === "string" ? confirmed : confirmed && confirmed.session_id;
-    if (confirmedId && confirmedId !== sessionId) {
-      sessionId = confirmedId;
-      window.localStorage.setItem(SESSION_KEY, sessionId);
+  socket.on("session_confirm", function (token) {
+    if (typeof token !== "string" || !token) return;
+    if (token !== sessionToken) {
+      // A new conversation: the transcript of the one that ended is not its history.
+      if (sessionToken) {
+        transcript = [];
+        saveTranscript();
+        log.textContent = "";
+      }
+      sessionToken = token;
+      window.localStorage.setItem(SESSION_KEY, sessionToken);
     }
-    root.dataset.sessionId = sessionId;
+    confirmed = true;
     setStatus("online");
+    unsent.splice(0).forEach(emitMessage);
   });
   socket.on("disconnect", function () {
+    confirmed = false;
     setStatus("reconnecting…");
   });
   socket.on("connect_error", function () {
@@ -185,11 +187,17 @@
     });
   });
 
+  function emitMessage(payload) {
+    // The server attributes the message to this socket's confirmed session.
+    socket.emit("user_uttered", { message: payload });
+  }
+
   function sendMessage(payload, shownText) {
     var text = (shownText || payload || "").trim();
     if (!text) return;
     add({ from: "user", text: text });
-    socket.emit("user_uttered", { message: payload, session_id: sessionId });
+    if (confirmed) emitMessage(payload);
+    else unsent.push(payload);
     typing.hidden = false;
     window.clearTimeout(typingTimer);
     typingTimer = window.setTimeout(function () {
