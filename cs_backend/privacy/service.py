@@ -1,10 +1,15 @@
 """A customer's data, found through the schema itself, exported and deleted.
 
-A customer's rows are the customer, every row that a foreign key with ON DELETE CASCADE ties to one of their
-rows (conversations, tickets, ratings, onboarding, churn signals, and whatever such table comes next: the
-walk reads cs_backend's metadata), and the rows of their conversations' sender ids in tables that name a
-sender id without a foreign key (conversation outcomes, outcome sessions). Rows of other customers that only
-mention theirs (ON DELETE SET NULL) are not theirs: they are neither exported nor deleted.
+A customer's conversations are those attached to them and those in which a ticket of theirs was opened: a
+typed email does not attach a conversation to that email's customer (tickets/service.py), yet the
+conversation holds what was typed about them. The anonymous customer that stands for such a conversation
+(customers/identity.py: one per conversation, no email) is theirs too. A customer's rows are these customers,
+those conversations, every
+row that a foreign key with ON DELETE CASCADE ties to one of these rows (tickets, ratings, onboarding, churn
+signals, and whatever such table comes next: the walk reads cs_backend's metadata), and the rows of their
+conversations' sender ids in tables that name a sender id without a foreign key (conversation outcomes,
+outcome sessions). Rows of other customers that only mention theirs (ON DELETE SET NULL) are not theirs: they
+are neither exported nor deleted.
 
 Outside cs_backend: each conversation's tracker in Rasa, and its rows in the SQL event broker's table.
 
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import NotFound, ServiceUnavailable
@@ -33,6 +38,7 @@ from cs_backend.db import Base, Database, utcnow
 from cs_backend.privacy.event_store import EventStore, EventStoreUnavailable
 from cs_backend.privacy.models import CustomerDeletion
 from cs_backend.rasa_client import RasaClient, RasaError
+from cs_backend.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +70,7 @@ def _sender_id_tables() -> list[Table]:
 
 
 async def customer_rows(
-    session: AsyncSession, customer_id: int, sender_ids: Sequence[str]
+    session: AsyncSession, customer_ids: Sequence[int], sender_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """Every row of the customer, by table name (tables without any are left out)."""
     customers = Base.metadata.tables[Customer.__tablename__]
@@ -86,7 +92,18 @@ async def customer_rows(
                 {name: _jsonable(value) for name, value in mapping.items()}
             )
 
-    keep(customers, (await session.execute(select(customers).where(customers.c.id == customer_id))).all())
+    found_customers = await session.execute(
+        select(customers).where(customers.c.id.in_(list(customer_ids))).order_by(customers.c.id)
+    )
+    keep(customers, found_customers.all())
+    if sender_ids:
+        conversations = Base.metadata.tables[Conversation.__tablename__]
+        found = await session.execute(
+            select(conversations)
+            .where(conversations.c[SENDER_ID_COLUMN].in_(list(sender_ids)))
+            .order_by(conversations.c.id)
+        )
+        keep(conversations, found.all())
     for table, column, referred in _cascading_tables():
         parents = ids.get(referred)
         if parents:
@@ -105,16 +122,36 @@ async def customer_rows(
     return rows
 
 
-async def _conversations_of(session: AsyncSession, customer_id: int) -> list[tuple[str, str]]:
-    """(sender_id, channel) of the customer's conversations; NotFound for an unknown customer."""
+@dataclass(frozen=True)
+class _Scope:
+    """Whose rows a customer's export or deletion covers (module docstring)."""
+
+    customer_ids: list[int]
+    conversations: list[tuple[str, str]]  # (sender_id, channel)
+
+    @property
+    def sender_ids(self) -> list[str]:
+        return sorted({sender_id for sender_id, _ in self.conversations})
+
+
+async def _scope_of(session: AsyncSession, customer_id: int) -> _Scope:
+    """The customer, their conversations and those conversations' anonymous customers; NotFound for an
+    unknown customer."""
     if await session.get(Customer, customer_id) is None:
         raise NotFound(f"customer {customer_id} not found")
+    of_their_tickets = select(Ticket.conversation_id).where(Ticket.customer_id == customer_id)
     found = await session.execute(
-        select(Conversation.sender_id, Conversation.channel)
-        .where(Conversation.customer_id == customer_id)
+        select(Conversation.sender_id, Conversation.channel, Conversation.customer_id, Customer.email)
+        .outerjoin(Customer, Customer.id == Conversation.customer_id)
+        .where(or_(Conversation.customer_id == customer_id, Conversation.id.in_(of_their_tickets)))
         .order_by(Conversation.id)
     )
-    return [(sender_id, channel) for sender_id, channel in found]
+    rows = found.all()
+    anonymous = {row.customer_id for row in rows if row.customer_id is not None and row.email is None}
+    return _Scope(
+        customer_ids=sorted({customer_id} | anonymous),
+        conversations=[(row.sender_id, row.channel) for row in rows],
+    )
 
 
 async def export_customer(
@@ -125,15 +162,15 @@ async def export_customer(
     503 when Rasa or the event store cannot be read: an export must be complete.
     """
     async with db.sessions() as session:
-        conversations = await _conversations_of(session, customer_id)
-        sender_ids = sorted({sender_id for sender_id, _ in conversations})
-        rows = await customer_rows(session, customer_id, sender_ids)
+        scope = await _scope_of(session, customer_id)
+        sender_ids = scope.sender_ids
+        rows = await customer_rows(session, scope.customer_ids, sender_ids)
     try:
         stored = await events.events_of(sender_ids) if events is not None else {}
     except EventStoreUnavailable as error:
         raise ServiceUnavailable(f"the export is incomplete: {error}; try again") from None
     transcripts = []
-    for sender_id, channel in conversations:
+    for sender_id, channel in scope.conversations:
         try:
             tracker = await rasa.tracker(sender_id)
         except RasaError as error:
@@ -172,8 +209,8 @@ async def delete_customer(
     """Delete everything of the customer (module docstring: the order, and the 503 when a part is out of
     reach) and record who did it."""
     async with db.sessions() as session:
-        conversations = await _conversations_of(session, customer_id)
-    sender_ids = sorted({sender_id for sender_id, _ in conversations})
+        scope = await _scope_of(session, customer_id)
+    sender_ids = scope.sender_ids
 
     for done, sender_id in enumerate(sender_ids):
         try:
@@ -193,14 +230,16 @@ async def delete_customer(
         ) from None
 
     async with db.sessions() as session, session.begin():
-        rows = await customer_rows(session, customer_id, sender_ids)
+        rows = await customer_rows(session, scope.customer_ids, sender_ids)
         if Customer.__tablename__ not in rows:
             raise NotFound(f"customer {customer_id} not found")
-        for table in _sender_id_tables():
-            if sender_ids:
+        if sender_ids:
+            for table in _sender_id_tables():
                 await session.execute(delete(table).where(table.c[SENDER_ID_COLUMN].in_(sender_ids)))
+            # Their conversations that are not attached to them (the foreign keys cascade from these too).
+            await session.execute(delete(Conversation).where(Conversation.sender_id.in_(sender_ids)))
         # The foreign keys cascade to every other row of theirs (migration 0006).
-        await session.execute(delete(Customer).where(Customer.id == customer_id))
+        await session.execute(delete(Customer).where(Customer.id.in_(scope.customer_ids)))
         record = CustomerDeletion(
             customer_id=customer_id,
             account_id=account_id,

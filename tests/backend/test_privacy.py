@@ -161,14 +161,18 @@ async def test_export_returns_the_customers_rows_and_nobody_elses(
         "conversation_outcomes",
         "outcome_sessions",
     }
-    assert [row["email"] for row in tables["customers"]] == [ADA["email"]]
+    # Ada, and the anonymous customer that stands for her first conversation (its ratings, onboarding and
+    # churn signal are written for the conversation: a typed email does not attach it to her).
+    assert [row["email"] for row in tables["customers"]] == [ADA["email"], None]
+    ada_ids = {row["id"] for row in tables["customers"]}
     assert [row["sender_id"] for row in tables["conversations"]] == [ADA["sender_id"], ADA_WIDGET]
     assert len(tables["tickets"]) == 2
     assert sorted(row["sender_id"] for row in tables["outcome_sessions"]) == [ADA["sender_id"], ADA_WIDGET]
     assert {row["customer_id"] for row in tables["tickets"]} == {ada["customer_id"]}
+    assert {row["customer_id"] for row in tables["conversations"]} <= ada_ids | {None}
     assert sorted(row["kind"] for row in tables["feedback"]) == ["ces", "csat"]
     # Bob's signal heard in Ada's conversation is Bob's: not in Ada's export.
-    assert [row["customer_id"] for row in tables["churn_signals"]] == [ada["customer_id"]]
+    assert [row["customer_id"] for row in tables["churn_signals"]] == sorted(ada_ids - {ada["customer_id"]})
     assert [row["sender_id"] for row in tables["conversation_outcomes"]] == [ADA["sender_id"]]
     transcript, widget = export["transcripts"]
     assert (widget["sender_id"], widget["channel"], widget["events"]) == (ADA_WIDGET, "socketio", [])
@@ -310,14 +314,20 @@ async def test_only_admins_export_and_delete(
 async def test_the_foreign_keys_cascade_in_the_database_itself(
     service: tuple[TestClient[Any, Any], TestClient[Any, Any]], rasa: FakeRasa, events_db: Path
 ) -> None:
-    """A plain DELETE of a customer takes their rows (SQLite enforces foreign keys: cs_backend/db.py)."""
+    """A plain DELETE of customers takes their rows (SQLite enforces foreign keys: cs_backend/db.py): here Ada
+    and the anonymous customer of her first conversation, whose ratings, onboarding and churn signal it holds."""
     signed, _ = service
     ada, bob, _ = await seeded(service, rasa, events_db)
     async with signed.app[DATABASE].engine.begin() as connection:
-        await connection.execute(text("DELETE FROM customers WHERE id = :id"), {"id": ada["customer_id"]})
+        found = await connection.execute(
+            text("SELECT customer_id FROM conversations WHERE id = :id"), {"id": ada["conversation_id"]}
+        )
+        ada_ids = [ada["customer_id"], found.scalar_one()]
+        for customer_id in ada_ids:
+            await connection.execute(text("DELETE FROM customers WHERE id = :id"), {"id": customer_id})
     rows = await reflected_rows(signed)
     for table in ("conversations", "tickets", "onboarding_progress", "onboarding_nudges", "churn_signals"):
-        assert all(row["customer_id"] != ada["customer_id"] for row in rows[table]), table
+        assert all(row["customer_id"] not in ada_ids for row in rows[table]), table
     assert all(row["conversation_id"] != ada["conversation_id"] for row in rows["feedback"])
     assert len(rows["feedback"]) == 2  # Bob's two ratings
 
