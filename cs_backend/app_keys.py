@@ -14,6 +14,7 @@ from cs_backend.db import Database
 from cs_backend.live_events import LiveEvents, Subscription
 from cs_backend.onboarding.checklist import Checklist
 from cs_backend.rasa_client import RasaClient
+from cs_backend.routing.service import RoutingEngine
 
 if TYPE_CHECKING:
     from cs_backend.api.registry import Access, ApiRoute
@@ -41,3 +42,6 @@ OPEN_EVENT_STREAMS = web.AppKey[set[Subscription]]("open_event_streams")
 ONBOARDING_CHECKLIST = web.AppKey("onboarding_checklist", Checklist)
 # The client of Rasa's HTTP API, opened at startup by main.rasa_client_context.
 RASA_CLIENT = web.AppKey("rasa_client", RasaClient)
+# The routing engine (handoff requests, the live queue and agents' presence), created at startup by
+# main.routing_context.
+ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)

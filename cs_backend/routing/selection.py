@@ -1,0 +1,147 @@
+"""The routing rules as pure functions (no I/O, time passed in): who may take a handoff, which of them gets
+it, and where a waiting handoff stands in the queue (docs/HANDOFF.md, "Routing rules").
+
+Both live-state implementations (live_state.py) and the SQL rebuild feed these same functions, so the rules
+exist once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from cs_backend.routing.models import PRIORITIES
+
+# The queue score is rank * RANK_SPAN + milliseconds since the epoch: one number that orders by rank first,
+# then by waiting time, exact in a float64 (Redis sorted-set scores) until the year 2286.
+RANK_SPAN = 10**13
+# Ranks within one priority: both flags (at risk and high value) first, then one of them, then none.
+FLAG_LEVELS = 3
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """One opening of a team on a weekday (0 = Monday), in the team's local time. `closes` at or before
+    `opens` means the opening runs past midnight into the next day (22:00-06:00)."""
+
+    weekday: int
+    opens: time
+    closes: time
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.closes <= self.opens
+
+
+@dataclass(frozen=True)
+class TeamHours:
+    team_id: int
+    time_zone: str
+    openings: tuple[OpeningHours, ...]
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """What routing knows of an agent at one moment: the profile, the presence and the current load."""
+
+    account_id: int
+    status: str
+    capacity: int
+    load: int
+    skills: frozenset[str]
+    languages: frozenset[str]
+    team_id: int | None = None
+    # When the agent was last given a handoff (round robin among the equally loaded); None: never.
+    last_assigned_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HandoffNeeds:
+    """What a handoff asks of its agent, and who may not get it again (they declined it or let it lapse)."""
+
+    request_id: int
+    language: str
+    skill: str | None = None
+    team_id: int | None = None
+    excluded_agents: frozenset[int] = field(default_factory=frozenset)
+
+
+def is_open(hours: TeamHours, at: datetime) -> bool:
+    """Whether the team is within its business hours at the instant `at` (timezone-aware), in its time zone.
+
+    An opening that crosses midnight counts on its own weekday until midnight and on the next weekday from
+    midnight until it closes (Sunday 22:00-02:00 covers Monday 01:00).
+    """
+    local = at.astimezone(ZoneInfo(hours.time_zone))
+    moment = local.time().replace(tzinfo=None)
+    today = local.weekday()
+    yesterday = (today - 1) % 7
+    for opening in hours.openings:
+        if opening.crosses_midnight:
+            if opening.weekday == today and moment >= opening.opens:
+                return True
+            if opening.weekday == yesterday and moment < opening.closes:
+                return True
+        elif opening.weekday == today and opening.opens <= moment < opening.closes:
+            return True
+    return False
+
+
+def is_eligible(agent: AgentState, needs: HandoffNeeds, teams: dict[int, TeamHours], now: datetime) -> bool:
+    """Online, below capacity, speaks the language, has the skill (if one is needed), is in the team (if one
+    is needed), is within their team's business hours (an agent without a team has no hours of their own),
+    and has not declined or let this handoff lapse before."""
+    if agent.status != "online" or agent.load >= agent.capacity:
+        return False
+    if agent.account_id in needs.excluded_agents:
+        return False
+    if needs.language not in agent.languages:
+        return False
+    if needs.skill is not None and needs.skill not in agent.skills:
+        return False
+    if needs.team_id is not None and agent.team_id != needs.team_id:
+        return False
+    if agent.team_id is not None:
+        team = teams.get(agent.team_id)
+        if team is None or not is_open(team, now):
+            return False
+    return True
+
+
+_NEVER = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _rotation_key(agent: AgentState) -> tuple[int, datetime, int]:
+    # Least loaded first; among equals, the one who waited longest since their last handoff (never first),
+    # which takes the equally loaded in turn; the account id settles the rest.
+    return (agent.load, agent.last_assigned_at or _NEVER, agent.account_id)
+
+
+def choose_agent(
+    needs: HandoffNeeds, agents: Iterable[AgentState], teams: dict[int, TeamHours], now: datetime
+) -> AgentState | None:
+    """The agent who gets the handoff: among the eligible, the least loaded, round robin on ties; None when
+    nobody is eligible."""
+    eligible = [agent for agent in agents if is_eligible(agent, needs, teams, now)]
+    return min(eligible, key=_rotation_key) if eligible else None
+
+
+def queue_rank(priority: str, at_risk: bool, high_value: bool) -> int:
+    """0 is served first: urgent before high before normal before low; within a priority, a customer at risk
+    and of high value first, then one of the two, then the rest."""
+    flags = int(at_risk) + int(high_value)
+    return PRIORITIES.index(priority) * FLAG_LEVELS + (FLAG_LEVELS - 1 - flags)
+
+
+def queue_score(priority: str, at_risk: bool, high_value: bool, queued_at: datetime) -> float:
+    """The queue order as one number (lower first): the rank, then the longest waiting."""
+    milliseconds = int(queued_at.timestamp() * 1000)
+    return float(queue_rank(priority, at_risk, high_value) * RANK_SPAN + milliseconds)
+
+
+def raised(priority: str) -> str:
+    """The next priority up (urgent stays urgent): what an SLA breach escalates to."""
+    index = PRIORITIES.index(priority)
+    return PRIORITIES[max(0, index - 1)]
