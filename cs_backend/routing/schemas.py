@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from cs_backend.api.types import (
     STORABLE,
@@ -23,12 +23,16 @@ from cs_backend.api.types import (
 )
 from cs_backend.routing.models import AgentStatus, HandoffReason, HandoffState, Priority
 
+
+def _lower_case(value: object) -> object:
+    # Before the pattern is checked ("EN" is "en"); non-strings are left for the type check to refuse.
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 # An ISO 639-1/639-3 language code, lower-cased: "en", "zh", "yue".
-Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2,3}$")]
+Language = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z]{2,3}$")]
 # A skill's name, lower-cased: "billing", "technical", "api-integrations".
-Skill = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
-]
+Skill = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 TeamName = Annotated[str, trimmed(100), STORABLE]
 Detail = Annotated[str, trimmed(1000), STORABLE]

@@ -558,7 +558,7 @@ class RoutingEngine:
                     .join(Account, Account.id == AgentProfile.account_id)
                     .order_by(AgentProfile.account_id)
                 )
-            ).tuples()
+            ).all()
             snapshot = {a.account_id: a.load for a in (await read_snapshot(session)).agents}
             return [(profile, account, snapshot.get(profile.account_id, 0)) for profile, account in rows]
 

@@ -63,17 +63,14 @@ async def read_snapshot(session: AsyncSession) -> LiveSnapshot:
     snapshot = LiveSnapshot()
     for team in await session.scalars(select(Team)):
         snapshot.teams.append(team_hours(team))
-    loads = dict(
-        (
-            await session.execute(
-                select(HandoffRequest.agent_id, func.count())
-                .where(HandoffRequest.state.in_(HOLDING_STATES), HandoffRequest.agent_id.is_not(None))
-                .group_by(HandoffRequest.agent_id)
-            )
-        ).tuples()
+    held_counts = await session.execute(
+        select(HandoffRequest.agent_id, func.count())
+        .where(HandoffRequest.state.in_(HOLDING_STATES), HandoffRequest.agent_id.is_not(None))
+        .group_by(HandoffRequest.agent_id)
     )
+    loads = {agent_id: int(count) for agent_id, count in held_counts}
     for profile in await session.scalars(select(AgentProfile)):
-        snapshot.agents.append(agent_state(profile, int(loads.get(profile.account_id, 0))))
+        snapshot.agents.append(agent_state(profile, loads.get(profile.account_id, 0)))
     active = await session.scalars(select(HandoffRequest).where(HandoffRequest.state.in_(ACTIVE_STATES)))
     for handoff in active:
         if handoff.state == "queued":

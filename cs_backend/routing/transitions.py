@@ -24,12 +24,12 @@ def check_transition(current: str, target: str) -> None:
     allowed = ALLOWED_TRANSITIONS.get(current, frozenset())
     if target in allowed:
         return
-    if target == current:
+    if not allowed:
+        reason = f"a '{current}' handoff is finished"
+    elif target == current:
         reason = "it is already in that state"
-    elif allowed:
+    else:
         reason = f"from '{current}' a handoff can only move to " + ", ".join(
             f"'{s}'" for s in sorted(allowed)
         )
-    else:
-        reason = f"a '{current}' handoff is finished"
     raise Conflict(f"cannot move handoff from '{current}' to '{target}': {reason}")
