@@ -9,7 +9,7 @@ from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idem
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
 from cs_backend.app_keys import CURRENT_ACCOUNT, ROUTING_ENGINE
-from cs_backend.routing.models import AgentProfile, HandoffRequest
+from cs_backend.routing.models import HandoffRequest
 from cs_backend.routing.schemas import (
     AgentProfileList,
     AgentProfileOut,
@@ -25,7 +25,7 @@ from cs_backend.routing.schemas import (
     TeamOut,
     TeamUpdate,
 )
-from cs_backend.routing.service import Actor, RoutingEngine
+from cs_backend.routing.service import Actor, AgentView, RoutingEngine
 
 
 def _actor(request: web.Request) -> Actor | None:
@@ -48,13 +48,19 @@ async def _handoff_response(
     return model_response(HandoffOut, out, status=status)
 
 
-def _profile_out(profile: AgentProfile, display_name: str, load: int) -> AgentProfileOut:
-    return AgentProfileOut.model_validate(
-        {
-            **{c: getattr(profile, c) for c in AgentProfileOut.model_fields if hasattr(profile, c)},
-            "display_name": display_name,
-            "load": load,
-        }
+def _profile_out(view: AgentView) -> AgentProfileOut:
+    profile = view.profile
+    return AgentProfileOut(
+        account_id=profile.account_id,
+        display_name=view.display_name,
+        team_id=profile.team_id,
+        skills=profile.skills,
+        languages=profile.languages,
+        capacity=profile.capacity,
+        status=profile.status,
+        load=view.load,
+        status_changed_at=profile.status_changed_at,
+        last_assigned_at=profile.last_assigned_at,
     )
 
 
@@ -131,24 +137,20 @@ async def transfer_handoff(request: web.Request) -> web.Response:
 
 async def set_own_status(request: web.Request) -> web.Response:
     data = await parse_body(request, AgentStatusSet)
-    account = request[CURRENT_ACCOUNT]
-    profile, load = await request.app[ROUTING_ENGINE].set_status(account.id, data.status)
-    return model_response(AgentProfileOut, _profile_out(profile, account.display_name, load))
+    view = await request.app[ROUTING_ENGINE].set_status(request[CURRENT_ACCOUNT].id, data.status)
+    return model_response(AgentProfileOut, _profile_out(view))
 
 
 async def set_profile(request: web.Request) -> web.Response:
     account_id = parse_id(request, "account")
     data = await parse_body(request, AgentProfileSet)
-    engine = request.app[ROUTING_ENGINE]
-    profile, load = await engine.set_profile(account_id, data)
-    names = {p.account_id: a.display_name for p, a, _ in await engine.list_profiles()}
-    return model_response(AgentProfileOut, _profile_out(profile, names.get(account_id, ""), load))
+    view = await request.app[ROUTING_ENGINE].set_profile(account_id, data)
+    return model_response(AgentProfileOut, _profile_out(view))
 
 
 async def list_profiles(request: web.Request) -> web.Response:
     parse_query(request.query, EmptyQuery)
-    rows = await request.app[ROUTING_ENGINE].list_profiles()
-    items = [_profile_out(profile, account.display_name, load) for profile, account, load in rows]
+    items = [_profile_out(view) for view in await request.app[ROUTING_ENGINE].list_profiles()]
     return model_response(AgentProfileList, AgentProfileList(items=items))
 
 

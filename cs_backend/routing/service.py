@@ -28,10 +28,11 @@ from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
 from cs_backend.live_events import LiveEvents, publish_safely
+from cs_backend.routing.decision import next_decision, record_decision
 from cs_backend.routing.live_state import Held, LiveState
 from cs_backend.routing.models import HOLDING_STATES, AgentProfile, HandoffRequest, Team
 from cs_backend.routing.schemas import AgentProfileSet, HandoffCreate, HandoffOut, TeamCreate, TeamUpdate
-from cs_backend.routing.selection import choose_agent, is_eligible
+from cs_backend.routing.selection import is_eligible
 from cs_backend.routing.snapshot import (
     agent_load,
     agent_state,
@@ -47,8 +48,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # Held while an offer is committed, on PostgreSQL ("routeoff").
 OFFER_LOCK_KEY = 0x726F7574656F6666
-# Queued handoffs read per step of a dispatch scan.
-SCAN_PAGE = 200
+# Offers SQL may refuse in one dispatch (the live state was stale) before it stops until the next change.
+MAX_REFUSED_OFFERS = 3
 STATE_CHANGE_ATTEMPTS = 5
 
 
@@ -68,6 +69,15 @@ class Actor:
     @classmethod
     def of(cls, account: Account) -> Actor:
         return cls(account.id, account.role)
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """An agent's routing profile, their name, and the handoffs they hold now."""
+
+    profile: AgentProfile
+    display_name: str
+    load: int
 
 
 @dataclass
@@ -430,31 +440,24 @@ class RoutingEngine:
         """Offer queued handoffs, in queue order, to the agents routing chooses, until no queued handoff has
         an eligible agent. Returns the handoffs offered."""
         offered: list[HandoffRequest] = []
+        refused = 0
         async with self._offer_lock:
             try:
-                await self.ensure_built()
                 now = self.clock()
-                agents = {a.account_id: a for a in await self.live.agents()}
-                teams = await self.live.teams()
-                start = 0
-                while any(a.status == "online" and a.load < a.capacity for a in agents.values()):
-                    page = await self.live.queued(start, SCAN_PAGE)
-                    if not page:
+                while refused <= MAX_REFUSED_OFFERS:
+                    await self.ensure_built()
+                    decision = await next_decision(self.live, now)
+                    if decision is None:
                         break
-                    skipped = 0
-                    for entry in page:
-                        agent = choose_agent(entry.needs, agents.values(), teams, now)
-                        if agent is None:
-                            skipped += 1
-                            continue
-                        handoff = await self._offer(entry.needs.request_id, agent.account_id, now)
-                        if handoff is None:
-                            skipped += 1
-                            continue
-                        offered.append(handoff)
-                        agents[agent.account_id] = replace(agent, load=agent.load + 1, last_assigned_at=now)
-                        await self._mirror(handoff, agent.account_id)
-                    start += skipped  # offered ones left the queue; the skipped ones are still ahead
+                    request_id, agent_id = decision.entry.needs.request_id, decision.agent.account_id
+                    handoff = await self._offer(request_id, agent_id, now)
+                    if handoff is None:
+                        refused += (
+                            1  # _offer marked the live state for a rebuild: the next step has SQL's view
+                        )
+                        continue
+                    await record_decision(self.live, decision, now)
+                    offered.append(handoff)
             except Exception:
                 log.exception("routing: dispatch failed; the queue is retried on the next change or SLA run")
                 await self._invalidate()
@@ -493,7 +496,7 @@ class RoutingEngine:
 
     # --- agents and teams ---------------------------------------------------------------------------------
 
-    async def set_status(self, account_id: int, status: str) -> tuple[AgentProfile, int]:
+    async def set_status(self, account_id: int, status: str) -> AgentView:
         async with self.db.sessions() as session:
             profile = await session.get(AgentProfile, account_id)
             if profile is None:
@@ -504,10 +507,11 @@ class RoutingEngine:
             profile.updated_at = self.clock()
             await session.commit()
             load = await agent_load(session, account_id)
+            account = await session.get(Account, account_id)
         await self._mirror_agent(profile, load)
         if status == "online":
             await self.dispatch()
-        return profile, load
+        return AgentView(profile, account.display_name if account else "", load)
 
     async def _mirror_agent(self, profile: AgentProfile, load: int) -> None:
         try:
@@ -522,7 +526,7 @@ class RoutingEngine:
             {"account_id": profile.account_id, "status": profile.status, "load": load},
         )
 
-    async def set_profile(self, account_id: int, data: AgentProfileSet) -> tuple[AgentProfile, int]:
+    async def set_profile(self, account_id: int, data: AgentProfileSet) -> AgentView:
         async with self.db.sessions() as session:
             account = await session.get(Account, account_id)
             if account is None:
@@ -548,9 +552,9 @@ class RoutingEngine:
             load = await agent_load(session, account_id)
         await self._mirror_agent(profile, load)
         await self.dispatch()
-        return profile, load
+        return AgentView(profile, account.display_name, load)
 
-    async def list_profiles(self) -> list[tuple[AgentProfile, Account, int]]:
+    async def list_profiles(self) -> list[AgentView]:
         async with self.db.sessions() as session:
             rows = (
                 await session.execute(
@@ -560,7 +564,7 @@ class RoutingEngine:
                 )
             ).all()
             snapshot = {a.account_id: a.load for a in (await read_snapshot(session)).agents}
-            return [(profile, account, snapshot.get(profile.account_id, 0)) for profile, account in rows]
+            return [AgentView(p, a.display_name, snapshot.get(p.account_id, 0)) for p, a in rows]
 
     async def create_team(self, data: TeamCreate) -> Team:
         async def work(session: AsyncSession) -> Team:
