@@ -3,10 +3,13 @@ teams' hours. SQL is the source of truth; this is the fast copy every routing de
 
 One protocol, two implementations, chosen by REDIS_URL (`create_live_state`, as for live events):
 - RedisLiveState: shared by every backend process. Keys (prefix `cs_backend:routing:` by default):
-  `queue` a sorted set of queued handoff ids scored by selection.queue_score; `needs` a hash handoff id →
+  `queue` a sorted set of queued handoff ids scored by selection.queue_score; `queue:<class>` the same for
+  each routing class (selection.routing_class: language|skill), listed in the set `classes`, so a
+  decision reads only the heads of the classes some agent can serve; `needs` a hash handoff id →
   what it asks of its agent (JSON); `held` a hash handoff id → its agent and state (JSON); `agents` a hash
   account id → profile, presence and load (JSON); `teams` a hash team id → time zone and hours (JSON);
-  `built` set once a rebuild from SQL wrote all of the above.
+  `agents:version` and `teams:version` counters of the two hashes' writes (each process keeps a copy of
+  those hashes while their version is unchanged); `built` set once a rebuild from SQL wrote all of the above.
 - InProcessLiveState: the same in this process's memory (the embedded default, one backend process).
 
 A state without its `built` marker (a new or flushed Redis, a process start) is rebuilt from SQL by
@@ -17,15 +20,20 @@ from __future__ import annotations
 
 import bisect
 import json
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Protocol, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import redis.asyncio as redis
 
-from cs_backend.routing.selection import AgentState, HandoffNeeds, OpeningHours, TeamHours
+from cs_backend.routing.selection import AgentState, HandoffNeeds, OpeningHours, TeamHours, routing_class
 
 DEFAULT_KEY_PREFIX = "cs_backend:routing:"
+V = TypeVar("V")
+# Decoded handoff needs this process keeps (by their stored text), enough for a long queue.
+NEEDS_COPIES = 50_000
 REDIS_TIMEOUT_SECONDS = 3.0
 
 
@@ -73,6 +81,15 @@ class LiveState(Protocol):
 
     async def queue_length(self) -> int: ...
 
+    async def queue_classes(self) -> list[str]:
+        """The routing classes (selection.routing_class) that have, or had, queued handoffs."""
+
+    async def class_heads(self, classes: Sequence[str], count: int) -> list[QueuedHandoff]:
+        """The first `count` queued handoffs of each class, in queue order within each class."""
+
+    async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
+        """Queued handoffs of one class in queue order, from the 0-based `start`."""
+
     async def position(self, request_id: int) -> int | None:
         """1-based position in the queue; None when not queued."""
 
@@ -81,6 +98,9 @@ class LiveState(Protocol):
     async def release(self, request_id: int) -> None: ...
 
     async def held(self) -> dict[int, Held]: ...
+
+    async def offer(self, needs: HandoffNeeds, held: Held, agent: AgentState) -> None:
+        """An offer in one step: the handoff leaves the queue, is held, and the agent is updated."""
 
     async def put_agent(self, agent: AgentState) -> None: ...
 
@@ -194,6 +214,8 @@ class InProcessLiveState:
         self._built = False
         # (score, request id), kept sorted: the queue order.
         self._order: list[tuple[float, int]] = []
+        # The same per routing class.
+        self._class_order: dict[str, list[tuple[float, int]]] = {}
         self._queued: dict[int, QueuedHandoff] = {}
         self._held: dict[int, Held] = {}
         self._agents: dict[int, AgentState] = {}
@@ -205,6 +227,11 @@ class InProcessLiveState:
     async def replace_all(self, snapshot: LiveSnapshot) -> None:
         self._queued = {entry.needs.request_id: entry for entry in snapshot.queued}
         self._order = sorted((entry.score, request_id) for request_id, entry in self._queued.items())
+        self._class_order = {}
+        for score, request_id in self._order:
+            self._class_order.setdefault(routing_class(self._queued[request_id].needs), []).append(
+                (score, request_id)
+            )
         self._held = dict(snapshot.held)
         self._agents = {agent.account_id: agent for agent in snapshot.agents}
         self._teams = {team.team_id: team for team in snapshot.teams}
@@ -216,20 +243,34 @@ class InProcessLiveState:
     async def enqueue(self, entry: QueuedHandoff) -> None:
         await self.dequeue(entry.needs.request_id)
         self._queued[entry.needs.request_id] = entry
-        bisect.insort(self._order, (entry.score, entry.needs.request_id))
+        key = (entry.score, entry.needs.request_id)
+        bisect.insort(self._order, key)
+        bisect.insort(self._class_order.setdefault(routing_class(entry.needs), []), key)
 
     async def dequeue(self, request_id: int) -> None:
         entry = self._queued.pop(request_id, None)
         if entry is None:
             return
-        index = bisect.bisect_left(self._order, (entry.score, request_id))
-        del self._order[index]
+        key = (entry.score, request_id)
+        del self._order[bisect.bisect_left(self._order, key)]
+        in_class = self._class_order[routing_class(entry.needs)]
+        del in_class[bisect.bisect_left(in_class, key)]
 
     async def queued(self, start: int = 0, count: int = 100) -> list[QueuedHandoff]:
         return [self._queued[request_id] for _, request_id in self._order[start : start + count]]
 
     async def queue_length(self) -> int:
         return len(self._order)
+
+    async def queue_classes(self) -> list[str]:
+        return list(self._class_order)
+
+    async def class_heads(self, classes: Sequence[str], count: int) -> list[QueuedHandoff]:
+        return [entry for name in classes for entry in await self.class_page(name, 0, count)]
+
+    async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
+        order = self._class_order.get(routing_class, [])
+        return [self._queued[request_id] for _, request_id in order[start : start + count]]
 
     async def position(self, request_id: int) -> int | None:
         entry = self._queued.get(request_id)
@@ -245,6 +286,11 @@ class InProcessLiveState:
 
     async def held(self) -> dict[int, Held]:
         return dict(self._held)
+
+    async def offer(self, needs: HandoffNeeds, held: Held, agent: AgentState) -> None:
+        await self.dequeue(needs.request_id)
+        await self.hold(needs.request_id, held)
+        await self.put_agent(agent)
 
     async def put_agent(self, agent: AgentState) -> None:
         self._agents[agent.account_id] = agent
@@ -287,15 +333,29 @@ class RedisLiveState:
             url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
         )
         self.keys = RedisKeys(key_prefix)
+        # Agents and teams are read by every decision and change far less often than they are read: this
+        # process keeps a copy of each hash, valid while the hash's version key (INCR on every write, a
+        # new random base on every rebuild) has the value the copy was read or written at.
+        self._agents = _CachedHash(self.keys.agents, self.keys.agents_version, decode_agent, encode_agent)
+        self._teams = _CachedHash(self.keys.teams, self.keys.teams_version, decode_team, encode_team)
+        self._needs_copies: dict[bytes, HandoffNeeds] = {}
 
     async def is_built(self) -> bool:
         return bool(await self._redis.exists(self.keys.built))
 
     async def replace_all(self, snapshot: LiveSnapshot) -> None:
         keys = self.keys
+        old_classes = [keys.class_queue(name) for name in await self.queue_classes()]
+        by_class: dict[str, dict[str, float]] = {}
+        for e in snapshot.queued:
+            by_class.setdefault(routing_class(e.needs), {})[_member(e.needs.request_id)] = e.score
         # MULTI/EXEC: other processes see the old state or the new one, never half of it.
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.queue, keys.needs, keys.held, keys.agents, keys.teams, keys.built)
+            pipe.delete(*keys.all(), *old_classes)
+            for name, members in by_class.items():
+                pipe.zadd(keys.class_queue(name), members)
+            if by_class:
+                pipe.sadd(keys.classes, *by_class)
             if snapshot.queued:
                 pipe.zadd(keys.queue, {_member(e.needs.request_id): e.score for e in snapshot.queued})
                 pipe.hset(
@@ -307,24 +367,86 @@ class RedisLiveState:
                 pipe.hset(keys.agents, mapping={a.account_id: encode_agent(a) for a in snapshot.agents})
             if snapshot.teams:
                 pipe.hset(keys.teams, mapping={t.team_id: encode_team(t) for t in snapshot.teams})
+            pipe.set(keys.agents_version, _new_version_base())
+            pipe.set(keys.teams_version, _new_version_base())
             pipe.set(keys.built, "1")
             await pipe.execute()
+        self._agents.forget()
+        self._teams.forget()
 
     async def invalidate(self) -> None:
         await self._redis.delete(self.keys.built)
 
+    async def _class_of(self, request_id: int) -> str | None:
+        data = await self._redis.hget(self.keys.needs, str(request_id))
+        return None if data is None else routing_class(decode_needs(data))
+
     async def enqueue(self, entry: QueuedHandoff) -> None:
-        request_id = entry.needs.request_id
+        request_id, name = entry.needs.request_id, routing_class(entry.needs)
+        previous = await self._class_of(request_id)
         async with self._redis.pipeline(transaction=True) as pipe:
+            if previous is not None and previous != name:
+                pipe.zrem(self.keys.class_queue(previous), _member(request_id))
             pipe.zadd(self.keys.queue, {_member(request_id): entry.score})
+            pipe.zadd(self.keys.class_queue(name), {_member(request_id): entry.score})
+            pipe.sadd(self.keys.classes, name)
             pipe.hset(self.keys.needs, str(request_id), encode_needs(entry.needs))
             await pipe.execute()
 
     async def dequeue(self, request_id: int) -> None:
+        name = await self._class_of(request_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.queue, _member(request_id))
-            pipe.hdel(self.keys.needs, str(request_id))
+            self._queue_removal(pipe, request_id, name)
             await pipe.execute()
+
+    def _queue_removal(self, pipe: Any, request_id: int, name: str | None) -> None:
+        pipe.zrem(self.keys.queue, _member(request_id))
+        if name is not None:
+            pipe.zrem(self.keys.class_queue(name), _member(request_id))
+        pipe.hdel(self.keys.needs, str(request_id))
+
+    async def queue_classes(self) -> list[str]:
+        names = cast(set[bytes], await self._redis.smembers(self.keys.classes))
+        return [name.decode() for name in names]
+
+    async def class_heads(self, classes: Sequence[str], count: int) -> list[QueuedHandoff]:
+        if not classes:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in classes:
+                pipe.zrange(self.keys.class_queue(name), 0, count - 1, withscores=True)
+            pages = cast(list[list[tuple[bytes, float]]], await pipe.execute())
+        return await self._entries([pair for page in pages for pair in page])
+
+    async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
+        members = cast(
+            list[tuple[bytes, float]],
+            await self._redis.zrange(
+                self.keys.class_queue(routing_class), start, start + count - 1, withscores=True
+            ),
+        )
+        return await self._entries(members)
+
+    async def _entries(self, members: list[tuple[bytes, float]]) -> list[QueuedHandoff]:
+        if not members:
+            return []
+        ids = [int(member) for member, _ in members]
+        needs = cast(list[bytes | None], await self._redis.hmget(self.keys.needs, [str(i) for i in ids]))
+        return [
+            QueuedHandoff(self._decoded_needs(data), float(score))
+            for (_, score), data in zip(members, needs, strict=True)
+            if data is not None
+        ]
+
+    def _decoded_needs(self, data: bytes) -> HandoffNeeds:
+        # Keyed by the stored text itself, so a copy can never be stale; bounded, oldest dropped first.
+        needs = self._needs_copies.get(data)
+        if needs is None:
+            needs = decode_needs(data)
+            self._needs_copies[data] = needs
+            if len(self._needs_copies) > NEEDS_COPIES:
+                del self._needs_copies[next(iter(self._needs_copies))]
+        return needs
 
     async def queued(self, start: int = 0, count: int = 100) -> list[QueuedHandoff]:
         # redis-py's types cover every reply shape; with withscores these are (member, score) pairs.
@@ -332,15 +454,7 @@ class RedisLiveState:
             list[tuple[bytes, float]],
             await self._redis.zrange(self.keys.queue, start, start + count - 1, withscores=True),
         )
-        if not members:
-            return []
-        ids = [int(member) for member, _ in members]
-        needs = cast(list[bytes | None], await self._redis.hmget(self.keys.needs, [str(i) for i in ids]))
-        return [
-            QueuedHandoff(decode_needs(data), float(score))
-            for (_, score), data in zip(members, needs, strict=True)
-            if data is not None
-        ]
+        return await self._entries(members)
 
     async def queue_length(self) -> int:
         return int(await self._redis.zcard(self.keys.queue))
@@ -359,24 +473,32 @@ class RedisLiveState:
         raw = await self._redis.hgetall(self.keys.held)
         return {int(request_id): decode_held(data) for request_id, data in raw.items()}
 
+    async def offer(self, needs: HandoffNeeds, held: Held, agent: AgentState) -> None:
+        request_id = needs.request_id
+        async with self._redis.pipeline(transaction=True) as pipe:
+            self._queue_removal(pipe, request_id, routing_class(needs))
+            pipe.hset(self.keys.held, str(request_id), encode_held(held))
+            self._agents.queue_put(pipe, agent.account_id, agent)
+            replies = await pipe.execute()
+        self._agents.written(replies[-1], agent.account_id, agent)
+
     async def put_agent(self, agent: AgentState) -> None:
-        await self._redis.hset(self.keys.agents, str(agent.account_id), encode_agent(agent))
+        await self._agents.put(self._redis, agent.account_id, agent)
 
     async def remove_agent(self, account_id: int) -> None:
-        await self._redis.hdel(self.keys.agents, str(account_id))
+        await self._agents.remove(self._redis, account_id)
 
     async def agents(self) -> list[AgentState]:
-        return [decode_agent(data) for data in (await self._redis.hgetall(self.keys.agents)).values()]
+        return list((await self._agents.read(self._redis)).values())
 
     async def put_team(self, team: TeamHours) -> None:
-        await self._redis.hset(self.keys.teams, str(team.team_id), encode_team(team))
+        await self._teams.put(self._redis, team.team_id, team)
 
     async def remove_team(self, team_id: int) -> None:
-        await self._redis.hdel(self.keys.teams, str(team_id))
+        await self._teams.remove(self._redis, team_id)
 
     async def teams(self) -> dict[int, TeamHours]:
-        raw = await self._redis.hgetall(self.keys.teams)
-        return {int(team_id): decode_team(data) for team_id, data in raw.items()}
+        return dict(await self._teams.read(self._redis))
 
     async def check(self) -> None:
         await self._redis.ping()
@@ -410,11 +532,102 @@ class RedisKeys:
         return self.prefix + "teams"
 
     @property
+    def classes(self) -> str:
+        return self.prefix + "classes"
+
+    def class_queue(self, routing_class: str) -> str:
+        return self.prefix + "queue:" + routing_class
+
+    @property
+    def agents_version(self) -> str:
+        return self.prefix + "agents:version"
+
+    @property
+    def teams_version(self) -> str:
+        return self.prefix + "teams:version"
+
+    @property
     def built(self) -> str:
         return self.prefix + "built"
 
     def all(self) -> list[str]:
-        return [self.queue, self.needs, self.held, self.agents, self.teams, self.built]
+        return [
+            self.queue,
+            self.needs,
+            self.held,
+            self.agents,
+            self.teams,
+            self.classes,
+            self.agents_version,
+            self.teams_version,
+            self.built,
+        ]
+
+
+def _new_version_base() -> int:
+    # Random, so that a copy read before a flush and rebuild never matches a version counted after it.
+    return secrets.randbits(48)
+
+
+class _CachedHash(Generic[V]):
+    """A Redis hash (integer field → value) and this process's copy of it, valid at one version."""
+
+    def __init__(
+        self, key: str, version_key: str, decode: Callable[[bytes], V], encode: Callable[[V], str]
+    ) -> None:
+        self.key, self.version_key = key, version_key
+        self._decode, self._encode = decode, encode
+        self._copy: dict[int, V] | None = None
+        self._version: int | None = None
+
+    def forget(self) -> None:
+        self._copy, self._version = None, None
+
+    async def read(self, connection: redis.Redis) -> dict[int, V]:
+        raw_version = await connection.get(self.version_key)
+        version = int(raw_version) if raw_version is not None else None
+        if self._copy is not None and version is not None and version == self._version:
+            return self._copy
+        # The hash and its version together (MULTI), so the copy is labelled with the version it has.
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.get(self.version_key)
+            pipe.hgetall(self.key)
+            raw_version, raw = await pipe.execute()
+        copy = {int(field): self._decode(value) for field, value in raw.items()}
+        if raw_version is None:
+            self.forget()  # lost: no version to label a copy with (the state is rebuilt before it is used)
+        else:
+            self._copy, self._version = copy, int(raw_version)
+        return copy
+
+    def queue_put(self, pipe: Any, field: int, value: V) -> None:
+        pipe.hset(self.key, str(field), self._encode(value))
+        pipe.incr(self.version_key)
+
+    def written(self, new_version: int, field: int, value: V | None) -> None:
+        """After a write that moved the version to `new_version`: keep the copy current if it was at the
+        version just before (no other writer in between), else drop it."""
+        if self._copy is not None and self._version is not None and new_version == self._version + 1:
+            if value is None:
+                self._copy.pop(field, None)
+            else:
+                self._copy[field] = value
+            self._version = new_version
+        else:
+            self.forget()
+
+    async def put(self, connection: redis.Redis, field: int, value: V) -> None:
+        async with connection.pipeline(transaction=True) as pipe:
+            self.queue_put(pipe, field, value)
+            replies = await pipe.execute()
+        self.written(replies[-1], field, value)
+
+    async def remove(self, connection: redis.Redis, field: int) -> None:
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.key, str(field))
+            pipe.incr(self.version_key)
+            replies = await pipe.execute()
+        self.written(replies[-1], field, None)
 
 
 def create_live_state(redis_url: str | None, key_prefix: str = DEFAULT_KEY_PREFIX) -> LiveState:

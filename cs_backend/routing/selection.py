@@ -119,13 +119,61 @@ def _rotation_key(agent: AgentState) -> tuple[int, datetime, int]:
     return (agent.load, agent.last_assigned_at or _NEVER, agent.account_id)
 
 
+def routing_class(needs: HandoffNeeds) -> str:
+    """Handoffs of one class need the same language and skill: "language|skill" ("en|" for any skill)."""
+    return f"{needs.language}|{needs.skill or ''}"
+
+
+class Roster:
+    """The agents who can take a handoff at `now` (online, below capacity, their team open), by language:
+    what `is_eligible` checks that does not depend on the handoff, worked out once for many handoffs (each
+    team's hours once, not once per agent and handoff)."""
+
+    def __init__(self, agents: Iterable[AgentState], teams: dict[int, TeamHours], now: datetime) -> None:
+        open_teams = {team_id for team_id, team in teams.items() if is_open(team, now)}
+        self.by_language: dict[str, list[AgentState]] = {}
+        for agent in agents:
+            if agent.status != "online" or agent.load >= agent.capacity:
+                continue
+            if agent.team_id is not None and agent.team_id not in open_teams:
+                continue
+            for language in agent.languages:
+                self.by_language.setdefault(language, []).append(agent)
+
+        # The routing classes some agent here could serve (team and exclusions aside).
+        self.classes = {
+            f"{language}|{skill}"
+            for language, available in self.by_language.items()
+            for agent in available
+            for skill in (*agent.skills, "")
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.by_language)
+
+    def choose(self, needs: HandoffNeeds) -> AgentState | None:
+        """The least loaded eligible agent, round robin on ties; None when nobody is eligible."""
+        best: AgentState | None = None
+        best_key: tuple[int, datetime, int] | None = None
+        for agent in self.by_language.get(needs.language, ()):
+            if needs.skill is not None and needs.skill not in agent.skills:
+                continue
+            if needs.team_id is not None and agent.team_id != needs.team_id:
+                continue
+            if agent.account_id in needs.excluded_agents:
+                continue
+            key = _rotation_key(agent)
+            if best_key is None or key < best_key:
+                best, best_key = agent, key
+        return best
+
+
 def choose_agent(
     needs: HandoffNeeds, agents: Iterable[AgentState], teams: dict[int, TeamHours], now: datetime
 ) -> AgentState | None:
-    """The agent who gets the handoff: among the eligible, the least loaded, round robin on ties; None when
-    nobody is eligible."""
-    eligible = [agent for agent in agents if is_eligible(agent, needs, teams, now)]
-    return min(eligible, key=_rotation_key) if eligible else None
+    """The agent who gets the handoff: among the eligible (`is_eligible`), the least loaded, round robin on
+    ties; None when nobody is eligible."""
+    return Roster(agents, teams, now).choose(needs)
 
 
 def queue_rank(priority: str, at_risk: bool, high_value: bool) -> int:
