@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cs_backend.routing.live_state import Held, LiveState, QueuedHandoff
-from cs_backend.routing.selection import AgentState, Roster, routing_class
+from cs_backend.routing.selection import AgentState, Roster
 
 # Most handoffs read per step when a class is read past its head.
 MAX_PAGE = 1024
-# Handoffs read from the head of each routing class.
-HEAD_DEPTH = 4
+# Class heads read at once, in queue order (the first is usually taken).
+HEAD_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -28,29 +28,30 @@ class Decision:
 async def next_decision(live: LiveState, now: datetime) -> Decision | None:
     """The next offer to make, or None when no queued handoff has an eligible agent now.
 
-    Only the routing classes (language and skill) some agent here could serve are read, from their heads:
-    the best handoff an agent can take among the first HEAD_DEPTH of each class. A class whose heads read
-    were all refused (a team that is closed, agents who declined) is read further, but only down to the
-    score of the best handoff found so far: what lies below cannot come first.
+    Only the routing classes (selection.routing_class) some agent here could serve are read, and first only
+    their heads, in queue order: within a class the handoffs ask the same, so a class's head is taken
+    unless everyone who could take it declined it or let it lapse. Such a class is read further, down to
+    the first head taken of another class at most: what lies below cannot come first.
     """
-    roster = Roster(await live.agents(), await live.teams(), now)
+    view = await live.routing_view()
+    roster = Roster(view.agents, view.teams, now)
     if not roster:
         return None
-    classes = [name for name in await live.queue_classes() if name in roster.classes]
-    heads = await live.class_heads(classes, HEAD_DEPTH)
-    choices = {entry.needs.request_id: roster.choose(entry.needs) for entry in heads}
+    classes = [name for name in view.classes if roster.serves_class(name)]
+    refused: list[str] = []
     best: Decision | None = None
-    refused: dict[str, int] = {}
-    for entry in sorted(heads, key=_order):
-        agent = choices[entry.needs.request_id]
-        if agent is None:
-            name = routing_class(entry.needs)
-            refused[name] = refused.get(name, 0) + 1
-        elif best is None:
-            best = Decision(entry, agent)
-    for name, count in refused.items():
-        if count == HEAD_DEPTH:  # every head read was refused, and the class may go on
-            best = await _deeper(live, roster, name, best)
+    offset = 0
+    while best is None and (heads := await live.class_heads(classes, offset, HEAD_BATCH)):
+        for head in heads:
+            agent = roster.choose(head.entry.needs)
+            if agent is None:
+                refused.append(head.routing_class)
+            else:
+                best = Decision(head.entry, agent)
+                break
+        offset += len(heads)
+    for name in refused:
+        best = await _deeper(live, roster, name, best)
     return best
 
 
@@ -60,7 +61,7 @@ def _order(entry: QueuedHandoff) -> tuple[float, int]:
 
 async def _deeper(live: LiveState, roster: Roster, name: str, best: Decision | None) -> Decision | None:
     """`best`, or a handoff of class `name` that comes before it in the queue and that an agent can take."""
-    start, page_size = HEAD_DEPTH, HEAD_DEPTH * 4
+    start, page_size = 1, 8
     while entries := await live.class_page(name, start, page_size):
         for entry in entries:
             if best is not None and _order(entry) >= _order(best.entry):

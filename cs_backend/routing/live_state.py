@@ -51,6 +51,21 @@ class QueuedHandoff:
     score: float
 
 
+@dataclass(frozen=True)
+class RoutingView:
+    agents: list[AgentState]
+    teams: dict[int, TeamHours]
+    classes: list[str]
+
+
+@dataclass(frozen=True)
+class ClassHead:
+    """The first queued handoff of a routing class."""
+
+    routing_class: str
+    entry: QueuedHandoff
+
+
 @dataclass
 class LiveSnapshot:
     """Everything the live state holds, as read from SQL by the rebuild."""
@@ -84,8 +99,12 @@ class LiveState(Protocol):
     async def queue_classes(self) -> list[str]:
         """The routing classes (selection.routing_class) that have, or had, queued handoffs."""
 
-    async def class_heads(self, classes: Sequence[str], count: int) -> list[QueuedHandoff]:
-        """The first `count` queued handoffs of each class, in queue order within each class."""
+    async def routing_view(self) -> RoutingView:
+        """The agents, the teams and the queue's classes: what every decision reads first."""
+
+    async def class_heads(self, classes: Sequence[str], offset: int, limit: int) -> list[ClassHead]:
+        """The first queued handoff of each of these classes, all in queue order, from `offset` to at most
+        `limit` of them."""
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         """Queued handoffs of one class in queue order, from the 0-based `start`."""
@@ -265,8 +284,17 @@ class InProcessLiveState:
     async def queue_classes(self) -> list[str]:
         return list(self._class_order)
 
-    async def class_heads(self, classes: Sequence[str], count: int) -> list[QueuedHandoff]:
-        return [entry for name in classes for entry in await self.class_page(name, 0, count)]
+    async def routing_view(self) -> RoutingView:
+        return RoutingView(list(self._agents.values()), dict(self._teams), list(self._class_order))
+
+    async def class_heads(self, classes: Sequence[str], offset: int, limit: int) -> list[ClassHead]:
+        heads = sorted(
+            self._class_order[name][0] + (name,) for name in classes if self._class_order.get(name)
+        )
+        return [
+            ClassHead(name, self._queued[request_id])
+            for _, request_id, name in heads[offset : offset + limit]
+        ]
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         order = self._class_order.get(routing_class, [])
@@ -319,6 +347,32 @@ class InProcessLiveState:
 
 # --- Redis ------------------------------------------------------------------------------------------------
 
+# KEYS[1]: the needs hash; KEYS[2..]: class queues. ARGV: offset, limit. Returns, for the class heads from
+# `offset` in queue order (score, then member), up to `limit` of: the class's position in KEYS[2..] (1-based),
+# the member, the score as Redis writes it (full precision), the needs.
+CLASS_HEADS_SCRIPT = """
+local heads = {}
+for i = 2, #KEYS do
+  local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  if head[1] then heads[#heads + 1] = {head[1], head[2], tonumber(head[2]), i - 1} end
+end
+table.sort(heads, function(a, b)
+  if a[3] ~= b[3] then return a[3] < b[3] end
+  return a[1] < b[1]
+end)
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local reply = {}
+for j = offset + 1, math.min(#heads, offset + limit) do
+  local head = heads[j]
+  local needs = redis.call('HGET', KEYS[1], tostring(tonumber(head[1])))
+  reply[#reply + 1] = head[4]
+  reply[#reply + 1] = head[1]
+  reply[#reply + 1] = head[2]
+  reply[#reply + 1] = needs
+end
+return reply
+"""
+
 
 def _member(request_id: int) -> str:
     # Zero-padded: members of equal score sort by text, which is then the id order (the older request first).
@@ -339,6 +393,9 @@ class RedisLiveState:
         self._agents = _CachedHash(self.keys.agents, self.keys.agents_version, decode_agent, encode_agent)
         self._teams = _CachedHash(self.keys.teams, self.keys.teams_version, decode_team, encode_team)
         self._needs_copies: dict[bytes, HandoffNeeds] = {}
+        self._classes_copy: list[str] | None = None
+        self._classes_label: tuple[bytes | None, int] | None = None
+        self._class_heads_script = self._redis.register_script(CLASS_HEADS_SCRIPT)
 
     async def is_built(self) -> bool:
         return bool(await self._redis.exists(self.keys.built))
@@ -369,7 +426,7 @@ class RedisLiveState:
                 pipe.hset(keys.teams, mapping={t.team_id: encode_team(t) for t in snapshot.teams})
             pipe.set(keys.agents_version, _new_version_base())
             pipe.set(keys.teams_version, _new_version_base())
-            pipe.set(keys.built, "1")
+            pipe.set(keys.built, secrets.token_hex(8))
             await pipe.execute()
         self._agents.forget()
         self._teams.forget()
@@ -405,18 +462,54 @@ class RedisLiveState:
             pipe.zrem(self.keys.class_queue(name), _member(request_id))
         pipe.hdel(self.keys.needs, str(request_id))
 
-    async def queue_classes(self) -> list[str]:
-        names = cast(set[bytes], await self._redis.smembers(self.keys.classes))
-        return [name.decode() for name in names]
+    async def routing_view(self) -> RoutingView:
+        # One round trip for the labels of the three copies this process keeps; a copy is read again only
+        # when its label changed.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self.keys.agents_version)
+            pipe.get(self.keys.teams_version)
+            pipe.get(self.keys.built)
+            pipe.scard(self.keys.classes)
+            agents_version, teams_version, built, count = await pipe.execute()
+        agents = await self._agents.read(self._redis, agents_version)
+        teams = await self._teams.read(self._redis, teams_version)
+        if self._classes_copy is not None and (built, count) == self._classes_label:
+            classes = self._classes_copy
+        else:
+            classes = await self.queue_classes()
+        return RoutingView(list(agents.values()), dict(teams), classes)
 
-    async def class_heads(self, classes: Sequence[str], count: int) -> list[QueuedHandoff]:
+    async def queue_classes(self) -> list[str]:
+        # Classes are only added between rebuilds, so an unchanged count under the same rebuild (the
+        # `built` token) means an unchanged set: this process's copy is read again only when it grew.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self.keys.built)
+            pipe.scard(self.keys.classes)
+            built, count = await pipe.execute()
+        if self._classes_copy is not None and (built, count) == self._classes_label:
+            return self._classes_copy
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self.keys.built)
+            pipe.smembers(self.keys.classes)
+            built, names = await pipe.execute()
+        self._classes_copy = sorted(name.decode() for name in names)
+        self._classes_label = (built, len(names))
+        return self._classes_copy
+
+    async def class_heads(self, classes: Sequence[str], offset: int, limit: int) -> list[ClassHead]:
         if not classes:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for name in classes:
-                pipe.zrange(self.keys.class_queue(name), 0, count - 1, withscores=True)
-            pages = cast(list[list[tuple[bytes, float]]], await pipe.execute())
-        return await self._entries([pair for page in pages for pair in page])
+        # One script run instead of a command per class: the heads are compared inside Redis and only the
+        # few asked for come back (with their needs).
+        keys = [self.keys.needs, *(self.keys.class_queue(name) for name in classes)]
+        reply = cast(list[bytes], await self._class_heads_script(keys=keys, args=[offset, limit]))
+        heads = []
+        for index in range(0, len(reply), 4):
+            class_number, _, score, needs = reply[index : index + 4]
+            if needs is not None:
+                entry = QueuedHandoff(self._decoded_needs(needs), float(score))
+                heads.append(ClassHead(classes[int(class_number) - 1], entry))
+        return heads
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         members = cast(
@@ -583,9 +676,10 @@ class _CachedHash(Generic[V]):
     def forget(self) -> None:
         self._copy, self._version = None, None
 
-    async def read(self, connection: redis.Redis) -> dict[int, V]:
-        raw_version = await connection.get(self.version_key)
-        version = int(raw_version) if raw_version is not None else None
+    async def read(self, connection: redis.Redis, known_version: bytes | None | bool = False) -> dict[int, V]:
+        """The hash; `known_version`: its version as just read by the caller (False: read it here)."""
+        raw_version = await connection.get(self.version_key) if known_version is False else known_version
+        version = int(raw_version) if isinstance(raw_version, bytes) else None
         if self._copy is not None and version is not None and version == self._version:
             return self._copy
         # The hash and its version together (MULTI), so the copy is labelled with the version it has.

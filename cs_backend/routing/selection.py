@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from functools import lru_cache
+from itertools import repeat
 from zoneinfo import ZoneInfo
 
 from cs_backend.routing.models import PRIORITIES
@@ -120,8 +122,15 @@ def _rotation_key(agent: AgentState) -> tuple[int, datetime, int]:
 
 
 def routing_class(needs: HandoffNeeds) -> str:
-    """Handoffs of one class need the same language and skill: "language|skill" ("en|" for any skill)."""
-    return f"{needs.language}|{needs.skill or ''}"
+    """Handoffs of one class ask the same of their agent, exclusions aside: "language|skill|team" (an empty
+    skill or team: any)."""
+    return f"{needs.language}|{needs.skill or ''}|{needs.team_id or ''}"
+
+
+@lru_cache(maxsize=4096)
+def parse_routing_class(routing_class: str) -> tuple[str, str, int | None]:
+    language, skill, team = routing_class.split("|")
+    return language, skill, int(team) if team else None
 
 
 class Roster:
@@ -140,16 +149,30 @@ class Roster:
             for language in agent.languages:
                 self.by_language.setdefault(language, []).append(agent)
 
-        # The routing classes some agent here could serve (team and exclusions aside).
-        self.classes = {
-            f"{language}|{skill}"
-            for language, available in self.by_language.items()
-            for agent in available
-            for skill in (*agent.skills, "")
-        }
+        # What some agent here could serve (exclusions aside), by language: the skills of all of them ("" for
+        # no skill needed), and (skill, team) of those in a team.
+        self._skills: dict[str, set[str]] = {}
+        self._team_skills: dict[str, set[tuple[str, int]]] = {}
+        for language, available in self.by_language.items():
+            skills, team_skills = (
+                self._skills.setdefault(language, {""}),
+                self._team_skills.setdefault(language, set()),
+            )
+            for agent in available:
+                skills.update(agent.skills)
+                if agent.team_id is not None:
+                    team_skills.add(("", agent.team_id))
+                    team_skills.update(zip(agent.skills, repeat(agent.team_id)))
 
     def __bool__(self) -> bool:
         return bool(self.by_language)
+
+    def serves_class(self, routing_class: str) -> bool:
+        """Whether some agent here could take a handoff of this class (exclusions aside)."""
+        language, skill, team_id = parse_routing_class(routing_class)
+        if team_id is None:
+            return skill in self._skills.get(language, ())
+        return (skill, team_id) in self._team_skills.get(language, ())
 
     def choose(self, needs: HandoffNeeds) -> AgentState | None:
         """The least loaded eligible agent, round robin on ties; None when nobody is eligible."""
