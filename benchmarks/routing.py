@@ -2,8 +2,8 @@
 BENCHMARKS.md.  Run: `make bench-routing` (= `python -m benchmarks.routing`).
 
 A decision is what RoutingEngine.dispatch does for each offer, less the SQL commit between the two halves:
-`decision.next_decision` (read the agents, the teams and the queue from the live state; the first queued
-handoff, in queue order, with an eligible agent; that agent by least load and round robin) and
+`decision.next_decision` (read the agents, the teams and the queue's routing classes from the live state; the
+first queued handoff, in queue order, with an eligible agent; that agent by least load and round robin) and
 `decision.record_decision` (the offer written back: out of the queue, held, the agent's load up by one).
 
 The state: QUEUED handoffs and AGENTS agents drawn from a seeded generator (mixed languages, skills, teams
@@ -79,7 +79,9 @@ def agents(rng: random.Random) -> list[AgentState]:
                 skills=frozenset(rng.sample(SKILLS, rng.randint(2, 4))),
                 languages=frozenset({"en", rng.choice(LANGUAGES)}),
                 team_id=rng.randint(1, TEAMS) if rng.random() < 0.9 else None,
-                last_assigned_at=NOW - timedelta(seconds=rng.randint(0, 3600)) if rng.random() < 0.8 else None,
+                last_assigned_at=(NOW - timedelta(seconds=rng.randint(0, 3600)))
+                if rng.random() < 0.8
+                else None,
             )
         )
     return result
@@ -136,7 +138,7 @@ async def measure(live: LiveState) -> Timing:
     return Timing(cuts[49], cuts[94], cuts[98], max(samples), len(samples))
 
 
-def render(results: dict[str, Timing], redis_url: str) -> str:
+def render(results: dict[str, Timing], redis_url: str, load: str) -> str:
     rows = "\n".join(
         f"| {name} | {t.p50:.2f} ms | {t.p95:.2f} ms | {t.p99:.2f} ms | {t.worst:.2f} ms | {t.decisions} |"
         for name, t in results.items()
@@ -145,13 +147,14 @@ def render(results: dict[str, Timing], redis_url: str) -> str:
     verdict = "✅" if redis_p99 <= 5 else "❌"
     return f"""## Routing decision
 
-Written by `make bench-routing` (`python -m benchmarks.routing`, source in `benchmarks/routing.py`); do not edit
-by hand. One decision: read the agents, teams and queue from the live state, pick the first queued handoff
-with an eligible agent and that agent, write the offer back (cs_backend/routing/decision.py). The SQL commit
-of the offer, which RoutingEngine.dispatch makes between the two halves, is not included.
+Written by `make bench-routing` (`python -m benchmarks.routing`, source in `benchmarks/routing.py`); do not
+edit by hand. One decision (cs_backend/routing/decision.py): read the agents, teams and queue classes from the
+live state, read the heads of the classes some agent can serve, pick the first queued handoff with an eligible
+agent and that agent, write the offer back. The SQL commit of the offer, which RoutingEngine.dispatch makes
+between the two halves, is not included.
 
 - Measured: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, CPython \
-{platform.python_version()}, commit `{git_commit()}`; Redis at `{redis_url}` (same machine).
+{platform.python_version()}, commit `{git_commit()}`; Redis at `{redis_url}` (same machine, redis-py without hiredis); load average {load} at the end (other jobs ran alongside).
 - State: {QUEUED:,} queued handoffs, {AGENTS} agents, {TEAMS} teams; {DECISIONS:,} timed decisions after \
 {WARM_UP} untimed ones, the sizes kept constant between them.
 
@@ -170,20 +173,25 @@ async def run(redis_url: str) -> dict[str, Timing]:
         await redis_state.check()
         results["Redis"] = await measure(redis_state)
     finally:
-        await redis_state._redis.delete(*redis_state.keys.all())
+        keys = [key async for key in redis_state._redis.scan_iter(match=redis_state.keys.prefix + "*")]
+        if keys:
+            await redis_state._redis.delete(*keys)
         await redis_state.close()
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     redis_url = os.environ.get("REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
     results = asyncio.run(run(redis_url))
-    for name, timing in results.items():
-        print(f"{name}: p50 {timing.p50:.2f} ms, p95 {timing.p95:.2f} ms, p99 {timing.p99:.2f} ms", flush=True)
-    replace_section(SECTION, render(results, redis_url), args.output)
+    load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
+    for name, t in results.items():
+        print(f"{name}: p50 {t.p50:.2f} ms, p95 {t.p95:.2f} ms, p99 {t.p99:.2f} ms", flush=True)
+    replace_section(SECTION, render(results, redis_url, load), args.output)
     print(f"wrote {args.output}")
     print(f"route_p99_ms={results['Redis'].p99:.2f} queued={QUEUED} agents={AGENTS}")
 

@@ -50,7 +50,8 @@ async def live_state(request: pytest.FixtureRequest) -> AsyncIterator[LiveState]
     try:
         yield state
     finally:
-        await state._redis.delete(*state.keys.all())
+        keys = [key async for key in state._redis.scan_iter(match=state.keys.prefix + "*")]
+        await state._redis.delete(*keys)
         await state.close()
 
 
