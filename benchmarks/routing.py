@@ -154,7 +154,8 @@ agent and that agent, write the offer back. The SQL commit of the offer, which R
 between the two halves, is not included.
 
 - Measured: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, CPython \
-{platform.python_version()}, commit `{git_commit()}`; Redis at `{redis_url}` (same machine, redis-py without hiredis); load average {load} at the end (other jobs ran alongside).
+{platform.python_version()}, commit `{git_commit()}`; Redis at `{redis_url}` (same machine, redis-py \
+without hiredis); load average {load} at the end (other jobs ran alongside).
 - State: {QUEUED:,} queued handoffs, {AGENTS} agents, {TEAMS} teams; {DECISIONS:,} timed decisions after \
 {WARM_UP} untimed ones, the sizes kept constant between them.
 
