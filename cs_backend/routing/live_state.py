@@ -464,8 +464,8 @@ class RedisLiveState:
 
     async def routing_view(self) -> RoutingView:
         # One round trip for the labels of the three copies this process keeps; a copy is read again only
-        # when its label changed.
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # when its label changed. No MULTI: each label stands for its own copy only.
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(self.keys.agents_version)
             pipe.get(self.keys.teams_version)
             pipe.get(self.keys.built)

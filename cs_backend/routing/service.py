@@ -87,6 +87,9 @@ class RoutingEngine:
     events: LiveEvents
     clock: Clock = utcnow
     _offer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # A rebuild's read of SQL and its write of the live state, and each mirrored change, happen one at a
+    # time in this process: a change committed during a rebuild's read is applied after its write.
+    _rebuild_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # --- live state ---------------------------------------------------------------------------------------
 
@@ -96,9 +99,10 @@ class RoutingEngine:
 
     async def rebuild(self) -> None:
         """Replace the live state with what SQL holds (after a Redis loss, at startup)."""
-        async with self.db.sessions() as session:
-            snapshot = await read_snapshot(session)
-        await self.live.replace_all(snapshot)
+        async with self._rebuild_lock:
+            async with self.db.sessions() as session:
+                snapshot = await read_snapshot(session)
+            await self.live.replace_all(snapshot)
         log.info(
             "routing live state rebuilt from SQL: %d queued, %d held, %d agents",
             len(snapshot.queued),
@@ -111,17 +115,18 @@ class RoutingEngine:
         rebuild (SQL already holds the change)."""
         try:
             await self.ensure_built()
-            if handoff.state == "queued":
-                await self.live.release(handoff.id)
-                await self.live.enqueue(queue_entry(handoff))
-            elif handoff.state in HOLDING_STATES and handoff.agent_id is not None:
-                await self.live.dequeue(handoff.id)
-                await self.live.hold(handoff.id, Held(handoff.agent_id, handoff.state))
-            else:
-                await self.live.dequeue(handoff.id)
-                await self.live.release(handoff.id)
-            for agent_id in {a for a in agent_ids if a is not None}:
-                await self._refresh_agent(agent_id)
+            async with self._rebuild_lock:
+                if handoff.state == "queued":
+                    await self.live.release(handoff.id)
+                    await self.live.enqueue(queue_entry(handoff))
+                elif handoff.state in HOLDING_STATES and handoff.agent_id is not None:
+                    await self.live.dequeue(handoff.id)
+                    await self.live.hold(handoff.id, Held(handoff.agent_id, handoff.state))
+                else:
+                    await self.live.dequeue(handoff.id)
+                    await self.live.release(handoff.id)
+                for agent_id in {a for a in agent_ids if a is not None}:
+                    await self._refresh_agent(agent_id)
         except Exception:
             log.exception("routing live state update failed; it will be rebuilt from SQL")
             await self._invalidate()
@@ -456,7 +461,8 @@ class RoutingEngine:
                             1  # _offer marked the live state for a rebuild: the next step has SQL's view
                         )
                         continue
-                    await record_decision(self.live, decision, now)
+                    async with self._rebuild_lock:
+                        await record_decision(self.live, decision, now)
                     offered.append(handoff)
             except Exception:
                 log.exception("routing: dispatch failed; the queue is retried on the next change or SLA run")
@@ -516,7 +522,8 @@ class RoutingEngine:
     async def _mirror_agent(self, profile: AgentProfile, load: int) -> None:
         try:
             await self.ensure_built()
-            await self.live.put_agent(agent_state(profile, load))
+            async with self._rebuild_lock:
+                await self.live.put_agent(agent_state(profile, load))
         except Exception:
             log.exception("routing live state update failed; it will be rebuilt from SQL")
             await self._invalidate()
@@ -608,7 +615,8 @@ class RoutingEngine:
     async def _mirror_team(self, team: Team) -> None:
         try:
             await self.ensure_built()
-            await self.live.put_team(team_hours(team))
+            async with self._rebuild_lock:
+                await self.live.put_team(team_hours(team))
         except Exception:
             log.exception("routing live state update failed; it will be rebuilt from SQL")
             await self._invalidate()
