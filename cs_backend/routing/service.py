@@ -29,7 +29,7 @@ from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
 from cs_backend.live_events import LiveEvents, publish_safely
 from cs_backend.routing.decision import next_decision, record_decision
-from cs_backend.routing.live_state import Held, LiveState
+from cs_backend.routing.live_state import Held, InProcessLiveState, LiveState
 from cs_backend.routing.models import HOLDING_STATES, AgentProfile, HandoffRequest, Team
 from cs_backend.routing.schemas import AgentProfileSet, HandoffCreate, HandoffOut, TeamCreate, TeamUpdate
 from cs_backend.routing.selection import is_eligible
@@ -205,16 +205,32 @@ class RoutingEngine:
     async def queue_position(self, handoff: HandoffRequest) -> int | None:
         if handoff.state != "queued":
             return None
-        await self.ensure_built()
-        return await self.live.position(handoff.id)
+        try:
+            await self.ensure_built()
+            return await self.live.position(handoff.id)
+        except Exception as error:  # reads answer from SQL while the live state is unreachable
+            log.warning("routing live state unreachable, reading the queue from SQL: %r", error)
+            return await (await self._queue_from_sql()).position(handoff.id)
+
+    async def _queue_from_sql(self) -> LiveState:
+        """The live state built from SQL in this process only: what reads use while Redis is unreachable."""
+        fallback = InProcessLiveState()
+        async with self.db.sessions() as session:
+            await fallback.replace_all(await read_snapshot(session))
+        return fallback
 
     async def queue_page(
         self, limit: int, offset: int
     ) -> tuple[list[HandoffRequest], int, list[HandoffRequest]]:
         """(queued handoffs from `offset` in queue order, how many are queued, the held handoffs)."""
-        await self.ensure_built()
-        entries = await self.live.queued(offset, limit)
-        total = await self.live.queue_length()
+        try:
+            await self.ensure_built()
+            entries = await self.live.queued(offset, limit)
+            total = await self.live.queue_length()
+        except Exception as error:  # reads answer from SQL while the live state is unreachable
+            log.warning("routing live state unreachable, reading the queue from SQL: %r", error)
+            fallback = await self._queue_from_sql()
+            entries, total = await fallback.queued(offset, limit), await fallback.queue_length()
         ids = [entry.needs.request_id for entry in entries]
         async with self.db.sessions() as session:
             rows = {

@@ -170,3 +170,23 @@ async def test_a_redis_flush_in_a_busy_queue_loses_nothing(
     offered = await queue(client, admin)
     assert {h["id"]: h["agent_id"] for h in offered["held"]}[expected] == resolver.account_id
     assert offered["total"] == before["total"] - 1
+
+
+async def test_with_redis_unreachable_handoffs_are_still_queued_and_read_from_sql(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """The queue is read from SQL while the live state cannot be reached: requests keep their answers."""
+    app = create_app(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    admin = await person(client, "admin", "boss")
+    low = await request_handoff(client, "down-low", priority="low")
+    urgent = await request_handoff(client, "down-urgent", priority="urgent")
+    assert (low["state"], urgent["state"]) == ("queued", "queued")
+    assert (low["queue_position"], urgent["queue_position"]) == (
+        1,
+        1,
+    )  # each read when it alone... was queued
+    page = await queue(client, admin)
+    assert [h["id"] for h in page["items"]] == [urgent["id"], low["id"]] and page["total"] == 2
+    response = await client.get(f"/api/routing/handoffs/{low['id']}")
+    assert (await response.json())["queue_position"] == 2
