@@ -85,7 +85,7 @@ lint: $(BACKEND_VENV)/.installed ## ruff check and ruff format --check over the 
 	$(BACKEND_BIN)/ruff format --check .
 
 typecheck: envs ## mypy on cs_backend and the launcher (backend env) and on actions (bot env)
-	$(BACKEND_BIN)/mypy cs_backend launcher
+	$(BACKEND_BIN)/mypy cs_backend launcher log_redaction
 	$(BACKEND_BIN)/mypy --python-executable $(BOT_BIN)/python --python-version 3.10 actions
 
 # The route and settings tables of docs/ARCHITECTURE.md come from the code (a backend test fails when they differ).
@@ -136,12 +136,7 @@ bench-routing: $(BACKEND_VENV)/.installed ## time a routing decision (10,000 que
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.
-cross-validate: $(BOT_VENV)/.installed ## One routing decision with 10,000 queued handoffs and 500 agents, on Redis (REDIS_URL, default the local
-# server) and in-process; writes the routing section of BENCHMARKS.md. Last line: route_p99_ms=... (Redis).
-bench-routing: $(BACKEND_VENV)/.installed ## time a routing decision (10,000 queued, 500 agents); write BENCHMARKS.md
-	$(BACKEND_BIN)/python -m benchmarks.routing
-
-# 5-fold NLU cross-validation; write BENCHMARKS.md
+cross-validate: $(BOT_VENV)/.installed ## 5-fold NLU cross-validation; write BENCHMARKS.md
 	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
 
 # ---------------------------------------------------------------------------------------------------------
