@@ -29,7 +29,7 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
-        test-e2e browser bench cross-validate lock lock-bot lock-backend clean
+        test-e2e browser bench bench-routing cross-validate lock lock-bot lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
 help: ## list the targets
@@ -128,6 +128,11 @@ test: envs ## the whole suite: lint, types, data, backend, actions, stories, end
 
 bench: envs $(MODEL) ## measure install, training, startup and memory; write BENCHMARKS.md
 	$(BACKEND_BIN)/python -m benchmarks.run_all
+
+# One routing decision with 10,000 queued handoffs and 500 agents, on Redis (REDIS_URL, default the local
+# server) and in-process; writes the routing section of BENCHMARKS.md. Last line: route_p99_ms=... (Redis).
+bench-routing: $(BACKEND_VENV)/.installed ## time a routing decision (10,000 queued, 500 agents); write BENCHMARKS.md
+	$(BACKEND_BIN)/python -m benchmarks.routing
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.

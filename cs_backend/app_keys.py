@@ -18,6 +18,7 @@ from cs_backend.privacy.event_store import EventStore
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import Limiter
 from cs_backend.ratelimit.rules import RateLimits
+from cs_backend.routing.service import RoutingEngine
 
 if TYPE_CHECKING:
     from cs_backend.api.registry import Access, ApiRoute
@@ -56,3 +57,7 @@ RASA_CLIENT = web.AppKey("rasa_client", RasaClient)
 # Rasa's SQL event broker table, for a customer's export and deletion and the transcript retention job; None
 # when the events come through RabbitMQ (main.event_store_context).
 EVENT_STORE = web.AppKey[EventStore | None]("event_store")
+
+# The routing engine (handoff requests, the live queue and agents' presence), created at startup by
+# main.routing_context.
+ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)

@@ -389,6 +389,35 @@ class Settings:
         3600.0,
         "Seconds between two runs of the transcript retention job (it also runs at startup). 0 disables it.",
     )
+    # Prefix of the routing live state's Redis keys; tests give each test its own so runs cannot interfere.
+    routing_key_prefix: str = "cs_backend:routing:"
+    routing_accept_seconds: float = _from_env(
+        "ROUTING_ACCEPT_SECONDS",
+        60.0,
+        _positive_number,
+        "Seconds an agent has to accept a handoff offered to them; after that the offer lapses, the handoff "
+        "is escalated (priority one step up) and offered to the next eligible agent, never again to them.",
+    )
+    routing_first_response_seconds: float = _from_env(
+        "ROUTING_FIRST_RESPONSE_SECONDS",
+        120.0,
+        _positive_number,
+        "Seconds an agent has, after accepting a handoff, to answer the customer; after that it is "
+        "escalated and goes back to the queue for another agent.",
+    )
+    routing_resolution_seconds: float = _from_env(
+        "ROUTING_RESOLUTION_SECONDS",
+        3600.0,
+        _positive_number,
+        "Seconds from a handoff's queueing to its resolution; a handoff still open after that is escalated "
+        "once (priority one step up, a recorded breach, a live event).",
+    )
+    routing_sla_interval_seconds: float = _job_interval_from_env(
+        "ROUTING_SLA_INTERVAL_SECONDS",
+        5.0,
+        "Seconds between two runs of the job that checks the handoffs' SLA timers, offers what business "
+        "hours now allow and rebuilds a lost live state (fractions allowed). 0 disables it.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -28,6 +28,7 @@ from cs_backend.app_keys import (
     RATE_LIMITER,
     RATE_LIMITS,
     ROUTE_ACCESS,
+    ROUTING_ENGINE,
     SCHEMA_REVISION,
     SERVICE_VERIFIER,
     SETTINGS,
@@ -59,6 +60,10 @@ from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import create_limiter
 from cs_backend.ratelimit.middlewares import address_rate_limit_middleware, caller_rate_limit_middleware
 from cs_backend.ratelimit.rules import RateLimits
+from cs_backend.routing import jobs as routing_jobs
+from cs_backend.routing import routes as routing
+from cs_backend.routing.live_state import create_live_state
+from cs_backend.routing.service import RoutingEngine
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -79,6 +84,16 @@ async def live_events_context(app: web.Application) -> AsyncIterator[None]:
     app[LIVE_EVENTS] = live_events
     yield
     await live_events.close()
+
+
+async def routing_context(app: web.Application) -> AsyncIterator[None]:
+    # Redis (REDIS_URL) or this process's memory; either is built from SQL on first use, not here, so
+    # startup succeeds with the database or Redis down.
+    settings = app[SETTINGS]
+    live_state = create_live_state(settings.redis_url, settings.routing_key_prefix)
+    app[ROUTING_ENGINE] = RoutingEngine(app[DATABASE], live_state, app[LIVE_EVENTS])
+    yield
+    await live_state.close()
 
 
 async def checklist_context(app: web.Application) -> AsyncIterator[None]:
@@ -160,6 +175,7 @@ def create_app(
     app.cleanup_ctx.append(service_auth_context(clock))
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_events_context)
+    app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(event_store_context)
@@ -167,6 +183,7 @@ def create_app(
     app.cleanup_ctx.append(onboarding_jobs.nudge_job_context)
     app.cleanup_ctx.append(outcomes_jobs.consumer_job_context)  # Rasa events → outcomes
     app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
+    app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
@@ -181,6 +198,7 @@ def create_app(
         outcomes,
         events,
         accounts,
+        routing,
         meta,
     ):
         add_api_routes(app, module.ROUTES)

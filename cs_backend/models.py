@@ -9,11 +9,13 @@ from cs_backend.feedback.models import Feedback
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.privacy.models import CustomerDeletion
+from cs_backend.routing.models import AgentProfile, HandoffRequest, SlaBreach, Team
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
     "Account",
     "AccountSession",
+    "AgentProfile",
     "Base",
     "ChurnSignal",
     "CompletedStep",
@@ -22,8 +24,11 @@ __all__ = [
     "Customer",
     "CustomerDeletion",
     "Feedback",
+    "HandoffRequest",
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",
+    "SlaBreach",
+    "Team",
     "Ticket",
 ]

@@ -60,6 +60,10 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "sla_breaches",
+    "handoff_requests",
+    "agent_profiles",
+    "teams",
     "onboarding_nudges",
     "onboarding_progress",
     "churn_signals",

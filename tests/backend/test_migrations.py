@@ -37,6 +37,10 @@ TABLES = {
     "accounts",
     "account_sessions",
     "customer_deletions",
+    "teams",
+    "agent_profiles",
+    "handoff_requests",
+    "sla_breaches",
 }
 
 
@@ -73,7 +77,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0006"
+    assert migrate.head_revision() == "0007"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
@@ -158,6 +162,17 @@ EXPECTED_CHECKS = {
     "feedback": {"ck_feedback_kind", "ck_feedback_score_range", "ck_feedback_resolver"},
     "onboarding_progress": {"ck_onboarding_progress_source"},
     "accounts": {"ck_accounts_role", "ck_accounts_email_lower_case"},
+    "agent_profiles": {"ck_agent_profiles_status", "ck_agent_profiles_capacity_positive"},
+    "handoff_requests": {
+        "ck_handoff_requests_priority",
+        "ck_handoff_requests_state",
+        "ck_handoff_requests_reason",
+    },
+    "sla_breaches": {
+        "ck_sla_breaches_kind",
+        "ck_sla_breaches_priority_before",
+        "ck_sla_breaches_priority_after",
+    },
 }
 EXPECTED_UNIQUES = {
     "customers": {"uq_customers_email"},
@@ -168,6 +183,8 @@ EXPECTED_UNIQUES = {
     "onboarding_nudges": {"uq_onboarding_nudges_customer_id_step_key"},
     "accounts": {"uq_accounts_email"},
     "account_sessions": {"uq_account_sessions_token_hash"},
+    "teams": {"uq_teams_name"},
+    "handoff_requests": {"uq_handoff_requests_idempotency_key"},
 }
 
 

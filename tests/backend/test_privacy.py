@@ -314,8 +314,9 @@ async def test_only_admins_export_and_delete(
 async def test_the_foreign_keys_cascade_in_the_database_itself(
     service: tuple[TestClient[Any, Any], TestClient[Any, Any]], rasa: FakeRasa, events_db: Path
 ) -> None:
-    """A plain DELETE of customers takes their rows (SQLite enforces foreign keys: cs_backend/db.py): here Ada
-    and the anonymous customer of her first conversation, whose ratings, onboarding and churn signal it holds."""
+    """A plain DELETE of customers takes their rows (SQLite enforces foreign keys: cs_backend/db.py): here
+    Ada and the anonymous customer of her first conversation, whose ratings, onboarding and churn signal it
+    holds."""
     signed, _ = service
     ada, bob, _ = await seeded(service, rasa, events_db)
     async with signed.app[DATABASE].engine.begin() as connection:

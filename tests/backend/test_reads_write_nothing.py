@@ -79,6 +79,9 @@ async def seed(client: TestClient[Any, Any]) -> Seeded:
     )
     assert response.status == 201, await response.text()
     await complete(client, "sign_up", sender_id=KNOWN_SENDER, channel="rest")
+    handoff = {"sender_id": KNOWN_SENDER, "channel": "rest", "reason": "misunderstood"}
+    response = await client.post("/api/routing/handoffs", json=handoff)
+    assert response.status == 201, await response.text()
     return {
         "customer_id": ticket["customer_id"],
         "conversation_id": ticket["conversation_id"],

@@ -1,0 +1,188 @@
+"""Request and response bodies of /api/routing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from cs_backend.api.types import (
+    STORABLE,
+    ApiModel,
+    Channel,
+    EmailAddress,
+    PageLimit,
+    PageOffset,
+    QueryModel,
+    ResponseModel,
+    RowId,
+    SenderId,
+    trimmed,
+)
+from cs_backend.routing.models import AgentStatus, HandoffReason, HandoffState, Priority
+
+
+def _lower_case(value: object) -> object:
+    # Before the pattern is checked ("EN" is "en"); non-strings are left for the type check to refuse.
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# An ISO 639-1/639-3 language code, lower-cased: "en", "zh", "yue".
+Language = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z]{2,3}$")]
+# A skill's name, lower-cased: "billing", "technical", "api-integrations".
+Skill = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+TeamName = Annotated[str, trimmed(100), STORABLE]
+Detail = Annotated[str, trimmed(1000), STORABLE]
+
+
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as Europe/Paris") from None
+    return value
+
+
+TimeZoneName = Annotated[str, trimmed(64), AfterValidator(_known_time_zone)]
+
+
+def _sorted_unique(values: list[str]) -> list[str]:
+    return sorted(set(values))
+
+
+Skills = Annotated[list[Skill], Field(max_length=50), AfterValidator(_sorted_unique)]
+Languages = Annotated[list[Language], Field(min_length=1, max_length=20), AfterValidator(_sorted_unique)]
+
+
+class Opening(ApiModel):
+    weekday: int = Field(ge=0, le=6, description="0 is Monday, 6 is Sunday (the team's local calendar).")
+    opens: ClockTime = Field(description="HH:MM, local time of the team.")
+    closes: ClockTime = Field(
+        description="HH:MM, local time; at or before `opens`, the opening runs past midnight into the "
+        "next day."
+    )
+
+
+BusinessHours = Annotated[list[Opening], Field(max_length=70)]
+
+
+class TeamCreate(ApiModel):
+    name: TeamName
+    time_zone: TimeZoneName = Field(description="IANA zone of the business hours (Asia/Shanghai).")
+    business_hours: BusinessHours = Field(
+        description="The weekly openings; none means the team is never open (its agents get no handoffs)."
+    )
+
+
+class TeamUpdate(ApiModel):
+    name: TeamName | None = None
+    time_zone: TimeZoneName | None = None
+    business_hours: BusinessHours | None = None
+
+
+class TeamOut(ResponseModel):
+    id: int
+    name: str
+    time_zone: str
+    business_hours: list[Opening]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TeamList(ResponseModel):
+    items: list[TeamOut] = Field(description="By name.")
+
+
+class AgentProfileSet(ApiModel):
+    skills: Skills = Field(default_factory=list, description="Lower-cased, stored sorted and unique.")
+    languages: Languages = Field(description='ISO 639 codes the agent answers in ("en", "zh").')
+    capacity: int = Field(ge=1, le=100, description="Handoffs (offered or live) the agent can hold at once.")
+    team_id: RowId | None = Field(default=None, description="Their team, whose business hours they keep.")
+    status: AgentStatus | None = Field(
+        default=None, description="Absent: unchanged (offline for a new profile)."
+    )
+
+
+class AgentStatusSet(ApiModel):
+    status: AgentStatus
+
+
+class AgentProfileOut(ResponseModel):
+    account_id: int
+    display_name: str
+    team_id: int | None
+    skills: list[str]
+    languages: list[str]
+    capacity: int
+    status: AgentStatus
+    load: int = Field(description="Handoffs offered to or live with the agent now.")
+    status_changed_at: datetime
+    last_assigned_at: datetime | None
+
+
+class AgentProfileList(ResponseModel):
+    items: list[AgentProfileOut] = Field(description="By account id.")
+
+
+class HandoffCreate(ApiModel):
+    sender_id: SenderId = Field(description="Rasa sender id of the conversation to hand to a person.")
+    channel: Channel = Field(default="api", description="null or absent means api.")
+    email: EmailAddress | None = Field(default=None, description="The customer's address, when known.")
+    language: Language = Field(default="en", description="ISO 639 code of the conversation.")
+    skill: Skill | None = Field(default=None, description="The skill the agent needs; absent: any agent.")
+    team_id: RowId | None = Field(default=None, description="Only agents of this team.")
+    priority: Priority = "normal"
+    at_risk: bool = Field(default=False, description="A customer at risk of churning: served first.")
+    high_value: bool = Field(default=False, description="A high-value customer: served first.")
+    reason: HandoffReason
+    detail: Detail | None = Field(default=None, description="What the agent should know first (1-1000).")
+
+
+class HandoffTransfer(ApiModel):
+    agent_id: RowId | None = Field(
+        default=None,
+        description="Offer it to this agent (eligible, as routing would check); absent: back to the queue.",
+    )
+    team_id: RowId | None = Field(default=None, description="Back to the queue of this team.")
+
+
+class HandoffOut(ResponseModel):
+    id: int
+    conversation_id: int
+    sender_id: str
+    channel: str
+    customer_id: int | None
+    language: str
+    skill: str | None
+    team_id: int | None
+    priority: Priority
+    at_risk: bool
+    high_value: bool
+    reason: HandoffReason
+    detail: str | None
+    state: HandoffState
+    agent_id: int | None = Field(description="The agent it is offered to (assigned) or live with (accepted).")
+    queue_position: int | None = Field(default=None, description="1-based, while queued (the live queue).")
+    queued_at: datetime
+    offered_at: datetime | None
+    accepted_at: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    cancelled_at: datetime | None
+    updated_at: datetime
+
+
+class QueueQuery(QueryModel):
+    limit: PageLimit = 20
+    offset: PageOffset = 0
+
+
+class QueuePage(ResponseModel):
+    items: list[HandoffOut] = Field(description="Queued handoffs in queue order (who is served next first).")
+    total: int = Field(description="Handoffs in the queue.")
+    limit: int
+    offset: int
+    held: list[HandoffOut] = Field(description="Handoffs offered to or live with an agent, oldest first.")

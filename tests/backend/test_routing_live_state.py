@@ -1,0 +1,192 @@
+"""The routing live state (cs_backend/routing/live_state.py): both implementations keep the same queue,
+holds, agents and teams; and on the real Redis, a flush in the middle of a busy queue loses nothing: the state
+is rebuilt from SQL with the same order and assignments, and routing goes on from there."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from aiohttp.test_utils import TestClient
+from sqlalchemy.engine import make_url
+
+from cs_backend.app_keys import ROUTING_ENGINE
+from cs_backend.config import Settings
+from cs_backend.main import create_app
+from cs_backend.routing.live_state import (
+    Held,
+    InProcessLiveState,
+    LiveSnapshot,
+    LiveState,
+    QueuedHandoff,
+    RedisLiveState,
+)
+from cs_backend.routing.selection import AgentState, HandoffNeeds, OpeningHours, TeamHours, queue_score
+
+from .routing_support import act, person, queue, request_handoff, set_profile
+from .services import unique_name
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+# The flush test empties a whole Redis database: one of its own, so it cannot touch what other tests (the
+# replay store, live events) keep in the default database.
+FLUSHED_DATABASE = 13
+
+
+def entry(request_id: int, priority: str = "normal", minutes: int = 0, **needs: Any) -> QueuedHandoff:
+    score = queue_score(priority, False, False, T0 + timedelta(minutes=minutes))
+    return QueuedHandoff(HandoffNeeds(request_id, needs.pop("language", "en"), **needs), score)
+
+
+@pytest.fixture(params=["in-process", pytest.param("redis", marks=pytest.mark.redis)])
+async def live_state(request: pytest.FixtureRequest) -> AsyncIterator[LiveState]:
+    if request.param == "in-process":
+        yield InProcessLiveState()
+        return
+    state = RedisLiveState(request.getfixturevalue("redis_url"), unique_name("cs_test_routing") + ":")
+    try:
+        yield state
+    finally:
+        keys = [key async for key in state._redis.scan_iter(match=state.keys.prefix + "*")]
+        await state._redis.delete(*keys)
+        await state.close()
+
+
+async def test_the_queue_keeps_its_order_and_positions(live_state: LiveState) -> None:
+    assert not await live_state.is_built()
+    await live_state.replace_all(LiveSnapshot())
+    assert await live_state.is_built()
+    await live_state.enqueue(entry(1, "low"))
+    await live_state.enqueue(entry(2, "normal", minutes=5))
+    await live_state.enqueue(entry(3, "normal", minutes=1, skill="billing", excluded_agents=frozenset({9})))
+    await live_state.enqueue(entry(4, "urgent", minutes=9))
+    assert [e.needs.request_id for e in await live_state.queued()] == [4, 3, 2, 1]
+    assert [await live_state.position(i) for i in (4, 3, 2, 1, 99)] == [1, 2, 3, 4, None]
+    third = (await live_state.queued(1, 1))[0]
+    assert third.needs == HandoffNeeds(3, "en", "billing", None, frozenset({9}))
+    # Moving an entry (escalated) re-scores it rather than adding a second one.
+    await live_state.enqueue(entry(1, "urgent"))
+    assert [e.needs.request_id for e in await live_state.queued()] == [1, 4, 3, 2]
+    await live_state.dequeue(4)
+    await live_state.dequeue(4)
+    assert await live_state.queue_length() == 3
+    assert [e.needs.request_id for e in await live_state.queued(0, 2)] == [1, 3]
+
+
+async def test_agents_teams_and_holds_round_trip(live_state: LiveState) -> None:
+    agent = AgentState(7, "online", 3, 1, frozenset({"billing"}), frozenset({"en", "zh"}), 2, T0)
+    team = TeamHours(2, "Asia/Shanghai", (OpeningHours(6, time(22, 0), time(2, 0)),))
+    await live_state.replace_all(
+        LiveSnapshot(agents=[agent], teams=[team], held={5: Held(7, "accepted")}, queued=[entry(6)])
+    )
+    assert await live_state.agents() == [agent]
+    assert await live_state.teams() == {2: team}
+    assert await live_state.held() == {5: Held(7, "accepted")}
+    await live_state.hold(6, Held(7, "assigned"))
+    await live_state.release(5)
+    assert await live_state.held() == {6: Held(7, "assigned")}
+    await live_state.put_agent(dataclasses.replace(agent, load=2, last_assigned_at=None))
+    assert [a.load for a in await live_state.agents()] == [2]
+    await live_state.remove_agent(7)
+    await live_state.remove_team(2)
+    assert await live_state.agents() == [] and await live_state.teams() == {}
+    # A rebuild replaces everything, and invalidating asks for the next one.
+    await live_state.replace_all(LiveSnapshot())
+    assert await live_state.queue_length() == 0 and await live_state.held() == {}
+    await live_state.invalidate()
+    assert not await live_state.is_built()
+
+
+def flushable_redis_url(redis_url: str) -> str:
+    return make_url(redis_url).set(database=str(FLUSHED_DATABASE)).render_as_string(hide_password=False)
+
+
+@pytest.mark.redis
+async def test_a_redis_flush_in_a_busy_queue_loses_nothing(
+    aiohttp_client: Any, settings: Settings, redis_url: str
+) -> None:
+    url = flushable_redis_url(redis_url)
+    app = create_app(
+        dataclasses.replace(settings, redis_url=url, routing_key_prefix=unique_name("cs_test_routing") + ":")
+    )
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    admin = await person(client, "admin", "boss")
+    agents = {}
+    for name, languages in (("ann", ["en"]), ("li", ["zh", "en"]), ("bo", ["en"])):
+        agents[name] = await person(client, "agent", name)
+        await set_profile(client, admin, agents[name], capacity=2, languages=languages)
+    priorities = ["low", "normal", "high", "urgent"]
+    for number in range(40):
+        await request_handoff(
+            client,
+            f"busy-{number}",
+            priority=priorities[number % 4],
+            at_risk=number % 3 == 0,
+            high_value=number % 5 == 0,
+            language="zh" if number % 7 == 0 else "en",
+        )
+    before = await queue(client, admin)
+    assert before["total"] == 34 and len(before["held"]) == 6
+    # Some offers accepted, one declined: holds in both states, and an exclusion to remember.
+    held_by = {h["id"]: h["agent_id"] for h in before["held"]}
+    owner = {a.account_id: a for a in agents.values()}
+    first, second, third = list(held_by)[:3]
+    await act(client, owner[held_by[first]], first, "accept")
+    await act(client, owner[held_by[second]], second, "accept")
+    await act(client, owner[held_by[third]], third, "decline")
+    before = await queue(client, admin)
+    engine = client.app[ROUTING_ENGINE]
+    live_before = (await engine.live.held(), sorted(await engine.live.agents(), key=lambda a: a.account_id))
+    queued_before = await engine.live.queued(0, 100)
+
+    connection = redis.Redis.from_url(url)
+    try:
+        await connection.flushdb()
+    finally:
+        await connection.aclose()
+    assert not await engine.live.is_built() and await engine.live.queue_length() == 0
+
+    after = await queue(client, admin)  # the first read rebuilds from SQL
+    assert after == before
+    assert (
+        await engine.live.held(),
+        sorted(await engine.live.agents(), key=lambda a: a.account_id),
+    ) == live_before
+    assert await engine.live.queued(0, 100) == queued_before
+
+    # Routing goes on from the rebuilt state: a freed slot goes to the head of what that agent can take.
+    resolver = owner[held_by[first]]
+    await act(client, resolver, first, "resolve")
+    expected = next(
+        h["id"]
+        for h in before["items"]
+        if (h["language"] == "en" or resolver == agents["li"])
+        and resolver.account_id
+        not in next(e for e in queued_before if e.needs.request_id == h["id"]).needs.excluded_agents
+    )
+    offered = await queue(client, admin)
+    assert {h["id"]: h["agent_id"] for h in offered["held"]}[expected] == resolver.account_id
+    assert offered["total"] == before["total"] - 1
+
+
+async def test_with_redis_unreachable_handoffs_are_still_queued_and_read_from_sql(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """The queue is read from SQL while the live state cannot be reached: requests keep their answers."""
+    app = create_app(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    admin = await person(client, "admin", "boss")
+    low = await request_handoff(client, "down-low", priority="low")
+    urgent = await request_handoff(client, "down-urgent", priority="urgent")
+    assert (low["state"], urgent["state"]) == ("queued", "queued")
+    assert (low["queue_position"], urgent["queue_position"]) == (
+        1,
+        1,
+    )  # each read when it alone... was queued
+    page = await queue(client, admin)
+    assert [h["id"] for h in page["items"]] == [urgent["id"], low["id"]] and page["total"] == 2
+    response = await client.get(f"/api/routing/handoffs/{low['id']}")
+    assert (await response.json())["queue_position"] == 2
