@@ -194,7 +194,7 @@ ROUTES = [
             201: Response("Handoff queued (or already offered): its state and queue position.", HandoffOut),
             200: Response("Idempotency-Key seen before: the handoff first created with it.", HandoffOut),
         },
-        errors=(400, 413),
+        errors=(400, 404, 413),
     ),
     ApiRoute(
         "GET",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from cs_backend.api.types import (
     STORABLE,
@@ -26,27 +26,44 @@ from cs_backend.routing.models import AgentStatus, HandoffReason, HandoffState, 
 
 def _lower_case(value: object) -> object:
     # Before the pattern is checked ("EN" is "en"); non-strings are left for the type check to refuse.
-    return value.strip().lower() if isinstance(value, str) else value
+    return value.lower() if isinstance(value, str) else value
 
 
+# The document states each rule as the server applies it: any case is accepted (and stored lower-cased),
+# so its pattern is the case-insensitive one (pydantic leaves the pattern out next to a BeforeValidator).
 # An ISO 639-1/639-3 language code, lower-cased: "en", "zh", "yue".
-Language = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Language = Annotated[
+    str,
+    BeforeValidator(_lower_case),
+    StringConstraints(pattern=r"^[a-z]{2,3}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z]{2,3}$"}),
+]
 # A skill's name, lower-cased: "billing", "technical", "api-integrations".
-Skill = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+Skill = Annotated[
+    str,
+    BeforeValidator(_lower_case),
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$"}),
+]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 TeamName = Annotated[str, trimmed(100), STORABLE]
 Detail = Annotated[str, trimmed(1000), STORABLE]
+# The zones this machine's zoneinfo knows, which the document lists (an enum): exactly what the check accepts.
+KNOWN_TIME_ZONES = sorted(available_timezones())
+_KNOWN_TIME_ZONE_SET = frozenset(KNOWN_TIME_ZONES)
 
 
 def _known_time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be an IANA time zone name such as Europe/Paris") from None
+    if value not in _KNOWN_TIME_ZONE_SET:
+        raise ValueError("must be an IANA time zone name such as Europe/Paris")
     return value
 
 
-TimeZoneName = Annotated[str, trimmed(64), AfterValidator(_known_time_zone)]
+TimeZoneName = Annotated[
+    str,
+    AfterValidator(_known_time_zone),
+    WithJsonSchema({"type": "string", "enum": KNOWN_TIME_ZONES}),
+]
 
 
 def _sorted_unique(values: list[str]) -> list[str]:

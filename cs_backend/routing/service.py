@@ -23,7 +23,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
-from cs_backend.api.errors import ApiError, Conflict, NotFound, invalid_field
+from cs_backend.api.errors import ApiError, Conflict, NotFound
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
@@ -165,7 +165,7 @@ class RoutingEngine:
                 customer_id = customer.id
             conversation, _ = await touch_conversation(session, data.sender_id, data.channel, customer_id)
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
-                raise invalid_field("team_id", f"team {data.team_id} does not exist")
+                raise NotFound(f"team {data.team_id} not found", {"team_id": "no such team"})
             now = self.clock()
             return HandoffRequest(
                 conversation_id=conversation.id,
@@ -381,7 +381,7 @@ class RoutingEngine:
         if team_id is not None:
             async with self.db.sessions() as session:
                 if await session.get(Team, team_id) is None:
-                    raise invalid_field("team_id", f"team {team_id} does not exist")
+                    raise NotFound(f"team {team_id} not found", {"team_id": "no such team"})
         if agent_id is None:
             return await self._requeue(
                 handoff_id,
@@ -557,7 +557,7 @@ class RoutingEngine:
             if account.disabled:
                 raise Conflict(f"account {account_id} is disabled")
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
-                raise invalid_field("team_id", f"team {data.team_id} does not exist")
+                raise NotFound(f"team {data.team_id} not found", {"team_id": "no such team"})
             now = self.clock()
             profile = await session.get(AgentProfile, account_id)
             if profile is None:

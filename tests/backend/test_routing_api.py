@@ -178,7 +178,8 @@ async def test_transfer_to_an_eligible_agent_or_back_to_a_teams_queue(client: Te
     # Back to the queue of a team that is never open: it waits.
     queued = await act(client, colleague, created["id"], "transfer", team_id=team["id"])
     assert queued["state"] == "queued" and queued["team_id"] == team["id"]
-    await act(client, admin, created["id"], "transfer", status=400, team_id=999)
+    # A valid body naming a team that does not exist: 404 naming the field (docs/API_CONTRACT.md).
+    await act(client, admin, created["id"], "transfer", status=404, team_id=999)
 
 
 async def test_an_agent_is_never_offered_more_than_their_capacity(client: TestClient[Any, Any]) -> None:
@@ -249,7 +250,8 @@ async def test_bad_handoff_requests_are_refused_and_change_nothing(client: TestC
     ]
     for body, fields in cases:
         response = await client.post("/api/routing/handoffs", json=body)
-        await assert_error(response, 400, fields=fields)
+        # A valid body naming a team that does not exist is 404 naming the field, like every reference.
+        await assert_error(response, 404 if body.get("team_id") == 4 else 400, fields=fields)
     assert await handoff_count(client) == 0
 
 
@@ -281,7 +283,7 @@ async def test_agents_set_their_own_status_and_admins_manage_profiles(client: Te
         response = await client.put(
             f"/api/routing/agents/{agent.account_id}", json=body, headers=admin.headers
         )
-        await assert_error(response, 400, fields=fields)
+        await assert_error(response, 404 if "team_id" in body else 400, fields=fields)
     response = await client.put(
         "/api/routing/agents/4242", json={"languages": ["en"], "capacity": 1}, headers=admin.headers
     )
