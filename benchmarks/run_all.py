@@ -125,12 +125,11 @@ def default_config(work: Path) -> Path:
     return path
 
 
-def _first_answer(rasa_url: str, deadline: float) -> None:
+def _first_answer(rasa_url: str, rest_token: str, deadline: float) -> None:
     body = json.dumps({"sender": f"bench-{time.time_ns()}", "message": "hello"}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {rest_token}"}
     while time.monotonic() < deadline:
-        request = urllib.request.Request(
-            f"{rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-        )
+        request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 if json.loads(response.read()):
@@ -182,6 +181,7 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
         "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}",
         "REDIS_URL": "",
         "RASA_EVENTS_DB": str(work / "bench-events.db"),
+        "RASA_REST_TOKEN": generate_token(),
     }
     started = time.monotonic()
     make = subprocess.Popen(
@@ -193,7 +193,7 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
         start_new_session=True,
     )
     try:
-        _first_answer(ports.rasa_url, started + 600)
+        _first_answer(ports.rasa_url, env["RASA_REST_TOKEN"], started + 600)
         first_answer = time.monotonic() - started
         memory: dict[str, float] = {}
         for pid in _children(make.pid):
@@ -209,6 +209,7 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
 
 def measure_rasa_alone(work: Path) -> tuple[float, float]:
     port = free_port()
+    rest_token = generate_token()
     started = time.monotonic()
     rasa = subprocess.Popen(
         # `rasa run` with its HTTP API locked, as the service runs it (bot/rasa_server.py).
@@ -232,6 +233,7 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
             "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook",
             "ACTION_SERVER_TOKEN": generate_token(),
             "RASA_AUTH_TOKEN": generate_token(),
+            "RASA_REST_TOKEN": rest_token,
             "RASA_EVENTS_DB": str(work / "alone-events.db"),
         },
         stdout=subprocess.DEVNULL,
@@ -239,7 +241,7 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
         start_new_session=True,
     )
     try:
-        _first_answer(f"http://127.0.0.1:{port}", started + 600)
+        _first_answer(f"http://127.0.0.1:{port}", rest_token, started + 600)
         seconds = time.monotonic() - started
         memory = _tree_rss_mb(rasa.pid)
     finally:

@@ -26,11 +26,15 @@ Configuration (environment variables, all optional):
     WIDGET_SESSION_SECRET               key of the widget's signed session tokens, Rasa's only (same rules;
                                         a random one ends every widget conversation at the next start, so
                                         production sets it)
+    RASA_REST_TOKEN                     bearer token of the REST channel, for trusted callers (tests,
+                                        integrations), Rasa's only (unset: a random one for this run; at
+                                        least 16 characters when set)
     RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
                                         browser: the sites that embed the widget (the demo website's)
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
 
-The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself; to call
+The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself (and
+RASA_REST_TOKEN for the REST channel); to call
 cs_backend's API, set CS_BACKEND_SERVICE_SECRET and sign the requests, or create an account (the banner says
 how) and sign in (docs/API_CONTRACT.md, docs/SECURITY.md).
 """
@@ -49,6 +53,7 @@ from launcher.stack import (
     DEFAULT_MODEL,
     RASA_TOKEN_VARIABLE,
     REPO_ROOT,
+    REST_TOKEN_VARIABLE,
     ConfigurationError,
     Ports,
     ServiceStack,
@@ -84,7 +89,8 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
         f"  Website with the chat widget:  {ports.backend_url}/\n"
         f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
         f"  Tickets (signed or signed-in): {ports.backend_url}/api/tickets\n"
-        f"  Rasa server (REST channel):    {ports.rasa_url}/webhooks/rest/webhook\n"
+        f"  REST channel (trusted only):   {ports.rasa_url}/webhooks/rest/webhook  "
+        f"(Authorization: Bearer ${REST_TOKEN_VARIABLE})\n"
         f"  Rasa HTTP API (token only):    {ports.rasa_url}/  ({RASA_TOKEN_VARIABLE}: {token})\n"
         f"  Action server:                 {ports.actions_url}/health\n"
         f"  First admin account:           {CREATE_ADMIN}\n"

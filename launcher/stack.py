@@ -57,11 +57,14 @@ ACTION_SERVER_TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
 SERVICE_SECRET_VARIABLE = "CS_BACKEND_SERVICE_SECRET"
 # The key of the widget's session tokens (bot/channels/widget_sessions.py); only Rasa holds it.
 WIDGET_SECRET_VARIABLE = "WIDGET_SESSION_SECRET"
+# The bearer token of the REST channel (bot/channels/rest.py), for trusted callers: tests and integrations.
+REST_TOKEN_VARIABLE = "RASA_REST_TOKEN"
 TOKEN_VARIABLES = (
     RASA_TOKEN_VARIABLE,
     ACTION_SERVER_TOKEN_VARIABLE,
     SERVICE_SECRET_VARIABLE,
     WIDGET_SECRET_VARIABLE,
+    REST_TOKEN_VARIABLE,
 )
 # A token set by hand must be at least this long; a generated one has 43 characters (32 random bytes).
 MIN_TOKEN_LENGTH = 16
@@ -206,8 +209,8 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
     var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend
     reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN,
-    CS_BACKEND_SERVICE_SECRET and WIDGET_SESSION_SECRET are taken the same way, else generated
-    (`service_token`).
+    CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the same way, else
+    generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
@@ -308,9 +311,9 @@ def service_specs(
     endpoints = env.pop("RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(DEFAULT_ENDPOINTS)))
     origins = cors_origins(ports, env.pop(CORS_ORIGINS_VARIABLE, os.environ.get(CORS_ORIGINS_VARIABLE)))
     return [
-        # Only Rasa's widget channel issues and verifies widget sessions.
-        backend_spec(ports, without(env, WIDGET_SECRET_VARIABLE)),
-        actions_spec(ports, without(env, WIDGET_SECRET_VARIABLE)),
+        # Only Rasa's channels issue and verify widget sessions and check the REST channel's token.
+        backend_spec(ports, without(env, WIDGET_SECRET_VARIABLE, REST_TOKEN_VARIABLE)),
+        actions_spec(ports, without(env, WIDGET_SECRET_VARIABLE, REST_TOKEN_VARIABLE)),
         # Rasa never calls cs_backend: it does not get the key that signs those calls.
         rasa_spec(ports, without(env, SERVICE_SECRET_VARIABLE), model, endpoints, origins),
     ]

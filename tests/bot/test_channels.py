@@ -28,6 +28,7 @@ from sanic import Sanic
 
 from bot.channels.chat_rate import TOO_MANY_ANSWER, ChatRateLimitError
 from bot.channels.message_text import NO_TEXT_ANSWER, MaxCharsError
+from bot.channels.rest import TOKEN_VARIABLE as REST_TOKEN_VARIABLE
 from bot.channels.rest import CheckedRestInput
 from bot.channels.socketio import ORIGINS_VARIABLE, CheckedSocketIOInput
 from bot.channels.widget_sessions import SECRET_VARIABLE, WidgetSessions, WidgetSessionSecretError
@@ -38,6 +39,14 @@ WIDGET_SECRET = "widget-session-secret-of-the-tests-0123456789"
 SESSIONS = WidgetSessions(WIDGET_SECRET)
 WEBSITE = "https://www.example.com"
 PRIORITY = '/inform{"priority": "urgent"}'
+REST_TOKEN = "rest-channel-token-of-the-tests"
+REST_AUTHORIZATION = {"Authorization": f"Bearer {REST_TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def rest_channel_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST channel does not start without its token (bot/channels/rest.py)."""
+    monkeypatch.setenv(REST_TOKEN_VARIABLE, REST_TOKEN)
 
 
 @dataclass
@@ -73,7 +82,7 @@ class ChannelServer:
         body = {"sender": sender, "message": message}
         async with (
             aiohttp.ClientSession() as session,
-            session.post(f"{self.url}/webhooks/rest/webhook", json=body) as reply,
+            session.post(f"{self.url}/webhooks/rest/webhook", json=body, headers=REST_AUTHORIZATION) as reply,
         ):
             assert reply.status == 200
             return [answer["text"] for answer in await reply.json()]
@@ -265,7 +274,9 @@ async def test_rest_refuses_a_body_it_cannot_read_with_a_json_400(
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{server.url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+            f"{server.url}/webhooks/rest/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", **REST_AUTHORIZATION},
         ) as reply,
     ):
         assert reply.status == 400, await reply.text()
@@ -463,3 +474,35 @@ def test_the_widget_channel_does_not_start_without_a_long_secret(monkeypatch: py
             monkeypatch.setenv(SECRET_VARIABLE, secret)
         with pytest.raises(WidgetSessionSecretError):
             CheckedSocketIOInput.from_credentials({})
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer wrong-token", f"Basic {REST_TOKEN}", f"Bearer {REST_TOKEN}x"],
+)
+async def test_rest_refuses_a_request_without_its_token_before_reading_it(
+    server: ChannelServer, authorization: str | None
+) -> None:
+    # Whoever speaks on this channel speaks as any sender id: only trusted callers hold the token.
+    headers = {} if authorization is None else {"Authorization": authorization}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{server.url}/webhooks/rest/webhook", json={"sender": "s", "message": "hi"}, headers=headers
+        ) as reply,
+    ):
+        assert reply.status == 401, await reply.text()
+        assert reply.headers["WWW-Authenticate"] == "Bearer"
+        assert "RASA_REST_TOKEN" in (await reply.json())["error"]["message"]
+    assert server.agent.handled == []
+
+
+def test_the_rest_channel_does_not_start_without_its_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    for token in (None, "", "   "):
+        with monkeypatch.context() as patched:
+            if token is None:
+                patched.delenv(REST_TOKEN_VARIABLE, raising=False)
+            else:
+                patched.setenv(REST_TOKEN_VARIABLE, token)
+            with pytest.raises(SystemExit, match="RASA_REST_TOKEN is not set"):
+                CheckedRestInput()

@@ -25,8 +25,10 @@ class BotTurn:
 class RestChat:
     """Rasa's REST channel: one POST per user message, the bot's messages in the response."""
 
-    def __init__(self, rasa_url: str, sender: str | None = None):
+    def __init__(self, rasa_url: str, token: str, sender: str | None = None):
         self.url = f"{rasa_url}/webhooks/rest/webhook"
+        # The REST channel's bearer token (RASA_REST_TOKEN): it is for trusted callers only.
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.sender = sender or f"rest-{uuid.uuid4().hex[:12]}"
 
     async def say(self, message: str) -> BotTurn:
@@ -35,6 +37,7 @@ class RestChat:
             session.post(
                 self.url,
                 json={"sender": self.sender, "message": message},
+                headers=self.headers,
                 timeout=aiohttp.ClientTimeout(total=60),
             ) as response,
         ):

@@ -59,6 +59,8 @@ def service(service_paths: tuple[Path, Path]) -> Iterator[RunningService]:
         "CS_BACKEND_SERVICE_SECRET": generate_token(),
         # The tests derive the sender ids of their widget sessions with it.
         "WIDGET_SESSION_SECRET": generate_token(),
+        # The REST clients of the tests send it (chat_clients.RestChat).
+        "RASA_REST_TOKEN": generate_token(),
         "OUTCOME_POLL_INTERVAL_SECONDS": "0.5",
         # Customers count as stalled after 1.8 s; the nudge test runs the job itself (`nudge-stalled`).
         "ONBOARDING_STALLED_AFTER_HOURS": "0.0005",

@@ -16,6 +16,7 @@ from cs_backend.auth.signing import signature_headers
 from launcher.stack import (
     ACTION_SERVER_TOKEN_VARIABLE,
     RASA_TOKEN_VARIABLE,
+    REST_TOKEN_VARIABLE,
     SERVICE_SECRET_VARIABLE,
     WIDGET_SECRET_VARIABLE,
     Ports,
@@ -35,6 +36,11 @@ class RunningService:
     def rasa_token(self) -> str:
         """The token of Rasa's HTTP API (RASA_AUTH_TOKEN)."""
         return self.env[RASA_TOKEN_VARIABLE]
+
+    @property
+    def rest_token(self) -> str:
+        """The REST channel's bearer token (RASA_REST_TOKEN)."""
+        return self.env[REST_TOKEN_VARIABLE]
 
     @property
     def action_server_token(self) -> str:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_onboarding_step_by_step_to_the_ces_question(service: RunningService) -> None:
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     steps = (await service.backend_json("/api/onboarding/steps"))["steps"]
 
     turn = await chat.say("what should I do next?")
@@ -63,7 +63,7 @@ async def test_onboarding_step_by_step_to_the_ces_question(service: RunningServi
 
 
 async def test_two_misunderstandings_offer_a_person_who_gets_a_ticket(service: RunningService) -> None:
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     email = f"{chat.sender}@example.com"
 
     turn = await chat.say("vlorp")
@@ -85,7 +85,7 @@ async def test_two_misunderstandings_offer_a_person_who_gets_a_ticket(service: R
 
 
 async def test_cancellation_offer_accepted_records_a_churn_signal(service: RunningService) -> None:
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     turn = await chat.say("I want to cancel my subscription")
     assert '/inform{"cancel_reason": "too_expensive"}' in [button["payload"] for button in turn.buttons], turn
     turn = await chat.say('/inform{"cancel_reason": "too_expensive"}')

@@ -114,7 +114,7 @@ async def test_a_100000_character_message_gets_the_polite_answer_at_once_on_the_
 async def test_a_100000_character_message_gets_the_polite_answer_at_once_over_rest(
     service: RunningService,
 ) -> None:
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     started = time.monotonic()
     turn = await chat.say(LONG_MESSAGE)
     elapsed = time.monotonic() - started

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -90,10 +91,17 @@ def new_sender() -> str:
     return f"fuzz-{uuid.uuid4().hex[:12]}"
 
 
-def post(url: str, body: bytes) -> requests.Response:
-    return requests.post(
-        url, data=body, headers={"Content-Type": "application/json"}, timeout=ANSWER_WITHIN_SECONDS
-    )
+@dataclass(frozen=True)
+class RestChannel:
+    """The REST channel's URL and its bearer token (RASA_REST_TOKEN)."""
+
+    url: str
+    token: str
+
+
+def post(channel: RestChannel, body: bytes) -> requests.Response:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {channel.token}"}
+    return requests.post(channel.url, data=body, headers=headers, timeout=ANSWER_WITHIN_SECONDS)
 
 
 def assert_polite(response: requests.Response, sent: Any) -> None:
@@ -113,9 +121,9 @@ def assert_polite(response: requests.Response, sent: Any) -> None:
         )
 
 
-def send_message(url: str, message: Any, sender: Any = None) -> None:
+def send_message(channel: RestChannel, message: Any, sender: Any = None) -> None:
     body = {"sender": new_sender() if sender is None else sender, "message": message}
-    assert_polite(post(url, json.dumps(body).encode()), body)
+    assert_polite(post(channel, json.dumps(body).encode()), body)
 
 
 def rasa_failures(service: RunningService) -> list[str]:
@@ -123,20 +131,20 @@ def rasa_failures(service: RunningService) -> list[str]:
     return [line for line in log.splitlines() if any(marker in line for marker in RASA_FAILURE_MARKERS)]
 
 
-def fuzz_the_channel(url: str) -> int:
+def fuzz_the_channel(channel: RestChannel) -> int:
     """Send the corpus and the drawn inputs; returns how many requests were sent."""
     sent = 0
     drawn_examples = 0
     for body in NOT_JSON_OBJECTS:
-        response = post(url, body)
+        response = post(channel, body)
         assert response.status_code == 400 and "body" in response.json()["error"]["fields"], response.text
         sent += 1
     for sender in BAD_SENDERS:
-        response = post(url, json.dumps({"sender": sender, "message": "hello"}).encode())
+        response = post(channel, json.dumps({"sender": sender, "message": "hello"}).encode())
         assert response.status_code == 400 and "sender" in response.json()["error"]["fields"], response.text
         sent += 1
     for message in NASTY_MESSAGES:
-        send_message(url, message)
+        send_message(channel, message)
         sent += 1
 
     drawn = settings(
@@ -164,7 +172,7 @@ def fuzz_the_channel(url: str) -> int:
     def any_text(message: str) -> None:
         nonlocal drawn_examples
         drawn_examples += 1
-        send_message(url, message)
+        send_message(channel, message)
 
     @drawn
     @given(message=json_values, sender=st.one_of(st.just("fuzz-shared"), json_values))
@@ -172,14 +180,14 @@ def fuzz_the_channel(url: str) -> int:
         nonlocal drawn_examples
         drawn_examples += 1
         body = {"sender": sender, "message": message}
-        assert_polite(post(url, json.dumps(body).encode()), body)
+        assert_polite(post(channel, json.dumps(body).encode()), body)
 
     @drawn
     @given(body=st.one_of(st.binary(max_size=200), json_values.map(lambda value: json.dumps(value).encode())))
     def any_body(body: bytes) -> None:
         nonlocal drawn_examples
         drawn_examples += 1
-        assert_polite(post(url, body), body)
+        assert_polite(post(channel, body), body)
 
     for fuzz in (any_text, any_json_values, any_body):
         fuzz()
@@ -189,15 +197,15 @@ def fuzz_the_channel(url: str) -> int:
 async def test_any_chat_input_gets_a_polite_answer_or_refusal_and_the_bot_goes_on(
     service: RunningService,
 ) -> None:
-    url = f"{service.ports.rasa_url}/webhooks/rest/webhook"
+    channel = RestChannel(f"{service.ports.rasa_url}/webhooks/rest/webhook", service.rest_token)
     failures_before = rasa_failures(service)
     started = time.monotonic()
-    sent = await asyncio.to_thread(fuzz_the_channel, url)
+    sent = await asyncio.to_thread(fuzz_the_channel, channel)
     elapsed = time.monotonic() - started
     print(f"chat input fuzz: {sent} requests in {elapsed:.1f} s")
 
     # Still answering, and remembering: a ticket conversation starts as usual.
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     turn = await chat.say("I found a bug")
     assert turn.texts and (await service.form_state(chat.sender))[0] == "description", turn
     assert rasa_failures(service) == failures_before  # no message went through Rasa's failure path

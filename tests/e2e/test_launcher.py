@@ -19,6 +19,7 @@ import pytest
 from launcher.stack import (
     BACKEND_PYTHON,
     RASA_TOKEN_VARIABLE,
+    REST_TOKEN_VARIABLE,
     SERVICE_SECRET_VARIABLE,
     TOKEN_VARIABLES,
     WIDGET_SECRET_VARIABLE,
@@ -65,7 +66,7 @@ def _command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
 
 
-def _status(url: str) -> int:
+def _status(url: str | urllib.request.Request) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return int(response.status)
@@ -82,20 +83,31 @@ def assert_tokens_generated_and_kept_secret(
     rasa = next(pid for pid, command in commands.items() if "bot.rasa_server" in command)
     backend = next(pid for pid, command in commands.items() if "cs_backend serve" in command)
     actions = next(pid for pid, command in commands.items() if "bot.action_server" in command)
-    tokens = {name: _environment(backend)[name] for name in TOKEN_VARIABLES if name != WIDGET_SECRET_VARIABLE}
-    tokens[WIDGET_SECRET_VARIABLE] = _environment(rasa)[WIDGET_SECRET_VARIABLE]
+    rasa_only = (WIDGET_SECRET_VARIABLE, REST_TOKEN_VARIABLE)
+    tokens = {name: _environment(backend)[name] for name in TOKEN_VARIABLES if name not in rasa_only}
+    tokens.update({name: _environment(rasa)[name] for name in rasa_only})
     assert all(len(token) >= 40 for token in tokens.values())
     assert len(set(tokens.values())) == len(tokens)
     assert _environment(rasa)[RASA_TOKEN_VARIABLE] == tokens[RASA_TOKEN_VARIABLE]
     assert _environment(actions)[SERVICE_SECRET_VARIABLE] == tokens[SERVICE_SECRET_VARIABLE]
     assert SERVICE_SECRET_VARIABLE not in _environment(rasa)  # Rasa never calls cs_backend
-    # Only Rasa's widget channel signs widget sessions.
-    assert WIDGET_SECRET_VARIABLE not in _environment(backend)
-    assert WIDGET_SECRET_VARIABLE not in _environment(actions)
+    # Only Rasa's channels sign widget sessions and check the REST channel's token.
+    for name in rasa_only:
+        assert name not in _environment(backend)
+        assert name not in _environment(actions)
 
     tracker = f"{rasa_url}/conversations/launcher-check/tracker"
     assert _status(tracker) == 401
     assert _status(f"{tracker}?token={tokens[RASA_TOKEN_VARIABLE]}") == 200
+    rest_channel = urllib.request.Request(
+        f"{rasa_url}/webhooks/rest/webhook",
+        data=b'{"sender": "launcher-check", "message": "hi"}',
+        method="POST",
+    )
+    rest_channel.add_header("Content-Type", "application/json")
+    assert _status(rest_channel) == 401
+    rest_channel.add_header("Authorization", f"Bearer {tokens[REST_TOKEN_VARIABLE]}")
+    assert _status(rest_channel) == 200
 
     logs = "".join(path.read_text(errors="replace") for path in LAUNCHER_LOG_DIR.glob("*.log"))
     for name, token in tokens.items():
@@ -175,6 +187,7 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         ("ACTION_SERVER_TOKEN", "short", "ACTION_SERVER_TOKEN must be at least 16 characters"),
         ("CS_BACKEND_SERVICE_SECRET", "x" * 31, "CS_BACKEND_SERVICE_SECRET must be at least 32 characters"),
         ("WIDGET_SESSION_SECRET", "x" * 31, "WIDGET_SESSION_SECRET must be at least 32 characters"),
+        ("RASA_REST_TOKEN", "short", "RASA_REST_TOKEN must be at least 16 characters"),
         ("CS_BACKEND_PORT", "eighty", "CS_BACKEND_PORT must be a port number (1-65535), got 'eighty'"),
         ("STARTUP_TIMEOUT", "soon", "STARTUP_TIMEOUT must be a number of seconds above 0, got 'soon'"),
     ],

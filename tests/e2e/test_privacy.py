@@ -54,6 +54,7 @@ def debug_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         "RASA_AUTH_TOKEN": generate_token(),
         "ACTION_SERVER_TOKEN": generate_token(),
         "CS_BACKEND_SERVICE_SECRET": generate_token(),
+        "RASA_REST_TOKEN": generate_token(),
         "LOG_LEVEL": "DEBUG",
         "ONBOARDING_NUDGE_INTERVAL_SECONDS": "0",
     }
@@ -99,7 +100,7 @@ async def open_ticket(service: RunningService, chat: RestChat, email: str) -> in
 async def test_the_logs_of_a_ticket_conversation_hold_no_email_or_phone(
     debug_service: RunningService,
 ) -> None:
-    chat = RestChat(debug_service.ports.rasa_url)
+    chat = RestChat(debug_service.ports.rasa_url, debug_service.rest_token)
     email = f"{chat.sender}@example.com"
     ticket_number = await open_ticket(debug_service, chat, email)
     rows = debug_service.query("SELECT description FROM tickets WHERE id = ?", ticket_number)
@@ -120,7 +121,7 @@ async def test_the_logs_of_a_ticket_conversation_hold_no_email_or_phone(
 async def test_deleting_the_customer_empties_their_rasa_tracker_and_event_store_rows(
     debug_service: RunningService,
 ) -> None:
-    chat = RestChat(debug_service.ports.rasa_url)
+    chat = RestChat(debug_service.ports.rasa_url, debug_service.rest_token)
     email = f"{chat.sender}@example.com"
     ticket_number = await open_ticket(debug_service, chat, email)
     [ticket] = debug_service.query("SELECT customer_id FROM tickets WHERE id = ?", ticket_number)

@@ -71,11 +71,22 @@ async def test_rasa_api_answers_with_the_token(service: RunningService) -> None:
     assert tracker["sender_id"] == "someone-never-seen"
 
 
-async def test_the_public_channels_need_no_token(service: RunningService) -> None:
+async def test_the_widget_channel_needs_no_token_and_the_rest_channel_its_own(
+    service: RunningService,
+) -> None:
     rasa = service.ports.rasa_url
-    rest = {"sender": "public-channel-check", "message": "hello"}
-    assert await status_of("POST", f"{rasa}/webhooks/rest/webhook", json=rest) == 200
     assert await status_of("GET", f"{rasa}{SOCKET_IO_HANDSHAKE}") == 200
+    # The REST channel speaks as any sender id: only trusted callers, holding RASA_REST_TOKEN, reach it.
+    url = f"{rasa}/webhooks/rest/webhook"
+    refused = {"sender": "rest-refused-check", "message": "hello"}
+    for authorization in (None, "Bearer wrong-token-of-a-plausible-length", f"Bearer {service.rasa_token}"):
+        headers = {} if authorization is None else {"Authorization": authorization}
+        assert await status_of("POST", url, json=refused, headers=headers) == 401
+    tracker = await service.tracker("rest-refused-check")
+    assert not [event for event in tracker["events"] if event["event"] == "user"]
+    accepted = {"sender": "rest-channel-check", "message": "hello"}
+    headers = {"Authorization": f"Bearer {service.rest_token}"}
+    assert await status_of("POST", url, json=accepted, headers=headers) == 200
 
 
 async def allowed_origin(method: str, url: str, origin: str, **headers: str) -> str | None:
@@ -244,12 +255,12 @@ async def test_socketio_from_a_page_of_another_origin_is_refused(
 
 
 async def test_a_typed_email_shows_none_of_that_customers_tickets(service: RunningService) -> None:
-    victim = RestChat(service.ports.rasa_url)
+    victim = RestChat(service.ports.rasa_url, service.rest_token)
     email = f"{victim.sender}@example.com"
     victims_number, _ = await report_problem_and_rate(victim.say, service, victim.sender, email)
 
     # The intruder types the victim's email: their ticket goes to that address, and that is all.
-    intruder = RestChat(service.ports.rasa_url)
+    intruder = RestChat(service.ports.rasa_url, service.rest_token)
     own_number, _ = await report_problem_and_rate(intruder.say, service, intruder.sender, email)
     asked = await intruder.say(f"what is the status of ticket {victims_number}?")
     latest = await intruder.say("any update on my last ticket?")

@@ -59,7 +59,7 @@ async def report_problem_and_rate(
 
 
 async def test_ticket_and_rating_over_rest(service: RunningService) -> None:
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     email = f"{chat.sender}@example.com"
     number, _ = await report_problem_and_rate(chat.say, service, chat.sender, email)
 
@@ -115,7 +115,7 @@ async def test_ticket_and_rating_over_socketio_like_the_widget(service: RunningS
 
 
 async def test_ticket_status_by_number_over_rest(service: RunningService) -> None:
-    chat = RestChat(service.ports.rasa_url)
+    chat = RestChat(service.ports.rasa_url, service.rest_token)
     number, _ = await report_problem_and_rate(chat.say, service, chat.sender, f"{chat.sender}@example.com")
     turn = await chat.say(f"what is the status of ticket {number}?")
     assert str(number) in turn.text and "open" in turn.text.lower(), turn.text
