@@ -199,14 +199,14 @@ ROUTES = [
         description="Upserts the conversation (sender_id, channel) and, with email, the customer. The "
         "handoff is queued (priority, then at-risk and high-value customers, then longest waiting) and "
         "offered at once when an eligible agent is free (docs/HANDOFF.md). Publishes handoff.queued, then "
-        "handoff.assigned.",
+        "handoff.assigned. A team_id that names no team: 404.",
         body=HandoffCreate,
         idempotency_key=True,
         responses={
             201: Response("Handoff queued (or already offered): its state and queue position.", HandoffOut),
             200: Response("Idempotency-Key seen before: the handoff first created with it.", HandoffOut),
         },
-        errors=(400, 413),
+        errors=(400, 404, 413),
     ),
     ApiRoute(
         "GET",
@@ -346,7 +346,8 @@ ROUTES = [
         set_profile,
         summary="Create or replace the routing profile of an account (skills, languages, capacity, team)",
         tag="routing",
-        description="The path id is the account's. 404 for an unknown account, 409 for a disabled one.",
+        description="The path id is the account's. 404 for an unknown account or team, 409 for a disabled "
+        "account.",
         body=AgentProfileSet,
         responses={200: Response("The routing profile.", AgentProfileOut)},
         errors=(400, 404, 409, 413),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from cs_backend.api.types import (
     STORABLE,
@@ -36,23 +36,42 @@ def _lower_case(value: object) -> object:
 
 
 # An ISO 639-1/639-3 language code, lower-cased: "en", "zh", "yue".
-Language = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z]{2,3}$")]
+# The document states what is accepted before lower-casing and trimming (the pattern checked after it is lost
+# from the JSON schema behind the BeforeValidator).
+Language = Annotated[
+    str,
+    BeforeValidator(_lower_case),
+    StringConstraints(pattern=r"^[a-z]{2,3}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[A-Za-z]{2,3}\s*$"}),
+]
 # A skill's name, lower-cased: "billing", "technical", "api-integrations".
-Skill = Annotated[str, BeforeValidator(_lower_case), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+Skill = Annotated[
+    str,
+    BeforeValidator(_lower_case),
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9_-]{0,49}\s*$"}),
+]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 TeamName = Annotated[str, trimmed(100), STORABLE]
 Detail = Annotated[str, trimmed(1000), STORABLE]
 
 
+# The zones this system knows: the document lists them, so a name outside it is refused by the schema too.
+KNOWN_TIME_ZONES = frozenset(available_timezones())
+
+
 def _known_time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be an IANA time zone name such as Europe/Paris") from None
+    if value not in KNOWN_TIME_ZONES:
+        raise ValueError("must be an IANA time zone name such as Europe/Paris")
     return value
 
 
-TimeZoneName = Annotated[str, trimmed(64), AfterValidator(_known_time_zone)]
+TimeZoneName = Annotated[
+    str,
+    trimmed(64),
+    AfterValidator(_known_time_zone),
+    WithJsonSchema({"type": "string", "enum": sorted(KNOWN_TIME_ZONES)}),
+]
 
 
 def _sorted_unique(values: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
-from cs_backend.api.errors import ApiError, Conflict, NotFound, invalid_field
+from cs_backend.api.errors import ApiError, Conflict, NotFound
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
@@ -51,6 +51,12 @@ OFFER_LOCK_KEY = 0x726F7574656F6666
 # Offers SQL may refuse in one dispatch (the live state was stale) before it stops until the next change.
 MAX_REFUSED_OFFERS = 3
 STATE_CHANGE_ATTEMPTS = 5
+
+
+def unknown_team(team_id: int) -> ApiError:
+    """A body's team_id names no team: 404 naming the field (the body is valid; what it refers to is not
+    found), as for every other id in a body."""
+    return NotFound(f"team {team_id} not found", {"team_id": "no such team"})
 
 
 class NotTheAssignedAgent(ApiError):
@@ -165,7 +171,7 @@ class RoutingEngine:
                 customer_id = customer.id
             conversation, _ = await touch_conversation(session, data.sender_id, data.channel, customer_id)
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
-                raise invalid_field("team_id", f"team {data.team_id} does not exist")
+                raise unknown_team(data.team_id)
             now = self.clock()
             return HandoffRequest(
                 conversation_id=conversation.id,
@@ -381,7 +387,7 @@ class RoutingEngine:
         if team_id is not None:
             async with self.db.sessions() as session:
                 if await session.get(Team, team_id) is None:
-                    raise invalid_field("team_id", f"team {team_id} does not exist")
+                    raise unknown_team(team_id)
         if agent_id is None:
             return await self._requeue(
                 handoff_id,
@@ -557,7 +563,7 @@ class RoutingEngine:
             if account.disabled:
                 raise Conflict(f"account {account_id} is disabled")
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
-                raise invalid_field("team_id", f"team {data.team_id} does not exist")
+                raise unknown_team(data.team_id)
             now = self.clock()
             profile = await session.get(AgentProfile, account_id)
             if profile is None:

@@ -178,7 +178,7 @@ async def test_transfer_to_an_eligible_agent_or_back_to_a_teams_queue(client: Te
     # Back to the queue of a team that is never open: it waits.
     queued = await act(client, colleague, created["id"], "transfer", team_id=team["id"])
     assert queued["state"] == "queued" and queued["team_id"] == team["id"]
-    await act(client, admin, created["id"], "transfer", status=400, team_id=999)
+    await act(client, admin, created["id"], "transfer", status=404, team_id=999)
 
 
 async def test_an_agent_is_never_offered_more_than_their_capacity(client: TestClient[Any, Any]) -> None:
@@ -245,11 +245,15 @@ async def test_bad_handoff_requests_are_refused_and_change_nothing(client: TestC
         ({"sender_id": "s", "reason": "misunderstood", "at_risk": "yes"}, {"at_risk"}),
         ({"sender_id": "s", "reason": "misunderstood", "detail": "x" * 1001}, {"detail"}),
         ({"sender_id": "s", "reason": "misunderstood", "team_id": 0}, {"team_id"}),
-        ({"sender_id": "s", "reason": "misunderstood", "team_id": 4}, {"team_id"}),
     ]
     for body, fields in cases:
         response = await client.post("/api/routing/handoffs", json=body)
         await assert_error(response, 400, fields=fields)
+    # A valid body naming a team that does not exist: 404, as for every id in a body.
+    response = await client.post(
+        "/api/routing/handoffs", json={"sender_id": "s", "reason": "misunderstood", "team_id": 4}
+    )
+    await assert_error(response, 404, fields={"team_id"})
     assert await handoff_count(client) == 0
 
 
@@ -276,12 +280,17 @@ async def test_agents_set_their_own_status_and_admins_manage_profiles(client: Te
     for body, fields in [
         ({"languages": [], "capacity": 1}, {"languages"}),
         ({"languages": ["en"], "capacity": 0}, {"capacity"}),
-        ({"languages": ["en"], "capacity": 1, "team_id": 77}, {"team_id"}),
     ]:
         response = await client.put(
             f"/api/routing/agents/{agent.account_id}", json=body, headers=admin.headers
         )
         await assert_error(response, 400, fields=fields)
+    response = await client.put(
+        f"/api/routing/agents/{agent.account_id}",
+        json={"languages": ["en"], "capacity": 1, "team_id": 77},
+        headers=admin.headers,
+    )
+    await assert_error(response, 404, fields={"team_id"})
     response = await client.put(
         "/api/routing/agents/4242", json={"languages": ["en"], "capacity": 1}, headers=admin.headers
     )
