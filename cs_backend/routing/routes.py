@@ -8,8 +8,9 @@ from cs_backend.api.registry import ADMIN, SERVICE_AND_STAFF, STAFF, ApiRoute, R
 from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idempotency_key
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
-from cs_backend.app_keys import CURRENT_ACCOUNT, ROUTING_ENGINE
+from cs_backend.app_keys import CURRENT_ACCOUNT, DATABASE, ONBOARDING_CHECKLIST, RASA_CLIENT, ROUTING_ENGINE
 from cs_backend.routing.models import HandoffRequest
+from cs_backend.routing.packet import assemble_packet
 from cs_backend.routing.schemas import (
     AgentProfileList,
     AgentProfileOut,
@@ -17,6 +18,7 @@ from cs_backend.routing.schemas import (
     AgentStatusSet,
     HandoffCreate,
     HandoffOut,
+    HandoffPacketOut,
     HandoffTransfer,
     QueuePage,
     QueueQuery,
@@ -76,6 +78,16 @@ async def get_handoff(request: web.Request) -> web.Response:
     engine = request.app[ROUTING_ENGINE]
     handoff = await engine.get_handoff(parse_id(request, "handoff"))
     return await _handoff_response(engine, handoff)
+
+
+async def get_packet(request: web.Request) -> web.Response:
+    app = request.app
+    packet = await assemble_packet(
+        app[DATABASE], app[ONBOARDING_CHECKLIST], app[RASA_CLIENT], parse_id(request, "handoff")
+    )
+    out = HandoffPacketOut.model_validate(packet)
+    out.handoff.queue_position = await app[ROUTING_ENGINE].queue_position(packet.handoff)
+    return model_response(HandoffPacketOut, out)
 
 
 async def read_queue(request: web.Request) -> web.Response:
@@ -187,7 +199,7 @@ ROUTES = [
         description="Upserts the conversation (sender_id, channel) and, with email, the customer. The "
         "handoff is queued (priority, then at-risk and high-value customers, then longest waiting) and "
         "offered at once when an eligible agent is free (docs/HANDOFF.md). Publishes handoff.queued, then "
-        "handoff.assigned.",
+        "handoff.assigned. A team_id that names no team: 404.",
         body=HandoffCreate,
         idempotency_key=True,
         responses={
@@ -217,6 +229,21 @@ ROUTES = [
         responses={200: Response("The handoff.", HandoffOut)},
         errors=(404,),
         access=SERVICE_AND_STAFF,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/routing/handoffs/{id}/packet",
+        get_packet,
+        summary="The handoff packet: what the agent needs first about the conversation and the customer",
+        tag="routing",
+        description="The handoff (reason, priority), a suggested priority with its reasons, the customer's "
+        "profile, onboarding progress, open tickets, last CSAT and CES, churn signals, and a summary of the "
+        "conversation from Rasa's tracker (intents, filled slots, last messages, messages not understood). "
+        "When Rasa cannot be reached, conversation_available is false and the rest is still there. Reads "
+        "only (docs/HANDOFF.md).",
+        responses={200: Response("The packet.", HandoffPacketOut)},
+        errors=(404,),
+        access=STAFF,
     ),
     ApiRoute(
         "POST",
@@ -319,7 +346,8 @@ ROUTES = [
         set_profile,
         summary="Create or replace the routing profile of an account (skills, languages, capacity, team)",
         tag="routing",
-        description="The path id is the account's. 404 for an unknown account, 409 for a disabled one.",
+        description="The path id is the account's. 404 for an unknown account or team, 409 for a disabled "
+        "account.",
         body=AgentProfileSet,
         responses={200: Response("The routing profile.", AgentProfileOut)},
         errors=(400, 404, 409, 413),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
@@ -21,7 +21,13 @@ from cs_backend.api.types import (
     SenderId,
     trimmed,
 )
+from cs_backend.churn.schemas import ChurnSignalOut
+from cs_backend.customers.schemas import CustomerOut
+from cs_backend.feedback.schemas import FeedbackOut
+from cs_backend.onboarding.schemas import ProgressOut
+from cs_backend.routing.conversation_summary import LAST_MESSAGES, Speaker
 from cs_backend.routing.models import AgentStatus, HandoffReason, HandoffState, Priority
+from cs_backend.tickets.schemas import TicketOut
 
 
 def _lower_case(value: object) -> object:
@@ -203,3 +209,54 @@ class QueuePage(ResponseModel):
     limit: int
     offset: int
     held: list[HandoffOut] = Field(description="Handoffs offered to or live with an agent, oldest first.")
+
+
+class IntentCountOut(ResponseModel):
+    intent: str
+    count: int = Field(description="Customer messages with this intent (a clarified message counts once).")
+
+
+class MessageOut(ResponseModel):
+    speaker: Speaker
+    text: str = Field(description="As written; render it as text, never as HTML.")
+    sent_at: datetime | None
+    intent: str | None = Field(default=None, description="The intent Rasa read (customer messages).")
+
+
+class ConversationSummaryOut(ResponseModel):
+    intents: list[IntentCountOut] = Field(description="Each intent once, in the order first seen.")
+    slots: dict[str, Any] = Field(
+        description="Filled slots by name; internal ones (requested_slot) and any named like a secret "
+        "(password, token, ...) are left out."
+    )
+    last_messages: list[MessageOut] = Field(
+        description=f"The last {LAST_MESSAGES} messages of the customer and the bot, oldest first."
+    )
+    not_understood: list[MessageOut] = Field(
+        description="Customer messages the bot did not understand (intent nlu_fallback, or answered by a "
+        "fallback action), oldest first."
+    )
+
+
+class SuggestedPriorityOut(ResponseModel):
+    priority: Priority = Field(description="Never lower than the handoff's own priority.")
+    reasons: list[str] = Field(description="Why, one line per rule that applied (docs/HANDOFF.md).")
+
+
+class HandoffPacketOut(ResponseModel):
+    handoff: HandoffOut = Field(description="The handoff: its reason, detail, priority and state.")
+    suggested_priority: SuggestedPriorityOut
+    customer: CustomerOut | None = Field(description="null while the conversation has no customer.")
+    onboarding: ProgressOut
+    open_tickets: list[TicketOut] = Field(
+        description="The customer's open and pending tickets, newest first."
+    )
+    last_csat: FeedbackOut | None
+    last_ces: FeedbackOut | None
+    churn_signals: list[ChurnSignalOut] = Field(description="The customer's churn signals, newest first.")
+    conversation_available: bool = Field(
+        description="false: Rasa could not be reached, so `conversation` is null; the rest is complete."
+    )
+    conversation: ConversationSummaryOut | None = Field(
+        description="The conversation's summary (Rasa tracker)."
+    )

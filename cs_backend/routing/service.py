@@ -53,6 +53,12 @@ MAX_REFUSED_OFFERS = 3
 STATE_CHANGE_ATTEMPTS = 5
 
 
+def unknown_team(team_id: int) -> ApiError:
+    """A body's team_id names no team: 404 naming the field (the body is valid; what it refers to is not
+    found), as for every other id in a body."""
+    return NotFound(f"team {team_id} not found", {"team_id": "no such team"})
+
+
 class NotTheAssignedAgent(ApiError):
     """403: an agent acting on a handoff offered to or held by someone else (admins may act on any)."""
 
@@ -163,9 +169,11 @@ class RoutingEngine:
             if data.email is not None:
                 customer, _ = await find_or_create_customer(session, data.email)
                 customer_id = customer.id
-            conversation, _ = await touch_conversation(session, data.sender_id, data.channel, customer_id)
+            # As for tickets (tickets/service.py): an email the customer typed goes with the handoff, but does
+            # not attach the conversation to that address's customer.
+            conversation, _ = await touch_conversation(session, data.sender_id, data.channel)
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
-                raise NotFound(f"team {data.team_id} not found", {"team_id": "no such team"})
+                raise unknown_team(data.team_id)
             now = self.clock()
             return HandoffRequest(
                 conversation_id=conversation.id,
@@ -381,7 +389,7 @@ class RoutingEngine:
         if team_id is not None:
             async with self.db.sessions() as session:
                 if await session.get(Team, team_id) is None:
-                    raise NotFound(f"team {team_id} not found", {"team_id": "no such team"})
+                    raise unknown_team(team_id)
         if agent_id is None:
             return await self._requeue(
                 handoff_id,
@@ -557,7 +565,7 @@ class RoutingEngine:
             if account.disabled:
                 raise Conflict(f"account {account_id} is disabled")
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
-                raise NotFound(f"team {data.team_id} not found", {"team_id": "no such team"})
+                raise unknown_team(data.team_id)
             now = self.clock()
             profile = await session.get(AgentProfile, account_id)
             if profile is None:

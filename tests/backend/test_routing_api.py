@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS
+from cs_backend.conversations.models import Conversation
 from cs_backend.routing.models import HandoffRequest
 
 from .helpers import assert_error
@@ -178,7 +179,6 @@ async def test_transfer_to_an_eligible_agent_or_back_to_a_teams_queue(client: Te
     # Back to the queue of a team that is never open: it waits.
     queued = await act(client, colleague, created["id"], "transfer", team_id=team["id"])
     assert queued["state"] == "queued" and queued["team_id"] == team["id"]
-    # A valid body naming a team that does not exist: 404 naming the field (docs/API_CONTRACT.md).
     await act(client, admin, created["id"], "transfer", status=404, team_id=999)
 
 
@@ -246,12 +246,15 @@ async def test_bad_handoff_requests_are_refused_and_change_nothing(client: TestC
         ({"sender_id": "s", "reason": "misunderstood", "at_risk": "yes"}, {"at_risk"}),
         ({"sender_id": "s", "reason": "misunderstood", "detail": "x" * 1001}, {"detail"}),
         ({"sender_id": "s", "reason": "misunderstood", "team_id": 0}, {"team_id"}),
-        ({"sender_id": "s", "reason": "misunderstood", "team_id": 4}, {"team_id"}),
     ]
     for body, fields in cases:
         response = await client.post("/api/routing/handoffs", json=body)
-        # A valid body naming a team that does not exist is 404 naming the field, like every reference.
-        await assert_error(response, 404 if body.get("team_id") == 4 else 400, fields=fields)
+        await assert_error(response, 400, fields=fields)
+    # A valid body naming a team that does not exist: 404, as for every id in a body.
+    response = await client.post(
+        "/api/routing/handoffs", json={"sender_id": "s", "reason": "misunderstood", "team_id": 4}
+    )
+    await assert_error(response, 404, fields={"team_id"})
     assert await handoff_count(client) == 0
 
 
@@ -278,12 +281,17 @@ async def test_agents_set_their_own_status_and_admins_manage_profiles(client: Te
     for body, fields in [
         ({"languages": [], "capacity": 1}, {"languages"}),
         ({"languages": ["en"], "capacity": 0}, {"capacity"}),
-        ({"languages": ["en"], "capacity": 1, "team_id": 77}, {"team_id"}),
     ]:
         response = await client.put(
             f"/api/routing/agents/{agent.account_id}", json=body, headers=admin.headers
         )
         await assert_error(response, 404 if "team_id" in body else 400, fields=fields)
+    response = await client.put(
+        f"/api/routing/agents/{agent.account_id}",
+        json={"languages": ["en"], "capacity": 1, "team_id": 77},
+        headers=admin.headers,
+    )
+    await assert_error(response, 404, fields={"team_id"})
     response = await client.put(
         "/api/routing/agents/4242", json={"languages": ["en"], "capacity": 1}, headers=admin.headers
     )
@@ -317,3 +325,19 @@ async def test_admins_manage_teams_with_valid_hours_and_time_zones(client: TestC
     assert [t["name"] for t in teams["items"]] == ["Support EU"]
     response = await client.patch("/api/routing/teams/999", json={"name": "Y"}, headers=admin.headers)
     await assert_error(response, 404)
+
+
+async def test_a_typed_email_goes_with_the_handoff_but_does_not_take_the_conversation(
+    client: TestClient[Any, Any],
+) -> None:
+    # Whoever chats may type anyone's email (docs/SECURITY.md): the conversation keeps its own customer.
+    response = await client.post(
+        "/api/churn/signals", json={"kind": "cancel_request", "sender_id": "web-9", "channel": "socketio"}
+    )
+    assert response.status == 201, await response.text()
+    own_customer = (await response.json())["customer_id"]
+    created = await request_handoff(client, "web-9", email="someone.else@example.com")
+    async with client.app[DATABASE].sessions() as session:
+        conversation = await session.get(Conversation, created["conversation_id"])
+        assert conversation is not None and conversation.customer_id == own_customer
+    assert created["customer_id"] not in (None, own_customer)
