@@ -56,6 +56,10 @@ class Limiter:
         seconds until it has."""
         return await _over(self._local, limit, key)
 
+    async def check(self) -> None:
+        """Raise if the shared counts cannot be reached (for /health/ready); in-process counts always can."""
+        return None
+
     async def close(self) -> None:
         # The memory storage expires its entries in a task of its own.
         timer = self._storage.timer
@@ -94,6 +98,10 @@ class RedisLimiter(Limiter):
         except (StorageError, RedisError, OSError) as error:
             _log_fallback(error)
             return await super().over(limit, key)
+
+    async def check(self) -> None:
+        # A client over our pool, which it leaves open (it closes only a pool it created).
+        await redis.Redis(connection_pool=self._pool).ping()
 
     async def close(self) -> None:
         await self._pool.aclose()
