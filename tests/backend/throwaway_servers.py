@@ -50,10 +50,7 @@ class ThrowawayPostgres:
     """
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="cs-test-postgres-"))
-        self.data = self.folder / "data"
-        self.log = self.folder / "postgres.log"
-        self.port = free_port()
+        # Everything that may skip the test comes before the folder exists, so a skip leaves nothing behind.
         self._initdb = _program("initdb", POSTGRES_BIN_DIRS)
         self._pg_ctl = _program("pg_ctl", POSTGRES_BIN_DIRS)
         self._as_user: list[str] = []
@@ -62,7 +59,11 @@ class ThrowawayPostgres:
                 pwd.getpwnam("postgres")
             except KeyError:
                 unavailable("running as root without a `postgres` user: PostgreSQL refuses to run as root")
-            self._as_user = ["runuser", "-u", "postgres", "--"]
+            self._as_user = [_program("runuser"), "-u", "postgres", "--"]
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="cs-test-postgres-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "postgres.log"
 
     @property
     def url(self) -> str:
