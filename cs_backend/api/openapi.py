@@ -89,9 +89,11 @@ _ERROR_DESCRIPTIONS = {
     429: "Over a rate limit (per client address, account or service; sign-in attempts per address and "
     "email) or a cap: try again after Retry-After seconds.",
     500: "Internal error (details only in the server log).",
-    503: "A dependency is unavailable, or this process is at a capacity (Retry-After, when given).",
+    503: "The database is unavailable (down, restarting, out of connections, or the write kept conflicting "
+    "with concurrent ones; nothing was committed), or this process is at a capacity: try again after "
+    "Retry-After seconds.",
 }
-# Every route can be over a rate limit (cs_backend/ratelimit), and say when to try again.
+# Over a rate limit (cs_backend/ratelimit) or with the database unavailable, the answer says when to retry.
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds until the request may succeed.",
@@ -181,12 +183,15 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
         auth_errors: set[int] = set()
         if isinstance(route.access, frozenset):
             auth_errors = {401} if route.access >= set(PRINCIPALS) else {401, 403}
-        for status in sorted({*route.errors, *body_errors, *auth_errors, 429, 500}):
+        # Every route can be over a rate limit (429), fail (500), or find the database unavailable (503,
+        # api/middlewares.py); a route that documents its own 503 (readiness) keeps it.
+        errors = {*route.errors, *body_errors, *auth_errors, 429, 500, 503} - set(route.responses)
+        for status in sorted(errors):
             responses[str(status)] = {
                 "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}},
             }
-            if status == 429:
+            if status in (429, 503):
                 responses[str(status)]["headers"] = _RETRY_AFTER
         operation: dict[str, Any] = {
             "operationId": route.handler.__name__,
