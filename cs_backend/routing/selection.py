@@ -173,15 +173,9 @@ class Roster:
     def _update(self, previous: Roster, changed: list[AgentState], gone: list[AgentState]) -> None:
         # The lists of the languages no changed agent speaks (or spoke) are shared, never modified.
         self.by_language = dict(previous.by_language)
-        replaced = {agent.account_id for agent in gone}
-        languages: set[str] = set()
-        for agent in (*changed, *gone):
-            languages.update(agent.languages)
-            earlier = previous.agents.get(agent.account_id)
-            if earlier is not None:
-                replaced.add(agent.account_id)
-                languages.update(earlier.languages)
-        for language in languages:
+        earlier = [previous.agents[a.account_id] for a in changed if a.account_id in previous.agents] + gone
+        replaced = {agent.account_id for agent in earlier}
+        for language in {language for agent in (*changed, *earlier) for language in agent.languages}:
             available = [
                 agent for agent in previous.by_language.get(language, ()) if agent.account_id not in replaced
             ]
