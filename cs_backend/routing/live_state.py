@@ -37,6 +37,8 @@ DEFAULT_KEY_PREFIX = "cs_backend:routing:"
 V = TypeVar("V")
 # Decoded handoff needs this process keeps (by their stored text), enough for a long queue.
 NEEDS_COPIES = 50_000
+# Class heads this process keeps (by their text as read), enough for every class's head to change many times.
+HEAD_COPIES = 10_000
 REDIS_TIMEOUT_SECONDS = 3.0
 
 
@@ -469,6 +471,17 @@ return read_heads(KEYS[3], KEYS[4], 0, tonumber(ARGV[1]) - 1, versions)
 LAYOUT = "heads-1"
 
 
+K = TypeVar("K")
+
+
+def _remember(copies: dict[K, V], key: K, value: V, most: int) -> V:
+    """`value` kept in `copies` under `key`, at most `most` of them: the oldest dropped first."""
+    copies[key] = value
+    if len(copies) > most:
+        del copies[next(iter(copies))]
+    return value
+
+
 def _member(request_id: int) -> str:
     # Zero-padded: members of equal score sort by text, which is then the id order (the older request first).
     return f"{request_id:010d}"
@@ -488,6 +501,7 @@ class RedisLiveState:
         self._agents = _CachedHash(self.keys.agents, self.keys.agents_version, decode_agent, encode_agent)
         self._teams = _CachedHash(self.keys.teams, self.keys.teams_version, decode_team, encode_team)
         self._needs_copies: dict[bytes, HandoffNeeds] = {}
+        self._head_copies: dict[tuple[bytes, bytes, bytes], ClassHead] = {}
         self._classes_copy: list[str] | None = None
         self._classes_label: tuple[bytes | None, int] | None = None
         self._enqueue_script = self._redis.register_script(ENQUEUE_SCRIPT)
@@ -619,13 +633,19 @@ class RedisLiveState:
 
     def _heads(self, lines: list[bytes]) -> list[ClassHead]:
         """Class heads from READ_HEADS_FUNCTION's lines (member, score, needs; the member `<id>|<class>`)."""
-        return [
-            ClassHead(
-                lines[index][11:].decode(),
-                QueuedHandoff(self._decoded_needs(lines[index + 2]), float(lines[index + 1])),
-            )
-            for index in range(0, len(lines) - 2, 3)
-        ]
+        heads = []
+        for index in range(0, len(lines) - 2, 3):
+            # Keyed by the text read, so a copy can never be stale: the heads no agent serves come back at
+            # every decision until someone can take them.
+            text = (lines[index], lines[index + 1], lines[index + 2])
+            head = self._head_copies.get(text)
+            if head is None:
+                entry = QueuedHandoff(self._decoded_needs(text[2]), float(text[1]))
+                head = _remember(
+                    self._head_copies, text, ClassHead(text[0][11:].decode(), entry), HEAD_COPIES
+                )
+            heads.append(head)
+        return heads
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         members = cast(
@@ -648,13 +668,10 @@ class RedisLiveState:
         ]
 
     def _decoded_needs(self, data: bytes) -> HandoffNeeds:
-        # Keyed by the stored text itself, so a copy can never be stale; bounded, oldest dropped first.
+        # Keyed by the stored text itself, so a copy can never be stale.
         needs = self._needs_copies.get(data)
         if needs is None:
-            needs = decode_needs(data)
-            self._needs_copies[data] = needs
-            if len(self._needs_copies) > NEEDS_COPIES:
-                del self._needs_copies[next(iter(self._needs_copies))]
+            needs = _remember(self._needs_copies, data, decode_needs(data), NEEDS_COPIES)
         return needs
 
     async def queued(self, start: int = 0, count: int = 100) -> list[QueuedHandoff]:
