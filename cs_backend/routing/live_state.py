@@ -241,9 +241,9 @@ class InProcessLiveState:
         self._order: list[tuple[float, int]] = []
         # The same per routing class.
         self._class_order: dict[str, list[tuple[float, int]]] = {}
-        # Each class's first entry with its class, kept sorted: the class heads in queue order.
-        self._heads: list[tuple[float, int, str]] = []
-        self._head_of: dict[str, tuple[float, int, str]] = {}
+        # Each class's first entry, kept sorted by (score, request id): the class heads in queue order.
+        self._heads: list[tuple[float, int, ClassHead]] = []
+        self._head_of: dict[str, tuple[float, int, ClassHead]] = {}
         self._queued: dict[int, QueuedHandoff] = {}
         self._held: dict[int, Held] = {}
         self._agents: dict[int, AgentState] = {}
@@ -260,7 +260,10 @@ class InProcessLiveState:
             self._class_order.setdefault(routing_class(self._queued[request_id].needs), []).append(
                 (score, request_id)
             )
-        self._head_of = {name: (*order[0], name) for name, order in self._class_order.items()}
+        self._head_of = {}
+        for name, order in self._class_order.items():
+            score, request_id = order[0]
+            self._head_of[name] = (score, request_id, ClassHead(name, self._queued[request_id]))
         self._heads = sorted(self._head_of.values())
         self._held = dict(snapshot.held)
         self._agents = {agent.account_id: agent for agent in snapshot.agents}
@@ -292,10 +295,14 @@ class InProcessLiveState:
     def _follow_head(self, name: str) -> None:
         """After a change to the class's queue: its entry among the heads follows its first handoff."""
         order = self._class_order.get(name)
-        head = (*order[0], name) if order else None
         previous = self._head_of.get(name)
-        if head == previous:
-            return
+        head = None
+        if order:
+            score, request_id = order[0]
+            entry = self._queued[request_id]
+            if previous is not None and previous[2].entry is entry:
+                return
+            head = (score, request_id, ClassHead(name, entry))
         if previous is not None:
             del self._heads[bisect.bisect_left(self._heads, previous)]
             del self._head_of[name]
@@ -318,10 +325,7 @@ class InProcessLiveState:
         )
 
     async def class_heads(self, start: int, count: int) -> list[ClassHead]:
-        return [
-            ClassHead(name, self._queued[request_id])
-            for _, request_id, name in self._heads[start : start + count]
-        ]
+        return [head for _, _, head in self._heads[start : start + count]]
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         order = self._class_order.get(routing_class, [])
