@@ -4,6 +4,7 @@ agent with round robin on ties, and the queue order."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -13,6 +14,7 @@ from cs_backend.routing.selection import (
     AgentState,
     HandoffNeeds,
     OpeningHours,
+    Roster,
     TeamHours,
     choose_agent,
     is_eligible,
@@ -208,3 +210,79 @@ def test_queue_scores_keep_millisecond_order_for_centuries() -> None:
 
 def test_escalation_raises_the_priority_one_step() -> None:
     assert [raised(p) for p in ("low", "normal", "high", "urgent")] == ["normal", "high", "urgent", "urgent"]
+
+
+def roster_as_rules_see_it(
+    roster: Roster, agents: list[AgentState], teams: dict[int, TeamHours], now: datetime
+) -> tuple[object, ...]:
+    """Everything a decision asks a roster, for every class and handoff these agents could be asked about."""
+    classes = [
+        f"{language}|{skill}|{team}"
+        for language in ("en", "zh", "es")
+        for skill in ("", "billing", "technical", "api")
+        for team in ("", "1", "2")
+    ]
+    handoffs = [
+        needs(language=language, skill=skill, team_id=team, excluded_agents=frozenset(excluded))
+        for language in ("en", "zh", "es")
+        for skill in (None, "billing", "technical", "api")
+        for team in (None, 1, 2)
+        for excluded in ((), (1, 2, 3))
+    ]
+    expected = [choose_agent(h, agents, teams, now) for h in handoffs]
+    return (
+        bool(roster),
+        {
+            language: sorted(a.account_id for a in available)
+            for language, available in roster.by_language.items()
+        },
+        [roster.serves_class(name) for name in classes],
+        [roster.choose(h) for h in handoffs] == expected,
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_roster_built_from_the_previous_one_is_the_roster_built_afresh(seed: int) -> None:
+    """Between decisions a roster reworks only the agents that changed (selection.Roster's `previous`): loads
+    and rotation moving, agents coming and going, a team closing; it must answer as a roster built afresh."""
+    rng = random.Random(seed)
+    teams = {
+        1: office(1, "UTC", "08:00", "20:00", range(7)),
+        2: office(2, "Asia/Tokyo", "08:00", "12:00", range(7)),
+    }
+    profiles = {
+        i: agent(
+            i,
+            status=rng.choice(["online", "online", "away"]),
+            capacity=rng.randint(1, 3),
+            load=rng.randint(0, 2),
+            skills=frozenset(rng.sample(["billing", "technical", "api"], rng.randint(1, 2))),
+            languages=frozenset(rng.sample(["en", "zh", "es"], rng.randint(1, 2))),
+            team_id=rng.choice([None, 1, 2]),
+            last_assigned_at=NOW - timedelta(seconds=rng.randint(0, 99)),
+        )
+        for i in range(1, 41)
+    }
+    now = NOW
+    previous = Roster(list(profiles.values()), teams, now)
+    for step in range(60):
+        change = rng.random()
+        if change < 0.7:  # an offer or a finished handoff: one agent's load and rotation move
+            who = rng.choice(list(profiles))
+            profiles[who] = replace(
+                profiles[who], load=rng.randint(0, 3), last_assigned_at=now + timedelta(seconds=step)
+            )
+        elif change < 0.8:
+            profiles.pop(rng.choice(list(profiles)), None)
+        elif change < 0.9:
+            new_id = 100 + step
+            profiles[new_id] = agent(new_id, languages=frozenset({rng.choice(["en", "zh", "es"])}), team_id=2)
+        else:  # the Tokyo team opens or closes: the previous roster cannot be reused
+            now += timedelta(hours=rng.choice([3, 5]))
+        agents = list(profiles.values())
+        roster = Roster(agents, dict(teams), now, previous)
+        fresh = Roster(agents, teams, now)
+        assert roster_as_rules_see_it(roster, agents, teams, now) == roster_as_rules_see_it(
+            fresh, agents, teams, now
+        ), f"step {step}"
+        previous = roster
