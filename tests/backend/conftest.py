@@ -61,6 +61,7 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 TABLES = [
     *OUTCOME_TABLES,
     "sla_breaches",
+    "handoff_messages",
     "handoff_requests",
     "agent_profiles",
     "teams",
