@@ -158,6 +158,7 @@ def settings(migrated_database_url: str) -> Settings:
         redis_url=None,
         redis_channel=unique_name("cs_test"),
         onboarding_nudge_interval_seconds=0,
+        routing_position_update_seconds=0,
         service_secret=TEST_SERVICE_SECRET,
     )
 

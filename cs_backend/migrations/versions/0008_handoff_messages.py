@@ -67,7 +67,9 @@ def upgrade() -> None:
         batch.create_foreign_key(
             "fk_handoff_requests_ticket_id_tickets", "tickets", ["ticket_id"], ["id"], ondelete="SET NULL"
         )
-        batch.create_check_constraint(op.f("ck_handoff_requests_unavailable"), "unavailable IN ('no_agent', 'closed')")
+        batch.create_check_constraint(
+            op.f("ck_handoff_requests_unavailable"), "unavailable IN ('no_agent', 'closed')"
+        )
         batch.create_index("ix_handoff_requests_ticket_id", ["ticket_id"])
     with op.batch_alter_table("feedback") as batch:
         batch.add_column(sa.Column("agent_id", sa.Integer(), nullable=True))
