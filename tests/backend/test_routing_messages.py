@@ -380,3 +380,41 @@ async def test_a_customers_export_holds_their_transcripts_and_deletion_removes_t
         left = list(await session.scalars(select(HandoffMessage)))
     assert left and {m.handoff_id for m in left} == {others["id"]}
     assert all("order 42" not in m.text for m in left)
+
+
+def test_the_packet_text_fits_the_ticket_cutting_the_oldest_messages_first() -> None:
+    from types import SimpleNamespace
+
+    from cs_backend.routing.conversation_summary import ConversationSummary, Message
+    from cs_backend.routing.packet_text import render_packet
+
+    handoff = SimpleNamespace(
+        id=7,
+        reason="customer_request",
+        detail="Needs a refund",
+        at_risk=True,
+        high_value=False,
+        sender_id="web-7",
+        channel="socketio",
+        language="en",
+    )
+    messages = [Message("customer", f"message {n} " + "x" * 280 + "\x00", None) for n in range(40)]
+    packet = SimpleNamespace(
+        handoff=handoff,
+        suggested_priority=SimpleNamespace(priority="high", reasons=["customer flagged at risk"]),
+        customer=SimpleNamespace(id=3, email="ada@example.com", name=None),
+        onboarding=SimpleNamespace(done_count=1, total=5),
+        open_tickets=[],
+        last_csat=SimpleNamespace(score=2),
+        last_ces=None,
+        churn_signals=[],
+        conversation=ConversationSummary(last_messages=messages),
+    )
+    text = render_packet(packet, limit=2000)  # type: ignore[arg-type]
+    assert len(text) <= 2000 and "\x00" not in text
+    assert text.startswith("The customer asked for a person (handoff 7, reason: customer request)")
+    assert "Customer 3: ada@example.com" in text and "Last CSAT: 2" in text
+    assert "message 39 " in text and "message 0 " not in text
+    assert "Conversation summary: unavailable" in render_packet(
+        SimpleNamespace(**{**packet.__dict__, "conversation": None})  # type: ignore[arg-type]
+    )
