@@ -58,6 +58,9 @@ RASA_CLIENT = web.AppKey("rasa_client", RasaClient)
 # Rasa's SQL event broker table, for a customer's export and deletion and the transcript retention job; None
 # when the events come through RabbitMQ (main.event_store_context).
 EVENT_STORE = web.AppKey[EventStore | None]("event_store")
+# The rows of Rasa's SQL tracker store (the same `events` table name and sender_id column), for a customer's
+# deletion and the retention job; None when RASA_TRACKER_URL is unset (main.event_store_context).
+TRACKER_STORE = web.AppKey[EventStore | None]("tracker_store")
 
 # The routing engine (handoff requests, the live queue and agents' presence), created at startup by
 # main.routing_context.

@@ -188,6 +188,13 @@ def _rasa_events_url(name: str, text: str) -> str:
     return text
 
 
+def _sql_url(name: str, text: str) -> str:
+    scheme = text.partition("://")[0]
+    if scheme.lower() not in _RASA_EVENTS_SCHEMES or scheme.lower().startswith("amqp"):
+        raise SettingsError(f"{name} must be sqlite:///... or postgresql://..., got {scheme!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = _from_env(
@@ -354,6 +361,16 @@ class Settings:
         "SQL broker's `events` table, polled; SQLite is opened read-only) or amqp:// / amqps:// "
         "(RabbitMQ: the pika broker's queue).",
         shown_default="sqlite:///<repo root>/var/rasa_events.db",
+    )
+    rasa_tracker_url: str | None = _from_env(
+        "RASA_TRACKER_URL",
+        None,
+        _sql_url,
+        "The database of Rasa's SQL tracker store (endpoints.yml `tracker_store`), an SQL URL (sqlite:///, "
+        "postgresql://, ...). A customer's deletion and the transcript retention job delete their "
+        "conversations' rows there: Rasa's API can empty a tracker but the SQL tracker store keeps the rows "
+        "it already wrote. Unset: no SQL tracker store to clean (the launcher sets it to match "
+        "RASA_TRACKER_DB).",
     )
     rasa_events_queue: str = _from_env(
         "RASA_EVENTS_QUEUE",

@@ -33,6 +33,7 @@ from cs_backend.app_keys import (
     SCHEMA_REVISION,
     SERVICE_VERIFIER,
     SETTINGS,
+    TRACKER_STORE,
 )
 from cs_backend.auth.middlewares import auth_middleware
 from cs_backend.auth.replay import create_seen_signatures
@@ -56,7 +57,7 @@ from cs_backend.outcomes import jobs as outcomes_jobs
 from cs_backend.outcomes import routes as outcomes
 from cs_backend.privacy import jobs as privacy_jobs
 from cs_backend.privacy import routes as privacy
-from cs_backend.privacy.event_store import event_store_for
+from cs_backend.privacy.event_store import EventStore, event_store_for
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import create_limiter
 from cs_backend.ratelimit.middlewares import address_rate_limit_middleware, caller_rate_limit_middleware
@@ -129,11 +130,15 @@ async def rate_limiter_context(app: web.Application) -> AsyncIterator[None]:
 
 async def event_store_context(app: web.Application) -> AsyncIterator[None]:
     # Connects lazily: the events database may not exist before Rasa's first event.
-    store = event_store_for(app[SETTINGS].rasa_events_url)
+    settings = app[SETTINGS]
+    store = event_store_for(settings.rasa_events_url)
+    tracker_store = EventStore(settings.rasa_tracker_url) if settings.rasa_tracker_url else None
     app[EVENT_STORE] = store
+    app[TRACKER_STORE] = tracker_store
     yield
-    if store is not None:
-        await store.close()
+    for opened in (store, tracker_store):
+        if opened is not None:
+            await opened.close()
 
 
 def service_auth_context(clock: Callable[[], float]) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -18,6 +18,8 @@ Configuration (environment variables, all optional):
     RASA_ENDPOINTS                      Rasa endpoints file                (endpoints.yml)
     RASA_EVENTS_DB                      SQLite file of Rasa's SQL event broker, read by cs_backend
                                         (var/rasa_events.db; sets cs_backend's RASA_EVENTS_URL to match)
+    RASA_TRACKER_DB                     SQLite file of Rasa's SQL tracker store: conversations survive a
+                                        restart (var/rasa_tracker.db; sets cs_backend's RASA_TRACKER_URL)
     RASA_AUTH_TOKEN                     token of Rasa's HTTP API, used by cs_backend (unset: a random one
                                         for this run; at least 16 characters when set)
     ACTION_SERVER_TOKEN                 token of the action server, sent by Rasa (same rules)
