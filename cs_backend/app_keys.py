@@ -18,6 +18,7 @@ from cs_backend.privacy.event_store import EventStore
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import Limiter
 from cs_backend.ratelimit.rules import RateLimits
+from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
 
 if TYPE_CHECKING:
@@ -64,3 +65,6 @@ TRACKER_STORE = web.AppKey[EventStore | None]("tracker_store")
 # The routing engine (handoff requests, the live queue and agents' presence), created at startup by
 # main.routing_context.
 ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)
+# A handoff's transcript and the messages relayed between customer and agent (routing/messages.py), created
+# at startup by main.handoff_messaging_context.
+HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)

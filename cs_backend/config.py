@@ -435,6 +435,13 @@ class Settings:
         "Seconds between two runs of the job that checks the handoffs' SLA timers, offers what business "
         "hours now allow and rebuilds a lost live state (fractions allowed). 0 disables it.",
     )
+    routing_position_update_seconds: float = _job_interval_from_env(
+        "ROUTING_POSITION_UPDATE_SECONDS",
+        30.0,
+        "Seconds between two runs of the job that tells queued customers their new place in the queue and "
+        "estimated wait (through Rasa), only when it changed; a customer hears at most one update per this "
+        "many seconds. 0 disables it.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

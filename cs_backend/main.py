@@ -20,6 +20,7 @@ from cs_backend.app_keys import (
     DATABASE,
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
+    HANDOFF_MESSAGING,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -62,8 +63,11 @@ from cs_backend.ratelimit.limiter import create_limiter
 from cs_backend.ratelimit.middlewares import address_rate_limit_middleware, caller_rate_limit_middleware
 from cs_backend.ratelimit.rules import RateLimits
 from cs_backend.routing import jobs as routing_jobs
+from cs_backend.routing import position_updates
 from cs_backend.routing import routes as routing
+from cs_backend.routing.customer_relay import CustomerRelay
 from cs_backend.routing.live_state import create_live_state
+from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
@@ -108,6 +112,12 @@ async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
     async with RasaClient(settings.rasa_url, auth_token=settings.rasa_auth_token) as rasa:
         app[RASA_CLIENT] = rasa
         yield
+
+
+async def handoff_messaging_context(app: web.Application) -> AsyncIterator[None]:
+    relay = CustomerRelay(app[RASA_CLIENT])
+    app[HANDOFF_MESSAGING] = HandoffMessaging(app[DATABASE], app[ROUTING_ENGINE], relay, app[LIVE_EVENTS])
+    yield
 
 
 async def rate_limiter_context(app: web.Application) -> AsyncIterator[None]:
@@ -183,12 +193,14 @@ def create_app(
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(rasa_client_context)
+    app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
     # Background jobs (cs_backend/jobs.py) after the resources they use, so those outlive them.
     app.cleanup_ctx.append(onboarding_jobs.nudge_job_context)
     app.cleanup_ctx.append(outcomes_jobs.consumer_job_context)  # Rasa events → outcomes
     app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
+    app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (

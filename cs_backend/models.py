@@ -9,7 +9,7 @@ from cs_backend.feedback.models import Feedback
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.privacy.models import CustomerDeletion
-from cs_backend.routing.models import AgentProfile, HandoffRequest, SlaBreach, Team
+from cs_backend.routing.models import AgentProfile, HandoffMessage, HandoffRequest, SlaBreach, Team
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Customer",
     "CustomerDeletion",
     "Feedback",
+    "HandoffMessage",
     "HandoffRequest",
     "OnboardingNudge",
     "OutcomeCursor",

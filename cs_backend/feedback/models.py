@@ -41,6 +41,11 @@ class Feedback(Base):
     channel: Mapped[str] = mapped_column(String(50))
     intent: Mapped[str | None] = mapped_column(String(200))
     resolver: Mapped[str] = mapped_column(String(8), default="bot")
+    # The person who handled the conversation, and the handoff, when the rating is about an agent's help.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoff_requests.id", ondelete="SET NULL"), index=True
+    )
     # Unique: a retried POST with the same key returns the first rating instead of counting it twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

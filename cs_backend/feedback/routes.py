@@ -32,8 +32,9 @@ ROUTES = [
         create_feedback,
         summary="Record a CSAT (1-5) or CES (1-7) rating",
         tag="feedback",
-        description="Publishes feedback.created after the commit. A ticket_id that names no ticket is a 404 "
-        "naming `ticket_id`, and writes nothing.",
+        description="Publishes feedback.created after the commit. A ticket_id, agent_id or handoff_id that "
+        "names nothing is a 404 naming that field, and writes nothing. A rating of an agent's help (resolver "
+        "agent) names the agent and the handoff.",
         body=FeedbackCreate,
         idempotency_key=True,
         responses={

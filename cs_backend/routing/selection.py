@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -88,6 +88,22 @@ def is_open(hours: TeamHours, at: datetime) -> bool:
         elif opening.weekday == today and opening.opens <= moment < opening.closes:
             return True
     return False
+
+
+def next_opening(hours: TeamHours, at: datetime) -> datetime | None:
+    """The first moment after `at` at which one of the team's openings starts (timezone-aware, in the team's
+    zone), or None for a team without openings. Every opening recurs weekly, so a week ahead is enough."""
+    zone = ZoneInfo(hours.time_zone)
+    today = at.astimezone(zone).date()
+    starts = []
+    for days_ahead in range(8):
+        day = today + timedelta(days=days_ahead)
+        for opening in hours.openings:
+            if opening.weekday == day.weekday():
+                start = datetime.combine(day, opening.opens, tzinfo=zone)
+                if start > at:
+                    starts.append(start)
+    return min(starts) if starts else None
 
 
 def is_eligible(agent: AgentState, needs: HandoffNeeds, teams: dict[int, TeamHours], now: datetime) -> bool:

@@ -20,6 +20,8 @@ FEEDBACK_FIELDS = {
     "channel",
     "intent",
     "resolver",
+    "agent_id",
+    "handoff_id",
     "created_at",
 }
 

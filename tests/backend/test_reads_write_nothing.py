@@ -26,6 +26,7 @@ from cs_backend.main import create_app
 
 from .fake_rasa import FakeRasa
 from .helpers import bearer_of_new_account, complete, ticket_payload
+from .routing_support import person, set_profile
 
 KNOWN_SENDER = "reader-known"
 UNKNOWN_SENDERS = ["reader-never-seen", "x" * 200]
@@ -79,8 +80,18 @@ async def seed(client: TestClient[Any, Any]) -> Seeded:
     )
     assert response.status == 201, await response.text()
     await complete(client, "sign_up", sender_id=KNOWN_SENDER, channel="rest")
+    # An agent online, so the handoff is offered (not closed as unavailable) and has a transcript entry.
+    admin = await person(client, "admin", "seeder")
+    agent = await person(client, "agent", "seeded-agent")
+    await set_profile(client, admin, agent, skills=[])
     handoff = {"sender_id": KNOWN_SENDER, "channel": "rest", "reason": "misunderstood"}
     response = await client.post("/api/routing/handoffs", json=handoff)
+    assert response.status == 201, await response.text()
+    created = await response.json()
+    assert created["state"] == "assigned", created
+    response = await client.post(
+        f"/api/routing/handoffs/{created['id']}/notes", json={"text": "seeded"}, headers=agent.headers
+    )
     assert response.status == 201, await response.text()
     return {
         "customer_id": ticket["customer_id"],

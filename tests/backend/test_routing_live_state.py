@@ -187,6 +187,8 @@ async def test_with_redis_unreachable_handoffs_are_still_queued_and_read_from_sq
     app = create_app(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
     client: TestClient[Any, Any] = await aiohttp_client(app)
     admin = await person(client, "admin", "boss")
+    # An agent who fits is online, so the handoffs are queued (no offer is made while Redis is down).
+    await set_profile(client, admin, await person(client, "agent", "ann"))
     low = await request_handoff(client, "down-low", priority="low")
     urgent = await request_handoff(client, "down-urgent", priority="urgent")
     assert (low["state"], urgent["state"]) == ("queued", "queued")

@@ -19,6 +19,7 @@ from cs_backend.routing.selection import (
     choose_agent,
     is_eligible,
     is_open,
+    next_opening,
     queue_score,
     raised,
 )
@@ -135,6 +136,27 @@ def test_an_opening_across_midnight_counts_on_both_days() -> None:
 
 def test_a_team_without_openings_is_never_open() -> None:
     assert not is_open(TeamHours(1, "UTC", ()), NOW)
+
+
+@pytest.mark.parametrize(
+    ("at", "reopens"),
+    [
+        # Wednesday 10:00 UTC is 05:00 in New York: today at 09:00 local (14:00 UTC).
+        (NOW, datetime(2026, 11, 25, 14, 0, tzinfo=UTC)),
+        # Friday 18:00 in New York: Monday 09:00 local.
+        (datetime(2026, 11, 27, 23, 0, tzinfo=UTC), datetime(2026, 11, 30, 14, 0, tzinfo=UTC)),
+        # Open now: the next opening is tomorrow's.
+        (datetime(2026, 11, 25, 15, 0, tzinfo=UTC), datetime(2026, 11, 26, 14, 0, tzinfo=UTC)),
+        # Across daylight saving time (8 March 2026 in New York): 09:00 local is 13:00 UTC then.
+        (datetime(2026, 3, 7, 12, 0, tzinfo=UTC), datetime(2026, 3, 9, 13, 0, tzinfo=UTC)),
+    ],
+)
+def test_the_next_opening_is_in_the_teams_local_time(at: datetime, reopens: datetime) -> None:
+    assert next_opening(office(1, "America/New_York"), at) == reopens
+
+
+def test_a_team_without_openings_never_reopens() -> None:
+    assert next_opening(TeamHours(1, "UTC", ()), NOW) is None
 
 
 def test_the_least_loaded_eligible_agent_gets_the_handoff() -> None:
