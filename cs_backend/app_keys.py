@@ -61,3 +61,4 @@ EVENT_STORE = web.AppKey[EventStore | None]("event_store")
 # The routing engine (handoff requests, the live queue and agents' presence), created at startup by
 # main.routing_context.
 ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)
+HANDOFF_MESSAGING = web.AppKey[Any]("handoff_messaging")  # routing.messages.HandoffMessaging
