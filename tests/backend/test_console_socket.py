@@ -339,3 +339,21 @@ async def test_shutdown_closes_open_sockets_promptly(
         assert loop.time() - started < 2.0, "shutdown waited for the open sockets"
         for message in await asyncio.gather(*closing):
             assert message.type == WSMsgType.CLOSE and message.data == 1001
+
+
+async def test_the_console_page_is_a_public_shell_that_runs_only_its_own_files(
+    aiohttp_client: Any, settings: Settings, messaging: RecordingMessaging
+) -> None:
+    unsigned = await aiohttp_client(app_with(settings, messaging), sign=False)
+    response = await unsigned.get("/console")
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    page = await response.text()
+    for asset in ("/static/console/console.js", "/static/console/console.css"):
+        assert asset in page
+        assert (await unsigned.get(asset)).status == 200
+    # No inline script or handler: the policy would block it.
+    assert "onclick" not in page and "<script>" not in page
+    assert (await unsigned.head("/console")).status == 200
