@@ -370,7 +370,8 @@
     renderList("queue", state.queue.items || [], false);
     $("queue-count").textContent = String(state.queue.total || 0);
     var selected = held.concat(state.queue.items || []).filter(function (h) { return h.id === state.selectedId; })[0];
-    if (selected) {
+    // A queue read before the latest change (an accept answered first) must not take the view back.
+    if (selected && (!state.selected || selected.updated_at >= state.selected.updated_at)) {
       state.selected = selected;
       renderConversationHeader();
     }
@@ -489,7 +490,14 @@
     var replying = canReply(handoff);
     var noteToggle = $("note-toggle");
     noteToggle.disabled = !replying;
-    if (!replying) noteToggle.checked = true;
+    if (!replying) {
+      noteToggle.checked = true;
+      noteToggle.dataset.forced = "true";
+    } else if (noteToggle.dataset.forced) {
+      // Notes were the only choice; now that the conversation is live with you, replies are the default.
+      noteToggle.checked = false;
+      delete noteToggle.dataset.forced;
+    }
     $("reply-box").disabled = finished;
     $("send-button").disabled = finished;
     updateComposerMode();
