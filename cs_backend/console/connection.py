@@ -95,7 +95,7 @@ class ConsoleConnection:
         try:
             async for message in self.socket:
                 if message.type == WSMsgType.TEXT:
-                    await self._answer(message.data)
+                    await self._answer_safely(message.data)
                 elif message.type == WSMsgType.BINARY:
                     await self._send_error(None, 400, "frames must be JSON text", {"frame": "binary frame"})
         finally:
@@ -213,6 +213,14 @@ class ConsoleConnection:
         )
         return True
 
+    async def _answer_safely(self, data: str) -> None:
+        """Answer a frame; an unexpected failure (the database down) is an error frame, not a lost socket."""
+        try:
+            await self._answer(data)
+        except Exception:
+            log.exception("answering a console frame failed")
+            await self._send_error(None, 500, "internal error")
+
     async def _answer(self, data: str) -> None:
         try:
             frame = json.loads(data)
@@ -262,7 +270,13 @@ class ConsoleConnection:
             log.exception("sending an agent's message of handoff %d failed", send.handoff_id)
             await self._send_error(send.client_id, 500, "internal error")
             return
-        entry = MessageEntry.model_validate(message, from_attributes=True).model_dump(mode="json")
+        try:
+            entry = MessageEntry.model_validate(message, from_attributes=True).model_dump(mode="json")
+        except ValidationError:
+            # Stored and relayed, but not readable as an entry: the page re-reads the transcript.
+            log.exception("the stored message of handoff %d is not a transcript entry", send.handoff_id)
+            await self._send_error(send.client_id, 500, "sent, but the answer could not be read")
+            return
         await self._send_frame(
             {"type": "sent", "client_id": send.client_id, "handoff_id": send.handoff_id, "message": entry}
         )

@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from cs_backend.accounts import service as accounts
-from cs_backend.api.errors import ApiError, Conflict
+from cs_backend.api.errors import Conflict
 from cs_backend.app_keys import DATABASE, HANDOFF_MESSAGING, LIVE_EVENTS
 from cs_backend.config import Settings
 from cs_backend.main import create_app
@@ -51,7 +51,7 @@ class RecordingMessaging:
     raises `failure` once."""
 
     calls: list[tuple[int, Actor, str, str | None]] = field(default_factory=list)
-    failure: ApiError | None = None
+    failure: Exception | None = None
 
     async def send_agent_message(
         self, handoff_id: int, actor: Actor, text: str, client_id: str | None
@@ -252,6 +252,17 @@ async def test_send_frames_reach_the_messaging_service(
     await socket.send_json({"type": "send", "handoff_id": 5, "text": "again"})
     answer = await receive(socket)
     assert answer["type"] == "sent" and answer["client_id"] is None
+
+    # An unexpected failure is a 500 error frame (details in the log only); the socket stays open too.
+    messaging.failure = RuntimeError("database connection lost")
+    await socket.send_json({"type": "send", "handoff_id": 5, "text": "hello?", "client_id": "c-3"})
+    assert await receive(socket) == {
+        "type": "error",
+        "client_id": "c-3",
+        "error": {"status": 500, "message": "internal error"},
+    }
+    await socket.send_json({"type": "send", "handoff_id": 5, "text": "still here", "client_id": "c-4"})
+    assert (await receive(socket))["type"] == "sent"
     await socket.close()
 
 
