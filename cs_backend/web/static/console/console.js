@@ -645,16 +645,27 @@
     transcript.scrollTop = transcript.scrollHeight;
   }
 
+  function showDelivery(item, delivery) {
+    item.dataset.delivery = delivery || "delivered";
+    var status = item.querySelector(".entry-status");
+    if (status) status.remove();
+    if (delivery === "failed") item.appendChild(el("p", { className: "entry-status" }, "Not delivered to the customer"));
+  }
+
   function addEntry(entry) {
-    if (state.entries[entry.id]) return;
+    if (state.entries[entry.id]) {
+      // Seen before: only its delivery can have changed (a retry delivered it).
+      var known = $("transcript").querySelector("[data-message-id='" + Number(entry.id) + "']");
+      if (known) showDelivery(known, entry.delivery);
+      return;
+    }
     state.entries[entry.id] = entry;
     var author = entry.kind === "customer" ? "Customer"
       : entry.author_name || KIND_LABELS[entry.kind] || entry.kind;
     if (entry.kind === "note") author = "Note · " + (entry.author_name || "agent");
     var item = entryNode(entry.kind, author, formatTime(entry.created_at), entry.text);
     item.dataset.messageId = String(entry.id);
-    item.dataset.delivery = entry.delivery || "delivered";
-    if (entry.delivery === "failed") item.appendChild(el("p", { className: "entry-status" }, "Not delivered to the customer"));
+    showDelivery(item, entry.delivery);
     // In order of creation: an entry read late (a reconnect) goes where it belongs.
     var transcript = $("transcript");
     var after = Array.prototype.filter.call(transcript.children, function (node) {
