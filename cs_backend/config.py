@@ -319,15 +319,15 @@ class Settings:
         "EVENT_STREAMS_MAX",
         200,
         _count,
-        "Open GET /api/events streams this process serves at once; the next gets 503 with Retry-After "
-        "(the open ones keep working).",
+        "Open GET /api/events streams and agent console websockets (GET /api/console/ws) this process "
+        "serves at once; the next gets 503 with Retry-After (the open ones keep working).",
     )
     event_streams_per_principal_max: int = _from_env(
         "EVENT_STREAMS_PER_PRINCIPAL_MAX",
         10,
         _count,
-        "Open GET /api/events streams per signed-in account (or for the service) in this process; the "
-        "next gets 429 with Retry-After.",
+        "Open GET /api/events streams and console websockets per signed-in account (or for the service) in "
+        "this process; the next gets 429 with Retry-After.",
     )
     log_level: str = _from_env(
         "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."

@@ -38,8 +38,10 @@ from cs_backend.app_keys import (
 from cs_backend.auth.middlewares import auth_middleware
 from cs_backend.auth.replay import create_seen_signatures
 from cs_backend.auth.verifier import ServiceVerifier
+from cs_backend.canned_responses import routes as canned_responses
 from cs_backend.churn import routes as churn
 from cs_backend.config import Settings
+from cs_backend.console import routes as console
 from cs_backend.conversations import routes as conversations
 from cs_backend.customers import routes as customers
 from cs_backend.db import Database
@@ -216,6 +218,8 @@ def create_app(
         events,
         accounts,
         routing,
+        canned_responses,
+        console,
         meta,
     ):
         add_api_routes(app, module.ROUTES)

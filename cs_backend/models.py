@@ -1,6 +1,7 @@
 """Every table of cs_backend on one metadata: what Alembic's env.py compares against for autogenerate."""
 
 from cs_backend.accounts.models import Account, AccountSession
+from cs_backend.canned_responses.models import CannedResponse
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
@@ -17,6 +18,7 @@ __all__ = [
     "AccountSession",
     "AgentProfile",
     "Base",
+    "CannedResponse",
     "ChurnSignal",
     "CompletedStep",
     "Conversation",

@@ -60,6 +60,7 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "canned_responses",
     "sla_breaches",
     "handoff_messages",
     "handoff_requests",

@@ -42,6 +42,7 @@ TABLES = {
     "handoff_requests",
     "sla_breaches",
     "handoff_messages",
+    "canned_responses",
 }
 
 
@@ -78,7 +79,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0008"
+    assert migrate.head_revision() == "0009"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
