@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.db import Database, create_once, utcnow
 from cs_backend.feedback.models import Feedback
@@ -15,7 +16,7 @@ from cs_backend.tickets.models import Ticket
 
 
 async def create_feedback(
-    db: Database, data: FeedbackCreate, idempotency_key: str | None
+    db: Database, data: FeedbackCreate, idempotency_key: IdempotencyKey | None
 ) -> tuple[Feedback, bool]:
     """Returns (feedback, created). With a key seen before: (the rating first created with it, False).
 
@@ -42,7 +43,6 @@ async def create_feedback(
             channel=data.channel,
             intent=data.intent,
             resolver=data.resolver,
-            idempotency_key=idempotency_key,
             created_at=utcnow(),
         )
 

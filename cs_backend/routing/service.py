@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
 from cs_backend.api.errors import ApiError, Conflict, NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
@@ -159,7 +160,7 @@ class RoutingEngine:
     # --- handoffs -----------------------------------------------------------------------------------------
 
     async def request_handoff(
-        self, data: HandoffCreate, idempotency_key: str | None
+        self, data: HandoffCreate, idempotency_key: IdempotencyKey | None
     ) -> tuple[HandoffRequest, bool]:
         """Queue the conversation for a person, then offer what can be offered. (row, created); a key seen
         before answers the handoff first created with it."""
@@ -191,7 +192,6 @@ class RoutingEngine:
                 state="queued",
                 excluded_agent_ids=[],
                 queued_at=now,
-                idempotency_key=idempotency_key,
                 updated_at=now,
             )
 
