@@ -15,10 +15,12 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
+from cs_backend import migrate
 from cs_backend.api.idempotency import request_fingerprint
 from cs_backend.app_keys import API_ROUTES, DATABASE, LIVE_EVENTS
+from cs_backend.db import create_engine
 from cs_backend.tickets.schemas import TicketCreate
 
 from .conftest import TABLES
@@ -232,3 +234,54 @@ async def test_the_document_lists_the_422_of_every_route_taking_a_key(client: Te
             if takes_key:
                 header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
                 assert "422" in header["description"]
+
+
+FINGERPRINTED_TABLES = ("tickets", "feedback", "churn_signals", "handoff_requests")
+NOW = "2025-01-01 00:00:00+00"
+
+
+async def _columns(database_url: str, table: str) -> set[str]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {column["name"] for column in inspect(sync).get_columns(table)}
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0010_keeps_the_rows_and_their_keys_without_a_fingerprint(database_url: str) -> None:
+    """0010's parent is 0007 for now (0008 and 0009 are written in parallel; the merge re-points it)."""
+    await migrate.upgrade_async(database_url, "0007")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(f"INSERT INTO customers (id, email, created_at) VALUES (1, 'a@example.com', '{NOW}')")
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO tickets (id, subject, description, priority, status, email, customer_id, "
+                    "channel, idempotency_key, created_at, updated_at) VALUES (1, 's', 'd', 'low', 'open', "
+                    f"'a@example.com', 1, 'api', 'old-key', '{NOW}', '{NOW}')"
+                )
+            )
+        await migrate.upgrade_async(database_url, "0010")
+        for table in FINGERPRINTED_TABLES:
+            assert "idempotency_fingerprint" in await _columns(database_url, table)
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(text("SELECT idempotency_key, idempotency_fingerprint FROM tickets"))
+            ).one()
+        assert tuple(row) == ("old-key", None)
+
+        await migrate.downgrade_async(database_url, "0007")
+        for table in FINGERPRINTED_TABLES:
+            assert "idempotency_fingerprint" not in await _columns(database_url, table)
+        async with engine.connect() as connection:
+            keys = (await connection.execute(text("SELECT idempotency_key FROM tickets"))).scalars().all()
+        assert keys == ["old-key"]
+        await migrate.upgrade_async(database_url)  # and up again: the downgrade left nothing behind
+    finally:
+        await engine.dispose()
