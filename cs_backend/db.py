@@ -213,6 +213,9 @@ async def create_once(
             if existing is not None:
                 stored = existing.idempotency_fingerprint
                 if stored is not None and stored != idempotency_key.fingerprint:
+                    # A client bug (two writes under one key) an operator should see; the key is the
+                    # client's text, so only the model is named.
+                    log.warning("Idempotency-Key reused with a different request (%s)", model.__name__)
                     raise IdempotencyKeyReused()
                 return existing, False
         row = await build(session)

@@ -124,7 +124,7 @@ async def test_the_same_key_with_the_same_request_answers_the_first_row(
 
 @pytest.mark.parametrize("route", KEYED_ROUTES, ids=ROUTE_IDS)
 async def test_the_same_key_with_another_request_is_422_and_changes_nothing(
-    client: TestClient[Any, Any], route: KeyedRoute
+    client: TestClient[Any, Any], route: KeyedRoute, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = await post(client, route, route.body, "reused-1")
     assert first.status == 201, await first.text()
@@ -135,6 +135,8 @@ async def test_the_same_key_with_another_request_is_422_and_changes_nothing(
         assert "reused with a different request" in error["fields"]["Idempotency-Key"]
         assert await subscription.next(timeout=0.2) is None  # nothing published either
     assert await snapshot(client) == before
+    warnings = [r.getMessage() for r in caplog.records if "reused with a different request" in r.getMessage()]
+    assert len(warnings) == 1 and "reused-1" not in warnings[0]  # logged for operators, without the key
     # The first request is still answered with its row, and a new key stores the other request.
     assert (await post(client, route, route.body, "reused-1")).status == 200
     assert (await post(client, route, route.other_body, "reused-2")).status == 201
