@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from cs_backend.api.errors import NotFound, ServiceUnavailable
+from cs_backend.api.idempotency import IdempotencyKey, IdempotencyKeyReused
 
 log = logging.getLogger(__name__)
 
@@ -274,10 +275,12 @@ async def run_transaction(
 
 
 class IdempotentRow(Protocol):
-    """A model whose rows carry the unique Idempotency-Key of the request that created them."""
+    """A model whose rows carry the unique Idempotency-Key of the request that created them, and that
+    request's fingerprint (api/idempotency.py; null on rows stored before fingerprints were)."""
 
     # As a row reads it: a model's `Mapped[str | None]` column matches this (a `Mapped` member would not).
     idempotency_key: str | None
+    idempotency_fingerprint: str | None
 
 
 R = TypeVar("R", bound=IdempotentRow)
@@ -286,25 +289,38 @@ R = TypeVar("R", bound=IdempotentRow)
 async def create_once(
     db: Database,
     model: type[R],
-    idempotency_key: str | None,
+    idempotency_key: IdempotencyKey | None,
     build: Callable[[AsyncSession], Awaitable[R]],
 ) -> tuple[R, bool]:
     """Create one row per Idempotency-Key: (the new row, True), or (the row first made with the key, False).
 
-    `build` makes the row (and upserts what it refers to) in the transaction; the row is added and flushed
-    here, so a concurrent request with the same key fails on the unique key and, on run_transaction's retry,
-    returns the row the other request created.
+    The one place of the rule: the same key with the same request (fingerprint) answers the first row; with
+    another request it raises IdempotencyKeyReused (422) and changes nothing. A row stored before
+    fingerprints were has none, and answers any request with its key, as it did then.
+
+    `build` makes the row (and upserts what it refers to) in the transaction; the key and fingerprint are set
+    and the row added and flushed here, so a concurrent request with the same key fails on the unique key
+    and, on run_transaction's retry, finds the row the other request created (and compares fingerprints).
     """
 
     async def work(session: AsyncSession) -> tuple[R, bool]:
         if idempotency_key is not None:
             existing = await session.scalar(
                 # On the class the attribute is the column, which the protocol cannot express.
-                select(model).where(model.idempotency_key == idempotency_key)  # type: ignore[arg-type]
+                select(model).where(model.idempotency_key == idempotency_key.value)  # type: ignore[arg-type]
             )
             if existing is not None:
+                stored = existing.idempotency_fingerprint
+                if stored is not None and stored != idempotency_key.fingerprint:
+                    # A client bug (two writes under one key) an operator should see; the key is the
+                    # client's text, so only the model is named.
+                    log.warning("Idempotency-Key reused with a different request (%s)", model.__name__)
+                    raise IdempotencyKeyReused()
                 return existing, False
         row = await build(session)
+        if idempotency_key is not None:
+            row.idempotency_key = idempotency_key.value
+            row.idempotency_fingerprint = idempotency_key.fingerprint
         session.add(row)
         await session.flush()
         return row, True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
+from cs_backend.api.requests import parse_idempotent_body, parse_query
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.feedback import service
@@ -13,8 +13,7 @@ from cs_backend.feedback.schemas import FeedbackCreate, FeedbackOut, FeedbackPag
 
 
 async def create_feedback(request: web.Request) -> web.Response:
-    key = read_idempotency_key(request)
-    data = await parse_body(request, FeedbackCreate)
+    data, key = await parse_idempotent_body(request, FeedbackCreate)
     feedback, created = await service.create_feedback(request.app[DATABASE], data, key)
     return await created_response(request, FeedbackOut, feedback, created, event="feedback.created")
 

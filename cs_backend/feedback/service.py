@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
 from cs_backend.api.errors import NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.db import Database, create_once, utcnow
 from cs_backend.feedback.models import Feedback
@@ -17,7 +18,7 @@ from cs_backend.tickets.models import Ticket
 
 
 async def create_feedback(
-    db: Database, data: FeedbackCreate, idempotency_key: str | None
+    db: Database, data: FeedbackCreate, idempotency_key: IdempotencyKey | None
 ) -> tuple[Feedback, bool]:
     """Returns (feedback, created). With a key seen before: (the rating first created with it, False).
 
@@ -55,7 +56,6 @@ async def create_feedback(
             resolver=data.resolver,
             agent_id=data.agent_id,
             handoff_id=data.handoff_id,
-            idempotency_key=idempotency_key,
             created_at=utcnow(),
         )
 

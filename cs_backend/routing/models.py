@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cs_backend.api.idempotency import FINGERPRINT_LENGTH
 from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
 # Highest first: the queue serves urgent first, and an SLA breach moves a handoff one step up.
@@ -126,6 +127,9 @@ class HandoffRequest(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Unique: a retried POST with the same key finds this row instead of queueing the conversation twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The SHA-256 of the request first sent with the key (api/idempotency.py): the key reused with another
+    # request is refused (422). Null on rows from before migration 0010: any request with their key gets them.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_LENGTH))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Closed at once (state cancelled) because nobody could take it: why, when the team opens again (closed
     # only), and the ticket that carries the packet instead (once an email is known).

@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from cs_backend.api.registry import ADMIN, SERVICE_AND_STAFF, STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idempotency_key
+from cs_backend.api.requests import (
+    parse_body,
+    parse_id,
+    parse_idempotent_body,
+    parse_query,
+    read_idempotency_key,
+)
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
 from cs_backend.app_keys import (
@@ -84,8 +90,7 @@ def _profile_out(view: AgentView) -> AgentProfileOut:
 
 
 async def request_handoff(request: web.Request) -> web.Response:
-    key = read_idempotency_key(request)
-    data = await parse_body(request, HandoffCreate)
+    data, key = await parse_idempotent_body(request, HandoffCreate)
     app = request.app
     engine = app[ROUTING_ENGINE]
     handoff, created = await engine.request_handoff(data, key)

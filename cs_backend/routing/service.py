@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
 from cs_backend.api.errors import ApiError, Conflict, NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
@@ -160,7 +161,7 @@ class RoutingEngine:
     # --- handoffs -----------------------------------------------------------------------------------------
 
     async def request_handoff(
-        self, data: HandoffCreate, idempotency_key: str | None
+        self, data: HandoffCreate, idempotency_key: IdempotencyKey | None
     ) -> tuple[HandoffRequest, bool]:
         """Queue the conversation for a person, then offer what can be offered; closed at once (cancelled,
         `unavailable` set) when nobody could take it now. (row, created); a key seen before answers the
@@ -199,7 +200,6 @@ class RoutingEngine:
                 excluded_agent_ids=[],
                 queued_at=now,
                 cancelled_at=None if found.unavailable is None else now,
-                idempotency_key=idempotency_key,
                 updated_at=now,
             )
 

@@ -79,7 +79,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0009"
+    assert migrate.head_revision() == "0010"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
