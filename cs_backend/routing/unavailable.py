@@ -9,9 +9,12 @@ handoff, so a retry, or two requests at once, find the same ticket.
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import update
 
 from cs_backend.api.errors import Conflict, NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.customers.models import Customer
 from cs_backend.db import Database
 from cs_backend.live_events import LiveEvents, publish_safely
@@ -24,8 +27,11 @@ from cs_backend.tickets.schemas import TicketCreate, TicketOut
 from cs_backend.tickets.service import create_ticket
 
 
-def ticket_key(handoff_id: int) -> str:
-    return f"handoff-{handoff_id}-ticket"
+def ticket_key(handoff_id: int) -> IdempotencyKey:
+    """One ticket per handoff. The fingerprint stands for the handoff, not the body: the packet's text grows
+    with the conversation, and a retry must find the ticket, not be refused as a different request."""
+    value = f"handoff-{handoff_id}-ticket"
+    return IdempotencyKey(value, hashlib.sha256(value.encode()).hexdigest())
 
 
 async def _known_email(db: Database, handoff: HandoffRequest) -> str | None:
