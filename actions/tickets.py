@@ -290,7 +290,8 @@ class ActionCreateTicket(Action):
 
 
 class ActionResetTicketForm(Action):
-    """Forgets a cancelled ticket attempt (the email is kept)."""
+    """Forgets a cancelled ticket attempt (the email is kept), and the handoff whose ticket it was for: a
+    later ticket is about what the customer describes then."""
 
     def name(self) -> str:
         return "action_reset_ticket_form"
@@ -298,7 +299,7 @@ class ActionResetTicketForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return [SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS]
+        return [SlotSet(slot, None) for slot in (*TICKET_ATTEMPT_SLOTS, "handoff_id")]
 
 
 # A number in the text counts as a ticket number only next to "#", "ticket", "case", "number" or "no.", so
