@@ -21,6 +21,7 @@ export PYTHONPATH := $(CURDIR)
 # endpoints.yml reads these; launcher/stack.py sets them for `make run`, these defaults serve the other commands.
 export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
+export RASA_TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
 # The action server's token (endpoints.yml `token`): yours when set, else 32 random bytes drawn once per make
 # invocation (`:=`, so every command of this run and its sub-makes share it); never a constant in the repository.
 ifeq ($(strip $(ACTION_SERVER_TOKEN)),)
@@ -97,7 +98,8 @@ test-backend: $(BACKEND_VENV)/.installed ## cs_backend tests (SQLite, PostgreSQL
 
 test-stories: $(MODEL) ## Rasa test stories with --fail-on-prediction-errors
 	@mkdir -p var
-	RASA_EVENTS_DB=$(CURDIR)/var/test-stories-events.db $(BOT_BIN)/rasa test core --model $(MODEL) --stories tests/stories --e2e --fail-on-prediction-errors \
+	RASA_EVENTS_DB=$(CURDIR)/var/test-stories-events.db RASA_TRACKER_DB=$(CURDIR)/var/test-stories-tracker.db \
+	  $(BOT_BIN)/rasa test core --model $(MODEL) --stories tests/stories --e2e --fail-on-prediction-errors \
 	  --out var/rasa-test-results
 
 test-actions: envs ## action and Rasa-component tests against a running cs_backend

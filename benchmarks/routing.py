@@ -2,7 +2,7 @@
 BENCHMARKS.md.  Run: `make bench-routing` (= `python -m benchmarks.routing`).
 
 A decision is what RoutingEngine.dispatch does for each offer, less the SQL commit between the two halves:
-`decision.next_decision` (read the agents, the teams and the queue's routing classes from the live state; the
+`decision.next_decision` (read the agents, the teams and the first class heads from the live state; the
 first queued handoff, in queue order, with an eligible agent; that agent by least load and round robin) and
 `decision.record_decision` (the offer written back: out of the queue, held, the agent's load up by one).
 
@@ -148,9 +148,9 @@ def render(results: dict[str, Timing], redis_url: str, load: str) -> str:
     return f"""## Routing decision
 
 Written by `make bench-routing` (`python -m benchmarks.routing`, source in `benchmarks/routing.py`); do not
-edit by hand. One decision (cs_backend/routing/decision.py): read the agents, teams and queue classes from the
-live state, read the heads of the classes some agent can serve, pick the first queued handoff with an eligible
-agent and that agent, write the offer back. The SQL commit of the offer, which RoutingEngine.dispatch makes
+edit by hand. One decision (cs_backend/routing/decision.py): read the agents, teams and first routing-class
+heads from the live state (one round trip on Redis), pick the first queued handoff with an eligible agent and
+that agent, write the offer back (one more). The SQL commit of the offer, which RoutingEngine.dispatch makes
 between the two halves, is not included.
 
 - Measured: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, CPython \

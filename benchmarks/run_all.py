@@ -181,6 +181,7 @@ def measure_make_run(work: Path) -> tuple[float, dict[str, float], float]:
         "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}",
         "REDIS_URL": "",
         "RASA_EVENTS_DB": str(work / "bench-events.db"),
+        "RASA_TRACKER_DB": str(work / "bench-tracker.db"),
         "RASA_REST_TOKEN": generate_token(),
     }
     started = time.monotonic()
@@ -235,6 +236,7 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
             "RASA_AUTH_TOKEN": generate_token(),
             "RASA_REST_TOKEN": rest_token,
             "RASA_EVENTS_DB": str(work / "alone-events.db"),
+            "RASA_TRACKER_DB": str(work / "alone-tracker.db"),
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|docs`.
+"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|docs`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
@@ -7,6 +7,11 @@ onboarding checklist cannot be used.
 `create-admin --email E [--name N]` creates an admin account (the first one, or another): the password is
 asked twice on a terminal, or read from the first line of stdin when that is not a terminal (for scripts). It
 exits 1 when the email already has an account, 2 when the password is too short or the two differ.
+
+`create-agent --email E [--name N] [--languages en,zh] [--skills billing,technical] [--capacity 3]
+[--team-id T] [--admin]` creates an agent account (an admin with --admin) with its routing profile, offline:
+the person signs in to the agent console (/console) and goes online there. Password and exit codes as for
+create-admin; exit 2 also when a routing option is invalid or the team does not exist.
 
 `docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
@@ -22,9 +27,14 @@ import dataclasses
 import getpass
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from cs_backend.config import Settings, SettingsError
 from cs_backend.db import DatabaseUrlError, normalize_database_url
+
+if TYPE_CHECKING:
+    from cs_backend.accounts.models import Role
+    from cs_backend.routing.schemas import AgentProfileSet
 
 log = logging.getLogger("cs_backend")
 
@@ -46,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_admin.add_argument("--email", required=True, help="the admin's email (stored lower-cased)")
     create_admin.add_argument("--name", help="display name (default: the part of the email before @)")
+    create_agent = commands.add_parser(
+        "create-agent", help="create an agent account with its routing profile (password from the terminal)"
+    )
+    create_agent.add_argument("--email", required=True, help="the agent's email (stored lower-cased)")
+    create_agent.add_argument("--name", help="display name (default: the part of the email before @)")
+    create_agent.add_argument("--languages", default="en", help="ISO 639 codes, comma-separated (en)")
+    create_agent.add_argument("--skills", default="", help="skills, comma-separated (none: any handoff)")
+    create_agent.add_argument("--capacity", type=int, default=3, help="handoffs held at once (3)")
+    create_agent.add_argument("--team-id", type=int, help="their team, whose business hours they keep")
+    create_agent.add_argument("--admin", action="store_true", help="an admin who takes handoffs too")
     commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
     return parser
 
@@ -123,7 +143,38 @@ def read_new_password() -> str:
     return password
 
 
-def create_admin(settings: Settings, email: str, name: str | None) -> int:
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def create_agent(settings: Settings, arguments: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cs_backend.routing.schemas import AgentProfileSet
+
+    try:
+        profile = AgentProfileSet(
+            languages=_comma_list(arguments.languages),
+            skills=_comma_list(arguments.skills),
+            capacity=arguments.capacity,
+            team_id=arguments.team_id,
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        print(f"cs_backend: {problems.replace('_', '-')}", file=sys.stderr)
+        return 2
+    role: Role = "admin" if arguments.admin else "agent"
+    return create_admin(settings, arguments.email, arguments.name, role=role, profile=profile)
+
+
+def create_admin(
+    settings: Settings,
+    email: str,
+    name: str | None,
+    role: Role = "admin",
+    profile: AgentProfileSet | None = None,
+) -> int:
+    """Create an account of `role` (and, given `profile`, its routing profile, offline)."""
     from pydantic import TypeAdapter, ValidationError
 
     from cs_backend.accounts import service as accounts
@@ -152,16 +203,33 @@ def create_admin(settings: Settings, email: str, name: str | None) -> int:
 
     async def create() -> int:
         from cs_backend.db import Database
+        from cs_backend.routing.profiles import create_offline_profile, team_exists
 
         db = Database.connect(settings.database_url)
         try:
-            account = await accounts.create_account(db, email, display_name, "admin", password)
+            if (
+                profile is not None
+                and profile.team_id is not None
+                and not await team_exists(db, profile.team_id)
+            ):
+                print(f"cs_backend: --team-id: team {profile.team_id} not found", file=sys.stderr)
+                return 2
+            account = await accounts.create_account(db, email, display_name, role, password)
+            if profile is not None:
+                await create_offline_profile(db, account.id, profile)
         except accounts.EmailTaken as error:
             print(f"cs_backend: {error.message}", file=sys.stderr)
             return 1
         finally:
             await db.dispose()
-        print(f"admin {account.email} created (account {account.id}); sign in with POST /api/auth/login")
+        if profile is None:
+            print(f"admin {account.email} created (account {account.id}); sign in with POST /api/auth/login")
+        else:
+            print(
+                f"{role} {account.email} created (account {account.id}) with a routing profile "
+                f"(languages {', '.join(profile.languages)}, capacity {profile.capacity}), offline; "
+                "sign in to the agent console at /console and go online there"
+            )
         return 0
 
     return asyncio.run(create())
@@ -192,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         return nudge_stalled(settings)
     elif arguments.command == "create-admin":
         return create_admin(settings, arguments.email, arguments.name)
+    elif arguments.command == "create-agent":
+        return create_agent(settings, arguments)
     return 0
 
 

@@ -18,6 +18,7 @@ from cs_backend.privacy.event_store import EventStore
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import Limiter
 from cs_backend.ratelimit.rules import RateLimits
+from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
 
 if TYPE_CHECKING:
@@ -57,7 +58,13 @@ RASA_CLIENT = web.AppKey("rasa_client", RasaClient)
 # Rasa's SQL event broker table, for a customer's export and deletion and the transcript retention job; None
 # when the events come through RabbitMQ (main.event_store_context).
 EVENT_STORE = web.AppKey[EventStore | None]("event_store")
+# The rows of Rasa's SQL tracker store (the same `events` table name and sender_id column), for a customer's
+# deletion and the retention job; None when RASA_TRACKER_URL is unset (main.event_store_context).
+TRACKER_STORE = web.AppKey[EventStore | None]("tracker_store")
 
 # The routing engine (handoff requests, the live queue and agents' presence), created at startup by
 # main.routing_context.
 ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)
+# A handoff's transcript and the messages relayed between customer and agent (routing/messages.py), created
+# at startup by main.handoff_messaging_context.
+HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)

@@ -188,6 +188,13 @@ def _rasa_events_url(name: str, text: str) -> str:
     return text
 
 
+def _sql_url(name: str, text: str) -> str:
+    scheme = text.partition("://")[0]
+    if scheme.lower() not in _RASA_EVENTS_SCHEMES or scheme.lower().startswith("amqp"):
+        raise SettingsError(f"{name} must be sqlite:///... or postgresql://..., got {scheme!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = _from_env(
@@ -312,15 +319,15 @@ class Settings:
         "EVENT_STREAMS_MAX",
         200,
         _count,
-        "Open GET /api/events streams this process serves at once; the next gets 503 with Retry-After "
-        "(the open ones keep working).",
+        "Open GET /api/events streams and agent console websockets (GET /api/console/ws) this process "
+        "serves at once; the next gets 503 with Retry-After (the open ones keep working).",
     )
     event_streams_per_principal_max: int = _from_env(
         "EVENT_STREAMS_PER_PRINCIPAL_MAX",
         10,
         _count,
-        "Open GET /api/events streams per signed-in account (or for the service) in this process; the "
-        "next gets 429 with Retry-After.",
+        "Open GET /api/events streams and console websockets per signed-in account (or for the service) in "
+        "this process; the next gets 429 with Retry-After.",
     )
     log_level: str = _from_env(
         "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."
@@ -354,6 +361,16 @@ class Settings:
         "SQL broker's `events` table, polled; SQLite is opened read-only) or amqp:// / amqps:// "
         "(RabbitMQ: the pika broker's queue).",
         shown_default="sqlite:///<repo root>/var/rasa_events.db",
+    )
+    rasa_tracker_url: str | None = _from_env(
+        "RASA_TRACKER_URL",
+        None,
+        _sql_url,
+        "The database of Rasa's SQL tracker store (endpoints.yml `tracker_store`), an SQL URL (sqlite:///, "
+        "postgresql://, ...). A customer's deletion and the transcript retention job delete their "
+        "conversations' rows there: Rasa's API can empty a tracker but the SQL tracker store keeps the rows "
+        "it already wrote. Unset: no SQL tracker store to clean (the launcher sets it to match "
+        "RASA_TRACKER_DB).",
     )
     rasa_events_queue: str = _from_env(
         "RASA_EVENTS_QUEUE",
@@ -417,6 +434,13 @@ class Settings:
         5.0,
         "Seconds between two runs of the job that checks the handoffs' SLA timers, offers what business "
         "hours now allow and rebuilds a lost live state (fractions allowed). 0 disables it.",
+    )
+    routing_position_update_seconds: float = _job_interval_from_env(
+        "ROUTING_POSITION_UPDATE_SECONDS",
+        30.0,
+        "Seconds between two runs of the job that tells queued customers their new place in the queue and "
+        "estimated wait (through Rasa), only when it changed; a customer hears at most one update per this "
+        "many seconds. 0 disables it.",
     )
 
     @classmethod

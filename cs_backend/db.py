@@ -16,12 +16,14 @@ from typing import Any, Protocol, TypeVar, get_args
 
 from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, event, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from cs_backend.api.errors import NotFound
+from cs_backend.api.errors import NotFound, ServiceUnavailable
+from cs_backend.api.idempotency import IdempotencyKey, IdempotencyKeyReused
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,87 @@ def one_of(column: str, allowed: Any) -> CheckConstraint:
         raise TypeError(f"one_of() needs a Literal of plain strings, got {allowed!r}")
     quoted = ", ".join(f"'{value}'" for value in values)
     return CheckConstraint(f"{column} IN ({quoted})", name=column)
+
+
+# What a 503 caused by the database tells the client: the engine's pool reconnects by itself (pre-ping), so
+# a restart or failover of a few seconds is over by then.
+DATABASE_RETRY_AFTER_SECONDS = 5
+# How long opening a PostgreSQL connection may take: an unreachable server must fail requests (503) quickly,
+# not after asyncpg's default minute.
+CONNECT_TIMEOUT_SECONDS = 5
+# SQLSTATEs of a server that cannot serve now but may soon: connection exceptions (class 08), an
+# administrator's or a crash's shutdown, a server starting up or shutting down, too many connections.
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300")
+# SQLite's lock errors, once the busy timeout has run out.
+_SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """503 with Retry-After: the database cannot be reached, or cannot take this request now.
+
+    `message` is what the client reads; `detail` (the cause, for the log and /health/ready) is never sent.
+    """
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message, DATABASE_RETRY_AFTER_SECONDS)
+        self.detail = detail
+
+
+def database_unavailable(error: BaseException) -> DatabaseUnavailable | None:
+    """The 503 that `error` means when it says the database is unavailable (down, restarting, unreachable,
+    out of connections, locked past the busy timeout); None for any other error (a bug stays a 500).
+
+    Follows the exception's causes: SQLAlchemy wraps the driver's exception, asyncpg wraps the server's.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable):
+            return current
+        if isinstance(current, PoolTimeout):
+            return DatabaseUnavailable(
+                "the database is busy: no connection became free in time; try again shortly",
+                "connection pool timeout",
+            )
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return _unavailable(current.orig or current)
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
+            return _unavailable(current)
+        if current.__class__.__module__ == "sqlite3" and any(
+            busy in str(current) for busy in _SQLITE_BUSY_MESSAGES
+        ):
+            return DatabaseUnavailable(
+                "the database is busy with other writes; try again shortly", _short(current)
+            )
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _short(error: BaseException) -> str:
+    text_ = " ".join(str(error).split())[:200]
+    return f"{error.__class__.__name__}: {text_}" if text_ else error.__class__.__name__
+
+
+def _unavailable(error: BaseException) -> DatabaseUnavailable:
+    cause = error
+    while cause.__cause__ is not None:  # the server's own words (asyncpg's), not the wrappers'
+        cause = cause.__cause__
+    return DatabaseUnavailable("the database is unavailable; try again shortly", _short(cause))
+
+
+def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """The engine's connect, with every failure to open a connection raised as DatabaseUnavailable.
+
+    A refused or timed-out connection reaches the caller as a bare OSError or TimeoutError (SQLAlchemy wraps
+    only the driver's own errors), indistinguishable from any other network error by the time it reaches
+    the error middleware; raised from here, it says what it is.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as error:
+        raise _unavailable(error) from error
 
 
 class DatabaseUrlError(ValueError):
@@ -120,9 +203,19 @@ def create_engine(database_url: str) -> AsyncEngine:
         # hide_parameters: a failing statement's log line and traceback never show the values (emails, text).
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-        return engine
-    # pre_ping: a PostgreSQL restart must not turn the next request per pooled connection into a 500.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
+    else:
+        # pre_ping: after a PostgreSQL restart, each pooled connection is found dead and replaced on checkout,
+        # so requests succeed again as soon as the server is back, without restarting cs_backend.
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            hide_parameters=True,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
 
 
 @dataclass(frozen=True)
@@ -152,7 +245,8 @@ async def run_transaction(
     work: Callable[[AsyncSession], Awaitable[T]],
     attempts: int = 4,
 ) -> T:
-    """Run `work` in a new session and commit; start over on IntegrityError.
+    """Run `work` in a new session and commit; start over on IntegrityError, and give up with a 503 after
+    `attempts` (DatabaseUnavailable: the client may retry; nothing of the attempts was committed).
 
     Upserts read first and insert when the row is missing. Two requests can race past the read; the loser's
     insert then hits a unique constraint (email, (sender_id, channel), idempotency key), and running the
@@ -166,19 +260,27 @@ async def run_transaction(
                 result = await work(session)
                 await session.commit()
                 return result
-            except IntegrityError:
+            except IntegrityError as error:
                 await session.rollback()
                 if attempt == attempts:
-                    raise
+                    log.warning(
+                        "transaction gave up after %d attempts: %s", attempts, _short(error.orig or error)
+                    )
+                    raise DatabaseUnavailable(
+                        "the request kept conflicting with concurrent writes; try again shortly",
+                        f"gave up after {attempts} attempts",
+                    ) from error
                 log.info("concurrent insert detected; retrying the transaction (attempt %d)", attempt + 1)
     raise AssertionError("unreachable")
 
 
 class IdempotentRow(Protocol):
-    """A model whose rows carry the unique Idempotency-Key of the request that created them."""
+    """A model whose rows carry the unique Idempotency-Key of the request that created them, and that
+    request's fingerprint (api/idempotency.py; null on rows stored before fingerprints were)."""
 
     # As a row reads it: a model's `Mapped[str | None]` column matches this (a `Mapped` member would not).
     idempotency_key: str | None
+    idempotency_fingerprint: str | None
 
 
 R = TypeVar("R", bound=IdempotentRow)
@@ -187,25 +289,38 @@ R = TypeVar("R", bound=IdempotentRow)
 async def create_once(
     db: Database,
     model: type[R],
-    idempotency_key: str | None,
+    idempotency_key: IdempotencyKey | None,
     build: Callable[[AsyncSession], Awaitable[R]],
 ) -> tuple[R, bool]:
     """Create one row per Idempotency-Key: (the new row, True), or (the row first made with the key, False).
 
-    `build` makes the row (and upserts what it refers to) in the transaction; the row is added and flushed
-    here, so a concurrent request with the same key fails on the unique key and, on run_transaction's retry,
-    returns the row the other request created.
+    The one place of the rule: the same key with the same request (fingerprint) answers the first row; with
+    another request it raises IdempotencyKeyReused (422) and changes nothing. A row stored before
+    fingerprints were has none, and answers any request with its key, as it did then.
+
+    `build` makes the row (and upserts what it refers to) in the transaction; the key and fingerprint are set
+    and the row added and flushed here, so a concurrent request with the same key fails on the unique key
+    and, on run_transaction's retry, finds the row the other request created (and compares fingerprints).
     """
 
     async def work(session: AsyncSession) -> tuple[R, bool]:
         if idempotency_key is not None:
             existing = await session.scalar(
                 # On the class the attribute is the column, which the protocol cannot express.
-                select(model).where(model.idempotency_key == idempotency_key)  # type: ignore[arg-type]
+                select(model).where(model.idempotency_key == idempotency_key.value)  # type: ignore[arg-type]
             )
             if existing is not None:
+                stored = existing.idempotency_fingerprint
+                if stored is not None and stored != idempotency_key.fingerprint:
+                    # A client bug (two writes under one key) an operator should see; the key is the
+                    # client's text, so only the model is named.
+                    log.warning("Idempotency-Key reused with a different request (%s)", model.__name__)
+                    raise IdempotencyKeyReused()
                 return existing, False
         row = await build(session)
+        if idempotency_key is not None:
+            row.idempotency_key = idempotency_key.value
+            row.idempotency_fingerprint = idempotency_key.fingerprint
         session.add(row)
         await session.flush()
         return row, True

@@ -20,6 +20,7 @@ from cs_backend.app_keys import (
     DATABASE,
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
+    HANDOFF_MESSAGING,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -32,12 +33,15 @@ from cs_backend.app_keys import (
     SCHEMA_REVISION,
     SERVICE_VERIFIER,
     SETTINGS,
+    TRACKER_STORE,
 )
 from cs_backend.auth.middlewares import auth_middleware
 from cs_backend.auth.replay import create_seen_signatures
 from cs_backend.auth.verifier import ServiceVerifier
+from cs_backend.canned_responses import routes as canned_responses
 from cs_backend.churn import routes as churn
 from cs_backend.config import Settings
+from cs_backend.console import routes as console
 from cs_backend.conversations import routes as conversations
 from cs_backend.customers import routes as customers
 from cs_backend.db import Database
@@ -55,14 +59,17 @@ from cs_backend.outcomes import jobs as outcomes_jobs
 from cs_backend.outcomes import routes as outcomes
 from cs_backend.privacy import jobs as privacy_jobs
 from cs_backend.privacy import routes as privacy
-from cs_backend.privacy.event_store import event_store_for
+from cs_backend.privacy.event_store import EventStore, event_store_for
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import create_limiter
 from cs_backend.ratelimit.middlewares import address_rate_limit_middleware, caller_rate_limit_middleware
 from cs_backend.ratelimit.rules import RateLimits
 from cs_backend.routing import jobs as routing_jobs
+from cs_backend.routing import position_updates
 from cs_backend.routing import routes as routing
+from cs_backend.routing.customer_relay import CustomerRelay
 from cs_backend.routing.live_state import create_live_state
+from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
@@ -109,6 +116,12 @@ async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def handoff_messaging_context(app: web.Application) -> AsyncIterator[None]:
+    relay = CustomerRelay(app[RASA_CLIENT])
+    app[HANDOFF_MESSAGING] = HandoffMessaging(app[DATABASE], app[ROUTING_ENGINE], relay, app[LIVE_EVENTS])
+    yield
+
+
 async def rate_limiter_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     limiter = create_limiter(settings.redis_url, settings.rate_limit_key_prefix)
@@ -119,11 +132,15 @@ async def rate_limiter_context(app: web.Application) -> AsyncIterator[None]:
 
 async def event_store_context(app: web.Application) -> AsyncIterator[None]:
     # Connects lazily: the events database may not exist before Rasa's first event.
-    store = event_store_for(app[SETTINGS].rasa_events_url)
+    settings = app[SETTINGS]
+    store = event_store_for(settings.rasa_events_url)
+    tracker_store = EventStore(settings.rasa_tracker_url) if settings.rasa_tracker_url else None
     app[EVENT_STORE] = store
+    app[TRACKER_STORE] = tracker_store
     yield
-    if store is not None:
-        await store.close()
+    for opened in (store, tracker_store):
+        if opened is not None:
+            await opened.close()
 
 
 def service_auth_context(clock: Callable[[], float]) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -178,12 +195,14 @@ def create_app(
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(rasa_client_context)
+    app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
     # Background jobs (cs_backend/jobs.py) after the resources they use, so those outlive them.
     app.cleanup_ctx.append(onboarding_jobs.nudge_job_context)
     app.cleanup_ctx.append(outcomes_jobs.consumer_job_context)  # Rasa events → outcomes
     app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
+    app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
@@ -199,6 +218,8 @@ def create_app(
         events,
         accounts,
         routing,
+        canned_responses,
+        console,
         meta,
     ):
         add_api_routes(app, module.ROUTES)

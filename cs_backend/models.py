@@ -1,6 +1,7 @@
 """Every table of cs_backend on one metadata: what Alembic's env.py compares against for autogenerate."""
 
 from cs_backend.accounts.models import Account, AccountSession
+from cs_backend.canned_responses.models import CannedResponse
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
@@ -9,7 +10,7 @@ from cs_backend.feedback.models import Feedback
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.privacy.models import CustomerDeletion
-from cs_backend.routing.models import AgentProfile, HandoffRequest, SlaBreach, Team
+from cs_backend.routing.models import AgentProfile, HandoffMessage, HandoffRequest, SlaBreach, Team
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "AccountSession",
     "AgentProfile",
     "Base",
+    "CannedResponse",
     "ChurnSignal",
     "CompletedStep",
     "Conversation",
@@ -24,6 +26,7 @@ __all__ = [
     "Customer",
     "CustomerDeletion",
     "Feedback",
+    "HandoffMessage",
     "HandoffRequest",
     "OnboardingNudge",
     "OutcomeCursor",

@@ -18,6 +18,8 @@ Configuration (environment variables, all optional):
     RASA_ENDPOINTS                      Rasa endpoints file                (endpoints.yml)
     RASA_EVENTS_DB                      SQLite file of Rasa's SQL event broker, read by cs_backend
                                         (var/rasa_events.db; sets cs_backend's RASA_EVENTS_URL to match)
+    RASA_TRACKER_DB                     SQLite file of Rasa's SQL tracker store: conversations survive a
+                                        restart (var/rasa_tracker.db; sets cs_backend's RASA_TRACKER_URL)
     RASA_AUTH_TOKEN                     token of Rasa's HTTP API, used by cs_backend (unset: a random one
                                         for this run; at least 16 characters when set)
     ACTION_SERVER_TOKEN                 token of the action server, sent by Rasa (same rules)
@@ -87,6 +89,7 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
         "\n"
         f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
         f"  Website with the chat widget:  {ports.backend_url}/\n"
+        f"  Agent console (sign in):       {ports.backend_url}/console\n"
         f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
         f"  Tickets (signed or signed-in): {ports.backend_url}/api/tickets\n"
         f"  REST channel (trusted only):   {ports.rasa_url}/webhooks/rest/webhook  "

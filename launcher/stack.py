@@ -44,6 +44,7 @@ BACKEND_PYTHON = BACKEND_VENV / "bin" / "python"
 BOT_PYTHON = BOT_VENV / "bin" / "python"
 DEFAULT_MODEL = REPO_ROOT / "models" / "assistant.tar.gz"
 DEFAULT_EVENTS_DB = REPO_ROOT / "var" / "rasa_events.db"
+DEFAULT_TRACKER_DB = REPO_ROOT / "var" / "rasa_tracker.db"
 DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
 STOP_GRACE_SECONDS = 15.0
 READY_POLL_SECONDS = 0.5
@@ -207,13 +208,15 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
     """The environment every process runs with: where the others listen, Rasa's events database, the tokens.
 
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
-    var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend
-    reads (RASA_EVENTS_URL, unless the caller set that). RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN,
-    CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the same way, else
-    generated (`service_token`).
+    var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend reads
+    (RASA_EVENTS_URL, unless the caller set that). RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same
+    way: the SQLite file of Rasa's SQL tracker store, RASA_TRACKER_URL for cs_backend. RASA_AUTH_TOKEN,
+    ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the
+    same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
+    tracker_db = extra.pop("RASA_TRACKER_DB", os.environ.get("RASA_TRACKER_DB", str(DEFAULT_TRACKER_DB)))
     tokens = {name: service_token(name, extra.pop(name, os.environ.get(name))) for name in TOKEN_VARIABLES}
     return {
         "PYTHONPATH": str(REPO_ROOT),
@@ -226,6 +229,8 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": events_db,
         "RASA_EVENTS_URL": os.environ.get("RASA_EVENTS_URL", f"sqlite:///{events_db}"),
+        "RASA_TRACKER_DB": tracker_db,
+        "RASA_TRACKER_URL": os.environ.get("RASA_TRACKER_URL", f"sqlite:///{tracker_db}"),
         **tokens,
         **extra,
     }

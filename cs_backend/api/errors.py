@@ -51,14 +51,13 @@ def invalid_field(field: str, message: str) -> InvalidRequest:
 
 class ServiceUnavailable(ApiError):
     """503: a dependency (database, Redis) cannot be reached right now, or this process is at its capacity;
-    retrying later may work (after `retry_after_seconds`, when given)."""
+    retrying after `retry_after_seconds` (the Retry-After header every 503 carries) may work."""
 
     status = 503
 
-    def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
+    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
         super().__init__(message)
-        if retry_after_seconds is not None:
-            self.headers["Retry-After"] = str(retry_after_seconds)
+        self.headers["Retry-After"] = str(max(1, retry_after_seconds))
 
 
 class TooManyRequests(ApiError):

@@ -2,8 +2,10 @@
 
 Error body (docs/API_CONTRACT.md):
     {"error": {"status": 400, "message": "invalid request body", "fields": {"email": "..."}}}
-Unexpected exceptions are logged with their traceback and answered with a bare 500: a trace never reaches
-the client.
+A database that is unavailable (unreachable, restarting, out of connections, locked past SQLite's busy
+timeout; a transaction that gave up after its retries) is answered 503 with Retry-After: the client may try
+again, and nothing was committed (the session's transaction rolled back). Other unexpected exceptions are
+logged with their traceback and answered with a bare 500: a trace never reaches the client.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aiohttp.typedefs import Handler
 
 from cs_backend.api.errors import ApiError
 from cs_backend.app_keys import SETTINGS
+from cs_backend.db import DatabaseUnavailable, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,9 @@ def error_response(
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except DatabaseUnavailable as error:
+        _log_database_unavailable(request, error)
+        return error_response(error.status, error.message, headers=error.headers)
     except ApiError as error:
         return error_response(error.status, error.message, error.fields, headers=error.headers or None)
     except web.HTTPException as error:
@@ -60,9 +66,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except (asyncio.CancelledError, ConnectionResetError):
         # The client went away: nobody is left to answer.
         raise
-    except Exception:
+    except Exception as error:
+        unavailable = database_unavailable(error)
+        if unavailable is not None:
+            _log_database_unavailable(request, unavailable)
+            return error_response(unavailable.status, unavailable.message, headers=unavailable.headers)
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal error")
+
+
+def _log_database_unavailable(request: web.Request, error: DatabaseUnavailable) -> None:
+    # No traceback: an outage would flood the log with identical ones; the cause is in `detail`.
+    log.warning("database unavailable in %s %s: answered 503: %s", request.method, request.path, error.detail)
 
 
 @web.middleware

@@ -86,12 +86,16 @@ _ERROR_DESCRIPTIONS = {
     409: "The resource's state does not allow this change.",
     413: "Request body larger than 64 KiB.",
     415: "The body is not declared as application/json.",
+    422: f"The {IDEMPOTENCY_HEADER} was first sent with a different request; `fields` names the header. "
+    "Nothing is changed.",
     429: "Over a rate limit (per client address, account or service; sign-in attempts per address and "
     "email) or a cap: try again after Retry-After seconds.",
     500: "Internal error (details only in the server log).",
-    503: "A dependency is unavailable, or this process is at a capacity (Retry-After, when given).",
+    503: "The database is unavailable (down, restarting, out of connections, or the write kept conflicting "
+    "with concurrent ones; nothing was committed), or this process is at a capacity: try again after "
+    "Retry-After seconds.",
 }
-# Every route can be over a rate limit (cs_backend/ratelimit), and say when to try again.
+# Over a rate limit (cs_backend/ratelimit) or with the database unavailable, the answer says when to retry.
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds until the request may succeed.",
@@ -161,8 +165,10 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
                     "name": IDEMPOTENCY_HEADER,
                     "in": "header",
                     "required": False,
-                    "description": "Repeat a request safely: the same key again returns 200 with the "
-                    "resource first created with it, instead of creating another.",
+                    "description": "Repeat a request safely: the same key with the same request again "
+                    "returns 200 with the resource first created with it, instead of creating another; the "
+                    "key reused with a different request (route and body, compared once validated) is a 422 "
+                    "that changes nothing. A key is kept as long as the resource it created.",
                     "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                 }
             )
@@ -176,17 +182,24 @@ def build_openapi(routes: Sequence[ApiRoute], server_url: str | None = None) -> 
             responses[str(status)] = entry
         # Every route with a body refuses other media types (api/requests.py), so none can forget the 415.
         body_errors = {415} if route.body is not None else set()
+        # And every route taking an Idempotency-Key refuses it reused with another request (db.create_once).
+        key_errors = {422} if route.idempotency_key else set()
         # Likewise the auth middleware refuses every call without a credential to a protected route, and
         # callers a route is not open to (403 where some principal is left out).
         auth_errors: set[int] = set()
         if isinstance(route.access, frozenset):
             auth_errors = {401} if route.access >= set(PRINCIPALS) else {401, 403}
-        for status in sorted({*route.errors, *body_errors, *auth_errors, 429, 500}):
+        # Every route can be over a rate limit (429), fail (500), or find the database unavailable (503,
+        # api/middlewares.py); a route that documents its own 503 (readiness) keeps it.
+        errors = {*route.errors, *body_errors, *key_errors, *auth_errors, 429, 500, 503} - set(
+            route.responses
+        )
+        for status in sorted(errors):
             responses[str(status)] = {
                 "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}},
             }
-            if status == 429:
+            if status in (429, 503):
                 responses[str(status)]["headers"] = _RETRY_AFTER
         operation: dict[str, Any] = {
             "operationId": route.handler.__name__,

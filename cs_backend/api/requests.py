@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from cs_backend.api.errors import InvalidRequest, NotFound, UnsupportedMediaType, error_fields
+from cs_backend.api.idempotency import IdempotencyKey, request_fingerprint
 from cs_backend.api.types import (
     IDEMPOTENCY_HEADER,
     IDEMPOTENCY_KEY_MAX_LENGTH,
@@ -66,6 +67,22 @@ async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
         return model.model_validate(data)
     except ValidationError as error:
         raise InvalidRequest("invalid request body", error_fields(error)) from None
+
+
+async def parse_idempotent_body(
+    request: web.Request, model: type[ModelT]
+) -> tuple[ModelT, IdempotencyKey | None]:
+    """The validated body of a create, and its Idempotency-Key (None when absent) with the fingerprint of the
+    request: the route (method and path template) and the validated body. The header is checked first, as a
+    bad header is refused whatever the body."""
+    key = read_idempotency_key(request)
+    data = await parse_body(request, model)
+    if key is None:
+        return data, None
+    # The path template (/api/tickets), as the route is declared; a request is matched to one.
+    resource = request.match_info.route.resource
+    route = f"{request.method} {resource.canonical if resource is not None else request.path}"
+    return data, IdempotencyKey(key, request_fingerprint(route, data))
 
 
 def parse_query(query: Mapping[str, str], model: type[ModelT]) -> ModelT:

@@ -70,6 +70,7 @@ class RedisSeenSignatures:
         )
         self._key_prefix = key_prefix
         self._fallback = InProcessSeenSignatures()
+        self._redis_down = False
 
     async def first_use(self, signature: str, ttl_seconds: float) -> bool:
         try:
@@ -77,8 +78,13 @@ class RedisSeenSignatures:
                 self._key_prefix + signature, b"1", nx=True, px=max(1, int(ttl_seconds * 1000))
             )
         except (RedisError, OSError) as error:
-            log.warning("replay store: Redis unavailable, checking in this process only: %r", error)
+            if not self._redis_down:  # once per outage, not once per request
+                log.warning("replay store: Redis unavailable, checking in this process only: %r", error)
+                self._redis_down = True
             return await self._fallback.first_use(signature, ttl_seconds)
+        if self._redis_down:
+            log.info("replay store: Redis reachable again")
+            self._redis_down = False
         return bool(stored)
 
     async def close(self) -> None:

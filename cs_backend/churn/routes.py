@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
+from cs_backend.api.requests import parse_idempotent_body, parse_query
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.churn import service
@@ -13,8 +13,7 @@ from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalOut, ChurnSig
 
 
 async def record_signal(request: web.Request) -> web.Response:
-    key = read_idempotency_key(request)
-    data = await parse_body(request, ChurnSignalCreate)
+    data, key = await parse_idempotent_body(request, ChurnSignalCreate)
     signal, created = await service.record_signal(request.app[DATABASE], data, key)
     return await created_response(request, ChurnSignalOut, signal, created, event="churn_signal.created")
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import InvalidRequest
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalQuery
 from cs_backend.conversations.models import Conversation
@@ -20,7 +21,7 @@ from cs_backend.paging import Page, fetch_page, where_given
 
 
 async def record_signal(
-    db: Database, data: ChurnSignalCreate, idempotency_key: str | None
+    db: Database, data: ChurnSignalCreate, idempotency_key: IdempotencyKey | None
 ) -> tuple[ChurnSignal, bool]:
     """Returns (signal, created). With a key seen before: (the signal first recorded with it, False).
 
@@ -51,7 +52,6 @@ async def record_signal(
             reason=data.reason,
             outcome=data.outcome,
             intent=data.intent,
-            idempotency_key=idempotency_key,
             created_at=utcnow(),
         )
 

@@ -8,6 +8,7 @@ from typing import Literal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cs_backend.api.idempotency import FINGERPRINT_LENGTH
 from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
 Kind = Literal["csat", "ces"]
@@ -41,6 +42,14 @@ class Feedback(Base):
     channel: Mapped[str] = mapped_column(String(50))
     intent: Mapped[str | None] = mapped_column(String(200))
     resolver: Mapped[str] = mapped_column(String(8), default="bot")
+    # The person who handled the conversation, and the handoff, when the rating is about an agent's help.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoff_requests.id", ondelete="SET NULL"), index=True
+    )
     # Unique: a retried POST with the same key returns the first rating instead of counting it twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The SHA-256 of the request first sent with the key (api/idempotency.py): the key reused with another
+    # request is refused (422). Null on rows from before migration 0010: any request with their key gets them.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
+from cs_backend.api.requests import parse_idempotent_body, parse_query
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.feedback import service
@@ -13,8 +13,7 @@ from cs_backend.feedback.schemas import FeedbackCreate, FeedbackOut, FeedbackPag
 
 
 async def create_feedback(request: web.Request) -> web.Response:
-    key = read_idempotency_key(request)
-    data = await parse_body(request, FeedbackCreate)
+    data, key = await parse_idempotent_body(request, FeedbackCreate)
     feedback, created = await service.create_feedback(request.app[DATABASE], data, key)
     return await created_response(request, FeedbackOut, feedback, created, event="feedback.created")
 
@@ -32,8 +31,9 @@ ROUTES = [
         create_feedback,
         summary="Record a CSAT (1-5) or CES (1-7) rating",
         tag="feedback",
-        description="Publishes feedback.created after the commit. A ticket_id that names no ticket is a 404 "
-        "naming `ticket_id`, and writes nothing.",
+        description="Publishes feedback.created after the commit. A ticket_id, agent_id or handoff_id that "
+        "names nothing is a 404 naming that field, and writes nothing. A rating of an agent's help (resolver "
+        "agent) names the agent and the handoff.",
         body=FeedbackCreate,
         idempotency_key=True,
         responses={

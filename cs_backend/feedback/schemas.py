@@ -48,6 +48,14 @@ class FeedbackCreate(ApiModel):
     channel: Channel = Field(default="api", description="null or absent means api.")
     intent: Intent | None = Field(default=None, description="The intent the rating is about, for reporting.")
     resolver: Resolver = Field(default="bot", description="Who resolved the request: bot or agent.")
+    agent_id: RowId | None = Field(
+        default=None, description="With resolver agent: the account of the agent (must exist)."
+    )
+    handoff_id: RowId | None = Field(
+        default=None,
+        description="With resolver agent: the handoff (must exist); without sender_id or ticket_id the "
+        "rating goes with the handoff's conversation.",
+    )
 
     @field_validator("score")
     @classmethod
@@ -81,6 +89,8 @@ class FeedbackOut(ResponseModel):
     channel: str
     intent: str | None
     resolver: Resolver
+    agent_id: int | None
+    handoff_id: int | None
     created_at: datetime
 
 

@@ -70,6 +70,14 @@ class EventStore:
         async with self._events_engine().connect() as connection:
             return bool(await connection.run_sync(lambda sync: inspect(sync).has_table("events")))
 
+    async def check(self) -> None:
+        """Raise if the events database cannot be read (for /health/ready). A SQLite file Rasa has not created
+        yet is fine: there is nothing to read."""
+        if self._url.get_backend_name() == "sqlite" and not Path(self._url.database or "").exists():
+            return
+        async with self._events_engine().connect() as connection:
+            await connection.execute(select(1))
+
     async def events_of(self, sender_ids: Sequence[str]) -> dict[str, list[Any]]:
         """Each sender id's events (the parsed JSON of each row, in order)."""
         found: dict[str, list[Any]] = {sender_id: [] for sender_id in sender_ids}

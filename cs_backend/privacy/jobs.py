@@ -3,8 +3,9 @@
 Each run, with `now` from the runner's clock and `cutoff = now - retention`:
 1. the event store's events older than the cutoff are found (at most PURGE_LIMIT per run, oldest first);
 2. a conversation none of whose events is newer than the cutoff has been inactive since then: Rasa empties
-   its tracker, then its events are deleted. If Rasa cannot, its events stay, so the next run finds the
-   conversation again and retries (logged once per kind of failure by the runner, here as a count);
+   its tracker, its rows in Rasa's SQL tracker store (RASA_TRACKER_URL) are deleted, then its events. If Rasa
+   cannot, its events stay, so the next run finds the conversation again and retries (logged once per kind of
+   failure by the runner, here as a count);
 3. the old events of conversations still active are deleted (Rasa's tracker of an active conversation is
    left alone: emptying it would end the conversation).
 
@@ -24,7 +25,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from cs_backend.app_keys import DATABASE, EVENT_STORE, RASA_CLIENT, SETTINGS
+from cs_backend.app_keys import DATABASE, EVENT_STORE, RASA_CLIENT, SETTINGS, TRACKER_STORE
 from cs_backend.db import Database
 from cs_backend.jobs import AdvisoryLock, Clock, PeriodicJob, job_context
 from cs_backend.privacy.event_store import EventStore
@@ -48,15 +49,22 @@ class RetentionRun:
 
 
 async def purge_transcripts(
-    events: EventStore, rasa: RasaClient, retention: timedelta, clock: Clock, limit: int = PURGE_LIMIT
+    events: EventStore,
+    rasa: RasaClient,
+    retention: timedelta,
+    clock: Clock,
+    limit: int = PURGE_LIMIT,
+    tracker_store: EventStore | None = None,
 ) -> RetentionRun:
-    """One purge (module docstring)."""
+    """One purge (module docstring). `tracker_store`: the rows of Rasa's SQL tracker store, when it has
+    one: an emptied conversation's rows go too (Rasa's API empties the tracker but leaves them)."""
     cutoff = clock() - retention
     old = await events.old_events(cutoff, limit)
     if not old:
         return RetentionRun()
     counts = await events.event_counts(sorted(old))
     to_delete: list[int] = []
+    emptied_senders: list[str] = []
     emptied = failed = 0
     for sender_id, row_ids in sorted(old.items()):
         inactive = counts.get(sender_id, 0) <= len(row_ids)
@@ -71,7 +79,10 @@ async def purge_transcripts(
                     )
                 continue
             emptied += 1
+            emptied_senders.append(sender_id)
         to_delete.extend(row_ids)
+    if tracker_store is not None and emptied_senders:
+        await tracker_store.delete_events_of(emptied_senders)
     deleted = await events.delete_rows(to_delete)
     log.info(
         "transcript retention: %d events older than %s deleted, %d trackers emptied%s",
@@ -84,12 +95,17 @@ async def purge_transcripts(
 
 
 def retention_job(
-    db: Database, events: EventStore, rasa: RasaClient, retention_days: float, interval_seconds: float
+    db: Database,
+    events: EventStore,
+    rasa: RasaClient,
+    retention_days: float,
+    interval_seconds: float,
+    tracker_store: EventStore | None = None,
 ) -> PeriodicJob[RetentionRun]:
     retention = timedelta(days=retention_days)
 
     async def run(clock: Clock) -> RetentionRun:
-        return await purge_transcripts(events, rasa, retention, clock)
+        return await purge_transcripts(events, rasa, retention, clock, tracker_store=tracker_store)
 
     return PeriodicJob(
         JOB_NAME, interval_seconds, run, lock=AdvisoryLock(db, ADVISORY_LOCK_KEY), run_at_start=True
@@ -116,6 +132,7 @@ async def _retention_job_of(app: web.Application) -> AsyncIterator[PeriodicJob[R
         app[RASA_CLIENT],
         settings.transcript_retention_days,
         settings.transcript_retention_interval_seconds,
+        tracker_store=app[TRACKER_STORE],
     )
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from cs_backend.api.registry import ADMIN, ApiRoute, Response
 from cs_backend.api.requests import parse_id
 from cs_backend.api.responses import model_response
-from cs_backend.app_keys import CURRENT_ACCOUNT, DATABASE, EVENT_STORE, RASA_CLIENT
+from cs_backend.app_keys import CURRENT_ACCOUNT, DATABASE, EVENT_STORE, RASA_CLIENT, TRACKER_STORE
 from cs_backend.privacy import service
 from cs_backend.privacy.schemas import CustomerDeletionOut, CustomerExport
 
@@ -29,6 +29,7 @@ async def delete_customer(request: web.Request) -> web.Response:
         app[EVENT_STORE],
         parse_id(request, "customer"),
         account_id=account.id if account is not None else None,
+        tracker_store=app[TRACKER_STORE],
     )
     return model_response(CustomerDeletionOut, deletion)
 

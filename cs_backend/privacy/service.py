@@ -11,13 +11,14 @@ conversations' sender ids in tables that name a sender id without a foreign key 
 outcome sessions). Rows of other customers that only mention theirs (ON DELETE SET NULL) are not theirs: they
 are neither exported nor deleted.
 
-Outside cs_backend: each conversation's tracker in Rasa, and its rows in the SQL event broker's table.
+Outside cs_backend: each conversation's tracker in Rasa (and its rows in Rasa's SQL tracker store, which
+keeps them when Rasa empties the tracker), and its rows in the SQL event broker's table.
 
 Deletion goes outside in first, because cs_backend's rows are what finds the rest: (1) Rasa empties each
-tracker; (2) the event store's rows go; (3) one transaction deletes the customer (the foreign keys cascade)
-and the sender-id rows, and records the deletion. If Rasa or the event store cannot be reached, the deletion
-stops there with a 503 that says what was done (nothing, or the trackers emptied), and cs_backend keeps
-every row, so asking again finishes it: each step is harmless to repeat.
+tracker; (2) the tracker store's and the event store's rows go; (3) one transaction deletes the customer (the
+foreign keys cascade) and the sender-id rows, and records the deletion. If Rasa or the event store cannot be
+reached, the deletion stops there with a 503 that says what was done (nothing, or the trackers emptied), and
+cs_backend keeps every row, so asking again finishes it: each step is harmless to repeat.
 """
 
 from __future__ import annotations
@@ -204,10 +205,15 @@ class Deletion:
 
 
 async def delete_customer(
-    db: Database, rasa: RasaClient, events: EventStore | None, customer_id: int, account_id: int | None
+    db: Database,
+    rasa: RasaClient,
+    events: EventStore | None,
+    customer_id: int,
+    account_id: int | None,
+    tracker_store: EventStore | None = None,
 ) -> Deletion:
     """Delete everything of the customer (module docstring: the order, and the 503 when a part is out of
-    reach) and record who did it."""
+    reach) and record who did it. `tracker_store`: the rows of Rasa's SQL tracker store, when it has one."""
     async with db.sessions() as session:
         scope = await _scope_of(session, customer_id)
     sender_ids = scope.sender_ids
@@ -222,6 +228,9 @@ async def delete_customer(
                 "cs_backend and the event store keep everything; try again"
             ) from None
     try:
+        # Emptying a tracker through Rasa's API leaves the rows an SQL tracker store already wrote.
+        if tracker_store is not None:
+            await tracker_store.delete_events_of(sender_ids)
         events_deleted = await events.delete_events_of(sender_ids) if events is not None else 0
     except EventStoreUnavailable as error:
         raise ServiceUnavailable(

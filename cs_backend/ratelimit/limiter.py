@@ -4,6 +4,12 @@
 without it (the embedded default), in this process. While Redis is unreachable, the Redis limiter counts in
 this process instead, as the replay store does (cs_backend/auth/replay.py): requests keep being served, each
 process then limiting on its own.
+
+Why not fail closed (429/503 for everyone): a support product must keep taking the tickets and ratings of
+customers while Redis is down, and Redis holds nothing those writes need. Why not fail open (no limit at
+all): counting per process still stops one client's flood, at the price of a limit that is at most the
+number of processes times looser for the length of the outage. The outage is logged once (a warning), and
+so is the recovery, not once per request.
 """
 
 from __future__ import annotations
@@ -56,6 +62,10 @@ class Limiter:
         seconds until it has."""
         return await _over(self._local, limit, key)
 
+    async def check(self) -> None:
+        """Raise if the shared counts cannot be reached (for /health/ready); in-process counts always can."""
+        return None
+
     async def close(self) -> None:
         # The memory storage expires its entries in a task of its own.
         timer = self._storage.timer
@@ -80,28 +90,43 @@ class RedisLimiter(Limiter):
             connection_pool=self._pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis
         )
         self._shared = MovingWindowRateLimiter(storage)
+        self._redis_down = False
 
     async def hit(self, limit: RateLimit, key: str) -> int | None:
         try:
-            return await _hit(self._shared, limit, key)
+            retry_after = await _hit(self._shared, limit, key)
         except (StorageError, RedisError, OSError) as error:
-            _log_fallback(error)
+            self._falling_back(error)
             return await super().hit(limit, key)
+        self._shared_again()
+        return retry_after
 
     async def over(self, limit: RateLimit, key: str) -> int | None:
         try:
-            return await _over(self._shared, limit, key)
+            retry_after = await _over(self._shared, limit, key)
         except (StorageError, RedisError, OSError) as error:
-            _log_fallback(error)
+            self._falling_back(error)
             return await super().over(limit, key)
+        self._shared_again()
+        return retry_after
+
+    def _falling_back(self, error: Exception) -> None:
+        if not self._redis_down:
+            log.warning("rate limits: Redis unavailable, counting in this process only: %r", error)
+            self._redis_down = True
+
+    def _shared_again(self) -> None:
+        if self._redis_down:
+            log.info("rate limits: Redis reachable again, counting in Redis")
+            self._redis_down = False
+
+    async def check(self) -> None:
+        # A client over our pool, which it leaves open (it closes only a pool it created).
+        await redis.Redis(connection_pool=self._pool).ping()
 
     async def close(self) -> None:
         await self._pool.aclose()
         await super().close()
-
-
-def _log_fallback(error: Exception) -> None:
-    log.warning("rate limits: Redis unavailable, counting in this process only: %r", error)
 
 
 async def _retry_after(strategy: MovingWindowRateLimiter, limit: RateLimit, key: str) -> int:

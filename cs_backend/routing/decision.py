@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from cs_backend.routing.live_state import Held, LiveState, QueuedHandoff
 from cs_backend.routing.selection import AgentState, Roster
 
 # Most handoffs read per step when a class is read past its head.
 MAX_PAGE = 1024
-# Class heads read at once, in queue order (the first is usually taken).
-HEAD_BATCH = 8
+# Class heads read first (with the agents and teams), in queue order: the first that some agent here can
+# serve is usually taken. Each further read takes four times as many, up to MAX_PAGE.
+HEAD_BATCH = 32
+
+# The roster of each live state's last decision in this process: the next one works out only the agents
+# that changed since (selection.Roster's `previous`).
+_last_rosters: WeakKeyDictionary[LiveState, Roster] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -28,28 +34,34 @@ class Decision:
 async def next_decision(live: LiveState, now: datetime) -> Decision | None:
     """The next offer to make, or None when no queued handoff has an eligible agent now.
 
-    Only the routing classes (selection.routing_class) some agent here could serve are read, and first only
-    their heads, in queue order: within a class the handoffs ask the same, so a class's head is taken
-    unless everyone who could take it declined it or let it lapse. Such a class is read further, down to
-    the first head taken of another class at most: what lies below cannot come first.
+    First only the heads of the routing classes (selection.routing_class) are read, in queue order, and
+    only those of the classes some agent here could serve are considered: within a class the handoffs ask
+    the same, so a class's head is taken unless everyone who could take it declined it or let it lapse.
+    Such a class is read further, down to the first head taken of another class at most: what lies below
+    cannot come first.
     """
-    view = await live.routing_view()
-    roster = Roster(view.agents, view.teams, now)
+    view = await live.routing_view(HEAD_BATCH)
+    roster = Roster(view.agents, view.teams, now, _last_rosters.get(live))
+    _last_rosters[live] = roster
     if not roster:
         return None
-    classes = [name for name in view.classes if roster.serves_class(name)]
     refused: list[str] = []
     best: Decision | None = None
-    offset = 0
-    while best is None and (heads := await live.class_heads(classes, offset, HEAD_BATCH)):
+    heads, start, count = view.heads, 0, HEAD_BATCH
+    while best is None and heads:
         for head in heads:
+            if not roster.serves_class(head.routing_class):
+                continue
             agent = roster.choose(head.entry.needs)
             if agent is None:
                 refused.append(head.routing_class)
             else:
                 best = Decision(head.entry, agent)
                 break
-        offset += len(heads)
+        if best is not None or len(heads) < count:  # a short read: no class heads after these
+            break
+        start, count = start + len(heads), min(count * 4, MAX_PAGE)
+        heads = await live.class_heads(start, count)
     for name in refused:
         best = await _deeper(live, roster, name, best)
     return best

@@ -4,12 +4,15 @@ teams' hours. SQL is the source of truth; this is the fast copy every routing de
 One protocol, two implementations, chosen by REDIS_URL (`create_live_state`, as for live events):
 - RedisLiveState: shared by every backend process. Keys (prefix `cs_backend:routing:` by default):
   `queue` a sorted set of queued handoff ids scored by selection.queue_score; `queue:<class>` the same for
-  each routing class (selection.routing_class: language|skill), listed in the set `classes`, so a
-  decision reads only the heads of the classes some agent can serve; `needs` a hash handoff id →
+  each routing class (selection.routing_class: language|skill|team), listed in the set `classes`; `heads`
+  a sorted set of each class's first queued handoff, as `<queue member>|<class>` at that handoff's score,
+  kept exact by every change to the queue (each one a Lua script), so a decision reads the heads of all
+  classes in queue order with one small ZRANGE; `needs` a hash handoff id →
   what it asks of its agent (JSON); `held` a hash handoff id → its agent and state (JSON); `agents` a hash
   account id → profile, presence and load (JSON); `teams` a hash team id → time zone and hours (JSON);
   `agents:version` and `teams:version` counters of the two hashes' writes (each process keeps a copy of
-  those hashes while their version is unchanged); `built` set once a rebuild from SQL wrote all of the above.
+  those hashes while their version is unchanged); `built` set once a rebuild from SQL wrote all of the above
+  (its value starts with the keys' layout version, so a state laid out by an older version is rebuilt).
 - InProcessLiveState: the same in this process's memory (the embedded default, one backend process).
 
 A state without its `built` marker (a new or flushed Redis, a process start) is rebuilt from SQL by
@@ -21,7 +24,7 @@ from __future__ import annotations
 import bisect
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -34,6 +37,8 @@ DEFAULT_KEY_PREFIX = "cs_backend:routing:"
 V = TypeVar("V")
 # Decoded handoff needs this process keeps (by their stored text), enough for a long queue.
 NEEDS_COPIES = 50_000
+# Class heads this process keeps (by their text as read), enough for every class's head to change many times.
+HEAD_COPIES = 10_000
 REDIS_TIMEOUT_SECONDS = 3.0
 
 
@@ -52,18 +57,18 @@ class QueuedHandoff:
 
 
 @dataclass(frozen=True)
-class RoutingView:
-    agents: list[AgentState]
-    teams: dict[int, TeamHours]
-    classes: list[str]
-
-
-@dataclass(frozen=True)
 class ClassHead:
     """The first queued handoff of a routing class."""
 
     routing_class: str
     entry: QueuedHandoff
+
+
+@dataclass(frozen=True)
+class RoutingView:
+    agents: list[AgentState]
+    teams: dict[int, TeamHours]
+    heads: list[ClassHead]
 
 
 @dataclass
@@ -99,12 +104,13 @@ class LiveState(Protocol):
     async def queue_classes(self) -> list[str]:
         """The routing classes (selection.routing_class) that have, or had, queued handoffs."""
 
-    async def routing_view(self) -> RoutingView:
-        """The agents, the teams and the queue's classes: what every decision reads first."""
+    async def routing_view(self, head_count: int) -> RoutingView:
+        """The agents, the teams and the first `head_count` class heads (as `class_heads`): what every
+        decision reads first."""
 
-    async def class_heads(self, classes: Sequence[str], offset: int, limit: int) -> list[ClassHead]:
-        """The first queued handoff of each of these classes, all in queue order, from `offset` to at most
-        `limit` of them."""
+    async def class_heads(self, start: int, count: int) -> list[ClassHead]:
+        """The first queued handoff of every routing class that has one, all in queue order, from the 0-based
+        `start`."""
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         """Queued handoffs of one class in queue order, from the 0-based `start`."""
@@ -235,6 +241,9 @@ class InProcessLiveState:
         self._order: list[tuple[float, int]] = []
         # The same per routing class.
         self._class_order: dict[str, list[tuple[float, int]]] = {}
+        # Each class's first entry, kept sorted by (score, request id): the class heads in queue order.
+        self._heads: list[tuple[float, int, ClassHead]] = []
+        self._head_of: dict[str, tuple[float, int, ClassHead]] = {}
         self._queued: dict[int, QueuedHandoff] = {}
         self._held: dict[int, Held] = {}
         self._agents: dict[int, AgentState] = {}
@@ -251,6 +260,11 @@ class InProcessLiveState:
             self._class_order.setdefault(routing_class(self._queued[request_id].needs), []).append(
                 (score, request_id)
             )
+        self._head_of = {}
+        for name, order in self._class_order.items():
+            score, request_id = order[0]
+            self._head_of[name] = (score, request_id, ClassHead(name, self._queued[request_id]))
+        self._heads = sorted(self._head_of.values())
         self._held = dict(snapshot.held)
         self._agents = {agent.account_id: agent for agent in snapshot.agents}
         self._teams = {team.team_id: team for team in snapshot.teams}
@@ -262,9 +276,10 @@ class InProcessLiveState:
     async def enqueue(self, entry: QueuedHandoff) -> None:
         await self.dequeue(entry.needs.request_id)
         self._queued[entry.needs.request_id] = entry
-        key = (entry.score, entry.needs.request_id)
+        key, name = (entry.score, entry.needs.request_id), routing_class(entry.needs)
         bisect.insort(self._order, key)
-        bisect.insort(self._class_order.setdefault(routing_class(entry.needs), []), key)
+        bisect.insort(self._class_order.setdefault(name, []), key)
+        self._follow_head(name)
 
     async def dequeue(self, request_id: int) -> None:
         entry = self._queued.pop(request_id, None)
@@ -272,8 +287,28 @@ class InProcessLiveState:
             return
         key = (entry.score, request_id)
         del self._order[bisect.bisect_left(self._order, key)]
-        in_class = self._class_order[routing_class(entry.needs)]
+        name = routing_class(entry.needs)
+        in_class = self._class_order[name]
         del in_class[bisect.bisect_left(in_class, key)]
+        self._follow_head(name)
+
+    def _follow_head(self, name: str) -> None:
+        """After a change to the class's queue: its entry among the heads follows its first handoff."""
+        order = self._class_order.get(name)
+        previous = self._head_of.get(name)
+        head = None
+        if order:
+            score, request_id = order[0]
+            entry = self._queued[request_id]
+            if previous is not None and previous[2].entry is entry:
+                return
+            head = (score, request_id, ClassHead(name, entry))
+        if previous is not None:
+            del self._heads[bisect.bisect_left(self._heads, previous)]
+            del self._head_of[name]
+        if head is not None:
+            bisect.insort(self._heads, head)
+            self._head_of[name] = head
 
     async def queued(self, start: int = 0, count: int = 100) -> list[QueuedHandoff]:
         return [self._queued[request_id] for _, request_id in self._order[start : start + count]]
@@ -284,17 +319,13 @@ class InProcessLiveState:
     async def queue_classes(self) -> list[str]:
         return list(self._class_order)
 
-    async def routing_view(self) -> RoutingView:
-        return RoutingView(list(self._agents.values()), dict(self._teams), list(self._class_order))
-
-    async def class_heads(self, classes: Sequence[str], offset: int, limit: int) -> list[ClassHead]:
-        heads = sorted(
-            self._class_order[name][0] + (name,) for name in classes if self._class_order.get(name)
+    async def routing_view(self, head_count: int) -> RoutingView:
+        return RoutingView(
+            list(self._agents.values()), dict(self._teams), await self.class_heads(0, head_count)
         )
-        return [
-            ClassHead(name, self._queued[request_id])
-            for _, request_id, name in heads[offset : offset + limit]
-        ]
+
+    async def class_heads(self, start: int, count: int) -> list[ClassHead]:
+        return [head for _, _, head in self._heads[start : start + count]]
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
         order = self._class_order.get(routing_class, [])
@@ -347,31 +378,112 @@ class InProcessLiveState:
 
 # --- Redis ------------------------------------------------------------------------------------------------
 
-# KEYS[1]: the needs hash; KEYS[2..]: class queues. ARGV: offset, limit. Returns, for the class heads from
-# `offset` in queue order (score, then member), up to `limit` of: the class's position in KEYS[2..] (1-based),
-# the member, the score as Redis writes it (full precision), the needs.
-CLASS_HEADS_SCRIPT = """
-local heads = {}
-for i = 2, #KEYS do
-  local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-  if head[1] then heads[#heads + 1] = {head[1], head[2], tonumber(head[2]), i - 1} end
+# The scripts that change the queue share these: KEYS[1] the queue, KEYS[2] the needs hash, KEYS[3] the class
+# heads. A class's entry in the heads set is `<member>|<class>` at the score of the class's first member, so
+# the set orders the heads as the queue does (score, then member: the older request first).
+QUEUE_FUNCTIONS = """
+local function class_head(class_key)
+  return redis.call('ZRANGE', class_key, 0, 0, 'WITHSCORES')
 end
-table.sort(heads, function(a, b)
-  if a[3] ~= b[3] then return a[3] < b[3] end
-  return a[1] < b[1]
-end)
-local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local reply = {}
-for j = offset + 1, math.min(#heads, offset + limit) do
-  local head = heads[j]
-  local needs = redis.call('HGET', KEYS[1], tostring(tonumber(head[1])))
-  reply[#reply + 1] = head[4]
-  reply[#reply + 1] = head[1]
-  reply[#reply + 1] = head[2]
-  reply[#reply + 1] = needs
+local function follow_head(class_key, name, before)
+  local after = class_head(class_key)
+  if before[1] and before[1] ~= after[1] then redis.call('ZREM', KEYS[3], before[1] .. '|' .. name) end
+  if after[1] then redis.call('ZADD', KEYS[3], after[2], after[1] .. '|' .. name) end
 end
-return reply
+local function leave(class_key, name, member, field)
+  local before = class_head(class_key)
+  redis.call('ZREM', class_key, member)
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HDEL', KEYS[2], field)
+  follow_head(class_key, name, before)
+end
 """
+
+# KEYS[4] the classes set, KEYS[5] the class queue, KEYS[6] the previous class queue (when queued).
+# ARGV: member, needs field, score, class, needs, the needs read before (empty: none), the previous class.
+# Returns 0, changing nothing, when the stored needs are no longer those read before (the caller reads again).
+ENQUEUE_SCRIPT = (
+    QUEUE_FUNCTIONS
+    + """
+if (redis.call('HGET', KEYS[2], ARGV[2]) or '') ~= ARGV[6] then return 0 end
+if KEYS[6] then leave(KEYS[6], ARGV[7], ARGV[1], ARGV[2]) end
+local before = class_head(KEYS[5])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
+follow_head(KEYS[5], ARGV[4], before)
+return 1
+"""
+)
+
+# KEYS[4] the class queue. ARGV: member, needs field, class, the needs read before. Returns 0 as
+# ENQUEUE_SCRIPT does.
+DEQUEUE_SCRIPT = (
+    QUEUE_FUNCTIONS
+    + """
+if (redis.call('HGET', KEYS[2], ARGV[2]) or '') ~= ARGV[4] then return 0 end
+leave(KEYS[4], ARGV[3], ARGV[1], ARGV[2])
+return 1
+"""
+)
+
+# KEYS[4] the class queue, KEYS[5] the held hash, KEYS[6] the agents hash, KEYS[7] its version.
+# ARGV: member, needs field, class, held, agent field, agent. Returns the agents' new version.
+OFFER_SCRIPT = (
+    QUEUE_FUNCTIONS
+    + """
+leave(KEYS[4], ARGV[3], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[5], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[6], ARGV[5], ARGV[6])
+return redis.call('INCR', KEYS[7])
+"""
+)
+
+# Adds to `lines`, for each class head from the 0-based rank `first` to `last` in queue order, its heads-set
+# member, its score as Redis writes it (full precision) and its needs (JSON: no line breaks), and returns the
+# lines as one text: redis-py parses each element of a reply in Python, which costs more than the reading.
+READ_HEADS_FUNCTION = """
+local function read_heads(heads_key, needs_key, first, last, lines)
+  local heads = redis.call('ZRANGE', heads_key, first, last, 'WITHSCORES')
+  for i = 1, #heads, 2 do
+    local needs = redis.call('HGET', needs_key, tostring(tonumber(string.sub(heads[i], 1, 10))))
+    if needs then
+      lines[#lines + 1] = heads[i]
+      lines[#lines + 1] = heads[i + 1]
+      lines[#lines + 1] = needs
+    end
+  end
+  return table.concat(lines, '\\n')
+end
+"""
+
+# KEYS[1] the class heads, KEYS[2] the needs hash. ARGV: the first and last rank.
+CLASS_HEADS_SCRIPT = READ_HEADS_FUNCTION + "return read_heads(KEYS[1], KEYS[2], ARGV[1], ARGV[2], {})"
+
+# KEYS[1] and KEYS[2] the agents' and the teams' versions, KEYS[3] the class heads, KEYS[4] the needs hash.
+# ARGV: the number of heads. Returns the two versions (empty when missing) as the first two lines, then the
+# heads as above.
+ROUTING_VIEW_SCRIPT = (
+    READ_HEADS_FUNCTION
+    + """
+local versions = {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or ''}
+return read_heads(KEYS[3], KEYS[4], 0, tonumber(ARGV[1]) - 1, versions)
+"""
+)
+# Bumped when the keys' layout changes: a state whose `built` marker names another layout is rebuilt.
+LAYOUT = "heads-1"
+
+
+K = TypeVar("K")
+
+
+def _remember(copies: dict[K, V], key: K, value: V, most: int) -> V:
+    """`value` kept in `copies` under `key`, at most `most` of them: the oldest dropped first."""
+    copies[key] = value
+    if len(copies) > most:
+        del copies[next(iter(copies))]
+    return value
 
 
 def _member(request_id: int) -> str:
@@ -393,12 +505,18 @@ class RedisLiveState:
         self._agents = _CachedHash(self.keys.agents, self.keys.agents_version, decode_agent, encode_agent)
         self._teams = _CachedHash(self.keys.teams, self.keys.teams_version, decode_team, encode_team)
         self._needs_copies: dict[bytes, HandoffNeeds] = {}
+        self._head_copies: dict[tuple[bytes, bytes, bytes], ClassHead] = {}
         self._classes_copy: list[str] | None = None
         self._classes_label: tuple[bytes | None, int] | None = None
+        self._enqueue_script = self._redis.register_script(ENQUEUE_SCRIPT)
+        self._dequeue_script = self._redis.register_script(DEQUEUE_SCRIPT)
+        self._offer_script = self._redis.register_script(OFFER_SCRIPT)
         self._class_heads_script = self._redis.register_script(CLASS_HEADS_SCRIPT)
+        self._routing_view_script = self._redis.register_script(ROUTING_VIEW_SCRIPT)
 
     async def is_built(self) -> bool:
-        return bool(await self._redis.exists(self.keys.built))
+        marker = cast(bytes | None, await self._redis.get(self.keys.built))
+        return marker is not None and marker.startswith(LAYOUT.encode() + b":")
 
     async def replace_all(self, snapshot: LiveSnapshot) -> None:
         keys = self.keys
@@ -413,6 +531,11 @@ class RedisLiveState:
                 pipe.zadd(keys.class_queue(name), members)
             if by_class:
                 pipe.sadd(keys.classes, *by_class)
+                heads = {
+                    name: min(members.items(), key=lambda item: (item[1], item[0]))
+                    for name, members in by_class.items()
+                }
+                pipe.zadd(keys.heads, {f"{member}|{name}": score for name, (member, score) in heads.items()})
             if snapshot.queued:
                 pipe.zadd(keys.queue, {_member(e.needs.request_id): e.score for e in snapshot.queued})
                 pipe.hset(
@@ -426,7 +549,7 @@ class RedisLiveState:
                 pipe.hset(keys.teams, mapping={t.team_id: encode_team(t) for t in snapshot.teams})
             pipe.set(keys.agents_version, _new_version_base())
             pipe.set(keys.teams_version, _new_version_base())
-            pipe.set(keys.built, secrets.token_hex(8))
+            pipe.set(keys.built, f"{LAYOUT}:{secrets.token_hex(8)}")
             await pipe.execute()
         self._agents.forget()
         self._teams.forget()
@@ -434,50 +557,57 @@ class RedisLiveState:
     async def invalidate(self) -> None:
         await self._redis.delete(self.keys.built)
 
-    async def _class_of(self, request_id: int) -> str | None:
-        data = await self._redis.hget(self.keys.needs, str(request_id))
-        return None if data is None else routing_class(decode_needs(data))
-
     async def enqueue(self, entry: QueuedHandoff) -> None:
         request_id, name = entry.needs.request_id, routing_class(entry.needs)
-        previous = await self._class_of(request_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if previous is not None and previous != name:
-                pipe.zrem(self.keys.class_queue(previous), _member(request_id))
-            pipe.zadd(self.keys.queue, {_member(request_id): entry.score})
-            pipe.zadd(self.keys.class_queue(name), {_member(request_id): entry.score})
-            pipe.sadd(self.keys.classes, name)
-            pipe.hset(self.keys.needs, str(request_id), encode_needs(entry.needs))
-            await pipe.execute()
+        keys = [
+            self.keys.queue,
+            self.keys.needs,
+            self.keys.heads,
+            self.keys.classes,
+            self.keys.class_queue(name),
+        ]
+        # The script moves the handoff out of its previous class only if the needs it was read from are still
+        # there (another process may change them meanwhile): else read again.
+        while True:
+            previous = cast(bytes | None, await self._redis.hget(self.keys.needs, str(request_id)))
+            previous_class = "" if previous is None else routing_class(decode_needs(previous))
+            args: list[bytes | str | int] = [
+                _member(request_id),
+                request_id,
+                repr(entry.score),
+                name,
+                encode_needs(entry.needs),
+                previous or b"",
+                previous_class,
+            ]
+            previous_keys = [] if previous is None else [self.keys.class_queue(previous_class)]
+            if await self._enqueue_script(keys=keys + previous_keys, args=args):
+                return
 
     async def dequeue(self, request_id: int) -> None:
-        name = await self._class_of(request_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            self._queue_removal(pipe, request_id, name)
-            await pipe.execute()
+        while True:
+            previous = cast(bytes | None, await self._redis.hget(self.keys.needs, str(request_id)))
+            if previous is None:
+                return
+            name = routing_class(decode_needs(previous))
+            keys = [self.keys.queue, self.keys.needs, self.keys.heads, self.keys.class_queue(name)]
+            if await self._dequeue_script(keys=keys, args=[_member(request_id), request_id, name, previous]):
+                return
 
-    def _queue_removal(self, pipe: Any, request_id: int, name: str | None) -> None:
-        pipe.zrem(self.keys.queue, _member(request_id))
-        if name is not None:
-            pipe.zrem(self.keys.class_queue(name), _member(request_id))
-        pipe.hdel(self.keys.needs, str(request_id))
-
-    async def routing_view(self) -> RoutingView:
-        # One round trip for the labels of the three copies this process keeps; a copy is read again only
-        # when its label changed. No MULTI: each label stands for its own copy only.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys.agents_version)
-            pipe.get(self.keys.teams_version)
-            pipe.get(self.keys.built)
-            pipe.scard(self.keys.classes)
-            agents_version, teams_version, built, count = await pipe.execute()
-        agents = await self._agents.read(self._redis, agents_version)
-        teams = await self._teams.read(self._redis, teams_version)
-        if self._classes_copy is not None and (built, count) == self._classes_label:
-            classes = self._classes_copy
-        else:
-            classes = await self.queue_classes()
-        return RoutingView(list(agents.values()), dict(teams), classes)
+    async def routing_view(self, head_count: int) -> RoutingView:
+        # One round trip for the first heads and the labels of the two copies this process keeps; a copy is
+        # read again only when its label changed.
+        keys = self.keys
+        reply = cast(
+            bytes,
+            await self._routing_view_script(
+                keys=[keys.agents_version, keys.teams_version, keys.heads, keys.needs], args=[head_count]
+            ),
+        )
+        agents_version, teams_version, *lines = reply.split(b"\n")
+        agents = await self._agents.read(self._redis, agents_version or None)
+        teams = await self._teams.read(self._redis, teams_version or None)
+        return RoutingView(list(agents.values()), dict(teams), self._heads(lines))
 
     async def queue_classes(self) -> list[str]:
         # Classes are only added between rebuilds, so an unchanged count under the same rebuild (the
@@ -496,19 +626,29 @@ class RedisLiveState:
         self._classes_label = (built, len(names))
         return self._classes_copy
 
-    async def class_heads(self, classes: Sequence[str], offset: int, limit: int) -> list[ClassHead]:
-        if not classes:
-            return []
-        # One script run instead of a command per class: the heads are compared inside Redis and only the
-        # few asked for come back (with their needs).
-        keys = [self.keys.needs, *(self.keys.class_queue(name) for name in classes)]
-        reply = cast(list[bytes], await self._class_heads_script(keys=keys, args=[offset, limit]))
+    async def class_heads(self, start: int, count: int) -> list[ClassHead]:
+        reply = cast(
+            bytes,
+            await self._class_heads_script(
+                keys=[self.keys.heads, self.keys.needs], args=[start, start + count - 1]
+            ),
+        )
+        return self._heads(reply.split(b"\n") if reply else [])
+
+    def _heads(self, lines: list[bytes]) -> list[ClassHead]:
+        """Class heads from READ_HEADS_FUNCTION's lines (member, score, needs; the member `<id>|<class>`)."""
         heads = []
-        for index in range(0, len(reply), 4):
-            class_number, _, score, needs = reply[index : index + 4]
-            if needs is not None:
-                entry = QueuedHandoff(self._decoded_needs(needs), float(score))
-                heads.append(ClassHead(classes[int(class_number) - 1], entry))
+        for index in range(0, len(lines) - 2, 3):
+            # Keyed by the text read, so a copy can never be stale: the heads no agent serves come back at
+            # every decision until someone can take them.
+            text = (lines[index], lines[index + 1], lines[index + 2])
+            head = self._head_copies.get(text)
+            if head is None:
+                entry = QueuedHandoff(self._decoded_needs(text[2]), float(text[1]))
+                head = _remember(
+                    self._head_copies, text, ClassHead(text[0][11:].decode(), entry), HEAD_COPIES
+                )
+            heads.append(head)
         return heads
 
     async def class_page(self, routing_class: str, start: int, count: int) -> list[QueuedHandoff]:
@@ -532,13 +672,10 @@ class RedisLiveState:
         ]
 
     def _decoded_needs(self, data: bytes) -> HandoffNeeds:
-        # Keyed by the stored text itself, so a copy can never be stale; bounded, oldest dropped first.
+        # Keyed by the stored text itself, so a copy can never be stale.
         needs = self._needs_copies.get(data)
         if needs is None:
-            needs = decode_needs(data)
-            self._needs_copies[data] = needs
-            if len(self._needs_copies) > NEEDS_COPIES:
-                del self._needs_copies[next(iter(self._needs_copies))]
+            needs = _remember(self._needs_copies, data, decode_needs(data), NEEDS_COPIES)
         return needs
 
     async def queued(self, start: int = 0, count: int = 100) -> list[QueuedHandoff]:
@@ -567,13 +704,28 @@ class RedisLiveState:
         return {int(request_id): decode_held(data) for request_id, data in raw.items()}
 
     async def offer(self, needs: HandoffNeeds, held: Held, agent: AgentState) -> None:
-        request_id = needs.request_id
-        async with self._redis.pipeline(transaction=True) as pipe:
-            self._queue_removal(pipe, request_id, routing_class(needs))
-            pipe.hset(self.keys.held, str(request_id), encode_held(held))
-            self._agents.queue_put(pipe, agent.account_id, agent)
-            replies = await pipe.execute()
-        self._agents.written(replies[-1], agent.account_id, agent)
+        request_id, name = needs.request_id, routing_class(needs)
+        keys = self.keys
+        version = await self._offer_script(
+            keys=[
+                keys.queue,
+                keys.needs,
+                keys.heads,
+                keys.class_queue(name),
+                keys.held,
+                keys.agents,
+                keys.agents_version,
+            ],
+            args=[
+                _member(request_id),
+                request_id,
+                name,
+                encode_held(held),
+                agent.account_id,
+                encode_agent(agent),
+            ],
+        )
+        self._agents.written(int(version), agent.account_id, agent)
 
     async def put_agent(self, agent: AgentState) -> None:
         await self._agents.put(self._redis, agent.account_id, agent)
@@ -628,6 +780,10 @@ class RedisKeys:
     def classes(self) -> str:
         return self.prefix + "classes"
 
+    @property
+    def heads(self) -> str:
+        return self.prefix + "heads"
+
     def class_queue(self, routing_class: str) -> str:
         return self.prefix + "queue:" + routing_class
 
@@ -651,6 +807,7 @@ class RedisKeys:
             self.agents,
             self.teams,
             self.classes,
+            self.heads,
             self.agents_version,
             self.teams_version,
             self.built,

@@ -6,9 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cs_backend.api.idempotency import FINGERPRINT_LENGTH
 from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
 # Highest first: the queue serves urgent first, and an SLA breach moves a handoff one step up.
@@ -22,6 +33,14 @@ HandoffState = Literal["queued", "assigned", "accepted", "resolved", "cancelled"
 HandoffReason = Literal["customer_request", "misunderstood", "low_csat", "human_only_category", "health_red"]
 # The three SLA timers: offered → accepted, accepted → the agent's first answer, queued → resolved.
 SlaKind = Literal["accept", "first_response", "resolution"]
+# Why a handoff was closed at once instead of queued: no agent online who could take it, or the team
+# outside its business hours.
+Unavailable = Literal["no_agent", "closed"]
+# A handoff's transcript: the customer's and the agent's messages, the agents' internal notes, and what
+# happened (accepted, resolved) as system entries.
+MessageKind = Literal["customer", "agent", "note", "system"]
+# Of an agent's message: relayed to the customer through Rasa, or not (sent again to retry).
+Delivery = Literal["delivered", "failed"]
 # States in which a handoff holds one of its agent's capacity slots.
 HOLDING_STATES: Final[tuple[str, ...]] = ("assigned", "accepted")
 # States a handoff is still routed or handled in (the live state holds these).
@@ -70,6 +89,7 @@ class HandoffRequest(Base):
         one_of("priority", Priority),
         one_of("state", HandoffState),
         one_of("reason", HandoffReason),
+        one_of("unavailable", Unavailable),
         # The SLA job and the rebuild read the active handoffs by state.
         Index("ix_handoff_requests_state_queued_at", "state", "queued_at"),
     )
@@ -107,7 +127,44 @@ class HandoffRequest(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Unique: a retried POST with the same key finds this row instead of queueing the conversation twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The SHA-256 of the request first sent with the key (api/idempotency.py): the key reused with another
+    # request is refused (422). Null on rows from before migration 0010: any request with their key gets them.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_LENGTH))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Closed at once (state cancelled) because nobody could take it: why, when the team opens again (closed
+    # only), and the ticket that carries the packet instead (once an email is known).
+    unavailable: Mapped[str | None] = mapped_column(String(16))
+    reopens_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    # The queue position the customer was last told, and when: position updates go out only when it changed,
+    # at most once per ROUTING_POSITION_UPDATE_SECONDS.
+    told_position: Mapped[int | None] = mapped_column(Integer)
+    told_position_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class HandoffMessage(Base):
+    __tablename__ = "handoff_messages"
+    __table_args__ = (
+        one_of("kind", MessageKind),
+        one_of("delivery", Delivery),
+        # The same Rasa message id (customer) or client id (agent) stores once per handoff.
+        UniqueConstraint("handoff_id", "kind", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A customer's deletion takes their handoffs, and so their transcripts.
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff_requests.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    # The agent or admin who wrote it (agent messages, notes); null for the customer's and system entries.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    # Their name when they wrote it, so the transcript reads the same after a rename or an account's removal.
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    # Rasa's message id of a customer message, the console's client id of an agent message.
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    # Agent messages only: whether Rasa took it to the customer.
+    delivery: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SlaBreach(Base):

@@ -5,21 +5,45 @@ from __future__ import annotations
 from aiohttp import web
 
 from cs_backend.api.registry import ADMIN, SERVICE_AND_STAFF, STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idempotency_key
+from cs_backend.api.requests import (
+    parse_body,
+    parse_id,
+    parse_idempotent_body,
+    parse_query,
+    read_idempotency_key,
+)
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
-from cs_backend.app_keys import CURRENT_ACCOUNT, DATABASE, ONBOARDING_CHECKLIST, RASA_CLIENT, ROUTING_ENGINE
+from cs_backend.app_keys import (
+    CURRENT_ACCOUNT,
+    DATABASE,
+    HANDOFF_MESSAGING,
+    LIVE_EVENTS,
+    ONBOARDING_CHECKLIST,
+    RASA_CLIENT,
+    ROUTING_ENGINE,
+)
+from cs_backend.routing.handoff_view import handoff_out, handoffs_out
 from cs_backend.routing.models import HandoffRequest
 from cs_backend.routing.packet import assemble_packet
+from cs_backend.routing.position_updates import record_told
 from cs_backend.routing.schemas import (
+    ActiveHandoffQuery,
+    AgentMessageCreate,
     AgentProfileList,
     AgentProfileOut,
     AgentProfileSet,
     AgentStatusSet,
+    CustomerMessageCreate,
+    CustomerMessageResult,
     HandoffCreate,
+    HandoffMessageList,
+    HandoffMessageOut,
     HandoffOut,
     HandoffPacketOut,
+    HandoffTicketCreate,
     HandoffTransfer,
+    NoteCreate,
     QueuePage,
     QueueQuery,
     TeamCreate,
@@ -28,6 +52,7 @@ from cs_backend.routing.schemas import (
     TeamUpdate,
 )
 from cs_backend.routing.service import Actor, AgentView, RoutingEngine
+from cs_backend.routing.unavailable import open_ticket
 
 
 def _actor(request: web.Request) -> Actor | None:
@@ -45,9 +70,7 @@ def _staff(request: web.Request) -> Actor:
 async def _handoff_response(
     engine: RoutingEngine, handoff: HandoffRequest, status: int = 200
 ) -> web.Response:
-    out = HandoffOut.model_validate(handoff)
-    out.queue_position = await engine.queue_position(handoff)
-    return model_response(HandoffOut, out, status=status)
+    return model_response(HandoffOut, await handoff_out(engine, handoff), status=status)
 
 
 def _profile_out(view: AgentView) -> AgentProfileOut:
@@ -67,11 +90,74 @@ def _profile_out(view: AgentView) -> AgentProfileOut:
 
 
 async def request_handoff(request: web.Request) -> web.Response:
-    key = read_idempotency_key(request)
-    data = await parse_body(request, HandoffCreate)
-    engine = request.app[ROUTING_ENGINE]
+    data, key = await parse_idempotent_body(request, HandoffCreate)
+    app = request.app
+    engine = app[ROUTING_ENGINE]
     handoff, created = await engine.request_handoff(data, key)
-    return await _handoff_response(engine, handoff, status=201 if created else 200)
+    if handoff.unavailable is not None and handoff.ticket_id is None:
+        handoff, _ = await open_ticket(
+            app[DATABASE],
+            app[ONBOARDING_CHECKLIST],
+            app[RASA_CLIENT],
+            app[LIVE_EVENTS],
+            handoff.id,
+            data.email,
+        )
+    out = await handoff_out(engine, handoff)
+    if created and out.queue_position is not None:
+        # The bot tells the customer this answer: the position updates start from it.
+        await record_told(app[DATABASE], handoff.id, out.queue_position, engine.clock())
+    return model_response(HandoffOut, out, status=201 if created else 200)
+
+
+async def open_handoff_ticket(request: web.Request) -> web.Response:
+    handoff_id = parse_id(request, "handoff")
+    read_idempotency_key(request)  # checked like any other; the handoff itself keeps its one ticket
+    data = await parse_body(request, HandoffTicketCreate)
+    app = request.app
+    handoff, created = await open_ticket(
+        app[DATABASE], app[ONBOARDING_CHECKLIST], app[RASA_CLIENT], app[LIVE_EVENTS], handoff_id, data.email
+    )
+    return await _handoff_response(app[ROUTING_ENGINE], handoff, status=201 if created else 200)
+
+
+async def active_handoff(request: web.Request) -> web.Response:
+    query = parse_query(request.query, ActiveHandoffQuery)
+    engine = request.app[ROUTING_ENGINE]
+    return await _handoff_response(engine, await engine.active_handoff(query.sender_id))
+
+
+async def add_customer_message(request: web.Request) -> web.Response:
+    handoff_id = parse_id(request, "handoff")
+    data = await parse_body(request, CustomerMessageCreate)
+    app = request.app
+    handoff, stored = await app[HANDOFF_MESSAGING].add_customer_message(
+        handoff_id, data.text, data.message_id
+    )
+    result = CustomerMessageResult(handoff=await handoff_out(app[ROUTING_ENGINE], handoff), stored=stored)
+    return model_response(CustomerMessageResult, result)
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    handoff_id = parse_id(request, "handoff")
+    parse_query(request.query, EmptyQuery)
+    messages = await request.app[HANDOFF_MESSAGING].transcript(handoff_id)
+    return model_response(HandoffMessageList, {"items": messages})
+
+
+async def send_agent_message(request: web.Request) -> web.Response:
+    handoff_id = parse_id(request, "handoff")
+    data = await parse_body(request, AgentMessageCreate)
+    messaging = request.app[HANDOFF_MESSAGING]
+    message = await messaging.send_agent_message(handoff_id, _staff(request), data.text, data.client_id)
+    return model_response(HandoffMessageOut, message, status=201)
+
+
+async def add_note(request: web.Request) -> web.Response:
+    handoff_id = parse_id(request, "handoff")
+    data = await parse_body(request, NoteCreate)
+    note = await request.app[HANDOFF_MESSAGING].add_note(handoff_id, _staff(request), data.text)
+    return model_response(HandoffMessageOut, note, status=201)
 
 
 async def get_handoff(request: web.Request) -> web.Response:
@@ -86,7 +172,7 @@ async def get_packet(request: web.Request) -> web.Response:
         app[DATABASE], app[ONBOARDING_CHECKLIST], app[RASA_CLIENT], parse_id(request, "handoff")
     )
     out = HandoffPacketOut.model_validate(packet)
-    out.handoff.queue_position = await app[ROUTING_ENGINE].queue_position(packet.handoff)
+    out.handoff = await handoff_out(app[ROUTING_ENGINE], packet.handoff)
     return model_response(HandoffPacketOut, out)
 
 
@@ -94,17 +180,13 @@ async def read_queue(request: web.Request) -> web.Response:
     query = parse_query(request.query, QueueQuery)
     engine = request.app[ROUTING_ENGINE]
     queued, total, held = await engine.queue_page(query.limit, query.offset)
-    items = []
-    for position, handoff in enumerate(queued, start=query.offset + 1):
-        out = HandoffOut.model_validate(handoff)
-        out.queue_position = position
-        items.append(out)
+    positions = range(query.offset + 1, query.offset + 1 + len(queued))
     page = QueuePage(
-        items=items,
+        items=await handoffs_out(engine, queued, list(positions)),
         total=total,
         limit=query.limit,
         offset=query.offset,
-        held=[HandoffOut.model_validate(h) for h in held],
+        held=await handoffs_out(engine, held, [None] * len(held)),
     )
     return model_response(QueuePage, page)
 
@@ -112,7 +194,9 @@ async def read_queue(request: web.Request) -> web.Response:
 async def accept_handoff(request: web.Request) -> web.Response:
     handoff_id = parse_id(request, "handoff")
     engine = request.app[ROUTING_ENGINE]
-    return await _handoff_response(engine, await engine.accept(handoff_id, _staff(request)))
+    handoff = await engine.accept(handoff_id, _staff(request))
+    await request.app[HANDOFF_MESSAGING].accepted(handoff)
+    return await _handoff_response(engine, handoff)
 
 
 async def decline_handoff(request: web.Request) -> web.Response:
@@ -124,7 +208,10 @@ async def decline_handoff(request: web.Request) -> web.Response:
 async def resolve_handoff(request: web.Request) -> web.Response:
     handoff_id = parse_id(request, "handoff")
     engine = request.app[ROUTING_ENGINE]
-    return await _handoff_response(engine, await engine.resolve(handoff_id, _staff(request)))
+    actor = _staff(request)
+    handoff = await engine.resolve(handoff_id, actor)
+    await request.app[HANDOFF_MESSAGING].ended(handoff, "resolved", actor)
+    return await _handoff_response(engine, handoff)
 
 
 async def record_first_response(request: web.Request) -> web.Response:
@@ -136,7 +223,13 @@ async def record_first_response(request: web.Request) -> web.Response:
 async def cancel_handoff(request: web.Request) -> web.Response:
     handoff_id = parse_id(request, "handoff")
     engine = request.app[ROUTING_ENGINE]
-    return await _handoff_response(engine, await engine.cancel(handoff_id, _actor(request)))
+    actor = _actor(request)
+    handoff = await engine.cancel(handoff_id, actor)
+    if actor is not None:
+        # A person ended it: the bot is told to take the conversation back. The service (the bot itself)
+        # cancels only what it already knows is over.
+        await request.app[HANDOFF_MESSAGING].ended(handoff, "cancelled", actor)
+    return await _handoff_response(engine, handoff)
 
 
 async def transfer_handoff(request: web.Request) -> web.Response:
@@ -198,12 +291,20 @@ ROUTES = [
         tag="routing",
         description="Upserts the conversation (sender_id, channel) and, with email, the customer. The "
         "handoff is queued (priority, then at-risk and high-value customers, then longest waiting) and "
-        "offered at once when an eligible agent is free (docs/HANDOFF.md). Publishes handoff.queued, then "
-        "handoff.assigned. A team_id that names no team: 404.",
+        "offered at once when an eligible agent is free (docs/HANDOFF.md); while queued the answer has its "
+        "queue_position and estimated_wait_seconds. Publishes handoff.queued, then handoff.assigned. When "
+        "nobody could take it now (no agent online who fits its language, skill and team, or the team is "
+        "outside its business hours) it is not queued: it is cancelled at once with `unavailable` "
+        "(no_agent or closed, then `reopens_at`), and with an email known (given, or the customer's) a "
+        "ticket carrying the packet is opened (`ticket_id`); without one, POST .../ticket opens it. "
+        "Publishes handoff.cancelled then. A team_id that names no team: 404.",
         body=HandoffCreate,
         idempotency_key=True,
         responses={
-            201: Response("Handoff queued (or already offered): its state and queue position.", HandoffOut),
+            201: Response(
+                "Handoff queued (or already offered) with its queue position, or closed as unavailable.",
+                HandoffOut,
+            ),
             200: Response("Idempotency-Key seen before: the handoff first created with it.", HandoffOut),
         },
         errors=(400, 404, 413),
@@ -251,7 +352,8 @@ ROUTES = [
         accept_handoff,
         summary="Accept a handoff offered to you: it is live with you",
         tag="routing",
-        description=_ONLY_THEIRS + " Only an assigned (offered) handoff can be accepted (409).",
+        description=_ONLY_THEIRS + " Only an assigned (offered) handoff can be accepted (409). The "
+        "transcript gets a system entry and the customer is told (EXTERNAL_handoff_update, accepted).",
         responses={200: Response("The accepted handoff.", HandoffOut)},
         errors=(404, 409),
         access=STAFF,
@@ -286,7 +388,8 @@ ROUTES = [
         resolve_handoff,
         summary="Resolve a handoff live with you: the conversation goes back to the bot",
         tag="routing",
-        description=_ONLY_THEIRS + " Only an accepted handoff (409).",
+        description=_ONLY_THEIRS + " Only an accepted handoff (409). The transcript gets a system entry and "
+        "the bot takes the conversation back (EXTERNAL_handoff_ended, resolved: it asks CSAT and CES).",
         responses={200: Response("The resolved handoff.", HandoffOut)},
         errors=(404, 409),
         access=STAFF,
@@ -311,10 +414,93 @@ ROUTES = [
         cancel_handoff,
         summary="Cancel a handoff that is no longer wanted (the customer left, the bot took it back)",
         tag="routing",
-        description=_ONLY_THEIRS + " The service may cancel any. Resolved or cancelled handoffs: 409.",
+        description=_ONLY_THEIRS + " The service may cancel any. Resolved or cancelled handoffs: 409. "
+        "Cancelled by an agent or admin, the transcript gets a system entry and the bot takes the "
+        "conversation back (EXTERNAL_handoff_ended, cancelled).",
         responses={200: Response("The cancelled handoff.", HandoffOut)},
         errors=(404, 409),
         access=SERVICE_AND_STAFF,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/routing/handoffs/{id}/ticket",
+        open_handoff_ticket,
+        summary="Open the ticket carrying the packet of a handoff nobody could take, once the email is known",
+        tag="routing",
+        description="Only for a handoff closed as unavailable (409 otherwise). Opens a ticket (the packet "
+        "as readable text) for this email (customer created if new) and answers the handoff with its "
+        "ticket_id; a handoff that has its ticket already answers it again (200). Publishes ticket.created.",
+        body=HandoffTicketCreate,
+        idempotency_key=True,
+        responses={
+            201: Response("Ticket opened: the handoff with its ticket_id.", HandoffOut),
+            200: Response("The handoff had its ticket already.", HandoffOut),
+        },
+        errors=(400, 404, 409, 413),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/routing/conversations/active-handoff",
+        active_handoff,
+        summary="The conversation's queued, assigned or accepted handoff",
+        tag="routing",
+        description="What the bot re-enters its relay loop with after it lost its tracker. 404 when the "
+        "conversation has none.",
+        query=ActiveHandoffQuery,
+        responses={200: Response("The handoff.", HandoffOut)},
+        errors=(400, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/routing/handoffs/{id}/customer-messages",
+        add_customer_message,
+        summary="Store a customer's message to the agent (the bot's relay), published live",
+        tag="routing",
+        description="Stored while the handoff is queued, assigned or accepted (once per message_id) and "
+        "published as handoff.message. For a resolved or cancelled handoff nothing is stored (stored "
+        "false): the bot leaves its relay loop.",
+        body=CustomerMessageCreate,
+        responses={200: Response("The handoff, and whether the message was stored.", CustomerMessageResult)},
+        errors=(400, 404, 413),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/routing/handoffs/{id}/messages",
+        list_messages,
+        summary="A handoff's transcript: the customer's and agent's messages, notes and system entries",
+        tag="routing",
+        query=EmptyQuery,
+        responses={200: Response("The transcript, oldest first.", HandoffMessageList)},
+        errors=(400, 404),
+        access=STAFF,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/routing/handoffs/{id}/messages",
+        send_agent_message,
+        summary="Send the customer a message (relayed through Rasa)",
+        tag="routing",
+        description="The agent holding the accepted handoff, or an admin (403 otherwise; 409 unless "
+        "accepted). Stores the message, relays it (EXTERNAL_agent_message), records the first response "
+        "and publishes handoff.message. When Rasa cannot be reached the message stays stored with delivery "
+        "failed and the answer is 503; sending again with the same client_id retries its delivery (never "
+        "a second copy), and a delivered one is answered as it is.",
+        body=AgentMessageCreate,
+        responses={201: Response("The message, delivered.", HandoffMessageOut)},
+        errors=(400, 403, 404, 409, 413, 503),
+        access=STAFF,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/routing/handoffs/{id}/notes",
+        add_note,
+        summary="Add an internal note to a handoff (never shown to the customer)",
+        tag="routing",
+        description="Any agent or admin. Published as handoff.message.",
+        body=NoteCreate,
+        responses={201: Response("The note.", HandoffMessageOut)},
+        errors=(400, 404, 413),
+        access=STAFF,
     ),
     ApiRoute(
         "PUT",

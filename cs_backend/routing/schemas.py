@@ -26,7 +26,15 @@ from cs_backend.customers.schemas import CustomerOut
 from cs_backend.feedback.schemas import FeedbackOut
 from cs_backend.onboarding.schemas import ProgressOut
 from cs_backend.routing.conversation_summary import LAST_MESSAGES, Speaker
-from cs_backend.routing.models import AgentStatus, HandoffReason, HandoffState, Priority
+from cs_backend.routing.models import (
+    AgentStatus,
+    Delivery,
+    HandoffReason,
+    HandoffState,
+    MessageKind,
+    Priority,
+    Unavailable,
+)
 from cs_backend.tickets.schemas import TicketOut
 
 
@@ -54,6 +62,10 @@ Skill = Annotated[
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 TeamName = Annotated[str, trimmed(100), STORABLE]
 Detail = Annotated[str, trimmed(1000), STORABLE]
+# A chat message or a note: what the widget accepts (CHAT_MESSAGE_MAX_CHARS, 2,000 by default) with room.
+MessageText = Annotated[str, trimmed(4000), STORABLE]
+# Rasa's message id of a customer message, or the console's own id of an agent message.
+ExternalMessageId = Annotated[str, trimmed(200), STORABLE]
 # The zones this machine's zoneinfo knows, which the document lists (an enum): exactly what the check accepts.
 KNOWN_TIME_ZONES = sorted(available_timezones())
 _KNOWN_TIME_ZONE_SET = frozenset(KNOWN_TIME_ZONES)
@@ -196,6 +208,73 @@ class HandoffOut(ResponseModel):
     resolved_at: datetime | None
     cancelled_at: datetime | None
     updated_at: datetime
+    estimated_wait_seconds: int | None = Field(
+        default=None, description="While queued: the estimated wait (docs/HANDOFF.md, the formula)."
+    )
+    agent_name: str | None = Field(default=None, description="The name of the agent in agent_id.")
+    unavailable: Unavailable | None = Field(
+        default=None,
+        description="Set when nobody could take it: closed at once (state cancelled) because no agent who "
+        "fits was online (no_agent) or the team was outside its business hours (closed).",
+    )
+    reopens_at: datetime | None = Field(
+        default=None, description="unavailable closed: when the team's business hours start again."
+    )
+    ticket_id: int | None = Field(
+        default=None, description="unavailable: the ticket carrying the packet, once an email is known."
+    )
+
+
+class HandoffTicketCreate(ApiModel):
+    email: EmailAddress = Field(description="Where the customer hears back (customer created if new).")
+
+
+class CustomerMessageCreate(ApiModel):
+    text: MessageText = Field(description="The customer's message, as written (1-4000 after trimming).")
+    message_id: ExternalMessageId | None = Field(
+        default=None, description="Rasa's message id: the same id twice stores the message once."
+    )
+
+
+class CustomerMessageResult(ResponseModel):
+    handoff: HandoffOut
+    stored: bool = Field(
+        description="false: the handoff is resolved or cancelled, nothing was stored (the bot takes over)."
+    )
+
+
+class AgentMessageCreate(ApiModel):
+    text: MessageText = Field(description="What the customer reads, as plain text (1-4000).")
+    client_id: ExternalMessageId | None = Field(
+        default=None,
+        description="The console's id of the message: sending it again never stores a second copy, and "
+        "retries a failed delivery.",
+    )
+
+
+class NoteCreate(ApiModel):
+    text: MessageText = Field(description="An internal note (1-4000), never shown to the customer.")
+
+
+class HandoffMessageOut(ResponseModel):
+    id: int
+    kind: MessageKind
+    text: str = Field(description="As written; render it as text, never as HTML.")
+    author_id: int | None = Field(description="The agent or admin (agent messages and notes).")
+    author_name: str | None
+    created_at: datetime
+    delivery: Delivery | None = Field(
+        description="Agent messages: delivered to the customer through Rasa, or failed (send again with "
+        "the same client_id); null for the other kinds."
+    )
+
+
+class HandoffMessageList(ResponseModel):
+    items: list[HandoffMessageOut] = Field(description="Oldest first.")
+
+
+class ActiveHandoffQuery(QueryModel):
+    sender_id: SenderId = Field(description="Rasa sender id of the conversation.")
 
 
 class QueueQuery(QueryModel):

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import lru_cache
-from itertools import repeat
 from zoneinfo import ZoneInfo
 
 from cs_backend.routing.models import PRIORITIES
@@ -91,6 +90,22 @@ def is_open(hours: TeamHours, at: datetime) -> bool:
     return False
 
 
+def next_opening(hours: TeamHours, at: datetime) -> datetime | None:
+    """The first moment after `at` at which one of the team's openings starts (timezone-aware, in the team's
+    zone), or None for a team without openings. Every opening recurs weekly, so a week ahead is enough."""
+    zone = ZoneInfo(hours.time_zone)
+    today = at.astimezone(zone).date()
+    starts = []
+    for days_ahead in range(8):
+        day = today + timedelta(days=days_ahead)
+        for opening in hours.openings:
+            if opening.weekday == day.weekday():
+                start = datetime.combine(day, opening.opens, tzinfo=zone)
+                if start > at:
+                    starts.append(start)
+    return min(starts) if starts else None
+
+
 def is_eligible(agent: AgentState, needs: HandoffNeeds, teams: dict[int, TeamHours], now: datetime) -> bool:
     """Online, below capacity, speaks the language, has the skill (if one is needed), is in the team (if one
     is needed), is within their team's business hours (an agent without a team has no hours of their own),
@@ -136,43 +151,70 @@ def parse_routing_class(routing_class: str) -> tuple[str, str, int | None]:
 class Roster:
     """The agents who can take a handoff at `now` (online, below capacity, their team open), by language:
     what `is_eligible` checks that does not depend on the handoff, worked out once for many handoffs (each
-    team's hours once, not once per agent and handoff)."""
+    team's hours once, not once per agent and handoff).
 
-    def __init__(self, agents: Iterable[AgentState], teams: dict[int, TeamHours], now: datetime) -> None:
-        open_teams = {team_id for team_id, team in teams.items() if is_open(team, now)}
+    `previous`: a roster built earlier for the same teams; when its teams are open at `now` as they were
+    then, only the agents that changed since (other objects: agents are immutable) are worked out again, as
+    between two routing decisions, where one agent's load moved."""
+
+    def __init__(
+        self,
+        agents: Iterable[AgentState],
+        teams: dict[int, TeamHours],
+        now: datetime,
+        previous: Roster | None = None,
+    ) -> None:
+        self.teams = teams
+        self.open_teams = frozenset(team_id for team_id, team in teams.items() if is_open(team, now))
+        self.agents = {agent.account_id: agent for agent in agents}
         self.by_language: dict[str, list[AgentState]] = {}
-        for agent in agents:
-            if agent.status != "online" or agent.load >= agent.capacity:
-                continue
-            if agent.team_id is not None and agent.team_id not in open_teams:
-                continue
-            for language in agent.languages:
-                self.by_language.setdefault(language, []).append(agent)
+        # Whether some agent here could serve a routing class (exclusions aside), worked out when first asked.
+        self._serves: dict[str, bool] = {}
+        if previous is not None and previous.teams == teams and previous.open_teams == self.open_teams:
+            changed = [agent for key, agent in self.agents.items() if previous.agents.get(key) is not agent]
+            gone = [agent for key, agent in previous.agents.items() if key not in self.agents]
+            if len(changed) + len(gone) <= len(self.agents) // 8:
+                self._update(previous, changed, gone)
+                return
+        for agent in self.agents.values():
+            if self._available(agent):
+                for language in agent.languages:
+                    self.by_language.setdefault(language, []).append(agent)
 
-        # What some agent here could serve (exclusions aside), by language: the skills of all of them ("" for
-        # no skill needed), and (skill, team) of those in a team.
-        self._skills: dict[str, set[str]] = {}
-        self._team_skills: dict[str, set[tuple[str, int]]] = {}
-        for language, available in self.by_language.items():
-            skills, team_skills = (
-                self._skills.setdefault(language, {""}),
-                self._team_skills.setdefault(language, set()),
-            )
-            for agent in available:
-                skills.update(agent.skills)
-                if agent.team_id is not None:
-                    team_skills.add(("", agent.team_id))
-                    team_skills.update(zip(agent.skills, repeat(agent.team_id)))
+    def _available(self, agent: AgentState) -> bool:
+        if agent.status != "online" or agent.load >= agent.capacity:
+            return False
+        return agent.team_id is None or agent.team_id in self.open_teams
+
+    def _update(self, previous: Roster, changed: list[AgentState], gone: list[AgentState]) -> None:
+        # The lists of the languages no changed agent speaks (or spoke) are shared, never modified.
+        self.by_language = dict(previous.by_language)
+        earlier = [previous.agents[a.account_id] for a in changed if a.account_id in previous.agents] + gone
+        replaced = {agent.account_id for agent in earlier}
+        for language in {language for agent in (*changed, *earlier) for language in agent.languages}:
+            available = [
+                agent for agent in previous.by_language.get(language, ()) if agent.account_id not in replaced
+            ]
+            available += [a for a in changed if language in a.languages and self._available(a)]
+            if available:
+                self.by_language[language] = available
+            else:
+                self.by_language.pop(language, None)
 
     def __bool__(self) -> bool:
         return bool(self.by_language)
 
     def serves_class(self, routing_class: str) -> bool:
         """Whether some agent here could take a handoff of this class (exclusions aside)."""
-        language, skill, team_id = parse_routing_class(routing_class)
-        if team_id is None:
-            return skill in self._skills.get(language, ())
-        return (skill, team_id) in self._team_skills.get(language, ())
+        served = self._serves.get(routing_class)
+        if served is None:
+            language, skill, team_id = parse_routing_class(routing_class)
+            served = any(
+                (not skill or skill in agent.skills) and (team_id is None or agent.team_id == team_id)
+                for agent in self.by_language.get(language, ())
+            )
+            self._serves[routing_class] = served
+        return served
 
     def choose(self, needs: HandoffNeeds) -> AgentState | None:
         """The least loaded eligible agent, round robin on ties; None when nobody is eligible."""

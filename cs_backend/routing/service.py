@@ -24,15 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
 from cs_backend.api.errors import ApiError, Conflict, NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, run_transaction, utcnow
 from cs_backend.live_events import LiveEvents, publish_safely
+from cs_backend.routing.availability import availability
 from cs_backend.routing.decision import next_decision, record_decision
 from cs_backend.routing.live_state import Held, InProcessLiveState, LiveState
-from cs_backend.routing.models import HOLDING_STATES, AgentProfile, HandoffRequest, Team
+from cs_backend.routing.models import ACTIVE_STATES, HOLDING_STATES, AgentProfile, HandoffRequest, Team
 from cs_backend.routing.schemas import AgentProfileSet, HandoffCreate, HandoffOut, TeamCreate, TeamUpdate
-from cs_backend.routing.selection import is_eligible
+from cs_backend.routing.selection import HandoffNeeds, is_eligible
 from cs_backend.routing.snapshot import (
     agent_load,
     agent_state,
@@ -159,10 +161,11 @@ class RoutingEngine:
     # --- handoffs -----------------------------------------------------------------------------------------
 
     async def request_handoff(
-        self, data: HandoffCreate, idempotency_key: str | None
+        self, data: HandoffCreate, idempotency_key: IdempotencyKey | None
     ) -> tuple[HandoffRequest, bool]:
-        """Queue the conversation for a person, then offer what can be offered. (row, created); a key seen
-        before answers the handoff first created with it."""
+        """Queue the conversation for a person, then offer what can be offered; closed at once (cancelled,
+        `unavailable` set) when nobody could take it now. (row, created); a key seen before answers the
+        handoff first created with it."""
 
         async def build(session: AsyncSession) -> HandoffRequest:
             customer_id = None
@@ -175,6 +178,9 @@ class RoutingEngine:
             if data.team_id is not None and await session.get(Team, data.team_id) is None:
                 raise unknown_team(data.team_id)
             now = self.clock()
+            # Nobody who could take it now: closed at once rather than left waiting (availability.py).
+            needs = HandoffNeeds(0, data.language, data.skill, data.team_id)
+            found = await availability(session, needs, now)
             return HandoffRequest(
                 conversation_id=conversation.id,
                 sender_id=data.sender_id,
@@ -188,15 +194,19 @@ class RoutingEngine:
                 high_value=data.high_value,
                 reason=data.reason,
                 detail=data.detail,
-                state="queued",
+                state="queued" if found.unavailable is None else "cancelled",
+                unavailable=found.unavailable,
+                reopens_at=found.reopens_at,
                 excluded_agent_ids=[],
                 queued_at=now,
-                idempotency_key=idempotency_key,
+                cancelled_at=None if found.unavailable is None else now,
                 updated_at=now,
             )
 
         handoff, created = await create_once(self.db, HandoffRequest, idempotency_key, build)
-        if created:
+        if created and handoff.unavailable is not None:
+            await self._publish("handoff.cancelled", handoff)
+        elif created:
             await self._mirror(handoff)
             await self._publish("handoff.queued", handoff)
             await self.dispatch()
@@ -209,6 +219,20 @@ class RoutingEngine:
         if handoff is None:
             raise NotFound(f"handoff {handoff_id} not found")
         return handoff
+
+    async def active_handoff(self, sender_id: str) -> HandoffRequest:
+        """The conversation's handoff that is queued, assigned or accepted (the latest, should there be
+        several); NotFound when it has none."""
+        async with self.db.sessions() as session:
+            found = await session.scalar(
+                select(HandoffRequest)
+                .where(HandoffRequest.sender_id == sender_id, HandoffRequest.state.in_(ACTIVE_STATES))
+                .order_by(HandoffRequest.id.desc())
+                .limit(1)
+            )
+        if found is None:
+            raise NotFound("no queued, assigned or accepted handoff for this conversation")
+        return found
 
     async def queue_position(self, handoff: HandoffRequest) -> int | None:
         if handoff.state != "queued":

@@ -8,6 +8,7 @@ from typing import Literal
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cs_backend.api.idempotency import FINGERPRINT_LENGTH
 from cs_backend.db import Base, UTCDateTime, one_of, utcnow
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -40,5 +41,8 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(50))
     # Unique: a retried POST with the same key finds this row instead of creating a second ticket.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The SHA-256 of the request first sent with the key (api/idempotency.py): the key reused with another
+    # request is refused (422). Null on rows from before migration 0010: any request with their key gets them.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_id, parse_query, read_idempotency_key
+from cs_backend.api.requests import parse_body, parse_id, parse_idempotent_body, parse_query
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS
 from cs_backend.live_events import publish_safely
@@ -14,8 +14,7 @@ from cs_backend.tickets.schemas import TicketCreate, TicketOut, TicketPage, Tick
 
 
 async def create_ticket(request: web.Request) -> web.Response:
-    key = read_idempotency_key(request)
-    data = await parse_body(request, TicketCreate)
+    data, key = await parse_idempotent_body(request, TicketCreate)
     ticket, created = await service.create_ticket(request.app[DATABASE], data, key)
     return await created_response(request, TicketOut, ticket, created, event="ticket.created")
 

@@ -22,7 +22,8 @@ from cs_backend.api.types import (
 from cs_backend.tickets.models import Priority, Status
 
 SUBJECT_FROM_DESCRIPTION_LENGTH = 120
-Description = Annotated[str, trimmed(5000), STORABLE]
+DESCRIPTION_MAX_LENGTH = 5000
+Description = Annotated[str, trimmed(DESCRIPTION_MAX_LENGTH), STORABLE]
 Subject = Annotated[str, trimmed(200), STORABLE]
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import Conflict, NotFound
+from cs_backend.api.idempotency import IdempotencyKey
 from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
@@ -20,7 +21,9 @@ from cs_backend.tickets.transitions import check_transition
 STATUS_CHANGE_ATTEMPTS = 5
 
 
-async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str | None) -> tuple[Ticket, bool]:
+async def create_ticket(
+    db: Database, data: TicketCreate, idempotency_key: IdempotencyKey | None
+) -> tuple[Ticket, bool]:
     """Returns (ticket, created). With a key seen before: (the ticket first created with it, False).
 
     The customer (by email) and, with sender_id, the conversation are upserted in the same transaction, so a
@@ -44,7 +47,6 @@ async def create_ticket(db: Database, data: TicketCreate, idempotency_key: str |
             customer_id=customer.id,
             conversation_id=conversation.id if conversation is not None else None,
             channel=data.channel,
-            idempotency_key=idempotency_key,
             created_at=now,
             updated_at=now,
         )

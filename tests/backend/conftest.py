@@ -60,7 +60,9 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "canned_responses",
     "sla_breaches",
+    "handoff_messages",
     "handoff_requests",
     "agent_profiles",
     "teams",
@@ -157,6 +159,7 @@ def settings(migrated_database_url: str) -> Settings:
         redis_url=None,
         redis_channel=unique_name("cs_test"),
         onboarding_nudge_interval_seconds=0,
+        routing_position_update_seconds=0,
         service_secret=TEST_SERVICE_SECRET,
     )
 

@@ -3,6 +3,7 @@ API, and a clock the tests move."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +74,26 @@ async def queue(client: TestClient[Any, Any], who: Person, limit: int = 100) -> 
     assert response.status == 200, await response.text()
     result: dict[str, Any] = await response.json()
     return result
+
+
+async def keep_queued(client: TestClient[Any, Any], admin: Person) -> Callable[[], Awaitable[None]]:
+    """An online agent who fits request_handoff's handoffs (en, billing), at capacity with a handoff of their
+    own: new handoffs wait in the queue instead of being closed as unavailable (nobody online who fits).
+    Returns `release`: the agent goes offline and their handoff is cancelled, leaving the queue as it is."""
+    busy = await person(client, "agent", "busy")
+    await set_profile(client, admin, busy, capacity=1)
+    held = await request_handoff(client, "busy-holder")
+    assert held["agent_id"] == busy.account_id, held
+
+    async def release() -> None:
+        response = await client.put(
+            "/api/routing/agents/me/status", json={"status": "offline"}, headers=busy.headers
+        )
+        assert response.status == 200, await response.text()
+        response = await client.post(f"/api/routing/handoffs/{held['id']}/cancel")
+        assert response.status == 200, await response.text()
+
+    return release
 
 
 class FakeClock:

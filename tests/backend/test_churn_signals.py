@@ -103,8 +103,14 @@ async def test_unknown_customer_is_404_naming_customer_id_and_writes_nothing(
 
 async def test_idempotency_key_records_one_signal(client: TestClient[Any, Any]) -> None:
     first = await signal(client, kind="cancel_request", reason="switching", key="churn-1", **CHAT)
-    again = await signal(client, 200, kind="cancel_request", reason="other", key="churn-1", **CHAT)
+    again = await signal(client, 200, kind="cancel_request", reason="switching", key="churn-1", **CHAT)
     assert again == first
+    refused = await client.post(
+        "/api/churn/signals",
+        json={"kind": "cancel_request", "reason": "other", **CHAT},
+        headers={"Idempotency-Key": "churn-1"},
+    )
+    await assert_error(refused, 422, {"Idempotency-Key"})
     responses = await asyncio.gather(
         *(
             client.post(

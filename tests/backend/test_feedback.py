@@ -20,6 +20,8 @@ FEEDBACK_FIELDS = {
     "channel",
     "intent",
     "resolver",
+    "agent_id",
+    "handoff_id",
     "created_at",
 }
 
@@ -138,8 +140,9 @@ async def test_comment_of_2000_characters_is_fine(client: TestClient[Any, Any]) 
 
 async def test_idempotency_key_records_one_rating(client: TestClient[Any, Any], counts: Any) -> None:
     first = await rate(client, kind="csat", score=5, key="rating-1")
-    again = await rate(client, 200, kind="csat", score=1, key="rating-1")
+    again = await rate(client, 200, kind="csat", score=5, key="rating-1")
     assert again == first
+    await rate(client, 422, kind="csat", score=1, key="rating-1")  # another rating under the same key
     responses = await asyncio.gather(
         *(
             client.post("/api/feedback", json={"kind": "ces", "score": 3}, headers={"Idempotency-Key": "r-2"})

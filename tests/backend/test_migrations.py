@@ -41,6 +41,8 @@ TABLES = {
     "agent_profiles",
     "handoff_requests",
     "sla_breaches",
+    "handoff_messages",
+    "canned_responses",
 }
 
 
@@ -77,7 +79,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0007"
+    assert migrate.head_revision() == "0010"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
@@ -167,7 +169,9 @@ EXPECTED_CHECKS = {
         "ck_handoff_requests_priority",
         "ck_handoff_requests_state",
         "ck_handoff_requests_reason",
+        "ck_handoff_requests_unavailable",
     },
+    "handoff_messages": {"ck_handoff_messages_kind", "ck_handoff_messages_delivery"},
     "sla_breaches": {
         "ck_sla_breaches_kind",
         "ck_sla_breaches_priority_before",
@@ -185,6 +189,7 @@ EXPECTED_UNIQUES = {
     "account_sessions": {"uq_account_sessions_token_hash"},
     "teams": {"uq_teams_name"},
     "handoff_requests": {"uq_handoff_requests_idempotency_key"},
+    "handoff_messages": {"uq_handoff_messages_handoff_id_kind_external_id"},
 }
 
 

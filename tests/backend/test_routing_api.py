@@ -15,7 +15,16 @@ from cs_backend.conversations.models import Conversation
 from cs_backend.routing.models import HandoffRequest
 
 from .helpers import assert_error
-from .routing_support import Person, act, handoff, person, queue, request_handoff, set_profile
+from .routing_support import (
+    Person,
+    act,
+    handoff,
+    keep_queued,
+    person,
+    queue,
+    request_handoff,
+    set_profile,
+)
 
 OFFICE_HOURS = [{"weekday": day, "opens": "09:00", "closes": "17:00"} for day in range(5)]
 
@@ -69,6 +78,7 @@ async def test_a_handoff_goes_to_the_agent_who_fits_and_round_trips_to_resolved(
 
 async def test_the_queue_is_served_by_priority_flags_and_waiting_time(client: TestClient[Any, Any]) -> None:
     admin = await admin_of(client)
+    release = await keep_queued(client, admin)
     ids = {}
     for name, fields in [
         ("low", {"priority": "low"}),
@@ -79,8 +89,9 @@ async def test_the_queue_is_served_by_priority_flags_and_waiting_time(client: Te
         ("normal-later", {}),
     ]:
         created = await request_handoff(client, name, **fields)
-        assert created["state"] == "queued"  # nobody is online
+        assert created["state"] == "queued"  # the one agent online is busy
         ids[name] = created["id"]
+    await release()
     expected = ["urgent", "normal-at-risk-high-value", "normal-high-value", "normal", "normal-later", "low"]
     page = await queue(client, admin)
     assert [item["id"] for item in page["items"]] == [ids[name] for name in expected]

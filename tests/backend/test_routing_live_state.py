@@ -5,6 +5,7 @@ is rebuilt from SQL with the same order and assignments, and routing goes on fro
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -25,7 +26,14 @@ from cs_backend.routing.live_state import (
     QueuedHandoff,
     RedisLiveState,
 )
-from cs_backend.routing.selection import AgentState, HandoffNeeds, OpeningHours, TeamHours, queue_score
+from cs_backend.routing.selection import (
+    AgentState,
+    HandoffNeeds,
+    OpeningHours,
+    TeamHours,
+    queue_score,
+    routing_class,
+)
 
 from .routing_support import act, person, queue, request_handoff, set_profile
 from .services import unique_name
@@ -179,6 +187,8 @@ async def test_with_redis_unreachable_handoffs_are_still_queued_and_read_from_sq
     app = create_app(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
     client: TestClient[Any, Any] = await aiohttp_client(app)
     admin = await person(client, "admin", "boss")
+    # An agent who fits is online, so the handoffs are queued (no offer is made while Redis is down).
+    await set_profile(client, admin, await person(client, "agent", "ann"))
     low = await request_handoff(client, "down-low", priority="low")
     urgent = await request_handoff(client, "down-urgent", priority="urgent")
     assert (low["state"], urgent["state"]) == ("queued", "queued")
@@ -190,3 +200,112 @@ async def test_with_redis_unreachable_handoffs_are_still_queued_and_read_from_sq
     assert [h["id"] for h in page["items"]] == [urgent["id"], low["id"]] and page["total"] == 2
     response = await client.get(f"/api/routing/handoffs/{low['id']}")
     assert (await response.json())["queue_position"] == 2
+
+
+async def true_class_heads(live_state: LiveState) -> list[tuple[str, QueuedHandoff]]:
+    """Each routing class's first queued handoff, in queue order, from the whole queue."""
+    heads: dict[str, QueuedHandoff] = {}
+    for queued in await live_state.queued(0, 100_000):
+        heads.setdefault(routing_class(queued.needs), queued)
+    return list(heads.items())
+
+
+async def heads_read(live_state: LiveState, page: int) -> list[tuple[str, QueuedHandoff]]:
+    heads: list[tuple[str, QueuedHandoff]] = []
+    while read := await live_state.class_heads(len(heads), page):
+        heads += [(head.routing_class, head.entry) for head in read]
+    return heads
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_the_class_heads_follow_every_change_to_the_queue(live_state: LiveState, seed: int) -> None:
+    """The class heads (a sorted set of their own on Redis) are kept by each change, never worked out from
+    the queue when read: after any mix of changes they are the first handoff of each class, in queue order,
+    with equal scores in request order."""
+    rng = random.Random(seed)
+
+    def random_entry(request_id: int) -> QueuedHandoff:
+        # Few distinct minutes: many equal scores, whose order is the request id's.
+        return entry(
+            request_id,
+            rng.choice(["urgent", "normal", "low"]),
+            minutes=rng.randint(0, 3),
+            language=rng.choice(["en", "zh"]),
+            skill=rng.choice([None, "billing", "api"]),
+            team_id=rng.choice([None, 2]),
+            excluded_agents=frozenset(rng.sample(range(1, 6), rng.randint(0, 2))),
+        )
+
+    agent = AgentState(7, "online", 90, 0, frozenset({"billing"}), frozenset({"en"}))
+    await live_state.replace_all(LiveSnapshot(queued=[random_entry(i) for i in range(1, 41)], agents=[agent]))
+    assert await heads_read(live_state, 5) == await true_class_heads(live_state)
+    for step in range(150):
+        queued = [e.needs.request_id for e in await live_state.queued(0, 1000)]
+        change = rng.random()
+        if change < 0.4 or not queued:
+            # a new handoff, or a queued one again with a new score and maybe another class and exclusions
+            await live_state.enqueue(random_entry(rng.choice([100 + step, *queued[:5]])))
+        elif change < 0.6:
+            await live_state.dequeue(rng.choice([*queued, 999]))
+        elif change < 0.9:
+            head = rng.choice(await live_state.class_heads(0, 1000))
+            agent = dataclasses.replace(agent, load=agent.load + 1)
+            await live_state.offer(head.entry.needs, Held(agent.account_id, "assigned"), agent)
+        else:
+            snapshot = LiveSnapshot(queued=await live_state.queued(0, 1000), agents=[agent])
+            await live_state.replace_all(snapshot)
+        expected = await true_class_heads(live_state)
+        assert await heads_read(live_state, rng.randint(1, 4)) == expected, f"step {step}"
+        view = await live_state.routing_view(3)
+        assert [(head.routing_class, head.entry) for head in view.heads] == expected[:3]
+        assert view.agents == [agent]
+
+
+@pytest.mark.redis
+async def test_a_handoff_changed_by_another_process_meanwhile_leaves_its_class_once(redis_url: str) -> None:
+    """enqueue and dequeue read where the handoff is queued, then move it in one script run; when another
+    process moved it between the two, the script changes nothing and they read again."""
+    prefix = unique_name("cs_test_routing") + ":"
+    state, other = RedisLiveState(redis_url, prefix), RedisLiveState(redis_url, prefix)
+    try:
+        await state.replace_all(LiveSnapshot(queued=[entry(1), entry(2, minutes=1)]))
+        read_needs = state._redis.hget
+        moves = [entry(1, minutes=2, language="zh"), entry(2, minutes=3, skill="api")]
+
+        async def read_then_other_moves_it(name: str, key: str) -> Any:
+            value = await read_needs(name, key)
+            if moves:
+                await other.enqueue(moves.pop(0))
+            return value
+
+        state._redis.hget = read_then_other_moves_it  # type: ignore[method-assign]
+        await state.enqueue(entry(1, "urgent", skill="billing"))
+        await state.dequeue(2)
+        assert [e.needs.request_id for e in await state.queued()] == [1]
+        assert await true_class_heads(state) == [("en|billing|", entry(1, "urgent", skill="billing"))]
+        assert [(h.routing_class, h.entry) for h in await state.class_heads(0, 10)] == await true_class_heads(
+            state
+        )
+        for name in ("en||", "zh||", "en|api|"):
+            assert await state.class_page(name, 0, 10) == []
+    finally:
+        keys = [key async for key in state._redis.scan_iter(match=prefix + "*")]
+        await state._redis.delete(*keys)
+        await state.close()
+        await other.close()
+
+
+@pytest.mark.redis
+async def test_a_state_laid_out_by_an_older_version_is_rebuilt(redis_url: str) -> None:
+    """A `built` marker without this version's layout (a Redis filled before the class heads existed) reads
+    as not built, so the state is rebuilt from SQL before a decision reads heads it never had."""
+    state = RedisLiveState(redis_url, unique_name("cs_test_routing") + ":")
+    try:
+        await state.replace_all(LiveSnapshot(queued=[entry(1)]))
+        assert await state.is_built()
+        await state._redis.set(state.keys.built, "0123456789abcdef")  # an older version's marker
+        assert not await state.is_built()
+    finally:
+        keys = [key async for key in state._redis.scan_iter(match=state.keys.prefix + "*")]
+        await state._redis.delete(*keys)
+        await state.close()

@@ -19,7 +19,7 @@ from cs_backend.routing.priority import PriorityFacts, suggest_priority
 from .fake_rasa import FakeRasa
 from .helpers import assert_error, complete, ticket_payload
 from .rasa_events import FALLBACK_LEFT, RECORDED_AT, action, bot, conversation, restart, slot, user
-from .routing_support import Person, person, request_handoff
+from .routing_support import Person, keep_queued, person, request_handoff
 
 SENDER = "web-ada"
 
@@ -94,6 +94,7 @@ async def test_the_packet_holds_the_customer_and_the_conversation_and_nothing_of
     await seed_customer(client, "bob@example.com", "web-bob", csat=5, ces=1)
     rasa.trackers[SENDER] = ada_conversation()
     rasa.trackers["web-bob"] = conversation(FALLBACK_LEFT, "web-bob", RECORDED_AT)
+    await keep_queued(client, await person(client, "admin", "boss"))
     created = await request_handoff(
         client, SENDER, email="ada@example.com", reason="misunderstood", detail="Two misses in a row."
     )
@@ -144,8 +145,9 @@ async def test_without_rasa_the_packet_says_the_summary_is_unavailable_and_holds
 ) -> None:
     await seed_customer(client, "ada@example.com", SENDER, csat=4, ces=3)
     rasa.trackers[SENDER] = ada_conversation()
-    created = await request_handoff(client, SENDER, email="ada@example.com", at_risk=True)
     admin = await person(client, "admin", "boss")
+    await keep_queued(client, admin)
+    created = await request_handoff(client, SENDER, email="ada@example.com", at_risk=True)
     rasa.status = 503
 
     packet = await packet_of(client, admin, created["id"])

@@ -4,6 +4,7 @@ agent with round robin on ties, and the queue order."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -13,10 +14,12 @@ from cs_backend.routing.selection import (
     AgentState,
     HandoffNeeds,
     OpeningHours,
+    Roster,
     TeamHours,
     choose_agent,
     is_eligible,
     is_open,
+    next_opening,
     queue_score,
     raised,
 )
@@ -135,6 +138,27 @@ def test_a_team_without_openings_is_never_open() -> None:
     assert not is_open(TeamHours(1, "UTC", ()), NOW)
 
 
+@pytest.mark.parametrize(
+    ("at", "reopens"),
+    [
+        # Wednesday 10:00 UTC is 05:00 in New York: today at 09:00 local (14:00 UTC).
+        (NOW, datetime(2026, 11, 25, 14, 0, tzinfo=UTC)),
+        # Friday 18:00 in New York: Monday 09:00 local.
+        (datetime(2026, 11, 27, 23, 0, tzinfo=UTC), datetime(2026, 11, 30, 14, 0, tzinfo=UTC)),
+        # Open now: the next opening is tomorrow's.
+        (datetime(2026, 11, 25, 15, 0, tzinfo=UTC), datetime(2026, 11, 26, 14, 0, tzinfo=UTC)),
+        # Across daylight saving time (8 March 2026 in New York): 09:00 local is 13:00 UTC then.
+        (datetime(2026, 3, 7, 12, 0, tzinfo=UTC), datetime(2026, 3, 9, 13, 0, tzinfo=UTC)),
+    ],
+)
+def test_the_next_opening_is_in_the_teams_local_time(at: datetime, reopens: datetime) -> None:
+    assert next_opening(office(1, "America/New_York"), at) == reopens
+
+
+def test_a_team_without_openings_never_reopens() -> None:
+    assert next_opening(TeamHours(1, "UTC", ()), NOW) is None
+
+
 def test_the_least_loaded_eligible_agent_gets_the_handoff() -> None:
     agents = [
         agent(1, load=2),
@@ -208,3 +232,79 @@ def test_queue_scores_keep_millisecond_order_for_centuries() -> None:
 
 def test_escalation_raises_the_priority_one_step() -> None:
     assert [raised(p) for p in ("low", "normal", "high", "urgent")] == ["normal", "high", "urgent", "urgent"]
+
+
+def roster_as_rules_see_it(
+    roster: Roster, agents: list[AgentState], teams: dict[int, TeamHours], now: datetime
+) -> tuple[object, ...]:
+    """Everything a decision asks a roster, for every class and handoff these agents could be asked about."""
+    classes = [
+        f"{language}|{skill}|{team}"
+        for language in ("en", "zh", "es")
+        for skill in ("", "billing", "technical", "api")
+        for team in ("", "1", "2")
+    ]
+    handoffs = [
+        needs(language=language, skill=skill, team_id=team, excluded_agents=frozenset(excluded))
+        for language in ("en", "zh", "es")
+        for skill in (None, "billing", "technical", "api")
+        for team in (None, 1, 2)
+        for excluded in ((), (1, 2, 3))
+    ]
+    expected = [choose_agent(h, agents, teams, now) for h in handoffs]
+    return (
+        bool(roster),
+        {
+            language: sorted(a.account_id for a in available)
+            for language, available in roster.by_language.items()
+        },
+        [roster.serves_class(name) for name in classes],
+        [roster.choose(h) for h in handoffs] == expected,
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_roster_built_from_the_previous_one_is_the_roster_built_afresh(seed: int) -> None:
+    """Between decisions a roster reworks only the agents that changed (selection.Roster's `previous`): loads
+    and rotation moving, agents coming and going, a team closing; it must answer as a roster built afresh."""
+    rng = random.Random(seed)
+    teams = {
+        1: office(1, "UTC", "08:00", "20:00", range(7)),
+        2: office(2, "Asia/Tokyo", "08:00", "12:00", range(7)),
+    }
+    profiles = {
+        i: agent(
+            i,
+            status=rng.choice(["online", "online", "away"]),
+            capacity=rng.randint(1, 3),
+            load=rng.randint(0, 2),
+            skills=frozenset(rng.sample(["billing", "technical", "api"], rng.randint(1, 2))),
+            languages=frozenset(rng.sample(["en", "zh", "es"], rng.randint(1, 2))),
+            team_id=rng.choice([None, 1, 2]),
+            last_assigned_at=NOW - timedelta(seconds=rng.randint(0, 99)),
+        )
+        for i in range(1, 41)
+    }
+    now = NOW
+    previous = Roster(list(profiles.values()), teams, now)
+    for step in range(60):
+        change = rng.random()
+        if change < 0.7:  # an offer or a finished handoff: one agent's load and rotation move
+            who = rng.choice(list(profiles))
+            profiles[who] = replace(
+                profiles[who], load=rng.randint(0, 3), last_assigned_at=now + timedelta(seconds=step)
+            )
+        elif change < 0.8:
+            profiles.pop(rng.choice(list(profiles)), None)
+        elif change < 0.9:
+            new_id = 100 + step
+            profiles[new_id] = agent(new_id, languages=frozenset({rng.choice(["en", "zh", "es"])}), team_id=2)
+        else:  # the Tokyo team opens or closes: the previous roster cannot be reused
+            now += timedelta(hours=rng.choice([3, 5]))
+        agents = list(profiles.values())
+        roster = Roster(agents, dict(teams), now, previous)
+        fresh = Roster(agents, teams, now)
+        assert roster_as_rules_see_it(roster, agents, teams, now) == roster_as_rules_see_it(
+            fresh, agents, teams, now
+        ), f"step {step}"
+        previous = roster

@@ -18,7 +18,7 @@ from cs_backend.jobs import run_once
 from cs_backend.routing.jobs import SlaTimers, check_slas, sla_job
 from cs_backend.routing.models import SlaBreach
 
-from .routing_support import FakeClock, act, handoff, person, request_handoff, set_profile
+from .routing_support import FakeClock, act, handoff, keep_queued, person, request_handoff, set_profile
 
 TIMERS = SlaTimers(
     accept=timedelta(seconds=60), first_response=timedelta(seconds=120), resolution=timedelta(hours=1)
@@ -108,9 +108,11 @@ async def test_an_overdue_handoff_is_escalated_once(client: TestClient[Any, Any]
     clock = await with_clock(client)
     engine = client.app[ROUTING_ENGINE]
     admin = await person(client, "admin", "boss")
+    release = await keep_queued(client, admin)
     older = await request_handoff(client, "older", priority="low")
     clock.advance(minutes=30)
     newer = await request_handoff(client, "newer", priority="normal")
+    await release()
     page = await (await client.get("/api/routing/queue", headers=admin.headers)).json()
     assert [h["id"] for h in page["items"]] == [newer["id"], older["id"]]
 

@@ -132,9 +132,12 @@ async def test_idempotency_key_returns_the_first_ticket(client: TestClient[Any, 
     headers = {"Idempotency-Key": "retry-abc-1"}
     first = await client.post("/api/tickets", json=ticket_payload(), headers=headers)
     assert first.status == 201
-    again = await client.post("/api/tickets", json=ticket_payload(description="changed"), headers=headers)
+    again = await client.post("/api/tickets", json=ticket_payload(), headers=headers)
     assert again.status == 200
     assert await again.json() == await first.json()
+    # The key reused with another body: refused (tests/backend/test_idempotency.py covers every route).
+    changed = await client.post("/api/tickets", json=ticket_payload(description="changed"), headers=headers)
+    await assert_error(changed, 422, {"Idempotency-Key"})
     assert (await counts(client))["tickets"] == 1
     other = await client.post(
         "/api/tickets", json=ticket_payload(), headers={"Idempotency-Key": "retry-abc-2"}

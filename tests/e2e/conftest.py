@@ -52,6 +52,7 @@ def service(service_paths: tuple[Path, Path]) -> Iterator[RunningService]:
         "REDIS_URL": "",
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": str(database_path.parent / "rasa_events.db"),
+        "RASA_TRACKER_DB": str(database_path.parent / "rasa_tracker.db"),
         # Chosen here, so the tests know them (the launcher would generate its own); the nudge CLI reads
         # RASA_AUTH_TOKEN from this environment too.
         "RASA_AUTH_TOKEN": generate_token(),

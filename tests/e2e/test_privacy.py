@@ -51,6 +51,7 @@ def debug_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         "REDIS_URL": "",
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": str(base / "rasa_events.db"),
+        "RASA_TRACKER_DB": str(base / "rasa_tracker.db"),
         "RASA_AUTH_TOKEN": generate_token(),
         "ACTION_SERVER_TOKEN": generate_token(),
         "CS_BACKEND_SERVICE_SECRET": generate_token(),
@@ -127,8 +128,10 @@ async def test_deleting_the_customer_empties_their_rasa_tracker_and_event_store_
     [ticket] = debug_service.query("SELECT customer_id FROM tickets WHERE id = ?", ticket_number)
     events_db = Path(debug_service.env["RASA_EVENTS_DB"])
 
-    def stored_events() -> int:
-        with sqlite3.connect(events_db) as connection:
+    tracker_db = Path(debug_service.env["RASA_TRACKER_DB"])
+
+    def stored_events(database: Path = events_db) -> int:
+        with sqlite3.connect(database) as connection:
             return int(
                 connection.execute(
                     "SELECT count(*) FROM events WHERE sender_id = ?", (chat.sender,)
@@ -136,6 +139,7 @@ async def test_deleting_the_customer_empties_their_rasa_tracker_and_event_store_
             )
 
     assert stored_events() > 0
+    assert stored_events(tracker_db) > 0  # Rasa's SQL tracker store (endpoints.yml)
     password = "an admin's long passphrase"
     created = await asyncio.to_thread(
         subprocess.run,
@@ -169,6 +173,8 @@ async def test_deleting_the_customer_empties_their_rasa_tracker_and_event_store_
             deletion = await response.json()
     assert deletion["trackers_emptied"] == 1 and deletion["events_deleted"] > 0
     assert stored_events() == 0
+    # Emptying the tracker through Rasa's API leaves the SQL tracker store's rows: cs_backend deletes them.
+    assert stored_events(tracker_db) == 0
     assert debug_service.query("SELECT id FROM tickets WHERE id = ?", ticket_number) == []
     # Rasa's tracker holds none of the conversation (reading it starts a new, empty session).
     tracker = await debug_service.tracker(chat.sender)
