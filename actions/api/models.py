@@ -159,12 +159,13 @@ class Handoff(BackendModel):
     id: StrictInt
     state: HandoffState
     agent_id: StrictInt | None = Field(...)
-    agent_name: StrictStr | None = Field(...)
-    queue_position: StrictInt | None = Field(...)
-    estimated_wait_seconds: StrictInt | None = Field(...)
-    ticket_id: StrictInt | None = Field(...)
-    unavailable: HandoffUnavailable | None = Field(...)
-    reopens_at: StrictStr | None = Field(...)
+    # Optional in the served contract (absent means null).
+    agent_name: StrictStr | None = None
+    queue_position: StrictInt | None = None
+    estimated_wait_seconds: StrictInt | None = None
+    ticket_id: StrictInt | None = None
+    unavailable: HandoffUnavailable | None = None
+    reopens_at: StrictStr | None = None
 
     @property
     def is_live(self) -> bool:

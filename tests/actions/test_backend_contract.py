@@ -47,14 +47,6 @@ CLIENT_CALLS: list[tuple[str, str, type[BackendModel]]] = [
     ("post", "/api/onboarding/start", OnboardingProgress),
     ("post", "/api/onboarding/progress", OnboardingProgress),
     ("post", "/api/churn/signals", ChurnSignal),
-]
-
-# The live-handoff calls (docs/HANDOFF.md "The assistant's side"): cs_backend's side of them is built in
-# parallel with the bot's, so the served document does not state them yet, or states the handoff without the
-# fields the bot reads. Once it does, test_the_live_handoff_calls_await_the_backend fails: move them into
-# CLIENT_CALLS. Until then the actions' tests answer them with a server speaking the contract
-# (routing_contract_backend.py).
-AWAITING_BACKEND: list[tuple[str, str, type[BackendModel]]] = [
     ("post", "/api/routing/handoffs", Handoff),
     ("post", "/api/routing/handoffs/{id}/ticket", Handoff),
     ("post", "/api/routing/handoffs/{id}/customer-messages", RelayedMessage),
@@ -218,24 +210,6 @@ def test_every_answer_the_client_decodes_matches_the_contract(
         assert problems == [], f"{method.upper()} {path} {status}:\n" + "\n".join(problems)
 
 
-def test_the_live_handoff_calls_await_the_backend(document: dict[str, Any]) -> None:
-    components = document["components"]["schemas"]
-    served_as_the_contract_says = []
-    for method, path, model in AWAITING_BACKEND:
-        if method not in document["paths"].get(path, {}):
-            continue
-        successes = {
-            status: schema
-            for status, schema in _answers(document, method, path).items()
-            if status.startswith("2")
-        }
-        if successes and not any(
-            contract_mismatches(model, schema, components) for schema in successes.values()
-        ):
-            served_as_the_contract_says.append(f"{method.upper()} {path}")
-    assert served_as_the_contract_says == [], "cs_backend serves these now: move them into CLIENT_CALLS"
-
-
 def test_every_answer_model_is_checked() -> None:
     """A new model must be added to CLIENT_CALLS, so that it is checked too."""
     every = {
@@ -244,7 +218,7 @@ def test_every_answer_model_is_checked() -> None:
         if isinstance(value, type) and issubclass(value, BackendModel) and value is not BackendModel
     }
     checked: set[type[BackendModel]] = set()
-    pending = [model for _, _, model in CLIENT_CALLS + AWAITING_BACKEND] + [ErrorResponse]
+    pending = [model for _, _, model in CLIENT_CALLS] + [ErrorResponse]
     while pending:
         model = pending.pop()
         if model in checked:
