@@ -1,10 +1,12 @@
 """A small cs_backend on a local port that speaks the live-handoff contract (/work/notes/handoff-contract.md,
 docs/HANDOFF.md): the routing calls the bot makes, and what they lead to (a ticket, a rating).
 
-The routing endpoints are being built in cs_backend at the same time as the bot's side, so the action tests
-answer their HTTP calls with this server instead: the client under test runs unchanged (signing, retries,
-decoding), only the other end is this stand-in. Once cs_backend serves the routes, the tests using it can
-switch to the real backend (`backend` fixture, conftest.py).
+The real cs_backend queues, offers and relays a handoff only with an agent online (an account, a routing
+profile, a signed-in agent setting their status), and cannot be made to close a team's hours, refuse an email
+or fail on demand; so the action tests answer those calls with this server: the client under test runs
+unchanged (signing, retries, decoding), only the other end is this stand-in. The answers' shapes are checked
+against the served contract in test_backend_contract.py; test_handoff_backend.py runs what the real backend
+does without agents (unavailable → ticket, session start, an unknown handoff).
 
 It checks what the real one checks for these calls: the service signature (actions/api/signing.py), the
 bodies (fields, types, the `reason` and `language` values, `detail` at most 1000 characters, a 400 naming the

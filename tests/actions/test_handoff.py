@@ -3,8 +3,8 @@ hands over to when nobody can take the chat and the email is unknown (ValidateTi
 then action_create_ticket asks for the handoff's ticket).
 
 The routing calls are answered by a local server speaking the live-handoff contract (`routing` fixture,
-routing_contract_backend.py): cs_backend's routing endpoints are built in parallel. A ticket opened when the
-handoff itself fails goes to the real cs_backend (`backend` fixture, conftest.py).
+routing_contract_backend.py: the real backend needs an agent online to queue a handoff, see there);
+test_handoff_backend.py runs the same action against the real cs_backend.
 """
 
 from __future__ import annotations

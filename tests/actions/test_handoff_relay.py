@@ -1,7 +1,7 @@
 """The relay loop (action_relay_to_agent) and the session start that re-enters it (actions/handoff.py).
 
 cs_backend's calls are answered by a local server speaking the live-handoff contract (`routing` fixture,
-routing_contract_backend.py): its routing endpoints are built in parallel with the bot's side. The
+routing_contract_backend.py): the real backend holds a handoff only with an agent online. The
 notifications arrive as Rasa puts a trigger_intent into the tracker: an external user event whose entities
 are the contract's.
 """
