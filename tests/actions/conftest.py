@@ -143,7 +143,8 @@ def sender_id(request: pytest.FixtureRequest) -> str:
 @pytest_asyncio.fixture
 async def routing(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RoutingContractBackend]:
     """A local server speaking the live-handoff contract (routing_contract_backend.py), as CS_BACKEND_URL
-    with its service secret: what the real cs_backend does only with an agent online, or cannot be made to do."""
+    with its service secret: for what the real cs_backend does only with an agent online, or cannot be made
+    to do."""
     async with RoutingContractBackend() as fake:
         monkeypatch.setenv("CS_BACKEND_URL", fake.url)
         monkeypatch.setenv(SECRET_ENV, SECRET)
