@@ -23,8 +23,8 @@ only extras (slot requests, validation) are not needed here. It handles cs_backe
 (EXTERNAL_agent_message, EXTERNAL_handoff_update, EXTERNAL_handoff_ended) and relays every customer message
 with one backend call, saying nothing when it arrived.
 
-`action_session_start` re-enters the relay when cs_backend says an agent holds the conversation (Rasa's
-tracker store is in memory: a restarted Rasa has forgotten the loop). `action_check_human_only` decides
+`action_session_start` re-enters the relay when cs_backend says an agent holds the conversation: a new session
+(60 minutes without a message, or a conversation the tracker store lost) does not carry the active loop over. `action_check_human_only` decides
 whether the topic just asked about is one a person must handle (HUMAN_ONLY_INTENTS).
 """
 
@@ -615,8 +615,8 @@ class ActionRelayToAgent(Action):
 
 class ActionSessionStart(Action):
     """Rasa's session start (SessionStarted, the slots carried over when the domain says so, action_listen),
-    and back into the relay loop when cs_backend says an agent holds this conversation: Rasa keeps trackers in
-    memory, so after its restart the conversation would otherwise be answered by the bot again."""
+    and back into the relay loop when cs_backend says an agent holds this conversation: a new session does not
+    carry the active loop over, so the bot would otherwise answer while the agent holds it."""
 
     def name(self) -> str:
         return "action_session_start"
