@@ -24,8 +24,9 @@ only extras (slot requests, validation) are not needed here. It handles cs_backe
 with one backend call, saying nothing when it arrived.
 
 `action_session_start` re-enters the relay when cs_backend says an agent holds the conversation: a new session
-(60 minutes without a message, or a conversation the tracker store lost) does not carry the active loop over. `action_check_human_only` decides
-whether the topic just asked about is one a person must handle (HUMAN_ONLY_INTENTS).
+(60 minutes without a message, or a conversation the tracker store lost) does not carry the active loop over.
+`action_check_human_only` decides whether the topic just asked about is one a person must handle
+(HUMAN_ONLY_INTENTS).
 """
 
 from __future__ import annotations
