@@ -112,7 +112,8 @@ def topic_intent(tracker: Tracker) -> str | None:
         if event.get("event") != "user":
             continue
         name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if name and name not in _NON_TOPIC_INTENTS:
+        # cs_backend's notifications (EXTERNAL_*) are not the customer's: they say nothing of the topic.
+        if name and name not in _NON_TOPIC_INTENTS and not name.startswith("EXTERNAL_"):
             return name
     return None
 

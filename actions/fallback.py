@@ -51,6 +51,9 @@ EXCLUDED_INTENTS = frozenset(
         "out_of_scope",
         "bot_challenge",
         "EXTERNAL_onboarding_nudge",
+        "EXTERNAL_agent_message",
+        "EXTERNAL_handoff_update",
+        "EXTERNAL_handoff_ended",
     }
 )
 

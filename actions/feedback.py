@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -42,6 +43,11 @@ HINT_CES_INVALID = "ces_invalid"
 
 # Slots of one feedback round, forgotten once it is recorded (or could not be).
 FEEDBACK_ROUND_SLOTS = ("csat_score", "ces_score", "feedback_topic", "form_hint")
+# Slots of a round about an agent's help (set when the agent hands the conversation back, actions/handoff.py).
+AGENT_ROUND_SLOTS = ("feedback_resolver", "handoff_agent_id", "handoff_id")
+RESOLVER_AGENT = "agent"
+# A CSAT this low is answered with the offer of a person.
+LOW_CSAT_MAX = 2
 
 
 class _FeedbackFormValidation(FormValidationAction):
@@ -114,9 +120,29 @@ def feedback_is_about_onboarding(tracker: Tracker) -> bool:
     return tracker.get_slot("feedback_topic") == ONBOARDING_TOPIC
 
 
+@dataclass(frozen=True)
+class Resolver:
+    """Who the rating is about: the bot (and the ticket it opened, if any) or an agent (and the handoff)."""
+
+    name: str = "bot"
+    agent_id: int | None = None
+    handoff_id: int | None = None
+
+
+def feedback_resolver(tracker: Tracker) -> Resolver:
+    if tracker.get_slot("feedback_resolver") != RESOLVER_AGENT:
+        return Resolver()
+    return Resolver(
+        RESOLVER_AGENT,
+        parse_ticket_number(tracker.get_slot("handoff_agent_id")),
+        parse_ticket_number(tracker.get_slot("handoff_id")),
+    )
+
+
 class ActionRecordFeedback(Action):
-    """Stores the CSAT and/or CES answered (with sender, channel, topic intent, resolver=bot and the ticket),
-    each with its own Idempotency-Key, and reports the outcome in `feedback_outcome`."""
+    """Stores the CSAT and/or CES answered (with sender, channel, topic intent, the resolver and the ticket
+    or, for an agent's help, the agent and the handoff), each with its own Idempotency-Key, and reports the
+    outcome in `feedback_outcome` (`saved_low_csat` when the CSAT was 1 or 2: a person is offered)."""
 
     def name(self) -> str:
         return "action_record_feedback"
@@ -129,20 +155,23 @@ class ActionRecordFeedback(Action):
             "ces": parse_ces(tracker.get_slot("ces_score")),
         }
         answered = {kind: score for kind, score in scores.items() if score is not None}
-        forget = [SlotSet(slot, None) for slot in FEEDBACK_ROUND_SLOTS]
+        resolver = feedback_resolver(tracker)
+        round_slots = FEEDBACK_ROUND_SLOTS + (AGENT_ROUND_SLOTS if resolver.name == RESOLVER_AGENT else ())
+        forget = [SlotSet(slot, None) for slot in round_slots]
         if not answered:
             logger.info("no rating to record (sender %s)", tracker.sender_id)
             return [SlotSet("feedback_outcome", "skipped"), *forget]
 
         onboarding = feedback_is_about_onboarding(tracker)
         intent = ONBOARDING_TOPIC if onboarding else topic_intent(tracker)
-        # An onboarding rating is not about an earlier ticket of the conversation.
-        ticket_id = None if onboarding else parse_ticket_number(tracker.get_slot("ticket_id"))
+        # An onboarding rating is not about an earlier ticket of the conversation, nor an agent's.
+        about_ticket = not onboarding and resolver.name != RESOLVER_AGENT
+        ticket_id = parse_ticket_number(tracker.get_slot("ticket_id")) if about_ticket else None
         failed = False
         async with BackendClient() as backend:
             for kind, score in answered.items():
                 try:
-                    feedback = await self._store(backend, tracker, kind, score, intent, ticket_id)
+                    feedback = await self._store(backend, tracker, kind, score, intent, ticket_id, resolver)
                 except BackendError as error:
                     logger.warning("%s rating not saved: %s", kind.upper(), error)
                     failed = True
@@ -154,7 +183,13 @@ class ActionRecordFeedback(Action):
                     feedback.id,
                     feedback.ticket_id,
                 )
-        return [SlotSet("feedback_outcome", "unavailable" if failed else "saved"), *forget]
+        if failed:
+            outcome = "unavailable"
+        elif answered.get("csat") is not None and answered["csat"] <= LOW_CSAT_MAX:
+            outcome = "saved_low_csat"
+        else:
+            outcome = "saved"
+        return [SlotSet("feedback_outcome", outcome), *forget]
 
     @staticmethod
     async def _store(
@@ -164,6 +199,7 @@ class ActionRecordFeedback(Action):
         score: int,
         intent: str | None,
         ticket_id: int | None,
+        resolver: Resolver,
     ) -> Feedback:
         async def store(about_ticket: int | None, write_kind: str) -> Feedback:
             return await backend.create_feedback(
@@ -173,7 +209,9 @@ class ActionRecordFeedback(Action):
                 sender_id=tracker.sender_id,
                 channel=conversation_channel(tracker),
                 intent=intent,
-                resolver="bot",
+                resolver=resolver.name,
+                agent_id=resolver.agent_id,
+                handoff_id=resolver.handoff_id,
                 idempotency_key=write_key(write_kind, tracker),
             )
 

@@ -553,3 +553,25 @@ def parse_ticket_number(value: object) -> int | None:
         return None
     number = int(match.group(1))
     return number if number > 0 else None
+
+
+# --- the language a customer writes in (for routing to an agent who speaks it) ------------------------------
+
+# CJK Unified Ideographs with extension A and the compatibility block: the characters of written Chinese.
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+# One Han character carries about a word; a Latin word has about five letters.
+_LATIN_LETTERS_PER_HAN = 5
+
+
+def writes_chinese(messages: Iterable[str]) -> bool:
+    """True when the messages are mostly written in Chinese: their Han characters outweigh their Latin words
+    (so "订单 #123 error" is Chinese, an English message quoting one Chinese name is not)."""
+    text = " ".join(messages)
+    han = len(_HAN.findall(text))
+    return han > 0 and han * _LATIN_LETTERS_PER_HAN >= len(_LATIN_LETTER.findall(text))
+
+
+def conversation_language(messages: Sequence[str]) -> str:
+    """ "zh" when the customer writes Chinese, else "en" (ISO 639-1, as cs_backend's routing expects)."""
+    return "zh" if writes_chinese(messages) else "en"

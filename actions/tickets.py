@@ -200,6 +200,11 @@ class ActionCreateTicket(Action):
                 SlotSet("backend_error", "the description or the email address was missing"),
                 *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
             ]
+        handoff_id = self._handoff_waiting_for_email(tracker)
+        if handoff_id is not None:
+            handoff_events = await self._handoff_ticket(tracker, handoff_id, email)
+            if handoff_events is not None:
+                return handoff_events
         try:
             ticket = await open_ticket(tracker, description=description, email=email, priority=priority)
         except BackendError as error:
@@ -217,6 +222,44 @@ class ActionCreateTicket(Action):
             SlotSet("ces_score", None),
             SlotSet("feedback_topic", None),
             SlotSet("feedback_outcome", None),
+        ]
+
+    @staticmethod
+    def _handoff_waiting_for_email(tracker: Tracker) -> int | None:
+        """The handoff nobody could take whose ticket waited for this email (actions/handoff.py), if any."""
+        if tracker.get_slot("handoff_outcome") != "need_email":
+            return None
+        return parse_ticket_number(tracker.get_slot("handoff_id"))
+
+    @staticmethod
+    async def _handoff_ticket(tracker: Tracker, handoff_id: int, email: str) -> list[EventType] | None:
+        """The handoff's ticket (POST /api/routing/handoffs/{id}/ticket, carrying the conversation cs_backend
+        kept); None when cs_backend refuses it for that handoff (then a plain ticket is opened instead)."""
+        try:
+            async with BackendClient() as backend:
+                handoff = await backend.handoff_ticket(
+                    handoff_id, email=email, idempotency_key=write_key("handoff-ticket", tracker)
+                )
+        except BackendError as error:
+            if error.is_refusal and "email" in error.fields:
+                return ActionCreateTicket._failure_events(error)
+            if error.is_refusal:
+                logger.warning("handoff %s has no ticket to open (%s): a plain ticket", handoff_id, error)
+                return None
+            logger.warning("handoff ticket not saved, cs_backend unavailable: %s", error)
+            return ActionCreateTicket._failure_events(error)
+        if handoff.ticket_id is None:
+            logger.error("cs_backend answered handoff %s's ticket without its number", handoff_id)
+            return ActionCreateTicket._failure_events(BackendError(0, "no ticket number"))
+        logger.info("handoff ticket %s created for sender %s", handoff.ticket_id, tracker.sender_id)
+        return [
+            SlotSet("ticket_id", str(handoff.ticket_id)),
+            SlotSet("ticket_outcome", "handoff_ticket"),
+            SlotSet("handoff_outcome", "ticket_created"),
+            SlotSet("handoff_id", None),
+            SlotSet("backend_error", None),
+            SlotSet("email", email),
+            *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
         ]
 
     @staticmethod
@@ -247,7 +290,8 @@ class ActionCreateTicket(Action):
 
 
 class ActionResetTicketForm(Action):
-    """Forgets a cancelled ticket attempt (the email is kept)."""
+    """Forgets a cancelled ticket attempt (the email is kept), and the handoff whose ticket it was for: a
+    later ticket is about what the customer describes then."""
 
     def name(self) -> str:
         return "action_reset_ticket_form"
@@ -255,7 +299,7 @@ class ActionResetTicketForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return [SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS]
+        return [SlotSet(slot, None) for slot in (*TICKET_ATTEMPT_SLOTS, "handoff_id")]
 
 
 # A number in the text counts as a ticket number only next to "#", "ticket", "case", "number" or "no.", so

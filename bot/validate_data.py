@@ -39,6 +39,13 @@ DISPATCHED_BY_ACTIONS = {
     "utter_offer_human": "action_default_fallback (actions/fallback.py), after the second misunderstanding",
     "utter_ask_rephrase": "Rasa's action_default_ask_rephrase, run inside action_two_stage_fallback",
     "utter_default": "action_default_fallback (actions/fallback.py) when RulePolicy's core fallback runs it",
+    "utter_handoff_position": "action_relay_to_agent (actions/handoff.py), the relay loop, on a queue update",
+    "utter_handoff_agent_joined": (
+        "action_relay_to_agent (actions/handoff.py), the relay loop, when an agent accepts"
+    ),
+    "utter_handoff_message_not_delivered": (
+        "action_relay_to_agent (actions/handoff.py), the relay loop, when cs_backend cannot be reached"
+    ),
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -39,9 +39,11 @@ from actions.api.models import (
     ChurnSignal,
     ErrorResponse,
     Feedback,
+    Handoff,
     OnboardingChecklist,
     OnboardingProgress,
     OnboardingStep,
+    RelayedMessage,
     Ticket,
     TicketPage,
 )
@@ -191,8 +193,12 @@ class BackendClient:
         channel: str | None = None,
         intent: str | None = None,
         resolver: str = "bot",
+        agent_id: int | None = None,
+        handoff_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> Feedback:
+        """Stores a rating. With resolver "agent" it is about a person's help: `agent_id` and `handoff_id`
+        name the agent and the handoff (when known)."""
         body = _without_none(
             kind=kind,
             score=int(score),
@@ -202,10 +208,80 @@ class BackendClient:
             channel=channel,
             intent=intent,
             resolver=resolver,
+            agent_id=agent_id,
+            handoff_id=handoff_id,
         )
         return await self._request(
             Feedback, "POST", "/api/feedback", json=body, idempotency_key=idempotency_key
         )
+
+    # --- live handoff (docs/HANDOFF.md) ---------------------------------------------------------------------
+
+    async def request_handoff(
+        self,
+        *,
+        sender_id: str,
+        channel: str,
+        reason: str,
+        email: str | None = None,
+        language: str = "en",
+        skill: str | None = None,
+        priority: str = "normal",
+        detail: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Handoff:
+        """Hands the conversation to a person. The answer is queued or assigned, or closed as `unavailable`
+        (nobody can take it now) with the ticket created when the email was known."""
+        body = _without_none(
+            sender_id=sender_id,
+            channel=channel,
+            email=email,
+            language=language,
+            skill=skill,
+            priority=priority,
+            reason=reason,
+            detail=detail,
+        )
+        return await self._request(
+            Handoff, "POST", "/api/routing/handoffs", json=body, idempotency_key=idempotency_key
+        )
+
+    async def handoff_ticket(
+        self, handoff_id: int, *, email: str, idempotency_key: str | None = None
+    ) -> Handoff:
+        """The ticket carrying the conversation of a handoff closed as unavailable, now that the email is
+        known (the same ticket on a retry); a 409 when the handoff was not closed as unavailable."""
+        return await self._request(
+            Handoff,
+            "POST",
+            f"/api/routing/handoffs/{int(handoff_id)}/ticket",
+            json={"email": email},
+            idempotency_key=idempotency_key,
+        )
+
+    async def relay_customer_message(
+        self, handoff_id: int, *, text: str, message_id: str | None = None
+    ) -> RelayedMessage:
+        """Passes the customer's message to the handoff's agent; `message_id` (Rasa's) makes a retry store it
+        once. `stored` is false when the handoff is already over."""
+        body = _without_none(text=text, message_id=message_id)
+        return await self._request(
+            RelayedMessage, "POST", f"/api/routing/handoffs/{int(handoff_id)}/customer-messages", json=body
+        )
+
+    async def active_handoff(self, sender_id: str) -> Handoff | None:
+        """The conversation's handoff that is queued, assigned or accepted; None when there is none (404)."""
+        try:
+            return await self._request(
+                Handoff,
+                "GET",
+                "/api/routing/conversations/active-handoff",
+                params={"sender_id": sender_id},
+            )
+        except BackendError as error:
+            if error.is_not_found:
+                return None
+            raise
 
     # --- onboarding -----------------------------------------------------------------------------------------
 

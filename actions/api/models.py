@@ -139,3 +139,43 @@ class ErrorResponse(BackendModel):
     """The body of every 4xx/5xx answer (component ErrorResponse)."""
 
     error: ErrorDetail
+
+
+# A handoff's states (cs_backend/routing/models.py): queued → assigned → accepted → resolved, or cancelled.
+HandoffState = Literal["queued", "assigned", "accepted", "resolved", "cancelled"]
+# Why nobody could take a handoff now: no agent matching it online, or the team outside its business hours.
+HandoffUnavailable = Literal["no_agent", "closed"]
+LIVE_HANDOFF_STATES = frozenset({"queued", "assigned", "accepted"})
+
+
+class Handoff(BackendModel):
+    """A handoff of the conversation to a person (component HandoffOut; docs/HANDOFF.md).
+
+    `unavailable` is set when nobody could take it now: it is then closed (cancelled), with `ticket_id` when a
+    ticket carrying the conversation was created (the email was known), and `reopens_at` (ISO datetime) when
+    the team is outside its hours. `estimated_wait_seconds` and `queue_position` are set while it is queued;
+    `agent_id` / `agent_name` name the agent it is offered to or held by."""
+
+    id: StrictInt
+    state: HandoffState
+    agent_id: StrictInt | None = Field(...)
+    # Optional in the served contract (absent means null).
+    agent_name: StrictStr | None = None
+    queue_position: StrictInt | None = None
+    estimated_wait_seconds: StrictInt | None = None
+    ticket_id: StrictInt | None = None
+    unavailable: HandoffUnavailable | None = None
+    reopens_at: StrictStr | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Waiting for an agent, offered to one or held by one: the customer's messages go to the agent."""
+        return self.state in LIVE_HANDOFF_STATES
+
+
+class RelayedMessage(BackendModel):
+    """The answer to a customer's message relayed to the handoff's agent: `stored` is false when the handoff
+    is over (resolved or cancelled): nothing was stored and the bot takes the conversation back."""
+
+    handoff: Handoff
+    stored: StrictBool

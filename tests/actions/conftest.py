@@ -14,14 +14,16 @@ import os
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from routing_contract_backend import SECRET, RoutingContractBackend
 
-from actions.api.signing import signature_headers
+from actions.api.signing import SECRET_ENV, signature_headers
 from launcher.stack import (
     BACKEND_PYTHON,
     SERVICE_SECRET_VARIABLE,
@@ -136,3 +138,14 @@ def backend_down(monkeypatch: pytest.MonkeyPatch) -> str:
 def sender_id(request: pytest.FixtureRequest) -> str:
     """A conversation id unique to the test (the backend is shared by the whole session)."""
     return f"test-{request.node.name}-{time.time_ns()}"
+
+
+@pytest_asyncio.fixture
+async def routing(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RoutingContractBackend]:
+    """A local server speaking the live-handoff contract (routing_contract_backend.py), as CS_BACKEND_URL
+    with its service secret: for what the real cs_backend does only with an agent online, or cannot be made
+    to do."""
+    async with RoutingContractBackend() as fake:
+        monkeypatch.setenv("CS_BACKEND_URL", fake.url)
+        monkeypatch.setenv(SECRET_ENV, SECRET)
+        yield fake

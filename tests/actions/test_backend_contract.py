@@ -25,8 +25,10 @@ from actions.api.models import (
     ChurnSignal,
     ErrorResponse,
     Feedback,
+    Handoff,
     OnboardingChecklist,
     OnboardingProgress,
+    RelayedMessage,
     Ticket,
     TicketPage,
 )
@@ -45,6 +47,10 @@ CLIENT_CALLS: list[tuple[str, str, type[BackendModel]]] = [
     ("post", "/api/onboarding/start", OnboardingProgress),
     ("post", "/api/onboarding/progress", OnboardingProgress),
     ("post", "/api/churn/signals", ChurnSignal),
+    ("post", "/api/routing/handoffs", Handoff),
+    ("post", "/api/routing/handoffs/{id}/ticket", Handoff),
+    ("post", "/api/routing/handoffs/{id}/customer-messages", RelayedMessage),
+    ("get", "/api/routing/conversations/active-handoff", Handoff),
 ]
 
 # Exact classes: pydantic's StrictBool is an int subclass at run time.

@@ -88,6 +88,9 @@ def test_the_topic_is_the_latest_intent_that_says_what_the_conversation_is_about
     ]
     assert topic_intent(make_tracker("s", events)) == "report_problem"
     assert topic_intent(make_tracker("s", [user_event("hello", "greet")])) is None
+    # cs_backend's notifications are not the customer's topic
+    agent = user_event("EXTERNAL: EXTERNAL_handoff_ended", "EXTERNAL_handoff_ended")
+    assert topic_intent(make_tracker("s", [*events, agent])) == "report_problem"
 
 
 def test_a_stale_hint_is_one_left_from_before_a_digression() -> None:

@@ -22,6 +22,7 @@ from action_test_support import (
 )
 from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
+from routing_contract_backend import RoutingContractBackend
 
 from actions.feedback import ActionRecordFeedback, ValidateFeedbackForm, ValidateOnboardingFeedbackForm
 
@@ -200,9 +201,67 @@ async def test_csat_alone_is_stored_when_the_customer_stops_before_ces(
 ) -> None:
     ticket_id = (await create_ticket(sender_id))["ticket_id"]
     events, _ = await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, ticket_id, 1))
-    assert slot_values(events)["feedback_outcome"] == "saved"
+    assert slot_values(events)["feedback_outcome"] == "saved_low_csat"  # a person is offered
     (feedback,) = _feedback_of(backend, ticket_id=ticket_id)
     assert feedback["kind"] == "csat" and feedback["score"] == 1
+
+
+@pytest.mark.parametrize(
+    ("csat", "ces", "outcome"), [(2, 7, "saved_low_csat"), (3, 1, "saved"), (None, 1, "saved")]
+)
+async def test_a_csat_of_1_or_2_offers_a_person(
+    backend: RunningBackend, backend_url: str, sender_id: str, csat: int | None, ces: int, outcome: str
+) -> None:
+    ticket_id = (await create_ticket(sender_id))["ticket_id"]
+    events, _ = await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, ticket_id, csat, ces))
+    assert slot_values(events)["feedback_outcome"] == outcome
+    (offer,) = render_response("utter_offer_human_low_csat", {})
+    assert "a person from our support team" in offer
+    buttons = DOMAIN["responses"]["utter_offer_human_low_csat"][0]["buttons"]
+    assert [button["payload"] for button in buttons] == ["/affirm", "/deny"]
+
+
+async def test_a_low_csat_not_saved_says_so(backend_down: str, sender_id: str) -> None:
+    events, _ = await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, None, 1, 1))
+    assert slot_values(events)["feedback_outcome"] == "unavailable"
+
+
+async def test_the_agents_help_is_rated_with_the_agent_and_the_handoff(
+    routing: RoutingContractBackend, sender_id: str
+) -> None:
+    """After an agent handed the conversation back (actions/handoff.py sets the resolver slots). cs_backend's
+    feedback route gains agent_id and handoff_id with the live handoff: the contract server answers it."""
+    slots = {"feedback_resolver": "agent", "handoff_agent_id": "7", "handoff_id": "101"}
+    tracker = _feedback_tracker(sender_id, "42", 5, 6, message_id=f"{sender_id}-r")
+    tracker.slots.update(slots)
+    events, _ = await run_action(ActionRecordFeedback(), tracker)
+    values = slot_values(events)
+    assert values["feedback_outcome"] == "saved"
+    # the round about the agent is over: a later rating is the bot's again
+    assert values["feedback_resolver"] is None and values["handoff_agent_id"] is None
+    assert values["handoff_id"] is None
+    bodies = {call.body["kind"]: call.body for call in routing.calls("POST", "/api/feedback")}
+    assert set(bodies) == {"csat", "ces"}
+    for kind, score in (("csat", 5), ("ces", 6)):
+        assert bodies[kind] == {
+            "kind": kind,
+            "score": score,
+            "sender_id": sender_id,
+            "channel": "socketio",
+            "intent": "report_problem",
+            "resolver": "agent",
+            "agent_id": 7,
+            "handoff_id": 101,
+        }  # no ticket_id: the rating is about the agent's help, not the ticket
+
+
+async def test_the_bots_ratings_name_no_agent(routing: RoutingContractBackend, sender_id: str) -> None:
+    tracker = _feedback_tracker(sender_id, "42", 4, None)
+    tracker.slots.update({"handoff_agent_id": "7", "handoff_id": "101"})  # left from an earlier handoff
+    await run_action(ActionRecordFeedback(), tracker)
+    (call,) = routing.calls("POST", "/api/feedback")
+    assert call.body["resolver"] == "bot" and call.body["ticket_id"] == 42
+    assert "agent_id" not in call.body and "handoff_id" not in call.body
 
 
 async def test_nothing_answered_is_skipped(backend: RunningBackend, backend_url: str, sender_id: str) -> None:

@@ -250,6 +250,8 @@ async def test_reset_forgets_a_cancelled_attempt_but_keeps_the_email() -> None:
     slots = slot_values(events)
     assert slots["description"] is None and slots["priority"] is None and slots["requested_slot"] is None
     assert "email" not in slots
+    # a handoff's ticket given up: a later ticket is not that handoff's (actions/handoff.py)
+    assert slots["handoff_id"] is None
 
 
 def test_a_refused_ticket_clears_the_named_fields_and_says_why() -> None:
