@@ -68,6 +68,8 @@ from launcher.stack import (
 LOG_DIR = REPO_ROOT / "var" / "log"
 # How the banner tells to create the first admin (from the repository root, where `make run` runs).
 CREATE_ADMIN = f"{BACKEND_PYTHON.relative_to(REPO_ROOT)} -m cs_backend create-admin --email <you>"
+# How it tells to create an agent who takes live chats in the console (docs/HANDOFF.md).
+CREATE_AGENT = f"{BACKEND_PYTHON.relative_to(REPO_ROOT)} -m cs_backend create-agent --email <agent>"
 
 
 class StopRequest:
@@ -97,6 +99,7 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
         f"  Rasa HTTP API (token only):    {ports.rasa_url}/  ({RASA_TOKEN_VARIABLE}: {token})\n"
         f"  Action server:                 {ports.actions_url}/health\n"
         f"  First admin account:           {CREATE_ADMIN}\n"
+        f"  An agent for the console:      {CREATE_AGENT}\n"
         f"  Logs:                          {LOG_DIR}\n"
     )
 

@@ -43,7 +43,9 @@ TICKET_ID_SLOT = "ticket_id"
 TICKET_OUTCOME_SLOT = "ticket_outcome"
 TICKET_CREATED_VALUE = "created"
 HANDOFF_INTENTS = frozenset({"request_human", "human_handoff"})
-HANDOFF_ACTIONS = frozenset({"action_handoff_to_human"})
+# The relay loop runs alone in a session that re-entered it (Rasa lost the tracker, or a new session began
+# while a person held the conversation): that session was with a person too.
+HANDOFF_ACTIONS = frozenset({"action_handoff_to_human", "action_relay_to_agent"})
 FALLBACK_ACTIONS = frozenset(
     {"action_default_fallback", "action_two_stage_fallback", "utter_ask_rephrase", "utter_default"}
 )

@@ -98,11 +98,14 @@ class RoutingEngine:
     # A rebuild's read of SQL and its write of the live state, and each mirrored change, happen one at a
     # time in this process: a change committed during a rebuild's read is applied after its write.
     _rebuild_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # A change could not be mirrored and the live state could not even be marked for a rebuild (the store was
+    # down): a store that comes back with its data still looks built, so this process rebuilds it itself.
+    _rebuild_owed: bool = False
 
     # --- live state ---------------------------------------------------------------------------------------
 
     async def ensure_built(self) -> None:
-        if not await self.live.is_built():
+        if self._rebuild_owed or not await self.live.is_built():
             await self.rebuild()
 
     async def rebuild(self) -> None:
@@ -111,6 +114,7 @@ class RoutingEngine:
             async with self.db.sessions() as session:
                 snapshot = await read_snapshot(session)
             await self.live.replace_all(snapshot)
+            self._rebuild_owed = False
         log.info(
             "routing live state rebuilt from SQL: %d queued, %d held, %d agents",
             len(snapshot.queued),
@@ -143,6 +147,7 @@ class RoutingEngine:
         try:
             await self.live.invalidate()
         except Exception as error:  # the store is down: its marker is unreachable too, and so is its state
+            self._rebuild_owed = True
             log.warning("routing live state unreachable: %s: %s", error.__class__.__name__, error)
 
     async def _refresh_agent(self, account_id: int) -> None:

@@ -133,6 +133,12 @@ CASES = [
         opening() + turn("report_problem", "it is broken", T0 + 1, replies=[("action_handoff_to_human", "")]),
         [("escalated", ["report_problem"])],
     ),
+    Case(
+        # A new session while a person holds the conversation: only the relay loop runs, the bot is silent.
+        "escalated: the relay loop alone",
+        opening() + turn("greet", "hello again", T0 + 1, replies=[("action_relay_to_agent", "")]),
+        [("escalated", ["greet"])],
+    ),
     # --- tickets ---
     Case(
         "ticket_created: ticket_id slot set (without the action event)",

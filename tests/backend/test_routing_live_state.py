@@ -35,7 +35,7 @@ from cs_backend.routing.selection import (
     routing_class,
 )
 
-from .routing_support import act, person, queue, request_handoff, set_profile
+from .routing_support import act, keep_queued, person, queue, request_handoff, set_profile
 from .services import unique_name
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -200,6 +200,44 @@ async def test_with_redis_unreachable_handoffs_are_still_queued_and_read_from_sq
     assert [h["id"] for h in page["items"]] == [urgent["id"], low["id"]] and page["total"] == 2
     response = await client.get(f"/api/routing/handoffs/{low['id']}")
     assert (await response.json())["queue_position"] == 2
+
+
+class FlakyLiveState(InProcessLiveState):
+    """The in-process live state, unreachable while `down`: every public call raises, as a cut Redis does."""
+
+    down = False
+
+    def __getattribute__(self, name: str) -> Any:
+        attribute = super().__getattribute__(name)
+        if name.startswith("_") or not callable(attribute) or not object.__getattribute__(self, "down"):
+            return attribute
+
+        async def refused(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("live state unreachable")
+
+        return refused
+
+
+async def test_a_live_state_back_with_its_data_after_an_outage_is_rebuilt(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """A store cut off and back with its data still looks built, without the changes made meanwhile (not
+    even the marker for a rebuild could be written): the engine rebuilds it on its next use."""
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+    await keep_queued(client, await person(client, "admin", "boss"))
+    engine = client.app[ROUTING_ENGINE]
+    flaky = FlakyLiveState()
+    engine.live = flaky
+    await engine.rebuild()
+
+    flaky.down = True
+    during = await request_handoff(client, "during-outage")
+    assert during["state"] == "queued"  # SQL took it
+    flaky.down = False
+    assert await flaky.is_built() and await flaky.position(during["id"]) is None
+
+    after = await request_handoff(client, "after-outage")
+    assert (await flaky.position(during["id"]), await flaky.position(after["id"])) == (1, 2)
 
 
 async def true_class_heads(live_state: LiveState) -> list[tuple[str, QueuedHandoff]]:

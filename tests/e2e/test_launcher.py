@@ -159,6 +159,7 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         assert f"http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook" in banner
         assert "RASA_AUTH_TOKEN: random for this run, not shown" in banner
         assert "-m cs_backend create-admin --email" in banner  # how to create the first admin
+        assert "-m cs_backend create-agent --email" in banner  # and an agent who takes live chats
         children = _descendants(launcher.pid)
         assert len(children) >= 3
         assert all(_listening(port) for port in listening_ports)

@@ -92,3 +92,5 @@ async def test_an_agent_takes_the_chat_and_hands_it_back(service: RunningService
         assert question == "How would you rate this support experience from 1 to 5?"
     finally:
         await chat.close()
+        # The service is shared by the session's other tests: they expect nobody online to take a handoff.
+        await _call(service, "PUT", "/api/routing/agents/me/status", bearer, {"status": "offline"})
