@@ -14,7 +14,7 @@ DEFAULT_CHANNEL = "api"
 
 # Intents that answer a question or manage the conversation rather than say what it is about; skipped when
 # looking for the topic a CSAT rating refers to.
-_NON_TOPIC_INTENTS = frozenset(
+NON_TOPIC_INTENTS = frozenset(
     {
         "rate",
         "inform",
@@ -113,7 +113,7 @@ def topic_intent(tracker: Tracker) -> str | None:
             continue
         name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         # cs_backend's notifications (EXTERNAL_*) are not the customer's: they say nothing of the topic.
-        if name and name not in _NON_TOPIC_INTENTS and not name.startswith("EXTERNAL_"):
+        if name and name not in NON_TOPIC_INTENTS and not name.startswith("EXTERNAL_"):
             return name
     return None
 

@@ -45,7 +45,14 @@ from rasa_sdk.types import DomainDict
 from actions.api.client import BackendClient
 from actions.api.errors import BackendError, BackendUnavailable
 from actions.api.models import Handoff
-from actions.common import conversation_channel, human_time, latest_user_event, message_id, write_key
+from actions.common import (
+    NON_TOPIC_INTENTS,
+    conversation_channel,
+    human_time,
+    latest_user_event,
+    message_id,
+    write_key,
+)
 from actions.parsing import clean_description, conversation_language, extract_email, infer_urgency
 from actions.tickets import HINT_HANDOFF, TICKET_ATTEMPT_SLOTS, open_ticket
 
@@ -108,23 +115,7 @@ SKILL_BY_INTENT: Mapping[str, str] = {
     "data_export": "technical",
 }
 # Intents that say nothing about the topic: skipped when looking for it.
-_NOT_A_TOPIC = frozenset(
-    {
-        "request_human",
-        "affirm",
-        "deny",
-        "inform",
-        "stop",
-        "thank",
-        "greet",
-        "goodbye",
-        "bot_challenge",
-        "out_of_scope",
-        "nlu_fallback",
-        "rate",
-        "chitchat",
-    }
-)
+_NOT_A_TOPIC = NON_TOPIC_INTENTS | {"request_human", "chitchat"}
 
 HANDOFF_INTRO = "Customer asked to talk to a person."
 MAX_QUOTED_MESSAGES = 5
