@@ -22,6 +22,8 @@ FALLBACK_ACTIONS: Final = frozenset(
 )
 # Slots Rasa keeps for itself: they say nothing about the customer.
 INTERNAL_SLOTS: Final = frozenset({"requested_slot", "session_started_metadata"})
+# The bot's own record of this handoff (actions/handoff.py): the packet shows the handoff itself.
+HANDOFF_SLOT_PREFIX: Final = "handoff_"
 # Slots named like a secret are never shown, whatever they hold.
 _SECRET_NAME = re.compile(
     r"pass(word|wd|code)?|secret|token|api_?key|credential|otp|pin\b|cvv", re.IGNORECASE
@@ -56,7 +58,11 @@ class ConversationSummary:
 
 
 def is_shown_slot(name: str) -> bool:
-    return name not in INTERNAL_SLOTS and _SECRET_NAME.search(name) is None
+    return (
+        name not in INTERNAL_SLOTS
+        and not name.startswith(HANDOFF_SLOT_PREFIX)
+        and _SECRET_NAME.search(name) is None
+    )
 
 
 def _sent_at(event: Mapping[str, Any]) -> datetime | None:

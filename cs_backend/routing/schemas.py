@@ -305,8 +305,8 @@ class MessageOut(ResponseModel):
 class ConversationSummaryOut(ResponseModel):
     intents: list[IntentCountOut] = Field(description="Each intent once, in the order first seen.")
     slots: dict[str, Any] = Field(
-        description="Filled slots by name; internal ones (requested_slot) and any named like a secret "
-        "(password, token, ...) are left out."
+        description="Filled slots by name; internal ones (requested_slot), the bot's record of the handoff "
+        "(handoff_*) and any named like a secret (password, token, ...) are left out."
     )
     last_messages: list[MessageOut] = Field(
         description=f"The last {LAST_MESSAGES} messages of the customer and the bot, oldest first."

@@ -32,7 +32,7 @@ async def client(aiohttp_client: Any, settings: Settings, rasa: FakeRasa) -> Tes
 
 def ada_conversation() -> list[dict[str, Any]]:
     """The recorded "asdf" misunderstanding, then a low-confidence message the two-stage fallback took, a
-    form's slots (one internal, one secret-like) and an urgent message."""
+    form's slots (one internal, one secret-like), the bot's record of the handoff, and an urgent message."""
     start = RECORDED_AT
     events = conversation(FALLBACK_LEFT, SENDER, start, channel="socketio")
     events += [
@@ -45,6 +45,7 @@ def ada_conversation() -> list[dict[str, Any]]:
         slot("requested_slot", "email", start + 2.1, SENDER),
         slot("account_password", "hunter2", start + 2.1, SENDER),
         slot("priority", None, start + 2.1, SENDER),
+        slot("handoff_agent_name", "Ann", start + 2.2, SENDER),
         user("greet", "hi again", start + 3, SENDER),
     ]
     return events
