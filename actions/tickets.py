@@ -237,9 +237,7 @@ class ActionCreateTicket(Action):
         kept); None when cs_backend refuses it for that handoff (then a plain ticket is opened instead)."""
         try:
             async with BackendClient() as backend:
-                handoff = await backend.handoff_ticket(
-                    handoff_id, email=email, idempotency_key=write_key("handoff-ticket", tracker)
-                )
+                handoff = await backend.handoff_ticket(handoff_id, email=email)
         except BackendError as error:
             if error.is_refusal and "email" in error.fields:
                 return ActionCreateTicket._failure_events(error)

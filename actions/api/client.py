@@ -246,17 +246,12 @@ class BackendClient:
             Handoff, "POST", "/api/routing/handoffs", json=body, idempotency_key=idempotency_key
         )
 
-    async def handoff_ticket(
-        self, handoff_id: int, *, email: str, idempotency_key: str | None = None
-    ) -> Handoff:
+    async def handoff_ticket(self, handoff_id: int, *, email: str) -> Handoff:
         """The ticket carrying the conversation of a handoff closed as unavailable, now that the email is
-        known (the same ticket on a retry); a 409 when the handoff was not closed as unavailable."""
+        known; a 409 when the handoff was not closed as unavailable. No Idempotency-Key: a handoff has one
+        ticket at most, so a retry answers the same ticket."""
         return await self._request(
-            Handoff,
-            "POST",
-            f"/api/routing/handoffs/{int(handoff_id)}/ticket",
-            json={"email": email},
-            idempotency_key=idempotency_key,
+            Handoff, "POST", f"/api/routing/handoffs/{int(handoff_id)}/ticket", json={"email": email}
         )
 
     async def relay_customer_message(

@@ -10,7 +10,6 @@ from cs_backend.api.requests import (
     parse_id,
     parse_idempotent_body,
     parse_query,
-    read_idempotency_key,
 )
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
@@ -112,7 +111,6 @@ async def request_handoff(request: web.Request) -> web.Response:
 
 async def open_handoff_ticket(request: web.Request) -> web.Response:
     handoff_id = parse_id(request, "handoff")
-    read_idempotency_key(request)  # checked like any other; the handoff itself keeps its one ticket
     data = await parse_body(request, HandoffTicketCreate)
     app = request.app
     handoff, created = await open_ticket(
@@ -429,9 +427,9 @@ ROUTES = [
         tag="routing",
         description="Only for a handoff closed as unavailable (409 otherwise). Opens a ticket (the packet "
         "as readable text) for this email (customer created if new) and answers the handoff with its "
-        "ticket_id; a handoff that has its ticket already answers it again (200). Publishes ticket.created.",
+        "ticket_id; a handoff that has its ticket already answers it again (200), so a retry needs no "
+        "Idempotency-Key: the handoff has one ticket at most. Publishes ticket.created.",
         body=HandoffTicketCreate,
-        idempotency_key=True,
         responses={
             201: Response("Ticket opened: the handoff with its ticket_id.", HandoffOut),
             200: Response("The handoff had its ticket already.", HandoffOut),

@@ -373,7 +373,7 @@ async def test_nobody_online_and_no_email_the_form_asks_it_then_the_handoffs_tic
     (ticket,) = routing.tickets.values()
     assert routing.calls("POST", "/api/tickets") == []
     (call,) = routing.calls("POST", f"/api/routing/handoffs/{handoff['id']}/ticket")
-    assert call.body == {"email": "jane@startup.io"} and call.headers["Idempotency-Key"]
+    assert call.body == {"email": "jane@startup.io"}  # no key: the handoff has one ticket at most
     assert created["ticket_outcome"] == "handoff_ticket" and created["ticket_id"] == str(ticket["id"])
     assert created["handoff_id"] is None and created["description"] is None
     (told,) = render_response("utter_handoff_ticket_created", {**filled, **created})
