@@ -417,7 +417,9 @@ async def test_the_handoffs_ticket_not_saved_keeps_the_details(
     tracker = make_tracker(sender_id, [user_event("jane@startup.io", "inform")], slots=slots)
     created = slot_values(await ActionCreateTicket().run(CollectingDispatcher(), tracker, DOMAIN))
     assert created["ticket_outcome"] == "unavailable" and "handoff_id" not in created
-    assert routing.tickets == {}
+    # The handoff's ticket was asked for (and failed), and no plain ticket was opened in its place.
+    assert len(routing.calls("POST", f"/api/routing/handoffs/{handoff['id']}/ticket")) == 1
+    assert routing.calls("POST", "/api/tickets") == []
 
 
 # --- the handoff fails --------------------------------------------------------------------------------------

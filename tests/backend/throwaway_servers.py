@@ -19,16 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from launcher.stack import free_port
 from tests.support import unavailable
 
 POSTGRES_BIN_DIRS = ("/usr/local/bin", "/usr/lib/postgresql/15/bin")
 START_TIMEOUT_SECONDS = 20
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _program(name: str, directories: tuple[str, ...] = ()) -> str:
