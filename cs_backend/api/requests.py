@@ -56,6 +56,9 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise InvalidRequest("malformed JSON", {"body": "the JSON is nested too deeply"}) from None
+    except ValueError:
+        # Python refuses to read an integer of more than 4,300 digits (sys.get_int_max_str_digits).
+        raise InvalidRequest("malformed JSON", {"body": "a number in the JSON is too long"}) from None
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object", {"body": "must be a JSON object"})
     return data
@@ -107,7 +110,8 @@ def parse_query(query: Mapping[str, str], model: type[ModelT]) -> ModelT:
 def parse_id(request: web.Request, what: str, name: str = "id") -> int:
     """The integer id in the URL path; anything that cannot be an id is simply not found."""
     raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    # The length first: int() refuses more than 4,300 digits, and no id has more digits than MAX_ID.
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_ID)) or not 1 <= int(raw) <= MAX_ID:
         raise NotFound(f"{what} {raw!r} not found")
     return int(raw)
 

@@ -225,7 +225,7 @@ class ConsoleConnection:
     async def _answer(self, data: str) -> None:
         try:
             frame = json.loads(data)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: not JSON, or an integer of over 4,300 digits
             frame = None
             malformed = True
         else:

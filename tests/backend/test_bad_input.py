@@ -34,6 +34,7 @@ JSON = {"Content-Type": "application/json"}
         b'{"a": 1',
         '{"x": "\u00e9"}'.encode("latin-1"),
         b"\xff\xfe{}",
+        b'{"score": ' + b"9" * 5000 + b"}",  # an integer Python refuses to read (over 4,300 digits)
     ],
 )
 async def test_malformed_or_non_object_bodies_are_400(
@@ -275,3 +276,9 @@ async def test_odd_values_in_any_field_never_cause_a_500(client: TestClient[Any,
             assert response.status in {200, 201, 400}, (field, value, text)
             if response.status == 400:
                 assert field in (await response.json())["error"]["fields"], (field, value, text)
+
+
+@pytest.mark.parametrize("raw_id", ["9" * 20, "9" * 5000])
+async def test_an_id_too_long_to_be_one_is_404(client: TestClient[Any, Any], raw_id: str) -> None:
+    response = await client.get(f"/api/tickets/{raw_id}")
+    await assert_error(response, 404)

@@ -290,6 +290,7 @@ async def test_send_frames_reach_the_messaging_service(
     ("frame", "fields"),
     [
         ("not json", {"frame"}),
+        ('{"type": "send", "handoff_id": ' + "9" * 5000 + ', "text": "hi"}', {"frame"}),
         ("[1, 2]", {"frame"}),
         ('{"type": "shout", "client_id": "c-9"}', {"type"}),
         ('{"type": "send", "handoff_id": 5, "client_id": "c-9"}', {"text"}),
