@@ -30,7 +30,7 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
-        test-e2e browser bench bench-routing cross-validate lock lock-bot lock-backend clean
+        test-e2e browser bench bench-routing eval-nlu cross-validate lock lock-bot lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
 help: ## list the targets
@@ -135,6 +135,11 @@ bench: envs $(MODEL) ## measure install, training, startup and memory; write BEN
 # server) and in-process; writes the routing section of BENCHMARKS.md. Last line: route_p99_ms=... (Redis).
 bench-routing: $(BACKEND_VENV)/.installed ## time a routing decision (10,000 queued, 500 agents); write BENCHMARKS.md
 	$(BACKEND_BIN)/python -m benchmarks.routing
+
+# The trained model on held-out customer messages (nlu_eval/, never trained on): top-1 and fallback per intent;
+# writes the eval-nlu section of BENCHMARKS.md. About a minute.
+eval-nlu: $(MODEL) ## the model on held-out customer messages (top-1, fallback per intent); write BENCHMARKS.md
+	$(BOT_BIN)/python -m benchmarks.eval_nlu
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.

@@ -8,8 +8,9 @@ Rasa's validator has no notion of three things this assistant relies on, and war
 - responses sent by an action rather than by a story step (`DISPATCHED_BY_ACTIONS` below) are reported the
   same;
 - an intent that only arrives through the external-event API (`EXTERNAL_*`, sent by cs_backend's nudge job)
-  has no NLU examples on purpose, and a retrieval intent (`faq`, `chitchat`) listed in the domain is reported
-  as "duplicated" because Rasa also adds it from the NLU data.
+  has no NLU examples on purpose, as have the two intents that bot/components/unsupported_input.py gives from
+  a message's characters (`unsupported_language`, `unsupported_input`); a retrieval intent (`faq`,
+  `chitchat`) listed in the domain is reported as "duplicated" because Rasa also adds it from the NLU data.
 
 Each exemption is checked, not assumed: the response must really be a form's ask for one of its required
 slots, the intent must really be a retrieval intent of the NLU data, and so on. Every other warning fails the
@@ -28,9 +29,13 @@ from pathlib import Path
 
 import yaml
 
+from bot.components.unsupported_input import UNSUPPORTED_INPUT, UNSUPPORTED_LANGUAGE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_PATHS = ("nlu_data", "dialogue")
 
+# Intents bot/components/unsupported_input.py gives from a message's characters: no examples on purpose.
+CHARACTER_INTENTS = frozenset({UNSUPPORTED_LANGUAGE, UNSUPPORTED_INPUT})
 # Responses that actions send (so no story step names them), with the action that sends each.
 DISPATCHED_BY_ACTIONS = {
     "utter_ask_affirmation": (
@@ -93,6 +98,8 @@ def judge(warning: str, domain: dict, retrieval: set[str]) -> Verdict:
             return Verdict(warning, f"sent by {DISPATCHED_BY_ACTIONS[response]}")
     if (match := _INTENT_WITHOUT_EXAMPLES.fullmatch(warning)) and match.group(1).startswith("EXTERNAL_"):
         return Verdict(warning, "arrives only through Rasa's trigger_intent API, never typed")
+    if (match := _INTENT_WITHOUT_EXAMPLES.fullmatch(warning)) and match.group(1) in CHARACTER_INTENTS:
+        return Verdict(warning, "given by UnsupportedInputClassifier from the characters, never learnt")
     if match := _DUPLICATED_INTENTS.fullmatch(warning):
         names = {name.strip() for name in match.group(1).split(",")}
         if names <= retrieval:

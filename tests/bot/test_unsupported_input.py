@@ -1,0 +1,74 @@
+"""bot/components/unsupported_input.py: text the intent classifier cannot read is recognised from its
+characters, not guessed (a Chinese cancellation request used to be read as a rating)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.unsupported_input import (
+    RATE,
+    UNSUPPORTED_INPUT,
+    UNSUPPORTED_LANGUAGE,
+    UnsupportedInputClassifier,
+    classify,
+    script_of,
+)
+
+LATIN_ONLY = frozenset({"Latin"})
+
+
+@pytest.mark.parametrize(
+    ("letter", "script"),
+    [("a", "Latin"), ("É", "Latin"), ("Ａ", "Latin"), ("我", "Han"), ("я", "Cyrillic"), ("ب", "Arabic")],
+)
+def test_script_of_a_letter(letter: str, script: str) -> None:
+    assert script_of(letter) == script
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我想取消我的订阅",
+        "Я хочу отменить подписку",
+        "أريد إلغاء اشتراكي",
+        "サブスクリプションを解約したい",
+        "구독을 취소하고 싶어요",
+        "спасибо, ok",
+    ],
+)
+def test_a_message_mostly_in_another_script_is_an_unsupported_language(text: str) -> None:
+    assert classify(text, LATIN_ONLY, 0.5) == UNSUPPORTED_LANGUAGE
+
+
+@pytest.mark.parametrize(
+    "text", ["I want to cancel", "café crème, s'il vous plaît", "ok 谢谢", "my email is jo@x.io", "4", "4821"]
+)
+def test_latin_text_and_digits_are_left_to_the_classifier(text: str) -> None:
+    assert classify(text, LATIN_ONLY, 0.5) is None
+
+
+@pytest.mark.parametrize("text", ["???", "!!!", "...", ":-)", "👍", "@#$%"])
+def test_symbols_only_are_unsupported_input(text: str) -> None:
+    assert classify(text, LATIN_ONLY, 0.5) == UNSUPPORTED_INPUT
+
+
+@pytest.mark.parametrize("text", ["★★★★☆", "⭐⭐⭐", "🌟 🌟"])
+def test_rating_stars_are_a_rating(text: str) -> None:
+    assert classify(text, LATIN_ONLY, 0.5) == RATE
+
+
+def test_a_served_script_is_left_to_the_classifier() -> None:
+    assert classify("我想取消我的订阅", frozenset({"Latin", "Han"}), 0.5) is None
+
+
+def test_the_component_replaces_the_classifiers_guess_and_keeps_the_rest() -> None:
+    component = UnsupportedInputClassifier({})
+    guessed = {"name": "rate", "confidence": 0.6}
+    chinese = Message(data={TEXT: "我想取消我的订阅", INTENT: guessed, INTENT_RANKING_KEY: [guessed]})
+    english = Message(data={TEXT: "I want to cancel", INTENT: guessed, INTENT_RANKING_KEY: [guessed]})
+    component.process([chinese, english])
+    assert chinese.get(INTENT) == {"name": UNSUPPORTED_LANGUAGE, "confidence": 1.0}
+    assert chinese.get(INTENT_RANKING_KEY) == [{"name": UNSUPPORTED_LANGUAGE, "confidence": 1.0}]
+    assert english.get(INTENT) == guessed
