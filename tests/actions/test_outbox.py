@@ -256,15 +256,15 @@ async def test_a_timeout_on_a_slow_backend_is_queued_and_the_replay_stores_nothi
     backend: RunningBackend, sender_id: str, tmp_path: Path
 ) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
-    async with TcpRelay(_port(backend.url), reply_delay=1.5) as slow:
-        async with BackendClient(slow.url, timeout=0.5, attempts=1, outbox=outbox) as client:
-            queued = await client.create_ticket(
-                description="exports are empty",
-                email="jane@startup.io",
-                sender_id=sender_id,
-                channel="rest",
-                idempotency_key=sender_id,
-            )
+    slow = TcpRelay(_port(backend.url), reply_delay=1.5)
+    async with slow, BackendClient(slow.url, timeout=0.5, attempts=1, outbox=outbox) as client:
+        queued = await client.create_ticket(
+            description="exports are empty",
+            email="jane@startup.io",
+            sender_id=sender_id,
+            channel="rest",
+            idempotency_key=sender_id,
+        )
     assert isinstance(queued, Queued)
     # The backend did store it; only its answer was late.
     assert tickets_of(backend, sender_id)["total"] == 1
