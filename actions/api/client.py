@@ -7,8 +7,8 @@
 - Timeouts and retries (the numbers, with the backend's: docs/API_CONTRACT.md, "Timeouts and retries"):
   each attempt has a total timeout longer than the backend's longest wait for its database, and a request's
   attempts fit in one budget. Connection errors, timeouts, 502/503/504 and 429 are tried again with
-  exponential backoff, or after the answer's ``Retry-After`` when it fits in the budget; any other answer is
-  final.
+  exponential backoff, or after the answer's ``Retry-After`` when it is short (2 s at most) and fits in the
+  budget; any other answer is final.
 - Writes (tickets, ratings, churn signals, onboarding start and steps) carry an ``Idempotency-Key`` (built by
   ``actions.common.make_idempotency_key``), so a retry after a timeout, or Rasa running the same action again
   for the same user message, returns the row already stored instead of a second one. A write that cannot be
@@ -75,6 +75,9 @@ REQUEST_BUDGET_SECONDS = 20.0
 DEFAULT_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 2.0
+# The longest Retry-After the client waits for while the customer waits: a longer one (cs_backend's database
+# down says 5 s) ends the request at once, and a write is kept for the replayer, which honours it.
+MAX_RETRY_AFTER_SECONDS = 2.0
 # A retry needs at least this much of the budget left to be worth starting.
 _MIN_ATTEMPT_SECONDS = 1.0
 
@@ -516,6 +519,8 @@ class BackendClient:
                 if raw.status not in RETRYABLE_STATUSES:
                     return raw
                 failure = raw
+                if raw.retry_after is not None and raw.retry_after > MAX_RETRY_AFTER_SECONDS:
+                    break
                 delay = raw.retry_after if raw.retry_after is not None else self._backoff_delay(attempt)
             if attempt >= self._attempts or time.monotonic() + delay + _MIN_ATTEMPT_SECONDS > deadline:
                 break
