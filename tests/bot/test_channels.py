@@ -344,7 +344,9 @@ async def test_a_widget_message_is_acknowledged_once_handled_and_a_resend_reache
     server: ChannelServer,
 ) -> None:
     async with WidgetClient(server.url) as widget:
-        ack = await widget.client.call("user_uttered", {"message": "my invoice", "message_id": "m-1"}, timeout=5)
+        ack = await widget.client.call(
+            "user_uttered", {"message": "my invoice", "message_id": "m-1"}, timeout=5
+        )
         assert ack is None  # acknowledged after Rasa handled it: its answer came before
         assert (await asyncio.wait_for(widget.inbox.get(), 5))["text"] == "handled: my invoice"
         sender = widget.sender_id
@@ -364,7 +366,13 @@ def test_message_ids_are_remembered_up_to_their_capacity() -> None:
     assert seen.first_time("a", "1") and seen.first_time("a", "2") and seen.first_time("b", "1")
     assert not seen.first_time("b", "1")
     assert seen.first_time("a", "1")  # the oldest was forgotten
-    assert [message_id(value) for value in ("x" * 64, "x" * 65, "", 7, None)] == ["x" * 64, None, None, None, None]
+    assert [message_id(value) for value in ("x" * 64, "x" * 65, "", 7, None)] == [
+        "x" * 64,
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 # --- sessions: issued and signed by the server, one per socket ----------------------------------------------
