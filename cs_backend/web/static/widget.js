@@ -411,6 +411,8 @@
         return { title: String(b.title), payload: String(b.payload) };
       });
       var image = message.attachment && message.attachment.payload && message.attachment.payload.src;
+      // Buttons answer the latest question: once the customer has typed past it, they are stale.
+      if (outbox.length > 1) buttons = [];
       add({ from: "bot", text: typeof message.text === "string" ? message.text : "", image: image, buttons: buttons });
       if (panel.hidden) setUnread(unread + 1);
     });
@@ -461,8 +463,8 @@
     toggle(false);
     launcher.focus();
   });
-  panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") {
+  root.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !panel.hidden) {
       toggle(false);
       launcher.focus();
     }
