@@ -9,7 +9,9 @@ Ownership of a conversation (widget_sessions.py): `session_request` answers with
 presented when it verifies, else a new one; the socket is bound to that session and joins the room of its
 sender id, which is derived from the token and never sent to the browser. Messages are attributed to the
 socket's session, whatever `session_id` they carry, and dropped from a socket without one. Rasa emits the
-bot's replies to the room of the sender id, so they reach only the sockets that presented its token.
+bot's replies to the room of the sender id, so they reach only the sockets that presented its token. A message
+is acknowledged (socket.io ack) once Rasa has handled it; one sent again with a `message_id` already handled
+in this conversation is dropped (message_ids.py).
 
 Origins: Rasa creates engine.io with `cors_allowed_origins=[]`, which checks no Origin, so a page of any site
 could open a websocket here. Requests whose Origin is not one of RASA_CORS_ORIGINS (the launcher passes the
@@ -32,6 +34,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import MessageGuard, MessageHandler, agent_of
+from bot.channels.message_ids import SeenMessageIds, message_id
 from bot.channels.message_text import max_chars_from
 from bot.channels.widget_sessions import WidgetSessions
 
@@ -41,6 +44,8 @@ SocketEventHandler = Any  # python-socketio's handlers are untyped: async (sid, 
 ORIGINS_VARIABLE = "RASA_CORS_ORIGINS"
 # Where a socket's verified sender id is kept: python-socketio's per-socket session, gone on disconnect.
 _SENDER_KEY = "sender_id"
+# The widget's own id of a message (message_ids.py): a resend of a message already handled is dropped.
+MESSAGE_ID_KEY = "message_id"
 
 
 def allowed_origins(env: Mapping[str, str]) -> frozenset[str]:
@@ -57,6 +62,7 @@ class CheckedSocketIOInput(SocketIOInput):
         self.guard = MessageGuard(max_chars=max_chars_from(os.environ), trusted=False)
         self.sessions = WidgetSessions.from_env(os.environ)
         self.origins = allowed_origins(os.environ)
+        self.seen_messages = SeenMessageIds()
         if not self.origins:
             logger.warning("%s is not set: no web page can open the widget's channel", ORIGINS_VARIABLE)
         # Conversations always outlive a socket: a reconnecting widget resumes its session by its token.
@@ -126,6 +132,11 @@ class CheckedSocketIOInput(SocketIOInput):
             sender_id = (await sio.get_session(sid, namespace=self.namespace)).get(_SENDER_KEY)
             if sender_id is None:
                 logger.info("%s from socket %s without a session dropped", self.user_message_evt, sid)
+                return
+            sent_id = message_id(data.get(MESSAGE_ID_KEY))
+            if sent_id is not None and not self.seen_messages.first_time(sender_id, sent_id):
+                # Acknowledged all the same (by returning): the widget stops sending it.
+                logger.info("%s %s from socket %s is a resend: dropped", self.user_message_evt, sent_id, sid)
                 return
             data = {**data, "session_id": sender_id}
             if not isinstance(data.get("message"), str):

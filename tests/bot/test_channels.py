@@ -27,6 +27,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
 from bot.channels.chat_rate import TOO_MANY_ANSWER, ChatRateLimitError
+from bot.channels.message_ids import SeenMessageIds, message_id
 from bot.channels.message_text import NO_TEXT_ANSWER, MaxCharsError
 from bot.channels.rest import TOKEN_VARIABLE as REST_TOKEN_VARIABLE
 from bot.channels.rest import CheckedRestInput
@@ -337,6 +338,41 @@ async def test_widget_metadata_that_is_not_an_object_is_dropped_not_a_crash(serv
             assert str((await asyncio.wait_for(widget.inbox.get(), 5))["text"]) == "handled: hi"
     assert server.agent.metadata[-2:] == [{"page": "/pricing"}, {"page": "/docs"}]
     assert all(isinstance(metadata, dict) or metadata is None for metadata in server.agent.metadata)
+
+
+async def test_a_widget_message_is_acknowledged_once_handled_and_a_resend_reaches_rasa_once(
+    server: ChannelServer,
+) -> None:
+    async with WidgetClient(server.url) as widget:
+        ack = await widget.client.call(
+            "user_uttered", {"message": "my invoice", "message_id": "m-1"}, timeout=5
+        )
+        assert ack is None  # acknowledged after Rasa handled it: its answer came before
+        assert (await asyncio.wait_for(widget.inbox.get(), 5))["text"] == "handled: my invoice"
+        sender = widget.sender_id
+    # The acknowledgement was lost with the connection: the widget sends it again from another socket.
+    async with WidgetClient(server.url, token=widget.token) as again:
+        await again.client.call("user_uttered", {"message": "my invoice", "message_id": "m-1"}, timeout=5)
+        await again.client.call("user_uttered", {"message": "thanks", "message_id": "m-2"}, timeout=5)
+        # An id is the widget's within its conversation: another conversation may use the same one.
+        async with WidgetClient(server.url) as other:
+            await other.client.call("user_uttered", {"message": "hi", "message_id": "m-1"}, timeout=5)
+    assert server.agent.handled == ["my invoice", "thanks", "hi"]
+    assert server.agent.senders[:2] == [sender, sender]
+
+
+def test_message_ids_are_remembered_up_to_their_capacity() -> None:
+    seen = SeenMessageIds(capacity=2)
+    assert seen.first_time("a", "1") and seen.first_time("a", "2") and seen.first_time("b", "1")
+    assert not seen.first_time("b", "1")
+    assert seen.first_time("a", "1")  # the oldest was forgotten
+    assert [message_id(value) for value in ("x" * 64, "x" * 65, "", 7, None)] == [
+        "x" * 64,
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 # --- sessions: issued and signed by the server, one per socket ----------------------------------------------
