@@ -56,7 +56,7 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 # Children before parents, for the foreign keys.
 CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
-OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"]
+OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors", "outcome_processed_events"]
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
