@@ -207,8 +207,8 @@ def service_token(name: str, given: str | None) -> str:
 def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every process runs with: where the others listen, Rasa's events database, the tokens.
 
-    `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
-    var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend reads
+    `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). LOG_FORMAT is `text` unless the caller set it.
+    `extra_env`'s RASA_EVENTS_DB, else the caller's, else var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend reads
     (RASA_EVENTS_URL, unless the caller set that). RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same
     way: the SQLite file of Rasa's SQL tracker store, RASA_TRACKER_URL for cs_backend. RASA_AUTH_TOKEN,
     ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the
@@ -231,6 +231,8 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
         "RASA_EVENTS_URL": os.environ.get("RASA_EVENTS_URL", f"sqlite:///{events_db}"),
         "RASA_TRACKER_DB": tracker_db,
         "RASA_TRACKER_URL": os.environ.get("RASA_TRACKER_URL", f"sqlite:///{tracker_db}"),
+        # Readable lines for whoever runs the stack at a terminal; production keeps the JSON default.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         **tokens,
         **extra,
     }

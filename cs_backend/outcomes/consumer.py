@@ -57,6 +57,18 @@ class CycleReport:
     decided: int = 0
 
 
+@dataclass
+class ConsumerLag:
+    """How far behind Rasa the consumer is, as of its last read (GET /metrics shows it)."""
+
+    # Events the source still holds after the last batch read (SQL: ids past it; RabbitMQ: ready messages).
+    events: int = 0
+    # Age of the oldest event of the last batch applied when it was applied; 0 once the source is drained.
+    seconds: float = 0.0
+    # The last read reached the source.
+    reachable: bool = True
+
+
 class OutcomeConsumer:
     def __init__(
         self,
@@ -71,12 +83,16 @@ class OutcomeConsumer:
         self.abandon_after = abandon_after
         self.clock = clock
         self.batch_size = batch_size
+        self.lag = ConsumerLag()
 
     async def run_once(self) -> CycleReport:
         """Read until the source is drained, then close the sessions idle past the threshold."""
         report = CycleReport()
         while True:
             batch = await self.source.fetch(self.batch_size)
+            self.lag.reachable = batch.reachable
+            if batch.reachable:
+                self.lag.events = batch.backlog
             if batch.events or batch.moves_cursor:
                 try:
                     await self._apply_batch(batch, report)
@@ -88,6 +104,7 @@ class OutcomeConsumer:
             if not batch.reachable:
                 return report
             if batch.drained:
+                self.lag.seconds = 0.0
                 break
         report.decided += await self.close_idle_sessions()
         await self.forget_processed_events()
@@ -107,6 +124,9 @@ class OutcomeConsumer:
         events = [(raw, event) for raw, event in parsed if event is not None]
         skipped = len(parsed) - len(events)
         senders = sorted({event.sender_id for _, event in events})
+        if events:
+            oldest = min(event.timestamp for _, event in events)
+            self.lag.seconds = max(0.0, self.clock().timestamp() - oldest)
         decided: list[SessionOutcome] = []
         new_keys: set[str] = set()
         fed: set[str] = set()

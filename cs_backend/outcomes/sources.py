@@ -92,6 +92,8 @@ class Batch:
     end_position: SqlPosition | None = None
     # RabbitMQ: the delivered messages, acknowledged after the commit.
     messages: list[Any] = field(default_factory=list)
+    # Events left in the source after this batch (approximate: SQL counts ids, holes included).
+    backlog: int = 0
 
     @property
     def start_cursor(self) -> int | None:
@@ -273,6 +275,9 @@ class SqlEventSource:
                         )
                     ).all()
                 )
+                largest = None
+                if len(rows) == limit:  # more to read: how much, for the lag metric (one indexed max)
+                    largest = int(await connection.scalar(select(func.max(EVENTS.c.id))) or 0)
                 late = []
                 if position.gaps:
                     late = list(
@@ -300,7 +305,13 @@ class SqlEventSource:
             for index, (row_id, sender_id, data) in enumerate(late + rows)
         ]
         end_position = SqlPosition(end, gaps, first, position.revision)
-        return Batch(events, drained=len(rows) < limit, start_position=position, end_position=end_position)
+        return Batch(
+            events,
+            drained=len(rows) < limit,
+            start_position=position,
+            end_position=end_position,
+            backlog=max(0, largest - end) if len(rows) == limit and largest is not None else 0,
+        )
 
     async def _recreated(
         self, connection: AsyncConnection, position: SqlPosition, first: tuple[int, str] | None
@@ -443,10 +454,9 @@ class RabbitMqEventSource:
                     messages.append(await asyncio.wait_for(self._buffer.get(), FIRST_MESSAGE_WAIT_SECONDS))
             while len(messages) < limit and not self._buffer.empty():
                 messages.append(self._buffer.get_nowait())
-            drained = False
-            if len(messages) < limit:
-                # Ready messages the broker has not delivered yet (it pushes them as acks free the prefetch).
-                drained = (await self._queue.declare()).message_count == 0 and self._buffer.empty()
+            # Ready messages the broker has not delivered yet (it pushes them as acks free the prefetch).
+            ready = int((await self._queue.declare()).message_count or 0)
+            drained = len(messages) < limit and ready == 0 and self._buffer.empty()
         except Exception as error:  # aio-pika/aiormq errors have no common base besides Exception
             problem = f"cannot be consumed: {error.__class__.__name__}: {error}".splitlines()[0]
             self._availability.down(problem)
@@ -462,7 +472,7 @@ class RabbitMqEventSource:
             )
             for message in messages
         ]
-        return Batch(events, drained=drained, messages=messages)
+        return Batch(events, drained=drained, messages=messages, backlog=ready + self._buffer.qsize())
 
     async def commit(self, session: AsyncSession, batch: Batch) -> None:
         return None
