@@ -208,11 +208,11 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
     """The environment every process runs with: where the others listen, Rasa's events database, the tokens.
 
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). LOG_FORMAT is `text` unless the caller set it.
-    `extra_env`'s RASA_EVENTS_DB, else the caller's, else var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend reads
-    (RASA_EVENTS_URL, unless the caller set that). RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same
-    way: the SQLite file of Rasa's SQL tracker store, RASA_TRACKER_URL for cs_backend. RASA_AUTH_TOKEN,
-    ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the
-    same way, else generated (`service_token`).
+    `extra_env`'s RASA_EVENTS_DB, else the caller's, else var/rasa_events.db, is the SQLite file Rasa's SQL
+    event broker writes (endpoints.yml) and cs_backend reads (RASA_EVENTS_URL, unless the caller set that).
+    RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same way: the SQLite file of Rasa's SQL tracker store,
+    RASA_TRACKER_URL for cs_backend. RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET,
+    WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
