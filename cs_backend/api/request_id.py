@@ -15,7 +15,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 HEADER = "X-Request-ID"
-REQUEST_KEY = "request_id"
+# The id on the request too: the access log runs after the contextvar is reset.
+REQUEST_KEY = web.RequestKey("request_id", str)
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -30,7 +31,7 @@ def request_id_from(header: str | None) -> str:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_from(request.headers.get(HEADER))
-    request[REQUEST_KEY] = request_id  # the access log runs after the contextvar is reset
+    request[REQUEST_KEY] = request_id
     token = current_request_id.set(request_id)
     try:
         try:
