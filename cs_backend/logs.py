@@ -37,13 +37,21 @@ def log_formatter(log_format: str) -> logging.Formatter:
     )
 
 
+class _ServiceHandler(logging.StreamHandler):
+    """cs_backend's own handler on stderr (recognised when logging is configured again)."""
+
+
 def configure_logging(level: str, log_format: str = "json") -> None:
     # Before any handler exists: every record the process makes has emails, phones and cards replaced.
     install_log_redaction()
-    handler = logging.StreamHandler()
+    root = logging.getLogger()
+    for installed in [h for h in root.handlers if isinstance(h, _ServiceHandler)]:
+        root.removeHandler(installed)  # configured again (a second app): one line per record still
+    handler = _ServiceHandler()
     handler.setFormatter(log_formatter(log_format))
     handler.addFilter(RequestIdFilter())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    root.addHandler(handler)  # beside any other (pytest's capture), which basicConfig(force=True) would drop
+    root.setLevel(level)
     # Alembic announces every plugin it loads at INFO; that is noise in the service log.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 

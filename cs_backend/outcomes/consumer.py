@@ -48,6 +48,7 @@ BATCH_SIZE = 500
 # (it is redelivered as soon as its channel closes, and read before anything newer).
 PROCESSED_EVENT_DAYS = 14
 KEY_LOOKUP_CHUNK = 1000
+FORGET_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class OutcomeConsumer:
         self.clock = clock
         self.batch_size = batch_size
         self.lag = ConsumerLag()
+        self._forgotten_at: datetime | None = None
 
     async def run_once(self) -> CycleReport:
         """Read until the source is drained, then close the sessions idle past the threshold."""
@@ -170,7 +172,11 @@ class OutcomeConsumer:
     async def forget_processed_events(self) -> None:
         """Forget the digests older than PROCESSED_EVENT_DAYS (after a drained read: no redelivery of
         theirs is still waiting in front of newer events)."""
-        cutoff = self.clock() - timedelta(days=PROCESSED_EVENT_DAYS)
+        now = self.clock()
+        if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
+            return  # a write each cycle would only compete with the backend's own writes (SQLite)
+        self._forgotten_at = now
+        cutoff = now - timedelta(days=PROCESSED_EVENT_DAYS)
         async with self.database.sessions() as session:
             await session.execute(
                 delete(ProcessedOutcomeEvent).where(ProcessedOutcomeEvent.processed_at < cutoff)
