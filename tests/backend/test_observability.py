@@ -129,6 +129,7 @@ def test_the_launcher_asks_for_text_lines_unless_told(monkeypatch: pytest.Monkey
 
 
 async def test_metrics_are_not_published_without_a_token(aiohttp_client: Any, settings: Settings) -> None:
+    settings = dataclasses.replace(settings, metrics_token=None)
     client = await aiohttp_client(create_app(settings), sign=False)
     assert (await client.get("/metrics")).status == 404
     signed = await aiohttp_client(create_app(settings))
