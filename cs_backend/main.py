@@ -15,7 +15,7 @@ from aiohttp import web
 from cs_backend.accounts import routes as accounts
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
-from cs_backend.api.request_id import request_id_middleware
+from cs_backend.api.request_id import echo_request_id, request_id_middleware
 from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
@@ -219,6 +219,7 @@ def create_app(
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
     app.on_shutdown.append(events.end_open_streams)
+    app.on_response_prepare.append(echo_request_id)
 
     for module in (
         health,

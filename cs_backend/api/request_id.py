@@ -34,15 +34,17 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_KEY] = request_id
     token = current_request_id.set(request_id)
     try:
-        try:
-            response = await handler(request)
-        except web.HTTPException as error:  # raised responses carry the header too
-            error.headers[HEADER] = request_id
-            raise
-        response.headers[HEADER] = request_id
-        return response
+        return await handler(request)
     finally:
         current_request_id.reset(token)
+
+
+async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the header goes on every answer before its headers are sent, streams and
+    websockets included (a middleware would come too late for those)."""
+    request_id = request.get(REQUEST_KEY)
+    if request_id is not None:
+        response.headers[HEADER] = request_id
 
 
 class RequestIdFilter(logging.Filter):

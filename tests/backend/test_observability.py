@@ -221,3 +221,13 @@ async def database_url_events(
     database = Database.connect(outcomes_database_url)
     yield database, tmp_path / "rasa_events.db"
     await database.dispose()
+
+
+async def test_streams_carry_the_request_id_too(aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/api/events", headers={"X-Request-ID": "stream-1"})
+    try:
+        assert response.status == 200 and response.content_type == "text/event-stream"
+        assert response.headers["X-Request-ID"] == "stream-1"
+    finally:
+        response.close()
