@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from cs_backend.logs import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if arguments.command == "serve":
         overrides = {"host": arguments.host, "port": arguments.port}
         serve(dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None}))

@@ -13,7 +13,9 @@ from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.events.slots import StreamSlots
 from cs_backend.live_events import LiveEvents, Subscription
+from cs_backend.metrics.collectors import Metrics
 from cs_backend.onboarding.checklist import Checklist
+from cs_backend.outcomes.consumer import OutcomeConsumer
 from cs_backend.privacy.event_store import EventStore
 from cs_backend.rasa_client import RasaClient
 from cs_backend.ratelimit.limiter import Limiter
@@ -68,3 +70,7 @@ ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)
 # A handoff's transcript and the messages relayed between customer and agent (routing/messages.py), created
 # at startup by main.handoff_messaging_context.
 HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)
+# The outcomes consumer, when its job runs (outcomes/jobs.py); GET /metrics reports its lag.
+OUTCOME_CONSUMER = web.AppKey("outcome_consumer", OutcomeConsumer)
+# The Prometheus registry of this app and its request metrics (cs_backend/metrics).
+METRICS = web.AppKey("metrics", Metrics)

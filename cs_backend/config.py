@@ -136,6 +136,19 @@ def _service_secret(name: str, text: str) -> str:
     return text
 
 
+def _log_format(name: str, text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("json", "text"):
+        raise SettingsError(f"{name} must be json or text, got {text!r}")
+    return value
+
+
+def _metrics_token(name: str, text: str) -> str:
+    if len(text) < MIN_SERVICE_SECRET_LENGTH:
+        raise SettingsError(f"{name} must be at least {MIN_SERVICE_SECRET_LENGTH} characters long")
+    return text
+
+
 def _rate_limit(name: str, text: str) -> str:
     """A rate limit in the `limits` library's notation: "120/minute", "10 per 15 minutes"."""
     try:
@@ -331,6 +344,23 @@ class Settings:
     )
     log_level: str = _from_env(
         "LOG_LEVEL", "INFO", _log_level, "Python logging level name (DEBUG, INFO, WARNING, ...)."
+    )
+    log_format: str = _from_env(
+        "LOG_FORMAT",
+        "json",
+        _log_format,
+        "`json`: one JSON object per log record (time, level, logger, message, request_id, and the access "
+        "log's status and duration_ms), for log collectors; `text`: one readable line each (the launcher "
+        "sets it for `make run` unless LOG_FORMAT is set).",
+    )
+    metrics_token: str | None = _from_env(
+        "METRICS_TOKEN",
+        None,
+        _metrics_token,
+        "Bearer token of GET /metrics (Prometheus: `authorization: {credentials: ...}`), at least "
+        f"{MIN_SERVICE_SECRET_LENGTH} characters, never logged. Unset: GET /metrics answers 404 (the "
+        "metrics are not published).",
+        secret=True,
     )
     # Redis pub/sub channel of the live events; tests give each test its own so runs cannot interfere.
     redis_channel: str = "cs_backend:live-events"

@@ -15,6 +15,7 @@ from aiohttp import web
 from cs_backend.accounts import routes as accounts
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
+from cs_backend.api.request_id import echo_request_id, request_id_middleware
 from cs_backend.app_keys import (
     API_ROUTES,
     DATABASE,
@@ -22,9 +23,11 @@ from cs_backend.app_keys import (
     EVENT_STREAM_SLOTS,
     HANDOFF_MESSAGING,
     LIVE_EVENTS,
+    METRICS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
     OPENAPI_DOCUMENT,
+    OUTCOME_CONSUMER,
     RASA_CLIENT,
     RATE_LIMITER,
     RATE_LIMITS,
@@ -51,6 +54,9 @@ from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
 from cs_backend.live_events import create_live_events
 from cs_backend.meta import routes as meta
+from cs_backend.metrics import routes as metrics
+from cs_backend.metrics.collectors import Metrics
+from cs_backend.metrics.middlewares import request_metrics_middleware
 from cs_backend.migrate import head_revision
 from cs_backend.onboarding import jobs as onboarding_jobs
 from cs_backend.onboarding import routes as onboarding
@@ -165,10 +171,14 @@ def create_app(
     """The app; `clock` (Unix seconds) is what signed requests' timestamps are compared with."""
     settings = settings if settings is not None else Settings.from_env()
     app = web.Application(
-        # Errors first (outermost), so a 413 from the size check or a 429 is rendered as JSON too; anonymous
-        # requests are counted per address before anything else runs; the body size is checked before the
-        # auth middleware reads a body to check its signature; authenticated callers are counted once known.
+        # The request id first (outermost), so every log record of the request carries it; then the request
+        # metrics, so every answer is timed with the status the client got. Errors next, so a 413 from the
+        # size check or a 429 is rendered as JSON too; anonymous requests are counted per address before
+        # anything else runs; the body size is checked before the auth middleware reads a body to check its
+        # signature; authenticated callers are counted once known.
         middlewares=[
+            request_id_middleware,
+            request_metrics_middleware,
             error_middleware,
             address_rate_limit_middleware,
             body_size_middleware,
@@ -188,6 +198,11 @@ def create_app(
         settings.event_streams_max, settings.event_streams_per_principal_max
     )
     app[RATE_LIMITS] = RateLimits.from_settings(settings)
+    # Read at each scrape: the resources exist only while the app runs.
+    app[METRICS] = Metrics(
+        pool=lambda: app[DATABASE].engine.pool if DATABASE in app else None,
+        consumer_lag=lambda: app[OUTCOME_CONSUMER].lag if OUTCOME_CONSUMER in app else None,
+    )
     app.cleanup_ctx.append(rate_limiter_context)
     app.cleanup_ctx.append(service_auth_context(clock))
     app.cleanup_ctx.append(database_context)
@@ -204,6 +219,7 @@ def create_app(
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
     app.on_shutdown.append(events.end_open_streams)
+    app.on_response_prepare.append(echo_request_id)
 
     for module in (
         health,
@@ -221,6 +237,7 @@ def create_app(
         canned_responses,
         console,
         meta,
+        metrics,
     ):
         add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.

@@ -8,7 +8,12 @@ from cs_backend.customers.models import Customer
 from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
-from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
+from cs_backend.outcomes.models import (
+    ConversationOutcome,
+    OutcomeCursor,
+    OutcomeSession,
+    ProcessedOutcomeEvent,
+)
 from cs_backend.privacy.models import CustomerDeletion
 from cs_backend.routing.models import AgentProfile, HandoffMessage, HandoffRequest, SlaBreach, Team
 from cs_backend.tickets.models import Ticket
@@ -31,6 +36,7 @@ __all__ = [
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",
+    "ProcessedOutcomeEvent",
     "SlaBreach",
     "Team",
     "Ticket",

@@ -209,13 +209,13 @@ def service_token(name: str, given: str | None) -> str:
 def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every process runs with: where the others listen, Rasa's events database, the tokens.
 
-    `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
-    var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend reads
-    (RASA_EVENTS_URL, unless the caller set that). RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same
-    way: the SQLite file of Rasa's SQL tracker store, RASA_TRACKER_URL for cs_backend; and ACTIONS_OUTBOX_PATH
-    (var/actions_outbox.db), the action server's outbox. RASA_AUTH_TOKEN,
-    ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the
-    same way, else generated (`service_token`).
+    `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). LOG_FORMAT is `text` unless the caller set it.
+    `extra_env`'s RASA_EVENTS_DB, else the caller's, else var/rasa_events.db, is the SQLite file Rasa's SQL
+    event broker writes (endpoints.yml) and cs_backend reads (RASA_EVENTS_URL, unless the caller set that).
+    RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same way: the SQLite file of Rasa's SQL tracker store,
+    RASA_TRACKER_URL for cs_backend; and ACTIONS_OUTBOX_PATH (var/actions_outbox.db), the action server's
+    outbox. RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and
+    RASA_REST_TOKEN are taken the same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
@@ -236,6 +236,8 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
         "RASA_TRACKER_DB": tracker_db,
         "RASA_TRACKER_URL": os.environ.get("RASA_TRACKER_URL", f"sqlite:///{tracker_db}"),
         "ACTIONS_OUTBOX_PATH": outbox,
+        # Readable lines for whoever runs the stack at a terminal; production keeps the JSON default.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         **tokens,
         **extra,
     }

@@ -60,8 +60,6 @@ DEFAULT_CHANNEL = "api"
 SENDER_ID_MAX_LENGTH = 255
 CHANNEL_MAX_LENGTH = 50
 INTENT_MAX_LENGTH = 200
-# Digests of the last events applied per conversation (RabbitMQ redeliveries are recognised by them).
-RECENT_KEYS_KEPT = 256
 # Up to 9999-12-31: a larger timestamp cannot be stored as a date.
 _MAX_TIMESTAMP = 253402300799.0
 STATE_VERSION = 1
@@ -265,7 +263,6 @@ class ConversationState:
     # The latest input channel of the conversation (for sessions whose own messages carry none).
     channel: str | None = None
     session: Session | None = None
-    recent_keys: list[str] = field(default_factory=list)
 
     def feed(self, event: RasaEvent, abandon_after: timedelta) -> list[SessionOutcome]:
         """Apply the next event; returns the session(s) it ended (at most one, with an outcome)."""
@@ -296,10 +293,6 @@ class ConversationState:
     @property
     def idle_since(self) -> datetime | None:
         return to_datetime(self.session.idle_since) if self.session is not None else None
-
-    def remember(self, key: str) -> None:
-        self.recent_keys.append(key)
-        del self.recent_keys[:-RECENT_KEYS_KEPT]
 
     def _end(self) -> list[SessionOutcome]:
         session, self.session = self.session, None
@@ -335,7 +328,6 @@ class ConversationState:
             sender_id=data["sender_id"],
             channel=data.get("channel"),
             session=session,
-            recent_keys=list(data.get("recent_keys", [])),
         )
 
 

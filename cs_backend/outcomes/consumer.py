@@ -6,8 +6,10 @@ batch of events is applied in ONE transaction of cs_backend's database that load
 conversations, applies the events in order, writes the states back, inserts the outcomes the events
 decided and advances the source's cursor (SQL broker). Either all of that is committed or none of it, so a
 crash or restart at any point resumes from a state that matches the stored cursor: no event lost, none
-counted twice. RabbitMQ messages are acknowledged only after the commit; a message redelivered after a
-crash between commit and ack is recognised by its digest, kept with the conversation's state, and skipped.
+counted twice. RabbitMQ messages are acknowledged only after the commit; the digest of every applied message
+is stored in the same transaction (outcome_processed_events, kept PROCESSED_EVENT_DAYS), so a message
+redelivered after a crash between commit and ack, however many were in flight and whether or not its session
+is still open, is recognised and skipped.
 Outcome rows are unique on (sender_id, session_started_at) and inserted with ON CONFLICT DO NOTHING, so
 deciding a session again can never duplicate it.
 
@@ -15,8 +17,9 @@ Each cycle reads batches until the source is drained, then decides the sessions 
 OUTCOME_ABANDON_AFTER_MINUTES against the (injectable) clock; it does not do that while the source cannot be
 read, since unread events could still continue those sessions. A malformed event (not JSON, not a Rasa
 event, unstorable values) is logged and skipped; it never stops the stream.
-Run one consumer per cs_backend database (the SQL cursor makes a second one harmless but useless; a
-second RabbitMQ consumer is refused by the queue).
+The SQL source also awaits ids its cursor passed before their transactions committed, and recognises a
+recreated table (outcomes/sources.py). Run one consumer per cs_backend database (the SQL cursor makes a second
+one harmless but useless; a second RabbitMQ consumer is refused by the queue).
 """
 
 from __future__ import annotations
@@ -26,20 +29,26 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.db import Database, utcnow
 from cs_backend.jobs import Clock
 from cs_backend.outcomes.classifier import BadEvent, ConversationState, RasaEvent, SessionOutcome, parse_event
-from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession
+from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession, ProcessedOutcomeEvent
 from cs_backend.outcomes.sources import Batch, RasaEventSource, RawEvent
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# How long the digest of an applied RabbitMQ message is kept: far longer than a message stays unacknowledged
+# (it is redelivered as soon as its channel closes, and read before anything newer).
+PROCESSED_EVENT_DAYS = 14
+KEY_LOOKUP_CHUNK = 1000
+FORGET_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -47,6 +56,18 @@ class CycleReport:
     events: int = 0
     skipped: int = 0
     decided: int = 0
+
+
+@dataclass
+class ConsumerLag:
+    """How far behind Rasa the consumer is, as of its last read (GET /metrics shows it)."""
+
+    # Events the source still holds after the last batch read (SQL: ids past it; RabbitMQ: ready messages).
+    events: int = 0
+    # Age of the oldest event of the last batch applied when it was applied; 0 once the source is drained.
+    seconds: float = 0.0
+    # The last read reached the source.
+    reachable: bool = True
 
 
 class OutcomeConsumer:
@@ -63,12 +84,17 @@ class OutcomeConsumer:
         self.abandon_after = abandon_after
         self.clock = clock
         self.batch_size = batch_size
+        self.lag = ConsumerLag()
+        self._forgotten_at: datetime | None = None
 
     async def run_once(self) -> CycleReport:
         """Read until the source is drained, then close the sessions idle past the threshold."""
         report = CycleReport()
         while True:
             batch = await self.source.fetch(self.batch_size)
+            self.lag.reachable = batch.reachable
+            if batch.reachable:
+                self.lag.events = batch.backlog
             if batch.events or batch.moves_cursor:
                 try:
                     await self._apply_batch(batch, report)
@@ -80,8 +106,10 @@ class OutcomeConsumer:
             if not batch.reachable:
                 return report
             if batch.drained:
+                self.lag.seconds = 0.0
                 break
         report.decided += await self.close_idle_sessions()
+        await self.forget_processed_events()
         return report
 
     def _parse(self, raw: RawEvent) -> RasaEvent | None:
@@ -98,7 +126,12 @@ class OutcomeConsumer:
         events = [(raw, event) for raw, event in parsed if event is not None]
         skipped = len(parsed) - len(events)
         senders = sorted({event.sender_id for _, event in events})
+        if events:
+            oldest = min(event.timestamp for _, event in events)
+            self.lag.seconds = max(0.0, self.clock().timestamp() - oldest)
         decided: list[SessionOutcome] = []
+        new_keys: set[str] = set()
+        fed: set[str] = set()
         async with self.database.sessions() as session:
             rows: dict[str, OutcomeSession] = {}
             if senders:
@@ -107,29 +140,48 @@ class OutcomeConsumer:
                 )
                 rows = {row.sender_id: row for row in found}
             states = {sender: _load_state(sender, rows.get(sender)) for sender in senders}
+            applied = await _already_applied(
+                session, [raw.dedupe_key for raw, _ in events if raw.redelivered and raw.dedupe_key]
+            )
             for raw, event in events:
                 state = states[event.sender_id]
                 if raw.dedupe_key is not None:
-                    if raw.redelivered and raw.dedupe_key in state.recent_keys:
+                    if raw.redelivered and raw.dedupe_key in applied:
                         log.info("outcomes: %s was applied before; skipped", raw.label)
                         skipped += 1
                         continue
-                    state.remember(raw.dedupe_key)
+                    new_keys.add(raw.dedupe_key)
+                fed.add(event.sender_id)
                 try:
                     decided.extend(state.feed(event, self.abandon_after))
                 except Exception:  # a classifier bug must not block the stream either
                     log.exception("outcomes: skipping %s of %s", raw.label, self.source.description)
                     skipped += 1
             now = self.clock()
-            for sender, state in states.items():
-                _store_state(session, rows.get(sender), state, now)
+            for sender in sorted(fed):  # a conversation whose events were all skipped keeps its row as it was
+                _store_state(session, rows.get(sender), states[sender], now)
             await insert_outcomes(session, decided, now)
+            await remember_processed(session, sorted(new_keys), now)
             await self.source.commit(session, batch)
             await session.commit()
         await self.source.acknowledge(batch)
         report.events += len(batch.events)
         report.skipped += skipped
         report.decided += len(decided)
+
+    async def forget_processed_events(self) -> None:
+        """Forget the digests older than PROCESSED_EVENT_DAYS (after a drained read: no redelivery of
+        theirs is still waiting in front of newer events)."""
+        now = self.clock()
+        if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
+            return  # a write each cycle would only compete with the backend's own writes (SQLite)
+        self._forgotten_at = now
+        cutoff = now - timedelta(days=PROCESSED_EVENT_DAYS)
+        async with self.database.sessions() as session:
+            await session.execute(
+                delete(ProcessedOutcomeEvent).where(ProcessedOutcomeEvent.processed_at < cutoff)
+            )
+            await session.commit()
 
     async def close_idle_sessions(self) -> int:
         """Decide the sessions without a customer message for `abandon_after` before the clock's now."""
@@ -163,6 +215,19 @@ class OutcomeConsumer:
                 return total
 
 
+async def _already_applied(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), KEY_LOOKUP_CHUNK):
+        chunk = unique[start : start + KEY_LOOKUP_CHUNK]
+        found.update(
+            await session.scalars(
+                select(ProcessedOutcomeEvent.event_key).where(ProcessedOutcomeEvent.event_key.in_(chunk))
+            )
+        )
+    return found
+
+
 def _load_state(sender_id: str, row: OutcomeSession | None) -> ConversationState:
     if row is None:
         return ConversationState(sender_id)
@@ -191,6 +256,21 @@ def _store_state(
         row.updated_at = now
 
 
+async def remember_processed(session: AsyncSession, keys: Sequence[str], now: datetime) -> None:
+    """Store applied messages' digests (an identical message applied before keeps its first row)."""
+    if not keys:
+        return
+    values = [{"event_key": key, "processed_at": now} for key in keys]
+    await session.execute(_insert_ignoring_duplicates(session, ProcessedOutcomeEvent, ["event_key"]), values)
+
+
+def _insert_ignoring_duplicates(session: AsyncSession, model: type[Any], unique: list[str]) -> Insert:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=unique)
+    return sqlite.insert(model).on_conflict_do_nothing(index_elements=unique)
+
+
 async def insert_outcomes(session: AsyncSession, outcomes: Sequence[SessionOutcome], now: datetime) -> None:
     """Insert decided sessions; one decided before (same sender and start) is left as it is."""
     if not outcomes:
@@ -207,14 +287,5 @@ async def insert_outcomes(session: AsyncSession, outcomes: Sequence[SessionOutco
         }
         for o in outcomes
     ]
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    statement: Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(ConversationOutcome).on_conflict_do_nothing(
-            index_elements=["sender_id", "session_started_at"]
-        )
-    else:
-        statement = sqlite.insert(ConversationOutcome).on_conflict_do_nothing(
-            index_elements=["sender_id", "session_started_at"]
-        )
+    statement = _insert_ignoring_duplicates(session, ConversationOutcome, ["sender_id", "session_started_at"])
     await session.execute(statement, values)

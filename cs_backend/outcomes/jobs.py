@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from cs_backend.app_keys import DATABASE, SETTINGS
+from cs_backend.app_keys import DATABASE, OUTCOME_CONSUMER, SETTINGS
 from cs_backend.jobs import Clock, PeriodicJob, job_context
 from cs_backend.outcomes.consumer import BATCH_SIZE, CycleReport, OutcomeConsumer
 from cs_backend.outcomes.sources import CursorMoved, create_source
@@ -47,6 +47,7 @@ async def _consumer_job_of(app: web.Application) -> AsyncIterator[PeriodicJob[Cy
     consumer = OutcomeConsumer(
         app[DATABASE], source, abandon_after=timedelta(minutes=settings.outcome_abandon_after_minutes)
     )
+    app[OUTCOME_CONSUMER] = consumer  # its lag, for GET /metrics
     log.info("outcomes: consuming %s every %s s", source.description, interval)
     try:
         yield consumer_job(consumer, interval)

@@ -1,4 +1,5 @@
-"""Tables of the outcomes domain: decided outcomes, open sessions' state, the SQL event broker's cursor."""
+"""Tables of the outcomes domain: decided outcomes, open sessions' state, the SQL event broker's cursor, the
+keys of the events already applied."""
 
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ class OutcomeCursor(Base):
     """How far an SQL event source has been read: the id of the last `events` row consumed.
 
     Advanced in the same transaction as the outcomes and states those events produced, so a restart neither
-    loses nor double-counts events.
+    loses nor double-counts events. `pending_gaps` are the ids below the cursor not seen yet (rows whose
+    transaction may still commit: several Rasa processes on PostgreSQL); `first_event_id`/`first_event_digest`
+    fingerprint the table's first row, to recognise a recreated table (outcomes/sources.py).
     """
 
     __tablename__ = "outcome_cursors"
@@ -68,4 +71,23 @@ class OutcomeCursor(Base):
     # "sql:" + the events database URL (password hidden): another events database has its own cursor.
     source: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger)
+    # [[id, unix time first missed], ...], oldest id first.
+    pending_gaps: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    first_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    first_event_digest: Mapped[str | None] = mapped_column(String(64))
+    # Incremented by every commit: the conditional update that refuses a stale batch (a second consumer).
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProcessedOutcomeEvent(Base):
+    """The digest of a RabbitMQ message already applied: its redelivery (an ack lost to a crash) is skipped,
+    however many messages were in flight and whether or not its session is still open.
+
+    Written in the transaction that applies the message; kept PROCESSED_EVENT_DAYS (outcomes/consumer.py).
+    """
+
+    __tablename__ = "outcome_processed_events"
+
+    event_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -56,7 +56,9 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 # Children before parents, for the foreign keys.
 CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
-OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"]
+# GET /metrics's bearer token in the tests' settings (tests/backend/test_observability.py).
+TEST_METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
+OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors", "outcome_processed_events"]
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
@@ -161,6 +163,7 @@ def settings(migrated_database_url: str) -> Settings:
         onboarding_nudge_interval_seconds=0,
         routing_position_update_seconds=0,
         service_secret=TEST_SERVICE_SECRET,
+        metrics_token=TEST_METRICS_TOKEN,
     )
 
 

@@ -69,12 +69,16 @@ def service_routes() -> list[Any]:
     ]
 
 
+# Public to the auth middleware, but guarded by their own credential (tests/backend/test_observability.py).
+OWN_CREDENTIAL = {"/metrics"}
+
+
 def public_reads() -> list[Any]:
     """The public GET routes (the other public route, signing in, is tested in test_accounts.py)."""
     return [
         pytest.param(route, id=f"{route.method} {route.path}")
         for route in registered_routes()
-        if route.access == "public" and route.method == "GET"
+        if route.access == "public" and route.method == "GET" and route.path not in OWN_CREDENTIAL
     ]
 
 
@@ -107,7 +111,7 @@ async def assert_refused(response: Any, header: str) -> None:
     assert response.headers["WWW-Authenticate"] == 'CS-HMAC-SHA256 version="v1"'
 
 
-def test_only_health_the_openapi_document_and_signing_in_are_public() -> None:
+def test_only_health_the_openapi_document_signing_in_and_metrics_are_public() -> None:
     public = {route.path for route in registered_routes() if route.access == "public"}
     assert public == {
         "/health/live",
@@ -115,6 +119,7 @@ def test_only_health_the_openapi_document_and_signing_in_are_public() -> None:
         "/api/openapi.json",
         "/api/auth/login",
         "/api/auth/cookie-login",
+        "/metrics",  # METRICS_TOKEN, checked by the route itself: a scraper cannot sign requests
     }
 
 

@@ -33,6 +33,7 @@ TABLES = {
     "conversation_outcomes",
     "outcome_sessions",
     "outcome_cursors",
+    "outcome_processed_events",
     "churn_signals",
     "accounts",
     "account_sessions",
@@ -79,7 +80,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0010"
+    assert migrate.head_revision() == "0011"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:

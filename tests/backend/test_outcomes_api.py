@@ -212,15 +212,27 @@ async def test_the_app_starts_and_stops_while_rasa_has_written_nothing(
 
 
 async def test_migration_0003_upgrades_and_downgrades(database_url: str) -> None:
+    tables_0003 = {"conversation_outcomes", "outcome_sessions", "outcome_cursors"}
     await migrate.upgrade_async(database_url, "0002")
     before = await table_names(database_url)
     assert not set(OUTCOME_TABLES) & before
 
     await migrate.upgrade_async(database_url, "0003")
-    assert await table_names(database_url) == before | set(OUTCOME_TABLES)
+    assert await table_names(database_url) == before | tables_0003
 
     await migrate.downgrade_async(database_url, "0002")
     assert await table_names(database_url) == before
 
     await migrate.upgrade_async(database_url, "0003")  # and up again: the downgrade left nothing behind
-    assert await table_names(database_url) == before | set(OUTCOME_TABLES)
+    assert await table_names(database_url) == before | tables_0003
+
+
+async def test_migration_0011_upgrades_and_downgrades(database_url: str) -> None:
+    await migrate.upgrade_async(database_url, "0010")
+    before = await table_names(database_url)
+    await migrate.upgrade_async(database_url, "0011")
+    assert await table_names(database_url) == before | {"outcome_processed_events"}
+    await migrate.downgrade_async(database_url, "0010")
+    assert await table_names(database_url) == before
+    await migrate.upgrade_async(database_url, "0011")
+    assert await table_names(database_url) == before | {"outcome_processed_events"}

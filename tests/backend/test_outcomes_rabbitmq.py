@@ -16,10 +16,13 @@ from typing import Any, Self
 
 import aio_pika
 import pytest
+from sqlalchemy import func, select
 
 from cs_backend.db import Database
 from cs_backend.outcomes import consumer as consumer_module
-from cs_backend.outcomes.consumer import OutcomeConsumer
+from cs_backend.outcomes.classifier import to_datetime
+from cs_backend.outcomes.consumer import PROCESSED_EVENT_DAYS, OutcomeConsumer
+from cs_backend.outcomes.models import OutcomeSession, ProcessedOutcomeEvent
 from cs_backend.outcomes.sources import RabbitMqEventSource
 from tests.support import unavailable
 
@@ -213,3 +216,68 @@ async def test_an_unreachable_broker_is_reported_not_raised() -> None:
     batch = await source.fetch(10)
     assert (batch.events, batch.reachable) == ([], False)
     await source.close()
+
+
+@SQLITE_ONLY
+async def test_hundreds_of_redeliveries_of_one_closed_conversation_are_all_recognised(
+    database: Database, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More messages of one conversation in flight than any per-conversation memory would keep, and the
+    session decided (its state row deleted) before the redelivery: every redelivered message is skipped."""
+    events: list[dict[str, Any]] = []
+    for hour in range(40):  # one session an hour: the next one's first message ends the previous one
+        events += conversation(FAQ_RESOLVED, "bob", RECORDED_AT + hour * 3600)
+        if len(events) > 300:
+            break
+    assert 300 < len(events) <= 500
+    await broker.publish(events)
+    decided_all = Clock(to_datetime(events[-1]["timestamp"]) + timedelta(hours=1))
+    consumer = make_consumer(database, broker, decided_all, prefetch=500)
+
+    async def lost_ack(batch: Any) -> None:
+        return None
+
+    monkeypatch.setattr(consumer.source, "acknowledge", lost_ack)
+    for _ in range(50):
+        if (await consumer.run_once()).events:
+            break
+    await consumer.source.close()
+    decided = await stored(database)
+    assert decided == expected(events, decided_all.now)
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutcomeSession)) == 0
+    assert await broker.waiting(len(events)) == len(events)
+
+    consumer = make_consumer(database, broker, decided_all, prefetch=500)
+    read = skipped = 0
+    for _ in range(50):
+        report = await consumer.run_once()
+        read, skipped = read + report.events, skipped + report.skipped
+        if read >= len(events):
+            break
+    await consumer.source.close()
+    assert (read, skipped) == (len(events), len(events))
+    assert await stored(database) == decided
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutcomeSession)) == 0
+    assert await broker.waiting() == 0
+
+
+@SQLITE_ONLY
+async def test_digests_of_applied_messages_are_forgotten_after_their_retention(
+    database: Database, broker: Broker
+) -> None:
+    events = conversation(FAQ_RESOLVED, "bob", RECORDED_AT)
+    await broker.publish(events)
+    clock = Clock(IDLE)
+    consumer = make_consumer(database, broker, clock)
+    await consumer.run_once()
+    async with database.sessions() as session:
+        keys = await session.scalar(select(func.count()).select_from(ProcessedOutcomeEvent))
+    assert keys == len({json.dumps(event) for event in events})  # identical events share one digest
+
+    clock.now = IDLE + timedelta(days=PROCESSED_EVENT_DAYS, seconds=1)
+    await consumer.run_once()
+    await consumer.source.close()
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ProcessedOutcomeEvent)) == 0

@@ -20,12 +20,19 @@ from cs_backend.outcomes import consumer as consumer_module
 from cs_backend.outcomes.classifier import classify, to_datetime
 from cs_backend.outcomes.consumer import CycleReport, OutcomeConsumer
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
-from cs_backend.outcomes.sources import CursorMoved, SqlEventSource, create_source, cursor_key
+from cs_backend.outcomes.sources import (
+    GAP_WAIT_SECONDS,
+    CursorMoved,
+    SqlEventSource,
+    create_source,
+    cursor_key,
+)
 
 from .rasa_events import (
     FALLBACK_LEFT,
     FAQ_RESOLVED,
     FORM_LEFT_OPEN,
+    RASA_EVENTS_DDL,
     RECORDED_AT,
     TICKET_CREATED,
     TICKET_THEN_NEW_SESSION,
@@ -335,6 +342,159 @@ async def test_rasa_events_table_on_postgresql(database: Database, outcomes_data
         async with database.sessions() as session:
             assert await session.scalar(select(OutcomeCursor.last_event_id)) == len(events)
     finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS events"))
+        await engine.dispose()
+
+
+def write_rows_with_ids(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Rows under chosen ids: what a reader sees when inserts commit in another order than their ids."""
+    connection = sqlite3.connect(path)
+    try:
+        if not connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            connection.execute(RASA_EVENTS_DDL)
+        connection.executemany(
+            "INSERT INTO events (id, sender_id, data) VALUES (?, ?, ?)",
+            [(row_id, event["sender_id"], json.dumps(event)) for row_id, event in rows],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+async def test_rows_visible_after_larger_ids_are_read_once(database: Database, events_db: Path) -> None:
+    """Ids 1-3 and 7-9 first, 4-6 later (their transaction committed last): nothing skipped or read twice."""
+    events = conversation(FAQ_RESOLVED, "bob", RECORDED_AT)[:9]
+    write_rows_with_ids(events_db, [(i + 1, e) for i, e in enumerate(events) if not 3 <= i < 6])
+    clock = Clock(LAST)
+    source = SqlEventSource(f"sqlite:///{events_db}", database, clock=clock)
+    consumer = OutcomeConsumer(database, source, THIRTY_MINUTES, clock=clock)
+    assert (await consumer.run_once()).events == 6
+    position = await source.read_position()
+    assert (position.last_event_id, [gap for gap, _ in position.gaps]) == (9, [4, 5, 6])
+
+    write_rows_with_ids(events_db, [(i + 1, events[i]) for i in range(3, 6)])
+    assert (await consumer.run_once()).events == 3
+    assert (await source.read_position()).gaps == ()
+    assert (await consumer.run_once()).events == 0
+    async with database.sessions() as session:
+        row = await session.get(OutcomeSession, "bob")
+        assert row is not None
+    # Every event was applied once (the late ones after the others: one conversation's events are written by
+    # one Rasa process at a time under its lock store, so in practice a late row is another conversation's).
+    assert sorted(row.state["session"]["intents"]) == sorted(
+        e["parse_data"]["intent"]["name"] for e in events if e["event"] == "user"
+    )
+    await source.close()
+
+
+async def test_an_id_that_never_appears_stops_being_awaited(database: Database, events_db: Path) -> None:
+    events = conversation(FAQ_RESOLVED, "bob", RECORDED_AT)
+    write_rows_with_ids(events_db, [(1, events[0]), (3, events[2])])  # 2: an insert rolled back
+    clock = Clock(LAST)
+    source = SqlEventSource(f"sqlite:///{events_db}", database, clock=clock)
+    consumer = OutcomeConsumer(database, source, THIRTY_MINUTES, clock=clock)
+    await consumer.run_once()
+    assert [gap for gap, _ in (await source.read_position()).gaps] == [2]
+    clock.now = LAST + timedelta(seconds=GAP_WAIT_SECONDS - 1)
+    await consumer.run_once()
+    assert [gap for gap, _ in (await source.read_position()).gaps] == [2]
+    clock.now = LAST + timedelta(seconds=GAP_WAIT_SECONDS)
+    await consumer.run_once()
+    assert (await source.read_position()).gaps == ()
+    await source.close()
+
+
+async def test_a_recreated_table_grown_past_the_old_cursor_is_read_from_its_start(
+    database: Database, events_db: Path
+) -> None:
+    old = conversation(FAQ_RESOLVED, "bob", RECORDED_AT)
+    write_rasa_events(events_db, old)
+    consumer = make_consumer(database, events_db, Clock(LAST))
+    await consumer.run_once()
+    assert await cursor_of(consumer) == len(old)
+
+    events_db.unlink()  # Rasa's database deleted, then more events than before before the next poll
+    new = conversation(FORM_LEFT_OPEN, "carol", RECORDED_AT + 600) + conversation(
+        TICKET_CREATED, "alice", RECORDED_AT + 700
+    )
+    assert len(new) > len(old)
+    write_rasa_events(events_db, new)
+    consumer.clock = Clock(IDLE + timedelta(hours=1))
+    read = 0
+    for _ in range(3):
+        read += (await consumer.run_once()).events
+    assert read == len(new)
+    assert await cursor_of(consumer) == len(new)
+    assert sorted((row[0], row[2]) for row in await stored(database)) == [
+        ("alice", "ticket_created"),
+        ("bob", "resolved_by_bot"),
+        ("carol", "abandoned"),
+    ]
+    await consumer.source.close()
+
+
+async def test_deleting_the_oldest_rows_is_not_taken_for_a_new_table(
+    database: Database, events_db: Path
+) -> None:
+    """Privacy's retention deletes the oldest events (and a customer's): the cursor stays where it is."""
+    first = conversation(FAQ_RESOLVED, "bob", RECORDED_AT)
+    write_rasa_events(events_db, first)
+    consumer = make_consumer(database, events_db, Clock(LAST))
+    await consumer.run_once()
+    connection = sqlite3.connect(events_db)
+    connection.execute("DELETE FROM events WHERE id <= 5")
+    connection.commit()
+    connection.close()
+    more = conversation(FORM_LEFT_OPEN, "carol", RECORDED_AT + 600)
+    write_rasa_events(events_db, more)
+    assert (await consumer.run_once()).events == len(more)
+    assert await cursor_of(consumer) == len(first) + len(more)
+    assert (await consumer.run_once()).events == 0
+    await consumer.source.close()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_rasa_processes_committing_out_of_order_on_postgresql(
+    database: Database, outcomes_database_url: str
+) -> None:
+    """Two Rasa processes on one PostgreSQL events table: the first takes ids 1..n and commits after the
+    second took and committed n+1..: the consumer reads the second's rows, then the first's, each once."""
+    engine = create_engine(outcomes_database_url)
+    slow_events = conversation(FAQ_RESOLVED, "bob", RECORDED_AT)
+    fast_events = conversation(TICKET_CREATED, "alice", RECORDED_AT + 0.5)
+    insert = text("INSERT INTO events (sender_id, data) VALUES (:sender_id, :data)")
+    clock = Clock(LAST)
+    source = SqlEventSource(outcomes_database_url, database, clock=clock)
+    consumer = OutcomeConsumer(database, source, THIRTY_MINUTES, clock=clock, batch_size=50)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS events"))
+            await connection.execute(
+                text(
+                    "CREATE TABLE events "
+                    "(id SERIAL NOT NULL, sender_id VARCHAR(255), data TEXT, PRIMARY KEY (id))"
+                )
+            )
+        async with engine.connect() as slow:
+            transaction = await slow.begin()
+            await slow.execute(
+                insert, [{"sender_id": e["sender_id"], "data": json.dumps(e)} for e in slow_events]
+            )
+            async with engine.begin() as fast:
+                await fast.execute(
+                    insert, [{"sender_id": e["sender_id"], "data": json.dumps(e)} for e in fast_events]
+                )
+            assert (await consumer.run_once()).events == len(fast_events)
+            assert await source.read_cursor() == len(slow_events) + len(fast_events)
+            await transaction.commit()
+        assert (await consumer.run_once()).events == len(slow_events)
+        assert (await consumer.run_once()).events == 0
+        clock.now = IDLE
+        await consumer.run_once()
+        assert await stored(database) == expected(slow_events + fast_events, IDLE)
+    finally:
+        await source.close()
         async with engine.begin() as connection:
             await connection.execute(text("DROP TABLE IF EXISTS events"))
         await engine.dispose()

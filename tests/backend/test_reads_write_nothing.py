@@ -24,6 +24,7 @@ from cs_backend.config import Settings
 from cs_backend.db import Base
 from cs_backend.main import create_app
 
+from .conftest import TEST_METRICS_TOKEN
 from .fake_rasa import FakeRasa
 from .helpers import bearer_of_new_account, complete, ticket_payload
 from .routing_support import person, set_profile
@@ -180,6 +181,8 @@ async def test_every_get_route_writes_nothing(client: TestClient[Any, Any], rout
     seeded = await seed(client)
     # The client signs as the service; a route not open to it (accounts) is read by an admin.
     headers = {} if "service" in route.access else await bearer_of_new_account(client, "admin")
+    if route.path == "/metrics":  # its own token (tests/backend/test_observability.py)
+        headers = {"Authorization": f"Bearer {TEST_METRICS_TOKEN}"}
     before = await all_row_counts(client)
     statuses = []
     for path in paths(route, seeded):
