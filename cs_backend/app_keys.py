@@ -20,6 +20,7 @@ from cs_backend.ratelimit.limiter import Limiter
 from cs_backend.ratelimit.rules import RateLimits
 from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
+from cs_backend.surveys.delivery import SurveyCourier
 
 if TYPE_CHECKING:
     from cs_backend.api.registry import Access, ApiRoute
@@ -68,3 +69,6 @@ ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)
 # A handoff's transcript and the messages relayed between customer and agent (routing/messages.py), created
 # at startup by main.handoff_messaging_context.
 HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)
+# Delivers a survey to Rasa right after it is opened (surveys/delivery.py), created at startup by
+# main.survey_courier_context.
+SURVEY_COURIER = web.AppKey("survey_courier", SurveyCourier)

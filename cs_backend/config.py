@@ -352,6 +352,27 @@ class Settings:
         "first run comes one interval after startup). 0 disables the job (`python -m cs_backend "
         "nudge-stalled` still runs it once on demand).",
     )
+    survey_cooldown_hours: float = _from_env(
+        "SURVEY_COOLDOWN_HOURS",
+        72.0,
+        _zero_or_more,
+        "Survey fatigue: a survey trigger (ticket resolved, handoff ended, onboarding completed) within this "
+        "many hours of the customer's last survey asks nothing (the survey is stored as suppressed). 0 "
+        "disables the cooldown.",
+    )
+    survey_delivery_interval_seconds: float = _job_interval_from_env(
+        "SURVEY_DELIVERY_INTERVAL_SECONDS",
+        60.0,
+        "Seconds between two runs of the background job that delivers the surveys Rasa did not take at once "
+        "(ticket resolved) and abandons those older than SURVEY_DELIVERY_GIVE_UP_HOURS. 0 disables the job.",
+    )
+    survey_delivery_give_up_hours: float = _from_env(
+        "SURVEY_DELIVERY_GIVE_UP_HOURS",
+        24.0,
+        _positive_number,
+        "A survey Rasa has not taken this many hours after it was opened is abandoned (never sent: a late "
+        "survey is worse than none).",
+    )
     rasa_events_url: str = _from_env(
         "RASA_EVENTS_URL",
         DEFAULT_RASA_EVENTS_URL,

@@ -11,6 +11,7 @@ from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.privacy.models import CustomerDeletion
 from cs_backend.routing.models import AgentProfile, HandoffMessage, HandoffRequest, SlaBreach, Team
+from cs_backend.surveys.models import Survey
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "OutcomeCursor",
     "OutcomeSession",
     "SlaBreach",
+    "Survey",
     "Team",
     "Ticket",
 ]

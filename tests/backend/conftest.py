@@ -55,7 +55,7 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 
 # Children before parents, for the foreign keys.
-CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
+CORE_TABLES = ["feedback", "surveys", "tickets", "conversations", "customers"]
 OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"]
 # Emptied between PostgreSQL tests.
 TABLES = [
