@@ -55,11 +55,12 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 
 # Children before parents, for the foreign keys.
-CORE_TABLES = ["feedback", "surveys", "tickets", "conversations", "customers"]
+CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
 OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"]
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "surveys",
     "canned_responses",
     "sla_breaches",
     "handoff_messages",
