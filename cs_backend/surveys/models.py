@@ -53,8 +53,8 @@ class Survey(Base):
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
-    # The follow-up task raised for a low score with a comment (alerts.follow_up_tasks), once per survey;
-    # alerted_at is set first, so two concurrent comments raise one alert.
+    # The follow-up task raised for a low score with a comment (alerts.follow_up_tasks, raised once per
+    # survey: its source_ref is "survey:<id>"), and when.
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     follow_up_task_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -10,6 +10,7 @@ from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS, SETTINGS
 from cs_backend.live_events import publish_safely
 from cs_backend.surveys import service
+from cs_backend.surveys.followup import follow_up
 from cs_backend.surveys.schemas import SurveyAnswer, SurveyOpen, SurveyOut, SurveyPage, SurveyQuery
 
 
@@ -34,7 +35,10 @@ async def answer_survey(request: web.Request) -> web.Response:
     survey_id = parse_id(request, "survey")
     data = await parse_body(request, SurveyAnswer)
     answered = await service.answer_survey(request.app[DATABASE], survey_id, data)
-    out = SurveyOut.model_validate(answered.survey, from_attributes=True)
+    survey = answered.survey
+    if answered.follow_up_due:
+        survey = await follow_up(request.app, survey)
+    out = SurveyOut.model_validate(survey, from_attributes=True)
     await publish_safely(request.app[LIVE_EVENTS], "survey.answered", out.model_dump(mode="json"))
     return model_response(SurveyOut, out)
 

@@ -327,38 +327,21 @@ async def answer_survey(db: Database, survey_id: int, data: SurveyAnswer) -> Ans
             survey.answered_at = now
         await session.flush()
         view = await view_of(session, survey)
-        follow_up_due = False
-        if view.low_score and view.comment and survey.alerted_at is None:
-            # Claimed in SQL: of two concurrent answers only one raises the alert.
-            claimed = await session.execute(
-                update(Survey)
-                .where(Survey.id == survey.id, Survey.alerted_at.is_(None))
-                .values(alerted_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            follow_up_due = claimed.rowcount == 1  # type: ignore[attr-defined]
+        # raise_alert is idempotent per survey (its source_ref): two concurrent answers raise one alert.
+        follow_up_due = view.low_score and bool(view.comment) and survey.follow_up_task_id is None
         return Answered(view, follow_up_due)
 
     return await run_transaction(db.sessions, work)
 
 
 async def record_follow_up_task(db: Database, survey_id: int, task_id: int) -> SurveyView:
+    """The follow-up task raised for the survey's low score with a comment."""
     async with db.sessions() as session:
         survey = await session.get(Survey, survey_id)
         if survey is None:
             raise NotFound(f"survey {survey_id} not found")
-        survey.follow_up_task_id = task_id
-        await session.commit()
+        if survey.follow_up_task_id is None:
+            survey.follow_up_task_id = task_id
+            survey.alerted_at = utcnow()
+            await session.commit()
         return await view_of(session, survey)
-
-
-async def release_follow_up_claim(db: Database, survey_id: int) -> None:
-    """The alert could not be raised: the next answer with a comment tries again."""
-    async with db.sessions() as session:
-        await session.execute(
-            update(Survey)
-            .where(Survey.id == survey_id, Survey.follow_up_task_id.is_(None))
-            .values(alerted_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()

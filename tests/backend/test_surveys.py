@@ -13,10 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from cs_backend.app_keys import DATABASE, RASA_CLIENT, SETTINGS, SURVEY_COURIER
+from cs_backend.app_keys import DATABASE, LIVE_EVENTS, RASA_CLIENT, SETTINGS, SURVEY_COURIER
 from cs_backend.config import Settings
 from cs_backend.db import utcnow
 from cs_backend.feedback.models import Feedback
@@ -27,6 +27,7 @@ from cs_backend.surveys.models import Survey
 
 from .fake_rasa import FakeRasa
 from .helpers import assert_error
+from .webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 
 
 def survey_settings(settings: Settings, rasa: FakeRasa, **overrides: Any) -> Settings:
@@ -344,3 +345,84 @@ async def open_onboarding_survey_response(client: TestClient[Any, Any], customer
             "channel": "socketio",
         },
     )
+
+
+# --- a low score with a comment: a person follows up -----------------------------------------------------
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Any) -> tuple[WebhookReceiver, TestServer]:
+    hook = WebhookReceiver()
+    return hook, await aiohttp_server(hook.app())
+
+
+async def test_a_low_score_with_a_comment_opens_a_task_and_raises_an_alert(
+    aiohttp_client: Any, settings: Settings, rasa: FakeRasa, receiver: tuple[WebhookReceiver, TestServer]
+) -> None:
+    hook, server = receiver
+    app_settings = survey_settings(
+        settings,
+        rasa,
+        alert_webhook_url=str(server.make_url("/hook")),
+        alert_webhook_secret=WEBHOOK_SECRET,
+        alert_delivery_interval_seconds=0.05,
+    )
+    client = await aiohttp_client(create_app(app_settings))
+    ticket = await open_ticket(client)
+    await set_status(client, ticket["id"], "resolved")
+    [survey] = await surveys(client)
+    answer_url = f"/api/surveys/{survey['id']}/answers"
+
+    # A comment on a good score, or a low score without a comment, raises nothing.
+    good = await open_onboarding_survey(client, await onboarding_customer(client), status=201)
+    answered = await (
+        await client.post(f"/api/surveys/{good['id']}/answers", json={"ces": 6, "comment": "smooth"})
+    ).json()
+    assert answered["follow_up_task_id"] is None and answered["comment"] == "smooth"
+    answered = await (await client.post(answer_url, json={"csat": 2})).json()
+    assert answered["follow_up_task_id"] is None
+    assert await tasks(client) == []
+
+    async with client.app[LIVE_EVENTS].subscribe() as events:
+        response = await client.post(answer_url, json={"comment": "Nobody told me the export limit"})
+        assert response.status == 200, await response.text()
+        raised = await next_event(events, "alert.raised")
+    answered = await response.json()
+    [task] = await tasks(client)
+    assert answered["follow_up_task_id"] == task["id"]
+    assert (task["kind"], task["customer_id"], task["status"]) == (
+        "negative_feedback",
+        ticket["customer_id"],
+        "open",
+    )
+    assert f"ticket #{ticket['id']}" in task["title"] and "CSAT 2/5" in task["title"]
+    assert "Nobody told me the export limit" in task["detail"]
+    assert raised["id"] == task["id"]
+    # The comment is on the survey's ratings too.
+    assert await feedback_rows(client, survey["id"]) == [("csat", 2, "Nobody told me the export limit")]
+    # The signed webhook reached the receiver.
+    await hook.wait_for(1)
+    (received,) = hook.received
+    assert received.signature_valid and received.body["alert"]["id"] == task["id"]
+
+    # Answering again (a low CES, another comment) updates the survey, with no second task.
+    answered = await (await client.post(answer_url, json={"ces": 2, "comment": "Still slow"})).json()
+    assert (answered["csat"], answered["ces"], answered["follow_up_task_id"]) == (2, 2, task["id"])
+    assert len(await tasks(client)) == 1
+
+
+async def tasks(client: TestClient[Any, Any]) -> list[dict[str, Any]]:
+    response = await client.get("/api/tasks?kind=negative_feedback")
+    assert response.status == 200, await response.text()
+    items: list[dict[str, Any]] = (await response.json())["items"]
+    return items
+
+
+async def next_event(events: Any, event_type: str) -> dict[str, Any]:
+    """The payload of the next live event of this type (others, such as survey.answered, are passed over)."""
+    while True:
+        event = await events.next(timeout=5)
+        assert event is not None, f"no {event_type} event"
+        if event.type == event_type:
+            payload: dict[str, Any] = event.payload
+            return payload

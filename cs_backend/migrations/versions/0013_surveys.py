@@ -1,7 +1,7 @@
 """Surveys: the surveys table; feedback gains the survey a rating answers (one rating per kind and survey).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30 12:00:00
 
 SQLite cannot add a foreign key or a unique constraint to a table, so batch mode recreates feedback
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0010"
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,7 +36,7 @@ def _sqlite_foreign_keys_off() -> bool:
         bind.exec_driver_sql("COMMIT")
         bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
         if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
-            raise RuntimeError("migration 0011 could not turn SQLite's foreign keys off to rebuild tables")
+            raise RuntimeError("migration 0013 could not turn SQLite's foreign keys off to rebuild tables")
     return True
 
 
@@ -49,7 +49,7 @@ def _sqlite_check_and_restore(restore: bool) -> None:
     bind = op.get_bind()
     problems = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if problems:
-        raise RuntimeError(f"migration 0011 left foreign key violations: {problems[:5]}")
+        raise RuntimeError(f"migration 0013 left foreign key violations: {problems[:5]}")
     bind.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
