@@ -54,6 +54,7 @@ EXCLUDED_INTENTS = frozenset(
         "EXTERNAL_agent_message",
         "EXTERNAL_handoff_update",
         "EXTERNAL_handoff_ended",
+        "EXTERNAL_survey_request",
     }
 )
 

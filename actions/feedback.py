@@ -5,7 +5,9 @@
 - `onboarding_feedback_form` (after the last onboarding step) asks CES only;
 - `action_record_feedback` stores what was answered, also when the customer left the form half-way, and
   reports it in `feedback_outcome` (saved, queued: kept in the outbox until cs_backend confirms it, skipped,
-  unavailable: not confirmed and not kept).
+  unavailable: not confirmed and not kept). In a survey's round (`survey_id`, set by action_request_survey,
+  actions/surveys.py) the answers go to the survey, which keeps one answer (answering again replaces it), and
+  a low score (CSAT 1-2 or CES 1-3) is `saved_low_score`: the bot asks what went wrong.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ AGENT_ROUND_SLOTS = ("feedback_resolver", "handoff_agent_id", "handoff_id")
 RESOLVER_AGENT = "agent"
 # A CSAT this low is answered with the offer of a person.
 LOW_CSAT_MAX = 2
+# In a survey, a score this low (CSAT 1-2, CES 1-3) is followed by the question of what went wrong.
+LOW_SURVEY_SCORES = {"csat": 2, "ces": 3}
 
 
 class _FeedbackFormValidation(FormValidationAction):
@@ -157,6 +161,9 @@ class ActionRecordFeedback(Action):
             "ces": parse_ces(tracker.get_slot("ces_score")),
         }
         answered = {kind: score for kind, score in scores.items() if score is not None}
+        survey_id = parse_ticket_number(tracker.get_slot("survey_id"))
+        if survey_id is not None:
+            return await self._answer_survey(tracker, survey_id, answered)
         resolver = feedback_resolver(tracker)
         round_slots = FEEDBACK_ROUND_SLOTS + (AGENT_ROUND_SLOTS if resolver.name == RESOLVER_AGENT else ())
         forget = [SlotSet(slot, None) for slot in round_slots]
@@ -197,6 +204,29 @@ class ActionRecordFeedback(Action):
         else:
             outcome = "saved_low_csat" if low else "saved"
         return [SlotSet("feedback_outcome", outcome), *forget]
+
+    @staticmethod
+    async def _answer_survey(tracker: Tracker, survey_id: int, answered: dict[str, int]) -> list[EventType]:
+        """The round of a survey: its answer, posted to the survey (a retry replaces it, never adds one)."""
+        forget = [SlotSet(slot, None) for slot in FEEDBACK_ROUND_SLOTS + AGENT_ROUND_SLOTS]
+        forget_survey = [*forget, SlotSet("survey_id", None)]
+        if not answered:
+            logger.info("survey %s left unanswered (sender %s)", survey_id, tracker.sender_id)
+            return [SlotSet("feedback_outcome", "skipped"), *forget_survey]
+        try:
+            async with BackendClient() as backend:
+                survey = await backend.answer_survey(
+                    survey_id, csat=answered.get("csat"), ces=answered.get("ces")
+                )
+        except BackendError as error:
+            logger.warning("answer to survey %s not saved: %s", survey_id, error)
+            return [SlotSet("feedback_outcome", "unavailable"), *forget_survey]
+        logger.info("survey %s answered: CSAT %s, CES %s", survey.id, survey.csat, survey.ces)
+        low = any(score <= LOW_SURVEY_SCORES[kind] for kind, score in answered.items())
+        if low:
+            # The survey stays in the slot: the comment asked next goes to it.
+            return [SlotSet("feedback_outcome", "saved_low_score"), *forget]
+        return [SlotSet("feedback_outcome", "saved"), *forget_survey]
 
     @staticmethod
     async def _store(

@@ -139,7 +139,8 @@ def _step_by_key(steps: Sequence[OnboardingStep], key: str | None) -> Onboarding
 
 
 def _all_done_events(progress: OnboardingProgress, **extra: Any) -> list[EventType]:
-    """Everything is done: the onboarding CES question follows, and is about onboarding."""
+    """Everything is done: the onboarding's survey (the CES question, about onboarding) follows, when
+    action_request_survey (actions/surveys.py) finds cs_backend's survey rules allow it."""
     return _outcome(
         ALL_DONE,
         *_step_slots(None),

@@ -22,6 +22,7 @@ from cs_backend.ratelimit.limiter import Limiter
 from cs_backend.ratelimit.rules import RateLimits
 from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
+from cs_backend.surveys.delivery import SurveyCourier
 
 if TYPE_CHECKING:
     from cs_backend.api.registry import Access, ApiRoute
@@ -74,3 +75,6 @@ HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)
 OUTCOME_CONSUMER = web.AppKey("outcome_consumer", OutcomeConsumer)
 # The Prometheus registry of this app and its request metrics (cs_backend/metrics).
 METRICS = web.AppKey("metrics", Metrics)
+# Delivers a survey to Rasa right after it is opened (surveys/delivery.py), created at startup by
+# main.survey_courier_context.
+SURVEY_COURIER = web.AppKey("survey_courier", SurveyCourier)

@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from cs_backend.accounts import routes as accounts
+from cs_backend.activities import routes as activities
+from cs_backend.alerts import jobs as alerts_jobs
+from cs_backend.alerts import routes as alerts
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
 from cs_backend.api.request_id import echo_request_id, request_id_middleware
@@ -36,6 +39,7 @@ from cs_backend.app_keys import (
     SCHEMA_REVISION,
     SERVICE_VERIFIER,
     SETTINGS,
+    SURVEY_COURIER,
     TRACKER_STORE,
 )
 from cs_backend.auth.middlewares import auth_middleware
@@ -77,6 +81,9 @@ from cs_backend.routing.customer_relay import CustomerRelay
 from cs_backend.routing.live_state import create_live_state
 from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
+from cs_backend.surveys import jobs as survey_jobs
+from cs_backend.surveys import routes as surveys
+from cs_backend.surveys.delivery import SurveyCourier
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -120,6 +127,13 @@ async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
     async with RasaClient(settings.rasa_url, auth_token=settings.rasa_auth_token) as rasa:
         app[RASA_CLIENT] = rasa
         yield
+
+
+async def survey_courier_context(app: web.Application) -> AsyncIterator[None]:
+    courier = SurveyCourier(app[DATABASE], app[RASA_CLIENT], app[SETTINGS])
+    app[SURVEY_COURIER] = courier
+    yield
+    await courier.close()
 
 
 async def handoff_messaging_context(app: web.Application) -> AsyncIterator[None]:
@@ -212,22 +226,27 @@ def create_app(
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
+    app.cleanup_ctx.append(survey_courier_context)  # after the database and the Rasa client
     # Background jobs (cs_backend/jobs.py) after the resources they use, so those outlive them.
     app.cleanup_ctx.append(onboarding_jobs.nudge_job_context)
     app.cleanup_ctx.append(outcomes_jobs.consumer_job_context)  # Rasa events → outcomes
     app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
+    app.cleanup_ctx.append(survey_jobs.delivery_job_context)  # surveys Rasa did not take at once
+    app.cleanup_ctx.append(alerts_jobs.delivery_job_context)  # alerts' webhooks sent, with retries
     app.on_shutdown.append(events.end_open_streams)
     app.on_response_prepare.append(echo_request_id)
 
     for module in (
         health,
         customers,
+        activities,
         privacy,
         conversations,
         tickets,
         feedback,
+        surveys,
         onboarding,
         churn,
         outcomes,
@@ -235,6 +254,7 @@ def create_app(
         accounts,
         routing,
         canned_responses,
+        alerts,
         console,
         meta,
         metrics,

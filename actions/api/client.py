@@ -53,6 +53,7 @@ from actions.api.models import (
     OnboardingProgress,
     OnboardingStep,
     RelayedMessage,
+    Survey,
     Ticket,
     TicketPage,
 )
@@ -273,6 +274,26 @@ class BackendClient:
             handoff_id=handoff_id,
         )
         return await self._write(Feedback, "/api/feedback", body, idempotency_key)
+
+    # --- surveys (docs/API_ONBOARDING_OUTCOMES.md, "Surveys") ---------------------------------------------
+
+    async def open_survey(self, *, trigger: str, subject_id: int, sender_id: str, channel: str) -> Survey:
+        """The survey of a handoff that ended or of onboarding completed, asked in this conversation: one per
+        subject (opening it again answers the same one); `ask` is false within the customer's cooldown or once
+        it is answered. No Idempotency-Key: the subject makes it idempotent."""
+        body = {"trigger": trigger, "subject_id": int(subject_id), "sender_id": sender_id, "channel": channel}
+        return await self._request(Survey, "POST", "/api/surveys", json=body)
+
+    async def get_survey(self, survey_id: int) -> Survey:
+        return await self._request(Survey, "GET", f"/api/surveys/{int(survey_id)}")
+
+    async def answer_survey(
+        self, survey_id: int, *, csat: int | None = None, ces: int | None = None, comment: str | None = None
+    ) -> Survey:
+        """Records the answer; answering again replaces it (one CSAT and one CES per survey), so a retry is
+        harmless. A low score with a comment reaches a person (a follow-up task)."""
+        body = _without_none(csat=csat, ces=ces, comment=comment)
+        return await self._request(Survey, "POST", f"/api/surveys/{int(survey_id)}/answers", json=body)
 
     # --- live handoff (docs/HANDOFF.md) ---------------------------------------------------------------------
 

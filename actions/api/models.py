@@ -70,6 +70,24 @@ class Feedback(BackendModel):
     created_at: StrictStr
 
 
+# The values the conversation relies on: a survey is asked only while it is `sent` (the `ask` flag).
+SurveyTrigger = Literal["ticket_resolved", "handoff_ended", "onboarding_completed"]
+SurveyState = Literal["pending", "sent", "answered", "suppressed", "abandoned"]
+
+
+class Survey(BackendModel):
+    """A CSAT/CES survey and its answer (component SurveyOut); `ask`: the bot should ask it now."""
+
+    id: StrictInt
+    trigger: SurveyTrigger
+    subject_id: StrictInt
+    state: SurveyState
+    ask: StrictBool
+    csat: StrictInt | None = Field(...)
+    ces: StrictInt | None = Field(...)
+    comment: StrictStr | None = Field(...)
+
+
 class OnboardingStep(BackendModel):
     """A step of the onboarding checklist (component StepOut)."""
 

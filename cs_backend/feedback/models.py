@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_backend.api.idempotency import FINGERPRINT_LENGTH
@@ -28,6 +28,8 @@ class Feedback(Base):
         CheckConstraint(_SCORE_IN_KIND_RANGE, name="score_range"),
         one_of("resolver", Resolver),
         Index("ix_feedback_created_at_id", "created_at", "id"),
+        # One rating of each kind per survey: answering again updates it (cs_backend/surveys).
+        UniqueConstraint("survey_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,6 +49,8 @@ class Feedback(Base):
     handoff_id: Mapped[int | None] = mapped_column(
         ForeignKey("handoff_requests.id", ondelete="SET NULL"), index=True
     )
+    # The survey the rating answers (None: a rating given outside a survey).
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     # Unique: a retried POST with the same key returns the first rating instead of counting it twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     # The SHA-256 of the request first sent with the key (api/idempotency.py): the key reused with another

@@ -9,6 +9,7 @@ from cs_backend.api.requests import parse_body, parse_id, parse_idempotent_body,
 from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE, LIVE_EVENTS
 from cs_backend.live_events import publish_safely
+from cs_backend.surveys.triggers import TicketResolutionSurvey
 from cs_backend.tickets import service
 from cs_backend.tickets.schemas import TicketCreate, TicketOut, TicketPage, TicketQuery, TicketStatusUpdate
 
@@ -33,7 +34,9 @@ async def list_tickets(request: web.Request) -> web.Response:
 async def update_ticket(request: web.Request) -> web.Response:
     ticket_id = parse_id(request, "ticket")
     data = await parse_body(request, TicketStatusUpdate)
-    ticket = await service.change_status(request.app[DATABASE], ticket_id, data.status)
+    survey = TicketResolutionSurvey(request.app)
+    ticket = await service.change_status(request.app[DATABASE], ticket_id, data.status, after=survey)
+    survey.deliver()
     out = TicketOut.model_validate(ticket)
     await publish_safely(request.app[LIVE_EVENTS], "ticket.updated", out.model_dump(mode="json"))
     return model_response(TicketOut, out)
@@ -85,7 +88,10 @@ ROUTES = [
         summary="Change a ticket's status",
         tag="tickets",
         description="Allowed: open→pending, open→resolved, pending→open, pending→resolved, resolved→closed, "
-        "resolved→open. Anything else (including the same status) is 409. Publishes ticket.updated.",
+        "resolved→open. Anything else (including the same status) is 409. Publishes ticket.updated. A "
+        "resolution opens the ticket's CSAT/CES survey (once per ticket, subject to the customer's cooldown) "
+        "and asks Rasa to run it on the customer's last conversation (docs/API_ONBOARDING_OUTCOMES.md, "
+        "'Surveys').",
         body=TicketStatusUpdate,
         responses={200: Response("The updated ticket.", TicketOut)},
         errors=(400, 404, 409, 413),

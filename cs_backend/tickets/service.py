@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,8 +76,16 @@ async def list_tickets(db: Database, query: TicketQuery) -> Page[Ticket]:
     return await fetch_page(db, statement, *newest_first, limit=query.limit, offset=query.offset)
 
 
-async def change_status(db: Database, ticket_id: int, target: str) -> Ticket:
-    """Move the ticket to `target` if the workflow allows it from its current status (else 409).
+# Runs inside the status change's transaction, after the change (a resolved ticket's survey).
+AfterChange = Callable[[AsyncSession, Ticket, str], Awaitable[None]]
+
+
+async def change_status(
+    db: Database, ticket_id: int, target: str, after: AfterChange | None = None
+) -> Ticket:
+    """Move the ticket to `target` if the workflow allows it from its current status (else 409); `after`
+    (session, ticket, previous status) runs in the same transaction, so what it writes commits with the
+    change.
 
     The UPDATE is conditional on the status that was checked, so two concurrent changes cannot both
     succeed from the same starting status (this holds on SQLite too, which has no SELECT ... FOR UPDATE).
@@ -95,6 +105,8 @@ async def change_status(db: Database, ticket_id: int, target: str) -> Ticket:
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 await session.refresh(ticket)
+                if after is not None:
+                    await after(session, ticket, current)
                 await session.commit()
                 return ticket
             await session.rollback()  # changed in between: read the new status and check again

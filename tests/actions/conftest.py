@@ -57,6 +57,10 @@ class RunningBackend:
         """POST a JSON body directly, signed."""
         return self._send("POST", path, json.dumps(payload).encode())
 
+    def patch(self, path: str, payload: Any) -> Any:
+        """PATCH a JSON body directly, signed."""
+        return self._send("PATCH", path, json.dumps(payload).encode())
+
     def _send(self, method: str, path: str, body: bytes | None = None) -> Any:
         headers = signature_headers(self.service_secret, method, path, body or b"")
         if body is not None:

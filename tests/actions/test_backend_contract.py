@@ -29,6 +29,7 @@ from actions.api.models import (
     OnboardingChecklist,
     OnboardingProgress,
     RelayedMessage,
+    Survey,
     Ticket,
     TicketPage,
 )
@@ -51,6 +52,9 @@ CLIENT_CALLS: list[tuple[str, str, type[BackendModel]]] = [
     ("post", "/api/routing/handoffs/{id}/ticket", Handoff),
     ("post", "/api/routing/handoffs/{id}/customer-messages", RelayedMessage),
     ("get", "/api/routing/conversations/active-handoff", Handoff),
+    ("post", "/api/surveys", Survey),
+    ("get", "/api/surveys/{id}", Survey),
+    ("post", "/api/surveys/{id}/answers", Survey),
 ]
 
 # Exact classes: pydantic's StrictBool is an int subclass at run time.

@@ -25,6 +25,7 @@ from .services import table_names
 
 TABLES = {
     "customers",
+    "surveys",
     "conversations",
     "tickets",
     "feedback",
@@ -44,6 +45,11 @@ TABLES = {
     "sla_breaches",
     "handoff_messages",
     "canned_responses",
+    "customer_activities",
+    "health_scores",
+    "health_score_history",
+    "follow_up_tasks",
+    "alert_deliveries",
 }
 
 
@@ -80,7 +86,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0011"
+    assert migrate.head_revision() == "0014"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
@@ -173,6 +179,7 @@ EXPECTED_CHECKS = {
         "ck_handoff_requests_unavailable",
     },
     "handoff_messages": {"ck_handoff_messages_kind", "ck_handoff_messages_delivery"},
+    "surveys": {"ck_surveys_trigger", "ck_surveys_state"},
     "sla_breaches": {
         "ck_sla_breaches_kind",
         "ck_sla_breaches_priority_before",
@@ -183,7 +190,8 @@ EXPECTED_UNIQUES = {
     "customers": {"uq_customers_email"},
     "conversations": {"uq_conversations_sender_id_channel"},
     "tickets": {"uq_tickets_idempotency_key"},
-    "feedback": {"uq_feedback_idempotency_key"},
+    "feedback": {"uq_feedback_idempotency_key", "uq_feedback_survey_id_kind"},
+    "surveys": {"uq_surveys_trigger_subject_id"},
     "onboarding_progress": {"uq_onboarding_progress_customer_id_step_key"},
     "onboarding_nudges": {"uq_onboarding_nudges_customer_id_step_key"},
     "accounts": {"uq_accounts_email"},

@@ -227,12 +227,12 @@ async def test_migration_0003_upgrades_and_downgrades(database_url: str) -> None
     assert await table_names(database_url) == before | tables_0003
 
 
-async def test_migration_0011_upgrades_and_downgrades(database_url: str) -> None:
-    await migrate.upgrade_async(database_url, "0010")
+async def test_migration_0014_upgrades_and_downgrades(database_url: str) -> None:
+    await migrate.upgrade_async(database_url, "0013")
     before = await table_names(database_url)
-    await migrate.upgrade_async(database_url, "0011")
+    await migrate.upgrade_async(database_url, "0014")
     assert await table_names(database_url) == before | {"outcome_processed_events"}
-    await migrate.downgrade_async(database_url, "0010")
+    await migrate.downgrade_async(database_url, "0013")
     assert await table_names(database_url) == before
-    await migrate.upgrade_async(database_url, "0011")
+    await migrate.upgrade_async(database_url, "0014")
     assert await table_names(database_url) == before | {"outcome_processed_events"}

@@ -80,7 +80,15 @@ async def seed(client: TestClient[Any, Any]) -> Seeded:
         "/api/churn/signals", json={"kind": "cancel_request", "sender_id": KNOWN_SENDER, "channel": "rest"}
     )
     assert response.status == 201, await response.text()
-    await complete(client, "sign_up", sender_id=KNOWN_SENDER, channel="rest")
+    progress = await complete(client, "sign_up", sender_id=KNOWN_SENDER, channel="rest")
+    survey = {
+        "trigger": "onboarding_completed",
+        "subject_id": progress["customer_id"],
+        "sender_id": KNOWN_SENDER,
+        "channel": "rest",
+    }
+    response = await client.post("/api/surveys", json=survey)
+    assert response.status == 201, await response.text()
     # An agent online, so the handoff is offered (not closed as unavailable) and has a transcript entry.
     admin = await person(client, "admin", "seeder")
     agent = await person(client, "agent", "seeded-agent")

@@ -1,7 +1,7 @@
 """Outcomes exactly once: outcome_processed_events; gaps, first-row fingerprint, revision of cursors.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2025-01-11 00:00:00
 
 A new table without foreign keys, and columns added in place (nullable, or with a server default for the rows
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0010"
+revision: str = "0014"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
