@@ -24,6 +24,7 @@ from cs_backend.app_keys import (
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
     HANDOFF_MESSAGING,
+    HEALTH_SCORER,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -52,6 +53,9 @@ from cs_backend.events import routes as events
 from cs_backend.events.slots import StreamSlots
 from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
+from cs_backend.health_scores import routes as health_scores
+from cs_backend.health_scores.scoring import Scorer
+from cs_backend.health_scores.weights import load_weights
 from cs_backend.live_events import create_live_events
 from cs_backend.meta import routes as meta
 from cs_backend.migrate import head_revision
@@ -109,6 +113,12 @@ async def routing_context(app: web.Application) -> AsyncIterator[None]:
 async def checklist_context(app: web.Application) -> AsyncIterator[None]:
     # Read once at startup: a broken checklist file stops the backend instead of failing requests later.
     app[ONBOARDING_CHECKLIST] = load_checklist()
+    yield
+
+
+async def health_scorer_context(app: web.Application) -> AsyncIterator[None]:
+    # Read once at startup: broken weights stop the backend instead of scoring customers wrongly.
+    app[HEALTH_SCORER] = Scorer.of(load_weights(app[SETTINGS].health_weights_path))
     yield
 
 
@@ -197,6 +207,7 @@ def create_app(
     app.cleanup_ctx.append(live_events_context)
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
+    app.cleanup_ctx.append(health_scorer_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
@@ -213,6 +224,7 @@ def create_app(
         health,
         customers,
         activities,
+        health_scores,
         privacy,
         conversations,
         tickets,
