@@ -20,10 +20,11 @@ from cs_backend.app_keys import DATABASE, HEALTH_SCORER, HEALTH_SIGNALS, SETTING
 from cs_backend.conversations.models import Conversation
 from cs_backend.db import Database, utcnow
 from cs_backend.health_scores import service
+from cs_backend.health_scores.models import HealthSignalCursor
 from cs_backend.health_scores.scoring import Scorer
 from cs_backend.health_scores.signals import HealthSignals
 from cs_backend.jobs import AdvisoryLock, Clock, PeriodicJob, job_context
-from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor
+from cs_backend.outcomes.models import ConversationOutcome
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 OUTCOMES_JOB_NAME = "health-outcome-signals"
 # The job's advisory lock key ("hlthoutc").
 OUTCOMES_LOCK_KEY = 0x686C74686F757463
-# Its place in outcome_cursors: the id of the last conversation outcome signalled.
-OUTCOMES_CURSOR = "health-signals:conversation_outcomes"
+# Its row in health_signal_cursors: the id of the last conversation outcome signalled.
+OUTCOMES_CURSOR = "conversation_outcomes"
 OUTCOMES_BATCH = 500
 
 
@@ -87,10 +88,10 @@ async def signal_new_outcomes(db: Database, signals: HealthSignals) -> int:
     """Publish a signal for each conversation outcome decided since the last look; how many. The first look
     starts from the outcomes present then (the past is what `health-rescore` is for)."""
     async with db.sessions() as session:
-        cursor = await session.get(OutcomeCursor, OUTCOMES_CURSOR)
+        cursor = await session.get(HealthSignalCursor, OUTCOMES_CURSOR)
         if cursor is None:
             latest = await session.scalar(select(func.max(ConversationOutcome.id)))
-            session.add(OutcomeCursor(source=OUTCOMES_CURSOR, last_event_id=latest or 0, updated_at=utcnow()))
+            session.add(HealthSignalCursor(source=OUTCOMES_CURSOR, last_id=latest or 0, updated_at=utcnow()))
             await session.commit()
             return 0
         found = (
@@ -103,7 +104,7 @@ async def signal_new_outcomes(db: Database, signals: HealthSignals) -> int:
                         Conversation.channel == ConversationOutcome.channel,
                     ),
                 )
-                .where(ConversationOutcome.id > cursor.last_event_id)
+                .where(ConversationOutcome.id > cursor.last_id)
                 .order_by(ConversationOutcome.id)
                 .limit(OUTCOMES_BATCH)
             )
@@ -112,7 +113,7 @@ async def signal_new_outcomes(db: Database, signals: HealthSignals) -> int:
             return 0
         for _, outcome, customer_id in found:
             await signals.publish(customer_id, f"outcome.{outcome}")
-        cursor.last_event_id = found[-1][0]
+        cursor.last_id = found[-1][0]
         cursor.updated_at = utcnow()
         await session.commit()
         return len(found)

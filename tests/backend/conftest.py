@@ -62,6 +62,7 @@ TABLES = [
     *OUTCOME_TABLES,
     "alert_deliveries",
     "follow_up_tasks",
+    "health_signal_cursors",
     "health_score_history",
     "health_scores",
     "customer_activities",
