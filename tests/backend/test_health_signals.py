@@ -42,7 +42,7 @@ async def reasons(db: Database, customer_id: int) -> list[str]:
         return list(found)
 
 
-async def wait_for_reason(db: Database, customer_id: int, reason: str, timeout: float = 10.0) -> list[str]:
+async def wait_for_reason(db: Database, customer_id: int, reason: str, timeout: float = 30.0) -> list[str]:
     async def seen() -> list[str]:
         while reason not in (found := await reasons(db, customer_id)):
             await asyncio.sleep(0.05)
