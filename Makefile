@@ -30,7 +30,7 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
-        test-e2e browser bench bench-routing eval-nlu cross-validate lock lock-bot lock-backend clean
+        test-e2e browser bench bench-routing bench-rescore eval-nlu cross-validate lock lock-bot lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
 help: ## list the targets
@@ -140,6 +140,11 @@ bench-routing: $(BACKEND_VENV)/.installed ## time a routing decision (10,000 que
 # writes the eval-nlu section of BENCHMARKS.md. About a minute.
 eval-nlu: $(MODEL) ## the model on held-out customer messages (top-1, fallback per intent); write BENCHMARKS.md
 	$(BOT_BIN)/python -m benchmarks.eval_nlu
+
+# The health score of 100,000 generated customers (score_batch and top factors); writes the health-rescore
+# section of BENCHMARKS.md. Last line: rescore_per_s=... (target 10,000).
+bench-rescore: $(BACKEND_VENV)/.installed ## time batch health rescoring (100,000 customers); write BENCHMARKS.md
+	$(BACKEND_BIN)/python -m benchmarks.bench_rescore
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.

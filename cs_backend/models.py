@@ -9,7 +9,7 @@ from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
-from cs_backend.health_scores.models import HealthScore, HealthScoreHistory
+from cs_backend.health_scores.models import HealthScore, HealthScoreHistory, HealthSignalCursor
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import (
     ConversationOutcome,
@@ -42,6 +42,7 @@ __all__ = [
     "HandoffRequest",
     "HealthScore",
     "HealthScoreHistory",
+    "HealthSignalCursor",
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",

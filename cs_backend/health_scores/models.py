@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_backend.db import Base, UTCDateTime, one_of, utcnow
@@ -54,3 +54,14 @@ class HealthScoreHistory(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # ticket.created, feedback.created, rescore, ...
     reason: Mapped[str] = mapped_column(String(64))
+
+
+class HealthSignalCursor(Base):
+    """How far a source of health signals read from a table has been read (the id of its last row signalled):
+    decided conversation outcomes (health_scores/consumer.py)."""
+
+    __tablename__ = "health_signal_cursors"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -65,6 +65,7 @@ TABLES = [
     "surveys",
     "alert_deliveries",
     "follow_up_tasks",
+    "health_signal_cursors",
     "health_score_history",
     "health_scores",
     "customer_activities",

@@ -48,6 +48,7 @@ TABLES = {
     "customer_activities",
     "health_scores",
     "health_score_history",
+    "health_signal_cursors",
     "follow_up_tasks",
     "alert_deliveries",
 }

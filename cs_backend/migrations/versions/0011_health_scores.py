@@ -1,4 +1,4 @@
-"""Customer health: customer_activities, health_scores, health_score_history.
+"""Customer health: customer_activities, health_scores, health_score_history, health_signal_cursors.
 
 Revision ID: 0011
 Revises: 0010
@@ -88,9 +88,17 @@ def upgrade() -> None:
         "health_score_history",
         ["customer_id", "computed_at"],
     )
+    op.create_table(
+        "health_signal_cursors",
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("last_id", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_health_signal_cursors")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("health_signal_cursors")
     op.drop_table("health_score_history")
     op.drop_table("health_scores")
     op.drop_table("customer_activities")
