@@ -1,4 +1,4 @@
-"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|docs`.
+"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|docs|churn-*`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
@@ -12,6 +12,9 @@ exits 1 when the email already has an account, 2 when the password is too short 
 [--team-id T] [--admin]` creates an agent account (an admin with --admin) with its routing profile, offline:
 the person signs in to the agent console (/console) and goes online there. Password and exit codes as for
 create-admin; exit 2 also when a routing option is invalid or the team does not exist.
+
+`churn-train --csv FILE --target COLUMN [--positive VALUE] [--id-column C] [--out DIR]` trains a churn model
+from a CSV of historical customers (docs/CHURN.md); exit 2, writing nothing, when the CSV cannot be used.
 
 `docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
@@ -29,6 +32,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from cs_backend.churn.commands import add_train_parser, train_command
 from cs_backend.config import Settings, SettingsError
 from cs_backend.db import DatabaseUrlError, normalize_database_url
 
@@ -67,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     create_agent.add_argument("--team-id", type=int, help="their team, whose business hours they keep")
     create_agent.add_argument("--admin", action="store_true", help="an admin who takes handoffs too")
     commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
+    add_train_parser(commands)
     return parser
 
 
@@ -242,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"{ARCHITECTURE_DOC}: {'updated' if write_architecture_doc() else 'up to date'}")
         return 0
+    if arguments.command == "churn-train":  # a CSV in, files out: no database, no settings
+        return train_command(arguments)
     try:
         settings = Settings.from_env()
         settings = dataclasses.replace(settings, database_url=normalize_database_url(settings.database_url))
