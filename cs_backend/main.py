@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from cs_backend.accounts import routes as accounts
+from cs_backend.activities import routes as activities
+from cs_backend.alerts import jobs as alerts_jobs
+from cs_backend.alerts import routes as alerts
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
 from cs_backend.app_keys import (
@@ -203,11 +206,13 @@ def create_app(
     app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
+    app.cleanup_ctx.append(alerts_jobs.delivery_job_context)  # alerts' webhooks sent, with retries
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
         health,
         customers,
+        activities,
         privacy,
         conversations,
         tickets,
@@ -219,6 +224,7 @@ def create_app(
         accounts,
         routing,
         canned_responses,
+        alerts,
         console,
         meta,
     ):
