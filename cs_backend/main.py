@@ -74,6 +74,7 @@ from cs_backend.routing.customer_relay import CustomerRelay
 from cs_backend.routing.live_state import create_live_state
 from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
+from cs_backend.segments import routes as segments
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -225,6 +226,7 @@ def create_app(
         routing,
         canned_responses,
         alerts,
+        segments,
         console,
         meta,
     ):

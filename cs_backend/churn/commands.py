@@ -1,4 +1,5 @@
-"""`python -m cs_backend churn-train`: train, cross-validate and save a churn model from a CSV file."""
+"""`python -m cs_backend churn-train` (train, cross-validate and save a churn model from a CSV file) and
+`churn-export` (this product's customers as such a CSV)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cs_backend.config import REPO_ROOT
+from cs_backend.config import REPO_ROOT, Settings
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "var" / "churn_model"
 
@@ -61,5 +62,33 @@ def train_command(arguments: argparse.Namespace) -> int:
     print(
         f"model {metadata['version']} ({metadata['classifier']}, threshold {metadata['threshold']}) "
         f"written to {arguments.out}: {MODEL_FILE}, {METADATA_FILE}, {REPORT_FILE}"
+    )
+    return 0
+
+
+def add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "churn-export", help="write this product's customers' features and `churned` as a training CSV"
+    )
+    export.add_argument("--out", required=True, type=Path, help="the CSV file to write")
+
+
+def export_command(settings: Settings, arguments: argparse.Namespace) -> int:
+    import asyncio
+
+    from cs_backend.churn.export import TARGET, export_training_set
+    from cs_backend.db import Database
+
+    async def run() -> tuple[int, int]:
+        db = Database.connect(settings.database_url)
+        try:
+            return await export_training_set(db, arguments.out)
+        finally:
+            await db.dispose()
+
+    customers, churned = asyncio.run(run())
+    print(
+        f"{customers} customers ({churned} churned) written to {arguments.out}; train with: "
+        f"python -m cs_backend churn-train --csv {arguments.out} --target {TARGET}"
     )
     return 0
