@@ -11,11 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from cs_backend.__main__ import recompute_segments
 from cs_backend.app_keys import DATABASE
 from cs_backend.churn.export import EXPORTED_FEATURES, export_training_set
+from cs_backend.config import Settings
 from cs_backend.health_scores.features import FEATURE_NAMES
 from cs_backend.segments import service
 from cs_backend.segments.models import SegmentRun
@@ -99,6 +102,8 @@ def command(database_url: str, *arguments: str) -> subprocess.CompletedProcess[s
     )
 
 
+# The commands' SQL is the services' above, tested on both databases; once is enough for the command line.
+@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_the_commands_export_and_recompute(
     client: TestClient[Any, Any], migrated_database_url: str, tmp_path: Path
 ) -> None:
@@ -119,5 +124,7 @@ async def test_the_commands_export_and_recompute(
     ).json()
     assert sorted(s["name"] for s in served["segments"]) == ["at-risk", "high-value", "new", "silent"]
 
-    refused = await asyncio.to_thread(command, migrated_database_url, "segments-recompute", "--segments", "1")
-    assert refused.returncode == 2 and "--segments must be between 2 and 20" in refused.stderr
+
+def test_segments_recompute_refuses_a_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
+    assert recompute_segments(Settings(), 1) == 2  # refused before any database is opened
+    assert "--segments must be between 2 and 20" in capsys.readouterr().err
