@@ -24,6 +24,8 @@ from cs_backend.app_keys import (
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
     HANDOFF_MESSAGING,
+    HEALTH_SCORER,
+    HEALTH_SIGNALS,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -52,6 +54,11 @@ from cs_backend.events import routes as events
 from cs_backend.events.slots import StreamSlots
 from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
+from cs_backend.health_scores import consumer as health_consumer
+from cs_backend.health_scores import routes as health_scores
+from cs_backend.health_scores.scoring import Scorer
+from cs_backend.health_scores.signals import create_health_signals
+from cs_backend.health_scores.weights import load_weights
 from cs_backend.live_events import create_live_events
 from cs_backend.meta import routes as meta
 from cs_backend.migrate import head_revision
@@ -111,6 +118,25 @@ async def checklist_context(app: web.Application) -> AsyncIterator[None]:
     # Read once at startup: a broken checklist file stops the backend instead of failing requests later.
     app[ONBOARDING_CHECKLIST] = load_checklist()
     yield
+
+
+async def health_scorer_context(app: web.Application) -> AsyncIterator[None]:
+    # Read once at startup: broken weights stop the backend instead of scoring customers wrongly.
+    app[HEALTH_SCORER] = Scorer.of(load_weights(app[SETTINGS].health_weights_path))
+    yield
+
+
+async def health_signals_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    signals = create_health_signals(
+        settings.redis_url,
+        settings.health_signals_stream,
+        settings.health_signals_group,
+        settings.health_signals_claim_idle_seconds,
+    )
+    app[HEALTH_SIGNALS] = signals
+    yield
+    await signals.close()
 
 
 async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
@@ -198,6 +224,8 @@ def create_app(
     app.cleanup_ctx.append(live_events_context)
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
+    app.cleanup_ctx.append(health_scorer_context)
+    app.cleanup_ctx.append(health_signals_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
@@ -208,12 +236,15 @@ def create_app(
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
     app.cleanup_ctx.append(alerts_jobs.delivery_job_context)  # alerts' webhooks sent, with retries
+    app.cleanup_ctx.append(health_consumer.outcomes_job_context)  # decided outcomes → health signals
+    app.cleanup_ctx.append(health_consumer.consumer_context)  # health signals → rescores, red alerts
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
         health,
         customers,
         activities,
+        health_scores,
         privacy,
         conversations,
         tickets,
