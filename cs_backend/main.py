@@ -6,6 +6,7 @@ nothing: tests and `python -m cs_backend serve` both call create_app and let aio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
 from cs_backend.app_keys import (
     API_ROUTES,
+    CHURN_MODEL,
     DATABASE,
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
@@ -45,6 +47,7 @@ from cs_backend.auth.replay import create_seen_signatures
 from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.canned_responses import routes as canned_responses
 from cs_backend.churn import routes as churn
+from cs_backend.churn.active_model import ActiveChurnModel
 from cs_backend.config import Settings
 from cs_backend.console import routes as console
 from cs_backend.conversations import routes as conversations
@@ -123,6 +126,12 @@ async def checklist_context(app: web.Application) -> AsyncIterator[None]:
 async def health_scorer_context(app: web.Application) -> AsyncIterator[None]:
     # Read once at startup: broken weights stop the backend instead of scoring customers wrongly.
     app[HEALTH_SCORER] = Scorer.of(load_weights(app[SETTINGS].health_weights_path))
+    yield
+
+
+async def churn_model_context(app: web.Application) -> AsyncIterator[None]:
+    # Loaded once: a model that cannot be used is logged and left out, the health scores go on without it.
+    app[CHURN_MODEL] = await asyncio.to_thread(ActiveChurnModel.load, app[SETTINGS].churn_model_dir)
     yield
 
 
@@ -225,6 +234,7 @@ def create_app(
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(health_scorer_context)
+    app.cleanup_ctx.append(churn_model_context)
     app.cleanup_ctx.append(health_signals_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
