@@ -60,6 +60,7 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "segment_runs",
     "alert_deliveries",
     "follow_up_tasks",
     "health_score_history",

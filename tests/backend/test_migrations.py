@@ -48,6 +48,7 @@ TABLES = {
     "health_score_history",
     "follow_up_tasks",
     "alert_deliveries",
+    "segment_runs",
 }
 
 
@@ -84,7 +85,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0012"
+    assert migrate.head_revision() == "0013"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
