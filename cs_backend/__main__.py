@@ -1,4 +1,5 @@
-"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|docs|churn-*`.
+"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|health-rescore|
+docs|churn-train|churn-export|segments-recompute`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
@@ -12,6 +13,9 @@ exits 1 when the email already has an account, 2 when the password is too short 
 [--team-id T] [--admin]` creates an agent account (an admin with --admin) with its routing profile, offline:
 the person signs in to the agent console (/console) and goes online there. Password and exit codes as for
 create-admin; exit 2 also when a routing option is invalid or the team does not exist.
+
+`health-rescore` rescores every customer's health (cs_backend/health_scores/batch.py) with a progress bar on
+stderr and prints how many landed in each band; it exits 2 when the weights file cannot be used.
 
 `churn-train --csv FILE --target COLUMN [--positive VALUE] [--id-column C] [--out DIR]` trains a churn model
 from a CSV of historical customers (docs/CHURN.md); exit 2, writing nothing, when the CSV cannot be used.
@@ -73,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     create_agent.add_argument("--capacity", type=int, default=3, help="handoffs held at once (3)")
     create_agent.add_argument("--team-id", type=int, help="their team, whose business hours they keep")
     create_agent.add_argument("--admin", action="store_true", help="an admin who takes handoffs too")
+    commands.add_parser("health-rescore", help="rescore every customer's health (progress bar on stderr)")
     commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
     add_train_parser(commands)
     add_export_parser(commands)
@@ -159,6 +164,19 @@ def recompute_segments(settings: Settings, segments: int) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def health_rescore(settings: Settings) -> int:
+    from cs_backend.health_scores.batch import rescore_everyone
+    from cs_backend.health_scores.weights import WeightsError
+
+    try:
+        summary = asyncio.run(rescore_everyone(settings))
+    except WeightsError as error:
+        print(f"cs_backend: health score weights error: {error}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
 
 
 class PasswordEntryError(ValueError):
@@ -303,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         return export_command(settings, arguments)
     elif arguments.command == "segments-recompute":
         return recompute_segments(settings, arguments.segments)
+
+    elif arguments.command == "health-rescore":
+        return health_rescore(settings)
     return 0
 
 

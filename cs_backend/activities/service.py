@@ -24,7 +24,8 @@ async def record_activity(
         return CustomerActivity(
             customer_id=customer_id,
             kind=data.kind,
-            occurred_at=data.occurred_at or now,
+            # Never in the future: recency and the revenue windows are measured back from now.
+            occurred_at=min(data.occurred_at, now) if data.occurred_at is not None else now,
             amount_cents=data.amount_cents,
             currency=data.currency,
             created_at=now,

@@ -67,25 +67,22 @@ class Scorer:
         ).astype(np.int64)
         return ScoredBatch(scores, band_indexes, points)
 
-    def explain(self, batch: ScoredBatch, matrix: FloatMatrix, row: int) -> list[dict[str, Any]]:
-        """The row's top factors, largest effect first: [{name, label, value, points}]; factors that gave
-        no points are left out."""
-        points = batch.points[row]
-        order = np.argsort(-np.abs(points), kind="stable")[: self.weights.top_factors]
-        factors = []
-        for index in order:
-            if round(float(points[index]), 1) == 0:
-                continue
-            factor = self.weights.factors[int(index)]
-            factors.append(
-                {
-                    "name": factor.name,
-                    "label": factor.label,
-                    "value": round(float(matrix[row, self.columns[index]]), 2),
-                    "points": round(float(points[index]), 1),
-                }
-            )
-        return factors
+    def explain(self, batch: ScoredBatch, matrix: FloatMatrix) -> list[list[dict[str, Any]]]:
+        """Each row's top factors, largest effect first: [{name, label, value, points}] (points rounded to
+        0.1, values to 0.01); factors that gave no points are left out. Ranked for the whole batch at once."""
+        top = min(self.weights.top_factors, len(self.weights.factors))
+        order = np.argsort(-np.abs(batch.points), axis=1, kind="stable")[:, :top]
+        points = np.take_along_axis(batch.points, order, axis=1).round(1).tolist()
+        values = np.take_along_axis(matrix[:, self.columns], order, axis=1).round(2).tolist()
+        factors = self.weights.factors
+        return [
+            [
+                {"name": factors[i].name, "label": factors[i].label, "value": value, "points": point}
+                for i, value, point in zip(indexes, row_values, row_points, strict=True)
+                if point != 0
+            ]
+            for indexes, row_values, row_points in zip(order.tolist(), values, points, strict=True)
+        ]
 
 
 def feature_matrix(features: Sequence[CustomerFeatures]) -> FloatMatrix:

@@ -72,8 +72,9 @@ async def _score(
         return []
     matrix = feature_matrix(features)
     batch = scorer.score_batch(matrix)
+    explained = scorer.explain(batch, matrix)
     return [
-        (customer.customer_id, int(batch.scores[row]), batch.band(row), scorer.explain(batch, matrix, row))
+        (customer.customer_id, int(batch.scores[row]), batch.band(row), explained[row])
         for row, customer in enumerate(features)
     ]
 

@@ -158,6 +158,16 @@ class RedisHealthSignals:
         self._group_ready = True
 
     async def read(self, count: int, block_seconds: float) -> list[Signal]:
+        try:
+            return await self._read(count, block_seconds)
+        except ResponseError as error:
+            if "NOGROUP" in str(
+                error
+            ):  # Redis lost the stream (flushed, restarted empty): made again next read
+                self._group_ready = False
+            raise
+
+    async def _read(self, count: int, block_seconds: float) -> list[Signal]:
         await self._ensure_group()
         now = time.monotonic()
         if now - self._last_claim >= self.claim_idle_seconds:

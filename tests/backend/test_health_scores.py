@@ -108,8 +108,8 @@ def test_score_batch_adds_the_factors_points_to_the_base() -> None:
     assert batch.scores.tolist() == [60, 100, 35, 0]
     assert [batch.band(index) for index in range(4)] == ["yellow", "green", "red", "red"]
     scorer = Scorer.of(weights)
-    assert scorer.explain(batch, matrix, 0) == []
-    assert scorer.explain(batch, matrix, 2) == [
+    assert scorer.explain(batch, matrix)[0] == []
+    assert scorer.explain(batch, matrix)[2] == [
         {"name": "inactivity", "label": "Days since last activity", "value": 33.5, "points": -10.0},
         {
             "name": "churn_signals",
@@ -120,7 +120,7 @@ def test_score_batch_adds_the_factors_points_to_the_base() -> None:
         {"name": "open_tickets", "label": "Open tickets", "value": 2.5, "points": -5.0},
     ]
     # Two-sided: a CSAT below the neutral 3 counts against, down to -15 at 1.
-    assert scorer.explain(batch, matrix, 3)[2]["points"] == -15.0
+    assert scorer.explain(batch, matrix)[3][2]["points"] == -15.0
     with pytest.raises(ValueError, match="feature columns"):
         scorer.score_batch(np.zeros((2, 3)))
 

@@ -216,3 +216,20 @@ async def test_decided_outcomes_become_signals(client: TestClient[Any, Any]) -> 
         Signal(rows.id, "outcome.abandoned"),
         Signal(rows.id, "outcome.escalated"),
     ]
+
+
+@pytest.mark.redis
+async def test_a_lost_stream_and_group_are_made_again(redis_url: str, stream: str) -> None:
+    signals = RedisHealthSignals(redis_url, stream, "rescore", consumer="one")
+    other = redis.Redis.from_url(redis_url)
+    try:
+        await signals.publish(7, "ticket.created")
+        assert [signal.customer_id for signal in await signals.read(10, 0.1)] == [7]
+        await other.delete(stream)  # Redis flushed or restarted empty
+        with pytest.raises(redis.ResponseError, match="NOGROUP"):
+            await signals.read(10, 0.1)
+        await signals.publish(8, "ticket.created")
+        assert [signal.customer_id for signal in await signals.read(10, 0.1)] == [8]
+    finally:
+        await other.aclose()
+        await signals.close()
