@@ -30,7 +30,7 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
-        test-e2e browser bench bench-routing bench-rescore eval-nlu cross-validate lock lock-bot lock-backend clean
+        test-e2e browser bench bench-routing bench-rescore bench-churn eval-nlu cross-validate lock lock-bot lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
 help: ## list the targets
@@ -145,6 +145,12 @@ eval-nlu: $(MODEL) ## the model on held-out customer messages (top-1, fallback p
 # section of BENCHMARKS.md. Last line: rescore_per_s=... (target 10,000).
 bench-rescore: $(BACKEND_VENV)/.installed ## time batch health rescoring (100,000 customers); write BENCHMARKS.md
 	$(BACKEND_BIN)/python -m benchmarks.bench_rescore
+
+# The churn model on the IBM Telco file (stratified 5-fold CV, docs/CHURN.md), then bench-rescore's figure;
+# writes the churn section of BENCHMARKS.md. Last line: telco_roc_auc=... pr_auc=... f1=... rescore_per_s=...
+TELCO_CSV ?= ../shared/data/telco_churn/Telco-Customer-Churn.csv
+bench-churn: $(BACKEND_VENV)/.installed ## churn model on Telco (5-fold CV) and health rescoring; write BENCHMARKS.md
+	$(BACKEND_BIN)/python -m benchmarks.bench_churn --csv $(TELCO_CSV)
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.

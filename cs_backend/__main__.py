@@ -1,5 +1,5 @@
-"""Command line: `python -m cs_backend
-serve|migrate|nudge-stalled|create-admin|create-agent|health-rescore|docs`.
+"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|health-rescore|
+docs|churn-train|churn-export|segments-recompute`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
@@ -17,6 +17,12 @@ create-admin; exit 2 also when a routing option is invalid or the team does not 
 `health-rescore` rescores every customer's health (cs_backend/health_scores/batch.py) with a progress bar on
 stderr and prints how many landed in each band; it exits 2 when the weights file cannot be used.
 
+`churn-train --csv FILE --target COLUMN [--positive VALUE] [--id-column C] [--out DIR]` trains a churn model
+from a CSV of historical customers (docs/CHURN.md); exit 2, writing nothing, when the CSV cannot be used.
+`churn-export --out FILE` writes this product's customers' features with `churned` as such a CSV.
+`segments-recompute [--segments K]` clusters the customers into named segments and stores the run
+(GET /api/segments serves the latest).
+
 `docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
 Configuration comes from the environment (see cs_backend/config.py); --host/--port override
@@ -33,6 +39,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from cs_backend.churn.commands import add_export_parser, add_train_parser, export_command, train_command
 from cs_backend.config import Settings, SettingsError
 from cs_backend.db import DatabaseUrlError, normalize_database_url
 
@@ -72,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     create_agent.add_argument("--admin", action="store_true", help="an admin who takes handoffs too")
     commands.add_parser("health-rescore", help="rescore every customer's health (progress bar on stderr)")
     commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
+    add_train_parser(commands)
+    add_export_parser(commands)
+    segments = commands.add_parser(
+        "segments-recompute", help="cluster the customers into named segments; store the run"
+    )
+    segments.add_argument("--segments", type=int, default=5, help="how many segments K-means looks for (5)")
     return parser
 
 
@@ -129,6 +142,28 @@ def nudge_stalled(settings: Settings) -> int:
         message += f", {result.failed} failed (Rasa unreachable or refused; retried on the next run)"
     print(message)
     return 1 if result.failed else 0
+
+
+def recompute_segments(settings: Settings, segments: int) -> int:
+    from cs_backend.db import Database
+    from cs_backend.segments import service
+
+    if not 2 <= segments <= 20:
+        print("cs_backend: --segments must be between 2 and 20", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        db = Database.connect(settings.database_url)
+        try:
+            stored = await service.recompute(db, segments=segments)
+        finally:
+            await db.dispose()
+        print(f"{stored.customers} customers in {len(stored.segments)} segments (run {stored.id}):")
+        for segment in stored.segments:
+            print(f"  {segment['name']}: {segment['size']} - {segment['description']}")
+        return 0
+
+    return asyncio.run(run())
 
 
 def health_rescore(settings: Settings) -> int:
@@ -260,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"{ARCHITECTURE_DOC}: {'updated' if write_architecture_doc() else 'up to date'}")
         return 0
+    if arguments.command == "churn-train":  # a CSV in, files out: no database, no settings
+        return train_command(arguments)
     try:
         settings = Settings.from_env()
         settings = dataclasses.replace(settings, database_url=normalize_database_url(settings.database_url))
@@ -280,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         return create_admin(settings, arguments.email, arguments.name)
     elif arguments.command == "create-agent":
         return create_agent(settings, arguments)
+    elif arguments.command == "churn-export":
+        return export_command(settings, arguments)
+    elif arguments.command == "segments-recompute":
+        return recompute_segments(settings, arguments.segments)
+
     elif arguments.command == "health-rescore":
         return health_rescore(settings)
     return 0

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cs_backend.accounts.models import Account, AccountSession
 from cs_backend.auth.verifier import ServiceVerifier
+from cs_backend.churn.active_model import ActiveChurnModel
 from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.events.slots import StreamSlots
@@ -84,6 +85,9 @@ SURVEY_COURIER = web.AppKey("survey_courier", SurveyCourier)
 # The health score's weights (health_scores/weights.toml or HEALTH_WEIGHTS_PATH), loaded and checked at
 # startup by main.health_scorer_context.
 HEALTH_SCORER = web.AppKey("health_scorer", Scorer)
+# The churn model of CHURN_MODEL_DIR (churn/active_model.py; no model when unset or refused), loaded at
+# startup by main.churn_model_context.
+CHURN_MODEL = web.AppKey("churn_model", ActiveChurnModel)
 # "Rescore this customer" (health_scores/signals.py): a Redis stream with a consumer group, or an in-process
 # queue; created at startup by main.health_signals_context. Domains publish after their commit.
 HEALTH_SIGNALS = web.AppKey[HealthSignals]("health_signals")

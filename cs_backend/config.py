@@ -542,6 +542,13 @@ class Settings:
         "A TOML file of the health score's weights and bands replacing the bundled "
         "cs_backend/health_scores/weights.toml (read and checked at startup: a bad file stops the backend).",
     )
+    churn_model_dir: Path | None = _from_env(
+        "CHURN_MODEL_DIR",
+        None,
+        _path,
+        "A churn model directory written by `python -m cs_backend churn-train` (model.skops, metadata.json): "
+        "when it loads, each customer's health response carries its churn probability (docs/CHURN.md).",
+    )
     health_signals_poll_seconds: float = _job_interval_from_env(
         "HEALTH_SIGNALS_POLL_SECONDS",
         1.0,

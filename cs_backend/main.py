@@ -6,6 +6,7 @@ nothing: tests and `python -m cs_backend serve` both call create_app and let aio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from cs_backend.api.registry import add_api_routes
 from cs_backend.api.request_id import echo_request_id, request_id_middleware
 from cs_backend.app_keys import (
     API_ROUTES,
+    CHURN_MODEL,
     DATABASE,
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
@@ -49,6 +51,7 @@ from cs_backend.auth.replay import create_seen_signatures
 from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.canned_responses import routes as canned_responses
 from cs_backend.churn import routes as churn
+from cs_backend.churn.active_model import ActiveChurnModel
 from cs_backend.config import Settings
 from cs_backend.console import routes as console
 from cs_backend.conversations import routes as conversations
@@ -88,6 +91,7 @@ from cs_backend.routing.customer_relay import CustomerRelay
 from cs_backend.routing.live_state import create_live_state
 from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
+from cs_backend.segments import routes as segments
 from cs_backend.surveys import jobs as survey_jobs
 from cs_backend.surveys import routes as surveys
 from cs_backend.surveys.delivery import SurveyCourier
@@ -132,6 +136,12 @@ async def checklist_context(app: web.Application) -> AsyncIterator[None]:
 async def health_scorer_context(app: web.Application) -> AsyncIterator[None]:
     # Read once at startup: broken weights stop the backend instead of scoring customers wrongly.
     app[HEALTH_SCORER] = Scorer.of(load_weights(app[SETTINGS].health_weights_path))
+    yield
+
+
+async def churn_model_context(app: web.Application) -> AsyncIterator[None]:
+    # Loaded once: a model that cannot be used is logged and left out, the health scores go on without it.
+    app[CHURN_MODEL] = await asyncio.to_thread(ActiveChurnModel.load, app[SETTINGS].churn_model_dir)
     yield
 
 
@@ -250,6 +260,7 @@ def create_app(
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(health_scorer_context)
+    app.cleanup_ctx.append(churn_model_context)
     app.cleanup_ctx.append(health_signals_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
@@ -286,6 +297,7 @@ def create_app(
         routing,
         canned_responses,
         alerts,
+        segments,
         console,
         meta,
         metrics,

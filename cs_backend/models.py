@@ -19,6 +19,7 @@ from cs_backend.outcomes.models import (
 )
 from cs_backend.privacy.models import CustomerDeletion
 from cs_backend.routing.models import AgentProfile, HandoffMessage, HandoffRequest, SlaBreach, Team
+from cs_backend.segments.models import SegmentRun
 from cs_backend.surveys.models import Survey
 from cs_backend.tickets.models import Ticket
 
@@ -47,6 +48,7 @@ __all__ = [
     "OutcomeCursor",
     "OutcomeSession",
     "ProcessedOutcomeEvent",
+    "SegmentRun",
     "SlaBreach",
     "Survey",
     "Team",

@@ -63,6 +63,7 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 TABLES = [
     *OUTCOME_TABLES,
     "surveys",
+    "segment_runs",
     "alert_deliveries",
     "follow_up_tasks",
     "health_signal_cursors",
