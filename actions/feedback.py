@@ -4,7 +4,8 @@
   (`ces_score`, 1-7);
 - `onboarding_feedback_form` (after the last onboarding step) asks CES only;
 - `action_record_feedback` stores what was answered, also when the customer left the form half-way, and
-  reports it in `feedback_outcome` (saved, skipped, unavailable).
+  reports it in `feedback_outcome` (saved, queued: kept in the outbox until cs_backend confirms it, skipped,
+  unavailable: not confirmed and not kept).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.client import BackendClient
+from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
 from actions.api.models import Feedback
 from actions.common import (
@@ -142,7 +143,8 @@ def feedback_resolver(tracker: Tracker) -> Resolver:
 class ActionRecordFeedback(Action):
     """Stores the CSAT and/or CES answered (with sender, channel, topic intent, the resolver and the ticket
     or, for an agent's help, the agent and the handoff), each with its own Idempotency-Key, and reports the
-    outcome in `feedback_outcome` (`saved_low_csat` when the CSAT was 1 or 2: a person is offered)."""
+    outcome in `feedback_outcome` (`saved_low_csat` / `queued_low_csat` when the CSAT was 1 or 2: a person
+    is offered; `queued` when a rating is kept in the outbox, to reach cs_backend shortly)."""
 
     def name(self) -> str:
         return "action_record_feedback"
@@ -167,14 +169,18 @@ class ActionRecordFeedback(Action):
         # An onboarding rating is not about an earlier ticket of the conversation, nor an agent's.
         about_ticket = not onboarding and resolver.name != RESOLVER_AGENT
         ticket_id = parse_ticket_number(tracker.get_slot("ticket_id")) if about_ticket else None
-        failed = False
+        failed = queued = False
         async with BackendClient() as backend:
             for kind, score in answered.items():
                 try:
                     feedback = await self._store(backend, tracker, kind, score, intent, ticket_id, resolver)
                 except BackendError as error:
-                    logger.warning("%s rating not saved: %s", kind.upper(), error)
+                    logger.warning("%s rating not confirmed nor queued: %s", kind.upper(), error)
                     failed = True
+                    continue
+                if isinstance(feedback, Queued):
+                    logger.info("%s %s queued (outbox entry %s)", kind.upper(), score, feedback.entry_id)
+                    queued = True
                     continue
                 logger.info(
                     "%s %s stored as feedback %s (ticket %s)",
@@ -183,12 +189,13 @@ class ActionRecordFeedback(Action):
                     feedback.id,
                     feedback.ticket_id,
                 )
+        low = answered.get("csat") is not None and answered["csat"] <= LOW_CSAT_MAX
         if failed:
             outcome = "unavailable"
-        elif answered.get("csat") is not None and answered["csat"] <= LOW_CSAT_MAX:
-            outcome = "saved_low_csat"
+        elif queued:
+            outcome = "queued_low_csat" if low else "queued"
         else:
-            outcome = "saved"
+            outcome = "saved_low_csat" if low else "saved"
         return [SlotSet("feedback_outcome", outcome), *forget]
 
     @staticmethod
@@ -200,8 +207,8 @@ class ActionRecordFeedback(Action):
         intent: str | None,
         ticket_id: int | None,
         resolver: Resolver,
-    ) -> Feedback:
-        async def store(about_ticket: int | None, write_kind: str) -> Feedback:
+    ) -> Feedback | Queued:
+        async def store(about_ticket: int | None, write_kind: str) -> Feedback | Queued:
             return await backend.create_feedback(
                 score=score,
                 kind=kind,

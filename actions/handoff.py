@@ -42,7 +42,7 @@ from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarte
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.client import BackendClient
+from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError, BackendUnavailable
 from actions.api.models import Handoff
 from actions.common import (
@@ -64,6 +64,8 @@ RELAY_LOOP = "action_relay_to_agent"
 QUEUED = "queued"
 ASSIGNED = "assigned"
 TICKET_CREATED = "ticket_created"
+# Nobody available and cs_backend did not confirm the ticket: kept in the outbox, it reaches the team shortly.
+TICKET_QUEUED = "ticket_queued"
 NEED_EMAIL = "need_email"
 UNAVAILABLE = "unavailable"
 
@@ -396,6 +398,17 @@ class ActionHandoffToHuman(Action):
                 return [SlotSet("email", None), *self._ask_email(description, priority), *forget_handoff]
             logger.warning("handoff not passed on, cs_backend unavailable or refusing: %s", error)
             return [SlotSet("handoff_outcome", UNAVAILABLE)]
+        if isinstance(ticket, Queued):
+            logger.info(
+                "handoff ticket for sender %s queued (outbox entry %s)", tracker.sender_id, ticket.entry_id
+            )
+            return [
+                SlotSet("handoff_outcome", TICKET_QUEUED),
+                SlotSet("ticket_id", None),
+                SlotSet("email", email),
+                *forget_handoff,
+                *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
+            ]
         logger.info("handoff ticket %s created for sender %s", ticket.id, tracker.sender_id)
         return [
             SlotSet("handoff_outcome", TICKET_CREATED),

@@ -3,8 +3,8 @@ docs/API_ONBOARDING_OUTCOMES.md) and so does each customer's progress; these act
 report what they found.
 
 Like the ticket actions they speak only through slots: `onboarding_outcome` (next_step, step_explained,
-step_marked, already_done, all_done, unknown_step, nudge, nudge_obsolete, unavailable) and the text slots the
-responses show (`onboarding_step_title`, `onboarding_step_how_to`, `onboarding_step_docs`,
+step_marked, step_queued, already_done, all_done, unknown_step, nudge, nudge_obsolete, unavailable) and the
+text slots the responses show (`onboarding_step_title`, `onboarding_step_how_to`, `onboarding_step_docs`,
 `onboarding_done_title`, `onboarding_done_count`, `onboarding_total`, `onboarding_checklist`); the rules in
 dialogue/rules/onboarding.yml pick the `utter_onboarding_*` response.
 
@@ -13,6 +13,10 @@ checklist, how to do a step) starts it: POST /api/onboarding/start gives the con
 customer if it has none, whom the backend's nudge job (trigger_intent EXTERNAL_onboarding_nudge) may follow up
 on that same pair — Rasa copies the conversation's latest input channel onto the external event, so
 `input_channel` is the real one. Marking a step done creates the customer too; the nudge only reads.
+
+Starting and marking a step done are writes: when cs_backend does not confirm one, it is kept in the outbox
+(actions/api/outbox.py) and reaches cs_backend shortly. A step kept so is told as noted (step_queued); a
+start kept so has no progress to show, which is told as unavailable (the checklist cannot be shown now).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.client import BackendClient
+from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
 from actions.api.models import OnboardingProgress, OnboardingStep
 from actions.common import conversation_channel, write_key
@@ -39,6 +43,8 @@ logger = logging.getLogger(__name__)
 NEXT_STEP = "next_step"
 STEP_EXPLAINED = "step_explained"
 STEP_MARKED = "step_marked"
+# The step's completion is kept in the outbox: cs_backend records it shortly.
+STEP_QUEUED = "step_queued"
 ALREADY_DONE = "already_done"
 ALL_DONE = "all_done"
 UNKNOWN_STEP = "unknown_step"
@@ -109,7 +115,7 @@ def _outcome(outcome: str, *events: EventType) -> list[EventType]:
     return [SlotSet("onboarding_outcome", outcome), *events, SlotSet(STEP_SLOT, None)]
 
 
-def _unavailable(action: str, error: BackendError) -> list[EventType]:
+def _unavailable(action: str, error: BackendError | str) -> list[EventType]:
     logger.warning("%s: onboarding checklist unavailable: %s", action, error)
     return _outcome(UNAVAILABLE)
 
@@ -117,6 +123,15 @@ def _unavailable(action: str, error: BackendError) -> list[EventType]:
 def _unknown_step(progress: OnboardingProgress | None) -> list[EventType]:
     """No such step: the checklist is listed (with what is done, when the progress is known)."""
     return _outcome(UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else []))
+
+
+async def start_onboarding(backend: BackendClient, tracker: Tracker) -> OnboardingProgress | Queued:
+    """Starts onboarding for the conversation (idempotent; kept in the outbox when not confirmed)."""
+    return await backend.start_onboarding(
+        tracker.sender_id,
+        conversation_channel(tracker),
+        idempotency_key=write_key("onboarding-start", tracker),
+    )
 
 
 def _step_by_key(steps: Sequence[OnboardingStep], key: str | None) -> OnboardingStep | None:
@@ -144,9 +159,11 @@ class _ProgressAnswer(Action, ABC):
     ) -> list[EventType]:
         try:
             async with BackendClient() as backend:
-                progress = await backend.start_onboarding(tracker.sender_id, conversation_channel(tracker))
+                progress = await start_onboarding(backend, tracker)
         except BackendError as error:
             return _unavailable(self.name(), error)
+        if isinstance(progress, Queued):
+            return _unavailable(self.name(), "the start is queued, the progress unknown")
         return self.answer(progress)
 
     @abstractmethod
@@ -190,9 +207,15 @@ class ActionOnboardingExplainStep(Action):
         try:
             async with BackendClient() as backend:
                 steps = await backend.onboarding_steps()
-                progress = await backend.start_onboarding(tracker.sender_id, conversation_channel(tracker))
+                progress = await start_onboarding(backend, tracker)
         except BackendError as error:
             return _unavailable(self.name(), error)
+        if isinstance(progress, Queued):
+            if not said:  # the step in focus depends on the progress, unknown until the start is delivered
+                return _unavailable(self.name(), "the start is queued, the progress unknown")
+            key = match_onboarding_step(said, _pairs(steps))
+            step = _step_by_key(steps, key)
+            return _outcome(STEP_EXPLAINED, *_step_slots(step)) if step else _unknown_step(None)
         key = match_onboarding_step(said, _pairs(steps)) if said else step_in_focus(tracker, progress)
         step = _step_by_key(steps, key)
         if step is None:
@@ -233,6 +256,7 @@ class ActionOnboardingMarkDone(Action):
                     if key is None:  # nothing named and nothing left to do
                         return _all_done_events(before, onboarding_done_title=None)
                 state = before.step(key)
+                progress: OnboardingProgress | Queued
                 if state is not None and state.done:
                     progress = before
                 else:
@@ -250,6 +274,13 @@ class ActionOnboardingMarkDone(Action):
                 return _unknown_step(None)
             return _unavailable(self.name(), error)
 
+        if isinstance(progress, Queued):
+            logger.info("onboarding step %s queued (outbox entry %s)", key, progress.entry_id)
+            return _outcome(
+                STEP_QUEUED,
+                SlotSet("onboarding_done_title", state.title if state else None),
+                *_step_slots(None),
+            )
         marked = progress.step(key) or state
         done_title = marked.title if marked else None
         if progress.completed or progress.next_step is None:

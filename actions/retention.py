@@ -7,8 +7,9 @@
   comes from the affirm / deny mappings.
 - `action_record_churn_signal` — POST /api/churn/signals (kind cancel_request, the reason, outcome "retained"
   when the offer was accepted, else "cancelling"), and `churn_outcome` retained / cancelling / unavailable
-  (backend down: nothing recorded). It also runs when the customer stops half-way (then "cancelling", reason
-  possibly unknown).
+  (not confirmed and not even kept in the outbox). A signal cs_backend did not confirm is kept in the outbox
+  and reaches the team shortly: its outcome is told as when stored ("noted", "passed on to our team"). It
+  also runs when the customer stops half-way (then "cancelling", reason possibly unknown).
 
 Clearing the form's slots: `retention_accepted` is cleared by action_record_churn_signal. `cancel_reason` is
 cleared there too, EXCEPT when the offer was accepted: utter_retention_thanks, spoken after the action, picks
@@ -30,7 +31,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.client import BackendClient
+from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
 from actions.common import conversation_channel, write_key
 
@@ -172,13 +173,20 @@ class ActionRecordChurnSignal(Action):
                     idempotency_key=write_key("churn", tracker),
                 )
         except BackendError as error:
-            logger.warning("churn signal not recorded, cs_backend unavailable or refusing: %s", error)
+            logger.warning(
+                "churn signal not recorded nor queued, cs_backend refusing or unavailable: %s", error
+            )
             return [
                 SlotSet("churn_outcome", UNAVAILABLE),
                 SlotSet("cancel_reason", None),
                 SlotSet("retention_accepted", None),
             ]
-        logger.info("churn signal %s (%s, %s) for sender %s", signal.id, reason, outcome, tracker.sender_id)
+        if isinstance(signal, Queued):
+            logger.info("churn signal (%s, %s) queued (outbox entry %s)", reason, outcome, signal.entry_id)
+        else:
+            logger.info(
+                "churn signal %s (%s, %s) for sender %s", signal.id, reason, outcome, tracker.sender_id
+            )
         return [
             SlotSet("churn_outcome", outcome),
             # Kept when retained: utter_retention_thanks (after this action) words the accepted offer with it.

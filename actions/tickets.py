@@ -15,8 +15,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.client import BackendClient
-from actions.api.errors import BackendError
+from actions.api.client import BackendClient, Queued
+from actions.api.errors import BackendError, WriteNotQueued
 from actions.api.models import Ticket
 from actions.common import (
     conversation_channel,
@@ -160,8 +160,10 @@ class ValidateTicketForm(FormValidationAction):
 
 async def open_ticket(
     tracker: Tracker, *, description: str, email: str, priority: str, write_kind: str = "ticket"
-) -> Ticket:
-    """Creates a ticket for this conversation in cs_backend (raises :class:`BackendError`).
+) -> Ticket | Queued:
+    """Creates a ticket for this conversation in cs_backend, or keeps it in the outbox when cs_backend does
+    not confirm it (Queued: it reaches the team shortly); raises :class:`BackendError` when refused, or when
+    even the outbox could not keep it (WriteNotQueued).
 
     Shared by action_create_ticket (the ticket form) and action_handoff_to_human. The Idempotency-Key is
     "this `write_kind` of write, caused by the latest user message", so a re-run of the action never opens a
@@ -209,6 +211,17 @@ class ActionCreateTicket(Action):
             ticket = await open_ticket(tracker, description=description, email=email, priority=priority)
         except BackendError as error:
             return self._failure_events(error)
+        if isinstance(ticket, Queued):
+            # Kept in the outbox: it reaches the team shortly, without a number the customer could be told.
+            logger.info("ticket for sender %s queued (outbox entry %s)", tracker.sender_id, ticket.entry_id)
+            return [
+                SlotSet("ticket_id", None),
+                SlotSet("ticket_priority", priority),
+                SlotSet("ticket_outcome", "queued"),
+                SlotSet("backend_error", None),
+                SlotSet("email", email),
+                *[SlotSet(slot, None) for slot in TICKET_ATTEMPT_SLOTS],
+            ]
         logger.info("ticket %s created for sender %s", ticket.id, tracker.sender_id)
         return [
             SlotSet("ticket_id", str(ticket.id)),
@@ -277,8 +290,12 @@ class ActionCreateTicket(Action):
                 SlotSet("form_hint", None),
                 SlotSet("requested_slot", None),
             ]
-        # Unreachable or failing (5xx): keep the details so "open a ticket" again resubmits them.
-        logger.warning("ticket not saved, cs_backend unavailable: %s", error)
+        # Not confirmed and not kept (WriteNotQueued), or the handoff's ticket unreachable: it may or may not
+        # be stored, so the customer is told neither; the details stay so "open a ticket" resubmits them.
+        if isinstance(error, WriteNotQueued):
+            logger.error("ticket unconfirmed and not queued: %s", error)
+        else:
+            logger.warning("ticket not confirmed, cs_backend unavailable: %s", error)
         return [
             SlotSet("ticket_outcome", "unavailable"),
             SlotSet("backend_error", None),

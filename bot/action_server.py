@@ -10,6 +10,12 @@ Unlike `rasa run actions`, it allows no CORS origin (only Rasa calls it, never a
 gets an empty answer without any allowance from rasa-sdk's CORS extension, which runs first), binds to
 127.0.0.1 unless told otherwise (`--host`), and keeps Sanic's access log off, since that would record the
 token in each request's query string.
+
+It also runs the outbox's replayer (actions/api/replayer.py) from its start to its stop, so writes to
+cs_backend that were not confirmed, also before a restart, are delivered; serves `GET /metrics` (Prometheus
+text, actions/api/metrics.py; token required like every route but /health); and binds each call from Rasa
+to its request id and sender id (actions/api/request_context.py): every log line of the call shows them, and
+every request to cs_backend carries the request id as `X-Request-ID`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import coloredlogs
 from rasa_sdk import endpoint, utils
 from rasa_sdk.constants import DEFAULT_SERVER_PORT
 from rasa_sdk.plugin import plugin_manager
@@ -27,6 +34,10 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.api import metrics
+from actions.api.outbox import Outbox, default_outbox
+from actions.api.replayer import OutboxReplayer
+from actions.api.request_context import LOG_FORMAT, bind_action_call, install_log_context
 from bot.tokens import required_token
 from log_redaction import install_log_redaction
 
@@ -61,12 +72,40 @@ def token_check(token: str) -> TokenCheck:
     return require_token
 
 
-def create_app(token: str, actions_package: str = "actions") -> Sanic:
-    """rasa-sdk's app running `actions_package`, behind the token check."""
+async def bind_request_context(request: Request) -> None:
+    """A call to run an action: its request id (the message's id) and sender id for logs and cs_backend."""
+    if request.method == "POST" and request.path == "/webhook":
+        try:
+            payload = request.json
+        except Exception:  # rasa-sdk answers a body that is not JSON itself; the ids are then new ones
+            payload = None
+        bind_action_call(payload)
+
+
+def create_app(token: str, actions_package: str = "actions", outbox: Outbox | None = None) -> Sanic:
+    """rasa-sdk's app running `actions_package`, behind the token check, with the outbox's replayer
+    (`outbox`, default: ACTIONS_OUTBOX_PATH's) and GET /metrics."""
     if not token:
         raise ValueError("the action server needs a token")
     app = endpoint.create_app(actions_package, cors_origins=None)
     app.register_middleware(token_check(token), "request")
+    app.register_middleware(bind_request_context, "request")
+    kept = outbox or default_outbox()
+    replayer = OutboxReplayer(kept)
+
+    async def start_replayer(app: Sanic, loop: Any) -> None:
+        replayer.start()
+
+    async def stop_replayer(app: Sanic, loop: Any) -> None:
+        await replayer.stop()
+
+    app.register_listener(start_replayer, "after_server_start")
+    app.register_listener(stop_replayer, "before_server_stop")
+
+    async def serve_metrics(request: Request) -> HTTPResponse:
+        return response.raw(await metrics.render(kept), content_type=metrics.CONTENT_TYPE)
+
+    app.add_route(serve_metrics, "/metrics", methods=["GET"], name="metrics")
     return app
 
 
@@ -84,11 +123,13 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     token = required_token(TOKEN_VARIABLE)
-    # Every log record, rasa-sdk's and Sanic's too, with emails, phone and card numbers replaced.
+    # Every log record, rasa-sdk's and Sanic's too, with emails, phone and card numbers replaced, and the
+    # request id and sender id of the call it belongs to.
     install_log_redaction()
-    # The logging `rasa run actions` sets up: colored records at the chosen level, Sanic's own at
-    # LOG_LEVEL_LIBRARIES (ERROR by default).
-    utils.configure_colored_logging(arguments.loglevel)
+    install_log_context()
+    # The logging `rasa run actions` sets up (colored records at the chosen level, Sanic's own at
+    # LOG_LEVEL_LIBRARIES, ERROR by default), with the ids in each line.
+    coloredlogs.install(level=arguments.loglevel, use_chroot=False, fmt=LOG_FORMAT)
     utils.update_sanic_log_level()
     app = create_app(token, arguments.actions)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)

@@ -66,6 +66,12 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 # How long opening a PostgreSQL connection may take: an unreachable server must fail requests (503) quickly,
 # not after asyncpg's default minute.
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a request waits for a free pooled PostgreSQL connection before its 503 (SQLAlchemy's default 30).
+POOL_TIMEOUT_SECONDS = 5
+# SQLite's busy timeout: how long a write waits for another writer's lock before its 503. With the pool's and
+# the connection's timeouts, the longest a request waits for the database (10 s): the actions' client gives
+# each attempt more than that (actions/api/client.py, docs/API_CONTRACT.md "Timeouts").
+SQLITE_BUSY_TIMEOUT_SECONDS = 10
 # SQLSTATEs of a server that cannot serve now but may soon: connection exceptions (class 08), an
 # administrator's or a crash's shutdown, a server starting up or shutting down, too many connections.
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300")
@@ -201,7 +207,9 @@ def create_engine(database_url: str) -> AsyncEngine:
             path.parent.mkdir(parents=True, exist_ok=True)
         # `timeout` is SQLite's busy timeout: concurrent writers wait for the lock instead of failing.
         # hide_parameters: a failing statement's log line and traceback never show the values (emails, text).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     else:
         # pre_ping: after a PostgreSQL restart, each pooled connection is found dead and replaced on checkout,
@@ -211,6 +219,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=10,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
             hide_parameters=True,
             connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         )

@@ -2,14 +2,20 @@
 
 - Base URL from ``CS_BACKEND_URL`` (default ``http://127.0.0.1:8000``), read when a client is created.
 - Every request is signed with ``CS_BACKEND_SERVICE_SECRET`` (actions/api/signing.py), over the exact bytes
-  sent; each attempt is signed as it starts, so a retry carries a fresh timestamp and nonce.
-- Every request has a total timeout (``aiohttp.ClientTimeout``).
-- Connection errors and timeouts are retried with exponential backoff (aiohttp-retry); HTTP answers, including
-  4xx and 5xx, are never retried: they are final and raised as :class:`BackendError`.
-- POSTs that create a row carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so
-  a retry after a timeout, or Rasa running the same action again for the same user message, returns the row
-  already stored instead of a second one; starting onboarding and completing a step are idempotent by
-  themselves.
+  sent; each attempt is signed as it starts, so a retry carries a fresh timestamp and nonce. Every request
+  carries ``X-Request-ID``: the id of the Rasa message the action answers (actions/api/request_context.py).
+- Timeouts and retries (the numbers, with the backend's, are in docs/API_CONTRACT.md, "Timeouts"): each
+  attempt has a total timeout longer than the backend's longest wait for its database, and a request's
+  attempts fit in one budget. Connection errors, timeouts, 502/503/504 and 429 are tried again with
+  exponential backoff, or after the answer's ``Retry-After`` when it fits in the budget; any other answer is
+  final.
+- Writes (tickets, ratings, churn signals, onboarding start and steps) carry an ``Idempotency-Key`` (built by
+  ``actions.common.make_idempotency_key``), so a retry after a timeout, or Rasa running the same action again
+  for the same user message, returns the row already stored instead of a second one. A write that cannot be
+  confirmed (no answer, a 5xx or 429 after the retries, a 401/403, an answer that breaks the contract) is
+  kept in the outbox (actions/api/outbox.py) and returned as :class:`Queued`: the replayer delivers it later
+  under the same key. Only a refusal of what was sent (400, 404, 409, 413, 415, 422) raises BackendError; an
+  outbox that cannot store raises :class:`WriteNotQueued`.
 - Answers are decoded strictly into the models of actions/api/models.py: an answer that breaks the contract
   is logged with every broken field and raised as :class:`BackendContractError`.
 
@@ -17,6 +23,7 @@ Usage::
 
     async with BackendClient() as backend:
         ticket = await backend.create_ticket(description=..., email=..., idempotency_key=key)
+        if isinstance(ticket, Queued): ...  # kept, will reach the team shortly
 """
 
 from __future__ import annotations
@@ -25,15 +32,17 @@ import asyncio
 import json as json_module
 import logging
 import os
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace, TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
-from aiohttp_retry import ExponentialRetry, RetryClient
 from pydantic import ValidationError
 
-from actions.api.errors import BackendContractError, BackendError, BackendUnavailable
+from actions.api import metrics
+from actions.api.errors import BackendContractError, BackendError, BackendUnavailable, WriteNotQueued
 from actions.api.models import (
     BackendModel,
     ChurnSignal,
@@ -47,6 +56,8 @@ from actions.api.models import (
     Ticket,
     TicketPage,
 )
+from actions.api.outbox import Outbox, OutboxEntry, OutboxError, default_outbox
+from actions.api.request_context import REQUEST_ID_HEADER, current_request_id
 from actions.api.signing import SECRET_ENV, signature_headers
 
 logger = logging.getLogger(__name__)
@@ -54,18 +65,60 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 BASE_URL_ENV = "CS_BACKEND_URL"
 
-# Errors worth trying again: the request may not have reached the backend, or its answer never came back.
-# (aiohttp's ServerTimeoutError is both a ClientConnectionError and an asyncio.TimeoutError.)
-RETRYABLE_EXCEPTIONS: set[type[Exception]] = {aiohttp.ClientConnectionError, asyncio.TimeoutError}
+# docs/API_CONTRACT.md, "Timeouts": an attempt outlasts the backend's longest wait for its database
+# (cs_backend/db.py: SQLITE_BUSY_TIMEOUT_SECONDS, POOL_TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS, 10 s),
+# so a slow commit is answered, not abandoned; all attempts of one request fit in the budget, so the customer
+# waits at most that long before hearing that the write is kept for later.
+ATTEMPT_TIMEOUT_SECONDS = 15.0
+CONNECT_TIMEOUT_SECONDS = 2.0
+REQUEST_BUDGET_SECONDS = 20.0
+DEFAULT_ATTEMPTS = 3
+BACKOFF_SECONDS = 0.25
+MAX_BACKOFF_SECONDS = 2.0
+# A retry needs at least this much of the budget left to be worth starting.
+_MIN_ATTEMPT_SECONDS = 1.0
+
+# Answers worth trying again: a proxy that found no backend, a backend out of its database or capacity
+# (503 with Retry-After), a gateway timeout, a rate limit.
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
 AnswerT = TypeVar("AnswerT", bound=BackendModel)
 
-# Where `_request` hands the body bytes to the signing trace (aiohttp's trace_request_ctx).
+# Where `_send` hands the body bytes to the signing trace (aiohttp's trace_request_ctx).
 _SIGNED_BODY = "signed_body"
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A write cs_backend did not confirm, now kept in the outbox: it will reach cs_backend, once, when it
+    answers (its number, for a ticket, is not known yet)."""
+
+    entry_id: int
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """One HTTP answer: status, decoded JSON body (None when not JSON), Retry-After in seconds (if any)."""
+
+    status: int
+    payload: Any
+    retry_after: float | None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (its delta-seconds form; an HTTP date is not used)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
 def _signing_trace(secret: str) -> aiohttp.TraceConfig:
-    """Signs each attempt when it starts, over the URL it is sent to and the body `_request` passes along."""
+    """Signs each attempt when it starts, over the URL it is sent to and the body `_send` passes along."""
 
     async def sign(
         session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
@@ -88,35 +141,40 @@ class BackendClient:
         self,
         base_url: str | None = None,
         *,
-        timeout: float = 5.0,
-        connect_timeout: float = 2.0,
-        attempts: int = 3,
-        backoff: float = 0.25,
+        timeout: float = ATTEMPT_TIMEOUT_SECONDS,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff: float = BACKOFF_SECONDS,
+        budget: float = REQUEST_BUDGET_SECONDS,
         service_secret: str | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         # Without a secret the requests go unsigned, and cs_backend refuses them (401).
         self._service_secret = service_secret or os.environ.get(SECRET_ENV, "").strip() or None
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
-        self._retry_options = ExponentialRetry(
-            attempts=attempts,
-            start_timeout=backoff,
-            max_timeout=2.0,
-            exceptions=RETRYABLE_EXCEPTIONS,
-            statuses=set(),
-            retry_all_server_errors=False,
-        )
-        self._client: RetryClient | None = None
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._budget = max(budget, timeout)
+        # Where unconfirmed writes go; the process's outbox (ACTIONS_OUTBOX_PATH) unless one is given.
+        self._outbox = outbox
+        self._session: aiohttp.ClientSession | None = None
+        self._bound_request_id: str | None = None
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = default_outbox()
+        return self._outbox
 
     async def __aenter__(self) -> BackendClient:
         if self._service_secret is None:
             logger.warning("%s is not set: cs_backend will refuse the actions' requests", SECRET_ENV)
-        session = aiohttp.ClientSession(
-            timeout=self._timeout,
+        self._session = aiohttp.ClientSession(
             headers={"Accept": "application/json", "User-Agent": "acme-rasa-actions"},
             trace_configs=[_signing_trace(self._service_secret)] if self._service_secret else None,
         )
-        self._client = RetryClient(client_session=session, retry_options=self._retry_options, logger=logger)
         return self
 
     async def __aexit__(
@@ -128,9 +186,9 @@ class BackendClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # --- tickets --------------------------------------------------------------------------------------------
 
@@ -144,7 +202,7 @@ class BackendClient:
         sender_id: str | None = None,
         channel: str | None = None,
         idempotency_key: str | None = None,
-    ) -> Ticket:
+    ) -> Ticket | Queued:
         body = _without_none(
             description=description,
             email=email,
@@ -153,7 +211,7 @@ class BackendClient:
             sender_id=sender_id,
             channel=channel,
         )
-        return await self._request(Ticket, "POST", "/api/tickets", json=body, idempotency_key=idempotency_key)
+        return await self._write(Ticket, "/api/tickets", body, idempotency_key)
 
     async def get_ticket(self, ticket_id: int) -> Ticket:
         return await self._request(Ticket, "GET", f"/api/tickets/{int(ticket_id)}")
@@ -196,7 +254,7 @@ class BackendClient:
         agent_id: int | None = None,
         handoff_id: int | None = None,
         idempotency_key: str | None = None,
-    ) -> Feedback:
+    ) -> Feedback | Queued:
         """Stores a rating. With resolver "agent" it is about a person's help: `agent_id` and `handoff_id`
         name the agent and the handoff (when known)."""
         body = _without_none(
@@ -211,9 +269,7 @@ class BackendClient:
             agent_id=agent_id,
             handoff_id=handoff_id,
         )
-        return await self._request(
-            Feedback, "POST", "/api/feedback", json=body, idempotency_key=idempotency_key
-        )
+        return await self._write(Feedback, "/api/feedback", body, idempotency_key)
 
     # --- live handoff (docs/HANDOFF.md) ---------------------------------------------------------------------
 
@@ -291,12 +347,14 @@ class BackendClient:
         params = {"sender_id": sender_id, "channel": channel}
         return await self._request(OnboardingProgress, "GET", "/api/onboarding/progress", params=params)
 
-    async def start_onboarding(self, sender_id: str, channel: str) -> OnboardingProgress:
+    async def start_onboarding(
+        self, sender_id: str, channel: str, *, idempotency_key: str | None = None
+    ) -> OnboardingProgress | Queued:
         """The conversation's customer engages with onboarding: the backend creates the conversation and an
         anonymous customer if missing (so its nudge job can follow up), and answers the progress.
         Idempotent: starting again changes nothing."""
         body = {"sender_id": sender_id, "channel": channel}
-        return await self._request(OnboardingProgress, "POST", "/api/onboarding/start", json=body)
+        return await self._write(OnboardingProgress, "/api/onboarding/start", body, idempotency_key)
 
     async def complete_onboarding_step(
         self,
@@ -306,14 +364,12 @@ class BackendClient:
         source: str = "customer",
         *,
         idempotency_key: str | None = None,
-    ) -> OnboardingProgress:
+    ) -> OnboardingProgress | Queued:
         """Mark `step` done (idempotent: a step already done keeps its first completion).
 
         An unknown step is refused (400)."""
         body = {"step": step, "sender_id": sender_id, "channel": channel, "source": source}
-        return await self._request(
-            OnboardingProgress, "POST", "/api/onboarding/progress", json=body, idempotency_key=idempotency_key
-        )
+        return await self._write(OnboardingProgress, "/api/onboarding/progress", body, idempotency_key)
 
     # --- churn signals --------------------------------------------------------------------------------------
 
@@ -327,7 +383,7 @@ class BackendClient:
         intent: str | None = None,
         *,
         idempotency_key: str | None = None,
-    ) -> ChurnSignal:
+    ) -> ChurnSignal | Queued:
         body = _without_none(
             kind=kind,
             sender_id=sender_id,
@@ -336,11 +392,51 @@ class BackendClient:
             outcome=outcome,
             intent=intent,
         )
-        return await self._request(
-            ChurnSignal, "POST", "/api/churn/signals", json=body, idempotency_key=idempotency_key
-        )
+        return await self._write(ChurnSignal, "/api/churn/signals", body, idempotency_key)
 
     # --- transport ------------------------------------------------------------------------------------------
+
+    async def _write(
+        self, answer: type[AnswerT], path: str, body: Mapping[str, Any], idempotency_key: str | None
+    ) -> AnswerT | Queued:
+        """POSTs a write; kept in the outbox (and answered Queued) when cs_backend does not confirm it.
+
+        A refusal of what was sent raises BackendError. A write without a key cannot be replayed safely (the
+        first attempt may have stored it): it raises like a read."""
+        try:
+            return await self._request(answer, "POST", path, json=body, idempotency_key=idempotency_key)
+        except BackendError as error:
+            if error.is_refusal or idempotency_key is None:
+                raise
+            unconfirmed = error
+        # The same bytes as sent: the backend's fingerprint of the replay matches the first attempt's.
+        return await self._queue(path, _json_bytes(body), idempotency_key, unconfirmed)
+
+    async def _queue(self, path: str, body: bytes, key: str, unconfirmed: BackendError) -> Queued:
+        try:
+            entry = await self.outbox.put(
+                method="POST", path=path, body=body, idempotency_key=key, request_id=self._request_id
+            )
+        except OutboxError as error:
+            logger.error(
+                "POST %s unconfirmed (%s) and the outbox cannot keep it: %s", path, unconfirmed, error
+            )
+            raise WriteNotQueued(unconfirmed, str(error)) from error
+        if entry.state == "dead":
+            logger.error("POST %s: the outbox entry %s under its key was refused for good", path, entry.id)
+            raise WriteNotQueued(unconfirmed, f"outbox entry {entry.id} is dead: {entry.last_error}")
+        logger.warning(
+            "POST %s unconfirmed (%s): kept in the outbox as entry %s", path, unconfirmed, entry.id
+        )
+        return Queued(entry.id, key)
+
+    async def deliver(self, entry: OutboxEntry) -> RawAnswer:
+        """Sends an outbox entry again, as first sent (its bytes, key and request id); raises
+        BackendUnavailable when no answer came. Used by the replayer."""
+        headers = {"Idempotency-Key": entry.idempotency_key, "Content-Type": "application/json"}
+        return await self._send(
+            entry.method, entry.path, body=entry.body, headers=headers, request_id=entry.request_id
+        )
 
     async def _request(
         self,
@@ -353,33 +449,95 @@ class BackendClient:
         idempotency_key: str | None = None,
     ) -> AnswerT:
         """Sends the request and decodes a successful answer as `answer`; every failure is a BackendError."""
-        if self._client is None:
-            raise RuntimeError("BackendClient must be used as `async with BackendClient() as client:`")
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        # Serialised here, so that the signature covers exactly the bytes sent.
-        body = json_module.dumps(json).encode() if json is not None else b""
+        body = None
         if json is not None:
+            # Serialised here, so that the signature covers exactly the bytes sent.
+            body = _json_bytes(json)
             headers["Content-Type"] = "application/json"
-        url = f"{self.base_url}{path}"
         request = f"{method} {path}"
-        try:
-            async with self._client.request(
-                method,
-                url,
-                data=body if json is not None else None,
-                params=params,
-                headers=headers,
-                trace_request_ctx={_SIGNED_BODY: body},
-            ) as response:
-                status = response.status
-                payload = await _read_json(response)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            # After every retry (connection problems), or a broken answer body.
-            logger.warning("cs_backend unreachable: %s %s: %r", method, url, error)
-            raise BackendUnavailable(f"{type(error).__name__}: {error}") from error
-        if status >= 400:
-            raise _error_from(status, payload, request)
-        return _decode(answer, status, payload, request)
+        raw = await self._send(method, path, body=body, params=params, headers=headers)
+        if raw.status >= 400:
+            raise _error_from(raw.status, raw.payload, request)
+        return _decode(answer, raw.status, raw.payload, request)
+
+    @property
+    def _request_id(self) -> str:
+        # The action call's id; outside a call, one new id for all the requests of this client.
+        if self._bound_request_id is None:
+            self._bound_request_id = current_request_id()
+        return self._bound_request_id
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> RawAnswer:
+        """One request with its retries (connection errors, timeouts, RETRYABLE_STATUSES) within the budget:
+        the last answer, or BackendUnavailable when none came."""
+        if self._session is None:
+            raise RuntimeError("BackendClient must be used as `async with BackendClient() as client:`")
+        url = f"{self.base_url}{path}"
+        all_headers = {**headers, REQUEST_ID_HEADER: request_id or self._request_id}
+        deadline = time.monotonic() + self._budget
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            timeout = aiohttp.ClientTimeout(
+                total=min(self._timeout, remaining), connect=min(self._connect_timeout, remaining)
+            )
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    data=body,
+                    params=params,
+                    headers=all_headers,
+                    timeout=timeout,
+                    trace_request_ctx={_SIGNED_BODY: body or b""},
+                ) as response:
+                    raw = RawAnswer(
+                        response.status,
+                        await _read_json(response),
+                        retry_after_seconds(response.headers.get("Retry-After")),
+                    )
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                metrics.count_attempt(None)
+                failure: RawAnswer | BaseException = error
+                delay = self._backoff_delay(attempt)
+            else:
+                metrics.count_attempt(raw.status)
+                if raw.status not in RETRYABLE_STATUSES:
+                    return raw
+                failure = raw
+                delay = raw.retry_after if raw.retry_after is not None else self._backoff_delay(attempt)
+            if attempt >= self._attempts or time.monotonic() + delay + _MIN_ATTEMPT_SECONDS > deadline:
+                break
+            logger.info("%s %s: %s; trying again in %.2f s", method, path, _describe(failure), delay)
+            await asyncio.sleep(delay)
+        if isinstance(failure, RawAnswer):
+            return failure
+        logger.warning("cs_backend unreachable: %s %s: %r", method, url, failure)
+        raise BackendUnavailable(f"{type(failure).__name__}: {failure}") from failure
+
+    def _backoff_delay(self, attempt: int) -> float:
+        return float(min(MAX_BACKOFF_SECONDS, self._backoff * 2 ** (attempt - 1)))
+
+
+def _describe(failure: RawAnswer | BaseException) -> str:
+    if isinstance(failure, RawAnswer):
+        return f"HTTP {failure.status}"
+    return f"{type(failure).__name__}: {failure}"
+
+
+def _json_bytes(value: Mapping[str, Any]) -> bytes:
+    return json_module.dumps(value).encode()
 
 
 async def _read_json(response: aiohttp.ClientResponse) -> Any:

@@ -59,3 +59,13 @@ class BackendContractError(BackendError):
     def __init__(self, status: int, message: str, problems: Sequence[str]) -> None:
         super().__init__(status, message)
         self.problems: tuple[str, ...] = tuple(problems)
+
+
+class WriteNotQueued(BackendError):
+    """A write cs_backend did not confirm (``unconfirmed``: no answer, a 5xx, ...) that the outbox could not
+    keep either (its file cannot be written). It may or may not be stored: the customer must not be told it
+    was saved, nor that it was not."""
+
+    def __init__(self, unconfirmed: BackendError, reason: str) -> None:
+        super().__init__(unconfirmed.status, f"{unconfirmed.message}; not queued: {reason}")
+        self.unconfirmed = unconfirmed

@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from routing_contract_backend import SECRET, RoutingContractBackend
 
+from actions.api.outbox import OUTBOX_PATH_ENV
 from actions.api.signing import SECRET_ENV, signature_headers
 from launcher.stack import (
     BACKEND_PYTHON,
@@ -117,6 +118,14 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
             else:
                 os.environ[name] = value
         stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def outbox_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own outbox file (ACTIONS_OUTBOX_PATH): what one test queues, another never replays."""
+    path = tmp_path / "actions_outbox.db"
+    monkeypatch.setenv(OUTBOX_PATH_ENV, str(path))
+    return path
 
 
 @pytest.fixture

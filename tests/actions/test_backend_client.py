@@ -1,12 +1,17 @@
-"""The backend client (actions/api/client.py): typed errors, timeouts, retries on connection errors only,
+"""The backend client (actions/api/client.py): typed errors, timeouts, retries (connection errors, timeouts,
+429/502/503/504 with Retry-After), unconfirmed writes queued, X-Request-ID,
 the Idempotency-Key header and strict decoding; against a real running cs_backend (see conftest.py), or a fake
 one (action_test_support.FakeBackend) for what the real one cannot be made to do."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +19,17 @@ from action_test_support import CHECKLIST_KEYS, FakeBackend, always
 from aiohttp import web
 from conftest import RunningBackend
 
-from actions.api.client import BackendClient
+from actions.api.client import (
+    ATTEMPT_TIMEOUT_SECONDS,
+    REQUEST_BUDGET_SECONDS,
+    BackendClient,
+    Queued,
+)
 from actions.api.errors import BackendContractError, BackendError, BackendUnavailable
 from actions.api.models import OnboardingProgress, Ticket
+from actions.api.outbox import Outbox
+from actions.api.request_context import bind
+from tests.support import REPO_ROOT
 
 # Answers as the contract has them (tests/actions/test_backend_contract.py checks the models against it).
 TICKET: dict[str, Any] = {
@@ -147,7 +160,7 @@ async def test_a_dropped_connection_is_tried_again() -> None:
     assert len(fake.received) == 2
 
 
-@pytest.mark.parametrize("status", [400, 404, 409, 500, 503])
+@pytest.mark.parametrize("status", [400, 404, 409, 500])
 async def test_an_error_answer_is_final_and_never_tried_again(status: int) -> None:
     body = {"error": {"status": status, "message": "refused", "fields": {"email": "not an email"}}}
     async with FakeBackend(always(body, status)) as fake, _client(fake) as client:
@@ -162,6 +175,86 @@ async def test_an_error_answer_is_final_and_never_tried_again(status: int) -> No
     assert len(fake.received) == 1
 
 
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+async def test_an_answer_saying_try_later_is_tried_again_then_raised(status: int) -> None:
+    body = {"error": {"status": status, "message": "busy", "fields": {}}}
+    async with FakeBackend(always(body, status)) as fake, _client(fake) as client:
+        with pytest.raises(BackendError) as error:
+            await client.get_ticket(7)
+    assert (type(error.value), error.value.status) == (BackendError, status)
+    assert len(fake.received) == 3
+
+
+async def test_retry_after_is_honoured_within_the_budget() -> None:
+    async def busy_once(number: int, request: web.Request) -> web.StreamResponse:
+        if number == 1:
+            error = {"error": {"status": 503, "message": "busy", "fields": {}}}
+            return web.json_response(error, status=503, headers={"Retry-After": "1"})
+        return web.json_response(TICKET)
+
+    async with FakeBackend(busy_once) as fake, _client(fake) as client:
+        started = time.monotonic()
+        assert (await client.get_ticket(7)).id == 7
+        waited = time.monotonic() - started
+    assert len(fake.received) == 2 and 1.0 <= waited < 2.0
+    # A Retry-After beyond the budget is not waited for: the answer is final at once.
+    async with FakeBackend(busy_once) as fake, BackendClient(fake.url, timeout=1.0, budget=1.5) as client:
+        with pytest.raises(BackendError) as error:
+            await client.get_ticket(7)
+    assert error.value.status == 503 and len(fake.received) == 1
+
+
+async def test_a_write_with_a_key_that_is_not_confirmed_is_queued_not_raised(outbox_path: Path) -> None:
+    body = {"error": {"status": 500, "message": "bug", "fields": {}}}
+    async with FakeBackend(always(body, 500)) as fake, _client(fake) as client:
+        queued = await client.create_ticket(description="d", email="e@x.io", idempotency_key="key-1")
+        refused_body = {"error": {"status": 400, "message": "bad", "fields": {"email": "not an email"}}}
+    assert isinstance(queued, Queued) and queued.idempotency_key == "key-1"
+    (entry,) = await Outbox(outbox_path).pending()
+    assert (entry.method, entry.path, json.loads(entry.body)) == (
+        "POST",
+        "/api/tickets",
+        {"description": "d", "email": "e@x.io"},
+    )
+    async with FakeBackend(always(refused_body, 400)) as fake, _client(fake) as client:
+        with pytest.raises(BackendError) as error:
+            await client.create_ticket(description="d", email="e@x.io", idempotency_key="key-2")
+    assert error.value.is_refusal and len(await Outbox(outbox_path).pending()) == 1
+
+
+async def test_every_request_carries_the_calls_request_id() -> None:
+    async with FakeBackend(always(TICKET)) as fake:
+        bind("msg-1234abcd", "sender-1")
+        async with _client(fake) as client:
+            await client.get_ticket(7)
+            await client.get_ticket(7)
+        bind("not a valid id!", "sender-1")  # replaced by a new one
+        async with _client(fake) as client:
+            await client.get_ticket(7)
+    ids = [request.headers["X-Request-ID"] for request in fake.received]
+    assert ids[:2] == ["msg-1234abcd", "msg-1234abcd"]
+    assert len(ids[2]) == 32 and ids[2] != "msg-1234abcd"
+
+
+def test_the_clients_attempt_outlasts_the_backends_longest_wait_for_its_database() -> None:
+    """docs/API_CONTRACT.md "Timeouts": cs_backend waits at most its SQLite busy timeout, or a pooled
+    PostgreSQL connection and then a new one, before a 503; the client waits longer for each attempt."""
+    tree = ast.parse((REPO_ROOT / "cs_backend" / "db.py").read_text())
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id.endswith("_SECONDS")
+    }
+    longest_wait = max(
+        constants["SQLITE_BUSY_TIMEOUT_SECONDS"],
+        constants["POOL_TIMEOUT_SECONDS"] + constants["CONNECT_TIMEOUT_SECONDS"],
+    )
+    assert longest_wait < ATTEMPT_TIMEOUT_SECONDS
+    assert REQUEST_BUDGET_SECONDS >= ATTEMPT_TIMEOUT_SECONDS
+
+
 async def test_an_error_answer_without_the_contracts_body_keeps_its_status(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -173,7 +266,7 @@ async def test_an_error_answer_without_the_contracts_body_keeps_its_status(
             await client.get_ticket(7)
     assert type(error.value) is BackendError
     assert (error.value.status, error.value.message, error.value.fields) == (502, "HTTP 502", {})
-    assert len(fake.received) == 1
+    assert len(fake.received) == 3  # a 502 is tried again
     assert "without the contract's error body" in caplog.text
 
 

@@ -3,6 +3,8 @@ and storing the ratings against a real running cs_backend (see conftest.py)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +26,7 @@ from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 from routing_contract_backend import RoutingContractBackend
 
+from actions.api.outbox import OUTBOX_PATH_ENV, default_outbox
 from actions.feedback import ActionRecordFeedback, ValidateFeedbackForm, ValidateOnboardingFeedbackForm
 
 # --- the feedback forms' validation -------------------------------------------------------------------------
@@ -221,9 +224,10 @@ async def test_a_csat_of_1_or_2_offers_a_person(
     assert [button["payload"] for button in buttons] == ["/affirm", "/deny"]
 
 
-async def test_a_low_csat_not_saved_says_so(backend_down: str, sender_id: str) -> None:
+async def test_a_low_csat_kept_for_later_still_offers_a_person(backend_down: str, sender_id: str) -> None:
     events, _ = await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, None, 1, 1))
-    assert slot_values(events)["feedback_outcome"] == "unavailable"
+    assert slot_values(events)["feedback_outcome"] == "queued_low_csat"
+    assert len(await default_outbox().pending()) == 2
 
 
 async def test_the_agents_help_is_rated_with_the_agent_and_the_handoff(
@@ -318,19 +322,39 @@ async def test_csat_for_a_vanished_ticket_is_still_stored(
 # --- backend down, or breaking its contract -----------------------------------------------------------------
 
 
-async def test_backend_down_feedback_says_it_was_not_saved(backend_down: str, sender_id: str) -> None:
+async def test_backend_down_feedback_is_kept_and_told_so(backend_down: str, sender_id: str) -> None:
+    slots = slot_values(
+        (await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, "3", 4, 5)))[0]
+    )
+    assert slots["feedback_outcome"] == "queued"
+    assert slots["csat_score"] is None and slots["ces_score"] is None  # the round is over
+    (told,) = render_response("utter_feedback_queued", slots)
+    assert "saved and will reach our team shortly" in told
+    kept = [json.loads(entry.body) for entry in await default_outbox().pending()]
+    assert [(body["kind"], body["score"], body["ticket_id"]) for body in kept] == [
+        ("csat", 4, 3),
+        ("ces", 5, 3),
+    ]
+
+
+async def test_feedback_not_confirmed_nor_kept_is_not_claimed_either_way(
+    backend_down: str, sender_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv(OUTBOX_PATH_ENV, str(tmp_path / "not-a-folder" / "outbox.db"))
     slots = slot_values(
         (await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, "3", 4, 5)))[0]
     )
     assert slots["feedback_outcome"] == "unavailable"
-    assert slots["csat_score"] is None and slots["ces_score"] is None  # asked afresh next time
     (told,) = render_response("utter_feedback_not_saved", slots)
-    assert "couldn't save your rating" in told
+    assert "couldn't confirm that your rating reached it" in told
 
 
-async def test_a_feedback_answer_that_breaks_the_contract_is_not_claimed_as_saved(
+async def test_a_feedback_answer_that_breaks_the_contract_is_kept_to_be_confirmed(
     monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
+    # An answer nothing can be read from: the rating is kept and sent again under its key until confirmed.
     async with backend_breaking_its_contract(monkeypatch):
         events, _ = await run_action(ActionRecordFeedback(), _feedback_tracker(sender_id, None, 4, 5))
-    assert slot_values(events)["feedback_outcome"] == "unavailable"
+    assert slot_values(events)["feedback_outcome"] == "queued"
+    assert len(await default_outbox().pending()) == 2

@@ -29,6 +29,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from routing_contract_backend import RoutingContractBackend
 
+from actions.api.outbox import default_outbox
 from actions.handoff import (
     HANDOFF_INTRO,
     HUMAN_ONLY_DEFAULT,
@@ -417,8 +418,8 @@ async def test_the_handoffs_ticket_not_saved_keeps_the_details(
     tracker = make_tracker(sender_id, [user_event("jane@startup.io", "inform")], slots=slots)
     created = slot_values(await ActionCreateTicket().run(CollectingDispatcher(), tracker, DOMAIN))
     assert created["ticket_outcome"] == "unavailable" and "handoff_id" not in created
-    # The handoff's ticket was asked for (and failed), and no plain ticket was opened in its place.
-    assert len(routing.calls("POST", f"/api/routing/handoffs/{handoff['id']}/ticket")) == 1
+    # The handoff's ticket was asked for (503: tried three times), and no plain ticket opened in its place.
+    assert len(routing.calls("POST", f"/api/routing/handoffs/{handoff['id']}/ticket")) == 3
     assert routing.calls("POST", "/api/tickets") == []
 
 
@@ -432,15 +433,20 @@ async def test_backend_down_says_the_handoff_is_unavailable(backend_down: str, s
     assert render_response("utter_handoff_unavailable", result)
 
 
-async def test_an_answer_that_breaks_the_contract_says_the_handoff_is_unavailable(
+async def test_an_answer_that_breaks_the_contract_keeps_the_ticket_instead(
     monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
     tracker = _tracker(sender_id, [user_event("talk to a human", "request_human")], email="jane@startup.io")
     async with backend_breaking_its_contract(monkeypatch) as fake:
         slots = await _run(tracker)
-    assert slots == {"handoff_outcome": "unavailable"}
-    # the handoff, then the ticket instead: neither answered as the contract says
+    # the handoff, then the ticket instead: neither answered as the contract says, so the ticket is kept in
+    # the outbox, to be sent again under its key until confirmed
+    assert slots["handoff_outcome"] == "ticket_queued" and slots["ticket_id"] is None
     assert [request.path for request in fake.received] == ["/api/routing/handoffs", "/api/tickets"]
+    (entry,) = await default_outbox().pending()
+    assert entry.path == "/api/tickets" and entry.idempotency_key.startswith("rasa-handoff-ticket-")
+    (told,) = render_response("utter_handoff_ticket_queued", slots)
+    assert "saved and will reach the team shortly" in told and "jane@startup.io" in told
 
 
 async def test_a_failing_handoff_falls_back_to_a_ticket(

@@ -15,6 +15,8 @@ from action_test_support import (
     CHECKLIST_KEYS,
     CHECKLIST_TITLES,
     DOMAIN,
+    Answer,
+    FakeBackend,
     backend_breaking_its_contract,
     entity,
     make_tracker,
@@ -22,10 +24,13 @@ from action_test_support import (
     slot_values,
     user_event,
 )
+from aiohttp import web
 from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.api.client import BackendClient
+from actions.api.outbox import default_outbox
+from actions.api.replayer import OutboxReplayer
 from actions.common import conversation_channel
 from actions.onboarding import (
     ActionOnboardingExplainStep,
@@ -520,3 +525,56 @@ async def test_an_answer_that_breaks_the_contract_says_unavailable(
     async with backend_breaking_its_contract(monkeypatch):
         slots = await _run(action(), tracker)
     assert slots["onboarding_outcome"] == "unavailable"
+
+
+# --- cs_backend does not confirm a write --------------------------------------------------------------------
+
+
+def _writes_unconfirmed(backend: RunningBackend, sender_id: str) -> Answer:
+    """A cs_backend whose reads answer as the real one does, and whose writes get 503 (Retry-After 0)."""
+
+    async def answer(number: int, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            return web.json_response(backend.get(request.path_qs))
+        error = {"error": {"status": 503, "message": "the database is unavailable", "fields": {}}}
+        return web.json_response(error, status=503, headers={"Retry-After": "0"})
+
+    return answer
+
+
+async def _replay_to(backend: RunningBackend) -> None:
+    replayer = OutboxReplayer(default_outbox(), client_factory=lambda: BackendClient(backend.url))
+    assert (await replayer.replay_pending()).delivered == 1
+
+
+async def test_a_step_done_that_is_not_confirmed_is_kept_told_and_replayed(
+    backend: RunningBackend, sender_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = _tracker(sender_id, "I've verified my email", "onboarding_step_done", "verify_email")
+    async with FakeBackend(_writes_unconfirmed(backend, sender_id)) as fake:
+        monkeypatch.setenv("CS_BACKEND_URL", fake.url)
+        slots = await _run(ActionOnboardingMarkDone(), tracker)
+    assert slots["onboarding_outcome"] == "step_queued"
+    (told,) = render_response("utter_onboarding_step_queued", slots)
+    assert CHECKLIST_TITLES["verify_email"] in told and "shortly" in told
+    assert _done(backend, sender_id) == []
+
+    await _replay_to(backend)
+
+    assert _done(backend, sender_id) == ["verify_email"]
+
+
+async def test_a_start_that_is_not_confirmed_is_kept_and_replayed(
+    backend: RunningBackend, sender_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = _tracker(sender_id, "what should I do next?", "get_started")
+    async with FakeBackend(_writes_unconfirmed(backend, sender_id)) as fake:
+        monkeypatch.setenv("CS_BACKEND_URL", fake.url)
+        slots = await _run(ActionOnboardingNextStep(), tracker)
+    # No progress to show until the start is delivered; it is kept, so the nudges will follow the customer.
+    assert slots["onboarding_outcome"] == "unavailable"
+    assert _customer(backend, sender_id) is None
+
+    await _replay_to(backend)
+
+    assert isinstance(_customer(backend, sender_id), int)

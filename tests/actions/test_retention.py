@@ -3,6 +3,8 @@ against a real running cs_backend (see conftest.py)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +23,7 @@ from action_test_support import (
 from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.api.outbox import OUTBOX_PATH_ENV, default_outbox
 from actions.retention import ActionRecordChurnSignal, ValidateCancellationForm, classify_cancel_reason
 
 # --- the reason, from a button or from free text ------------------------------------------------------------
@@ -206,15 +209,36 @@ async def test_rerunning_for_the_same_message_records_one_signal(
     assert len(_signals(backend, sender_id)) == 1
 
 
-async def test_backend_down_says_nothing_was_recorded(backend_down: str, sender_id: str) -> None:
+async def test_backend_down_keeps_the_signal_and_tells_the_outcome(backend_down: str, sender_id: str) -> None:
+    slots = await _record(_finished_form(sender_id, "not_using", True))
+    assert slots == {"churn_outcome": "retained", "cancel_reason": "not_using", "retention_accepted": None}
+    (told,) = render_response("utter_retention_thanks", slots)
+    assert "noted the pause" in told
+    (entry,) = await default_outbox().pending()
+    body = json.loads(entry.body)
+    assert (entry.path, body["kind"], body["reason"], body["outcome"]) == (
+        "/api/churn/signals",
+        "cancel_request",
+        "not_using",
+        "retained",
+    )
+
+
+async def test_a_signal_neither_confirmed_nor_kept_claims_nothing(
+    backend_down: str, sender_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv(OUTBOX_PATH_ENV, str(tmp_path / "not-a-folder" / "outbox.db"))
     slots = await _record(_finished_form(sender_id, "not_using", True))
     assert slots == {"churn_outcome": "unavailable", "cancel_reason": None, "retention_accepted": None}
-    assert render_response("utter_churn_not_saved", slots)
+    (told,) = render_response("utter_churn_not_saved", slots)
+    assert "couldn't confirm" in told and "nothing was recorded" not in told
 
 
-async def test_an_answer_that_breaks_the_contract_is_not_claimed_as_recorded(
+async def test_an_answer_that_breaks_the_contract_is_kept_to_be_confirmed(
     monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
     async with backend_breaking_its_contract(monkeypatch):
-        slots = await _record(_finished_form(sender_id, "not_using", True))
-    assert slots == {"churn_outcome": "unavailable", "cancel_reason": None, "retention_accepted": None}
+        slots = await _record(_finished_form(sender_id, "too_expensive", False))
+    assert slots == {"churn_outcome": "cancelling", "cancel_reason": None, "retention_accepted": None}
+    assert len(await default_outbox().pending()) == 1

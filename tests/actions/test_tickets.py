@@ -4,7 +4,9 @@ creating a ticket and looking one up, against a real running cs_backend (see con
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +30,8 @@ from conftest import RunningBackend
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.api.errors import BackendError
+from actions.api.outbox import OUTBOX_PATH_ENV, default_outbox
+from actions.api.replayer import OutboxReplayer
 from actions.tickets import ActionCreateTicket, ActionResetTicketForm, ActionTicketStatus, ValidateTicketForm
 
 # --- the ticket form's validation ---------------------------------------------------------------------------
@@ -375,15 +379,28 @@ async def test_unknown_ticket_number_gets_a_clear_message(
 # --- backend down, or breaking its contract -----------------------------------------------------------------
 
 
-async def test_backend_down_create_ticket_says_so_and_keeps_the_details(
-    backend_down: str, sender_id: str
+async def test_backend_down_create_ticket_keeps_it_and_says_so(backend_down: str, sender_id: str) -> None:
+    events, dispatcher = await run_action(ActionCreateTicket(), filled_ticket_form_tracker(sender_id))
+    slots = slot_values(events)
+    assert slots["ticket_outcome"] == "queued" and slots["ticket_id"] is None
+    assert slots["description"] is None and slots["email"] == "jane@startup.io"  # this attempt is done
+    (told,) = render_response("utter_ticket_queued", slots)
+    assert "saved and will reach our support team shortly" in told and "jane@startup.io" in told
+    (entry,) = await default_outbox().pending()
+    assert json.loads(entry.body)["description"] == "the invoice PDF export shows an empty page for March"
+
+
+async def test_a_ticket_neither_confirmed_nor_kept_keeps_the_details_and_claims_nothing(
+    backend_down: str, sender_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv(OUTBOX_PATH_ENV, str(tmp_path / "not-a-folder" / "outbox.db"))
     events, dispatcher = await run_action(ActionCreateTicket(), filled_ticket_form_tracker(sender_id))
     slots = slot_values(events)
     assert slots["ticket_outcome"] == "unavailable"
     assert "description" not in slots and "email" not in slots  # kept for the retry
     (told,) = render_response("utter_ticket_not_saved", slots)
-    assert "NOT saved" in told and "again" in told
+    assert "couldn't confirm" in told and "again" in told and "NOT saved" not in told
 
 
 async def test_backend_down_status_lookup_says_so(backend_down: str, sender_id: str) -> None:
@@ -396,27 +413,30 @@ async def test_backend_down_status_lookup_says_so(backend_down: str, sender_id: 
 async def test_a_refused_credential_is_unavailable_not_the_customers_mistake(
     backend: RunningBackend, monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
-    """The real cs_backend refuses a wrong service secret (401): the customer is told the ticket is not saved
-    yet, and keeps their details, instead of hearing that their details were not accepted."""
+    """The real cs_backend refuses a wrong service secret (401): the ticket is kept in the outbox (the
+    customer hears it will reach the team), not refused as the customer's mistake; once the secret is right,
+    the replay delivers it."""
     monkeypatch.setenv("CS_BACKEND_SERVICE_SECRET", "not-the-secret-" + "x" * 32)
     events, _ = await run_action(ActionCreateTicket(), filled_ticket_form_tracker(sender_id))
     slots = slot_values(events)
-    assert slots["ticket_outcome"] == "unavailable" and "ticket_id" not in slots
-    assert "description" not in slots and "email" not in slots  # kept for the retry
+    assert slots["ticket_outcome"] == "queued" and slots["ticket_id"] is None
     lookup = await _status_lookup(sender_id, "#12 status?", "#12")
     assert lookup["lookup_outcome"] == "unavailable"
 
+    monkeypatch.setenv("CS_BACKEND_SERVICE_SECRET", backend.service_secret)
+    assert (await OutboxReplayer(default_outbox()).replay_pending()).delivered == 1
+    assert tickets_of(backend, sender_id)["total"] == 1
 
-async def test_a_ticket_answer_that_breaks_the_contract_is_not_claimed_as_created(
+
+async def test_a_ticket_answer_that_breaks_the_contract_is_kept_not_claimed_as_created(
     monkeypatch: pytest.MonkeyPatch, sender_id: str
 ) -> None:
+    # No number can be read from the answer: the ticket is kept and sent again under its key until confirmed.
     async with backend_breaking_its_contract(monkeypatch):
         events, _ = await run_action(ActionCreateTicket(), filled_ticket_form_tracker(sender_id))
     slots = slot_values(events)
-    assert slots["ticket_outcome"] == "unavailable" and "ticket_id" not in slots
-    assert "description" not in slots and "email" not in slots  # kept for the retry
-    (told,) = render_response("utter_ticket_not_saved", slots)
-    assert "NOT saved" in told
+    assert slots["ticket_outcome"] == "queued" and slots["ticket_id"] is None
+    assert len(await default_outbox().pending()) == 1
 
 
 async def test_a_lookup_answer_that_breaks_the_contract_says_unavailable(

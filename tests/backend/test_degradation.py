@@ -220,7 +220,8 @@ async def test_sqlite_locked_past_the_busy_timeout_is_503(
 ) -> None:
     path = tmp_path / "db.sqlite"
     shutil.copyfile(sqlite_template, path)
-    # The app's busy timeout is 30 s; the same error comes sooner with a short one.
+    # The app's busy timeout is 10 s (db.SQLITE_BUSY_TIMEOUT_SECONDS); the same error comes sooner with a
+    # short one.
     engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 0.1})
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock

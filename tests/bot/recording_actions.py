@@ -3,12 +3,15 @@ whether the action server ran it (the assistant's actions would need a running c
 
 from __future__ import annotations
 
+import logging
 import os
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+
+logger = logging.getLogger(__name__)
 
 # The file each run of the action appends its sender id to.
 CALLS_FILE_VARIABLE = "RECORDED_CALLS_FILE"
@@ -23,5 +26,6 @@ class ActionRecordCall(Action):
     ) -> list[EventType]:
         with open(os.environ[CALLS_FILE_VARIABLE], "a", encoding="utf-8") as calls:
             calls.write(f"{tracker.sender_id}\n")
+        logger.info("recorded a call")
         dispatcher.utter_message(text="recorded")
         return []

@@ -52,6 +52,9 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionSe
             "PYTHONPATH": str(REPO_ROOT),
             "ACTION_SERVER_TOKEN": token,
             CALLS_FILE_VARIABLE: str(base / "calls.txt"),
+            # Its own outbox (the replayer opens it at start), and no cs_backend to deliver to.
+            "ACTIONS_OUTBOX_PATH": str(base / "actions_outbox.db"),
+            "CS_BACKEND_URL": f"http://127.0.0.1:{free_port()}",
         },
     )
     stack = ServiceStack([spec], log_dir=base)
@@ -65,7 +68,7 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionSe
         stack.stop()
 
 
-def action_call(sender: str) -> dict[str, Any]:
+def action_call(sender: str, message_id: str | None = None) -> dict[str, Any]:
     """The body Rasa POSTs to /webhook to run `action_record_call` (rasa.core.actions.action.RemoteAction)."""
     return {
         "next_action": "action_record_call",
@@ -75,7 +78,7 @@ def action_call(sender: str) -> dict[str, Any]:
         "tracker": {
             "sender_id": sender,
             "slots": {},
-            "latest_message": {},
+            "latest_message": {"message_id": message_id} if message_id else {},
             "events": [],
             "paused": False,
             "followup_action": None,
@@ -126,6 +129,35 @@ def test_refusals_are_logged_without_any_token(action_server: ActionServer) -> N
     log = action_server.log_path.read_text()
     assert "refused POST /webhook" in log
     assert action_server.token not in log and "guessed-token-value" not in log
+
+
+def test_each_log_line_of_a_call_names_its_request_and_sender(action_server: ActionServer) -> None:
+    message_id = f"m{secrets.token_hex(8)}"
+    status, _ = request(
+        f"{action_server.url}/webhook", action_call("logged-sender", message_id), token=action_server.token
+    )
+    assert status == 200
+    lines = [line for line in action_server.log_path.read_text().splitlines() if "recorded a call" in line]
+    assert any(f"request_id={message_id} sender_id=logged-sender" in line for line in lines), lines
+
+
+def metrics(action_server: ActionServer, **query: str) -> tuple[int, str]:
+    url = f"{action_server.url}/metrics?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_metrics_need_the_token_and_show_the_outbox(action_server: ActionServer) -> None:
+    assert metrics(action_server)[0] == 401
+    assert metrics(action_server, token="guessed")[0] == 401
+    status, text = metrics(action_server, token=action_server.token)
+    assert status == 200
+    assert "actions_outbox_pending 0.0" in text
+    assert "actions_outbox_oldest_age_seconds 0.0" in text
+    assert 'actions_backend_requests_total{outcome="unreachable"}' in text
 
 
 def test_without_a_token_the_server_does_not_start() -> None:
