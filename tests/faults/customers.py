@@ -48,6 +48,9 @@ RATING_NOT_SAVED = re.compile(r"couldn't save your rating")
 QUEUED = re.compile(r"saved and will reach (?:the |our )?(?:support )?team shortly", re.IGNORECASE)
 
 PAUSE_AFTER_SILENCE_SECONDS = 2.0
+# The first reply to a message may take the action client's budget for each write (20 s, the outbox's
+# actions/api/client.py) before it says the write is kept for later: a rating is two writes.
+FIRST_REPLY_SECONDS = 90.0
 MAX_TURNS = 24
 
 
@@ -130,7 +133,7 @@ class _Socket(_Channel):
     async def say(self, message: str) -> BotTurn | None:
         try:
             chat = await self._connected()
-            return await chat.say(message)
+            return await chat.say(message, first_within=FIRST_REPLY_SECONDS)
         except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, OSError):
             await self._drop()
             return None
