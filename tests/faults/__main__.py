@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -92,11 +93,11 @@ def describe(customers: Sequence[Customer]) -> str:
     )
 
 
-async def main(faults: Sequence[Fault]) -> int:
+async def main(faults: Sequence[Fault], model: Path) -> int:
     started = time.monotonic()
     shutil.rmtree(RUN_FOLDER, ignore_errors=True)
     RUN_FOLDER.mkdir(parents=True)
-    stack = FaultStack(Paths(RUN_FOLDER))
+    stack = FaultStack(Paths(RUN_FOLDER), model)
     customers: list[Customer] = []
     try:
         say(f"starting the service on its own PostgreSQL and Redis (logs: {stack.paths.logs})")
@@ -136,21 +137,23 @@ async def main(faults: Sequence[Fault]) -> int:
     return 1 if failed else 0
 
 
-def parse_arguments(argv: Sequence[str]) -> list[Fault]:
+def parse_arguments(argv: Sequence[str]) -> tuple[list[Fault], Path]:
     parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__.split("\n\n")[0])
     names = [fault.name for fault in FAULTS]
     parser.add_argument("--only", action="append", choices=names, help="run only this fault (repeatable)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the Rasa model (%(default)s)")
     arguments = parser.parse_args(argv)
-    return [fault for fault in FAULTS if not arguments.only or fault.name in arguments.only]
+    faults = [fault for fault in FAULTS if not arguments.only or fault.name in arguments.only]
+    return faults, arguments.model
 
 
 def entry(argv: Sequence[str]) -> int:
-    faults = parse_arguments(argv)
-    if not DEFAULT_MODEL.exists():
-        say(f"{DEFAULT_MODEL} is missing: run `make model`")
+    faults, model = parse_arguments(argv)
+    if not model.exists():
+        say(f"{model} is missing: run `make model`")
         return 1
     try:
-        return asyncio.run(main(faults))
+        return asyncio.run(main(faults, model))
     except pytest.skip.Exception as missing:  # tests/support.unavailable: a program is not installed
         say(f"test-faults skipped: {missing.msg}")
         return 0

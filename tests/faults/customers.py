@@ -37,7 +37,7 @@ RATING_SLOTS = ("csat_score", "ces_score")
 OPEN_TICKET = "I found a bug"
 TICKET_AGAIN = "open a ticket"  # what utter_ticket_not_saved tells the customer to say
 RATING_AGAIN = f"{CSAT} stars"  # what utter_feedback_not_saved tells the customer to send
-LEAVE_RATING = "I want to leave a rating"
+LEAVE_RATING = "I want to rate this conversation"
 
 # What the bot's words mean (domain.yml responses).
 TICKET_CREATED = re.compile(r"ticket #\s?(\d+) is open", re.IGNORECASE)
