@@ -184,8 +184,6 @@ class Customer:
         self.told = Told()
         self.sender_id = ""
         self.transcript: list[str] = []
-        self.answered: set[str] = set()
-        self.finished = False
 
     @property
     def channel_name(self) -> str:
@@ -200,7 +198,6 @@ class Customer:
                     break
                 message, about = await self._next_message()
                 if message is None:
-                    self.finished = True
                     break
                 if about == "ticket-last" and self.gate is not None and not self.gate.is_set():
                     self.at_gate.set()
@@ -215,7 +212,6 @@ class Customer:
         tracker = await self._tracker()
         slot = tracker["slots"].get("requested_slot")
         if slot in TICKET_SLOTS:
-            self.answered.add(slot)
             return self._ticket_answer(slot), "ticket-last" if slot == "priority" else "ticket"
         if slot == "csat_score":
             return str(CSAT), "rating"
