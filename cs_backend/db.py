@@ -70,7 +70,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 POOL_TIMEOUT_SECONDS = 5
 # SQLite's busy timeout: how long a write waits for another writer's lock before its 503. With the pool's and
 # the connection's timeouts, the longest a request waits for the database (10 s): the actions' client gives
-# each attempt more than that (actions/api/client.py, docs/API_CONTRACT.md "Timeouts").
+# each attempt more than that (actions/api/client.py; docs/API_CONTRACT.md, "Timeouts and retries").
 SQLITE_BUSY_TIMEOUT_SECONDS = 10
 # SQLSTATEs of a server that cannot serve now but may soon: connection exceptions (class 08), an
 # administrator's or a crash's shutdown, a server starting up or shutting down, too many connections.

@@ -45,6 +45,8 @@ BOT_PYTHON = BOT_VENV / "bin" / "python"
 DEFAULT_MODEL = REPO_ROOT / "models" / "assistant.tar.gz"
 DEFAULT_EVENTS_DB = REPO_ROOT / "var" / "rasa_events.db"
 DEFAULT_TRACKER_DB = REPO_ROOT / "var" / "rasa_tracker.db"
+# The action server's outbox of writes cs_backend has not confirmed yet (actions/api/outbox.py).
+DEFAULT_OUTBOX_PATH = REPO_ROOT / "var" / "actions_outbox.db"
 DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
 STOP_GRACE_SECONDS = 15.0
 READY_POLL_SECONDS = 0.5
@@ -210,13 +212,15 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
     `extra_env` is added last (DATABASE_URL, REDIS_URL, ...). Its RASA_EVENTS_DB, else the caller's, else
     var/rasa_events.db, is the SQLite file Rasa's SQL event broker writes (endpoints.yml) and cs_backend reads
     (RASA_EVENTS_URL, unless the caller set that). RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same
-    way: the SQLite file of Rasa's SQL tracker store, RASA_TRACKER_URL for cs_backend. RASA_AUTH_TOKEN,
+    way: the SQLite file of Rasa's SQL tracker store, RASA_TRACKER_URL for cs_backend; and ACTIONS_OUTBOX_PATH
+    (var/actions_outbox.db), the action server's outbox. RASA_AUTH_TOKEN,
     ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and RASA_REST_TOKEN are taken the
     same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
     tracker_db = extra.pop("RASA_TRACKER_DB", os.environ.get("RASA_TRACKER_DB", str(DEFAULT_TRACKER_DB)))
+    outbox = extra.pop("ACTIONS_OUTBOX_PATH", os.environ.get("ACTIONS_OUTBOX_PATH", str(DEFAULT_OUTBOX_PATH)))
     tokens = {name: service_token(name, extra.pop(name, os.environ.get(name))) for name in TOKEN_VARIABLES}
     return {
         "PYTHONPATH": str(REPO_ROOT),
@@ -231,6 +235,7 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
         "RASA_EVENTS_URL": os.environ.get("RASA_EVENTS_URL", f"sqlite:///{events_db}"),
         "RASA_TRACKER_DB": tracker_db,
         "RASA_TRACKER_URL": os.environ.get("RASA_TRACKER_URL", f"sqlite:///{tracker_db}"),
+        "ACTIONS_OUTBOX_PATH": outbox,
         **tokens,
         **extra,
     }

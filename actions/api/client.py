@@ -4,11 +4,11 @@
 - Every request is signed with ``CS_BACKEND_SERVICE_SECRET`` (actions/api/signing.py), over the exact bytes
   sent; each attempt is signed as it starts, so a retry carries a fresh timestamp and nonce. Every request
   carries ``X-Request-ID``: the id of the Rasa message the action answers (actions/api/request_context.py).
-- Timeouts and retries (the numbers, with the backend's, are in docs/API_CONTRACT.md, "Timeouts"): each
-  attempt has a total timeout longer than the backend's longest wait for its database, and a request's
+- Timeouts and retries (the numbers, with the backend's: docs/API_CONTRACT.md, "Timeouts and retries"):
+  each attempt has a total timeout longer than the backend's longest wait for its database, and a request's
   attempts fit in one budget. Connection errors, timeouts, 502/503/504 and 429 are tried again with
-  exponential backoff, or after the answer's ``Retry-After`` when it fits in the budget; any other answer is
-  final.
+  exponential backoff, or after the answer's ``Retry-After`` when it is short (2 s at most) and fits in the
+  budget; any other answer is final.
 - Writes (tickets, ratings, churn signals, onboarding start and steps) carry an ``Idempotency-Key`` (built by
   ``actions.common.make_idempotency_key``), so a retry after a timeout, or Rasa running the same action again
   for the same user message, returns the row already stored instead of a second one. A write that cannot be
@@ -65,16 +65,19 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 BASE_URL_ENV = "CS_BACKEND_URL"
 
-# docs/API_CONTRACT.md, "Timeouts": an attempt outlasts the backend's longest wait for its database
-# (cs_backend/db.py: SQLITE_BUSY_TIMEOUT_SECONDS, POOL_TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS, 10 s),
-# so a slow commit is answered, not abandoned; all attempts of one request fit in the budget, so the customer
-# waits at most that long before hearing that the write is kept for later.
+# docs/API_CONTRACT.md, "Timeouts and retries": an attempt outlasts the backend's longest wait for its
+# database (cs_backend/db.py: SQLITE_BUSY_TIMEOUT_SECONDS, or POOL_TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS:
+# 10 s), so a slow commit is answered, not abandoned; all attempts of one request fit in the budget, so the
+# customer waits at most that long before hearing that the write is kept for later.
 ATTEMPT_TIMEOUT_SECONDS = 15.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 REQUEST_BUDGET_SECONDS = 20.0
 DEFAULT_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 2.0
+# The longest Retry-After the client waits for while the customer waits: a longer one (cs_backend's database
+# down says 5 s) ends the request at once, and a write is kept for the replayer, which honours it.
+MAX_RETRY_AFTER_SECONDS = 2.0
 # A retry needs at least this much of the budget left to be worth starting.
 _MIN_ATTEMPT_SECONDS = 1.0
 
@@ -516,6 +519,8 @@ class BackendClient:
                 if raw.status not in RETRYABLE_STATUSES:
                     return raw
                 failure = raw
+                if raw.retry_after is not None and raw.retry_after > MAX_RETRY_AFTER_SECONDS:
+                    break
                 delay = raw.retry_after if raw.retry_after is not None else self._backoff_delay(attempt)
             if attempt >= self._attempts or time.monotonic() + delay + _MIN_ATTEMPT_SECONDS > deadline:
                 break

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from actions.api.client import BackendClient
 from actions.api.errors import BackendError, BackendUnavailable
 from actions.api.outbox import Outbox, OutboxError
+from actions.api.request_context import bind
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class OutboxReplayer:
         async with self._client_factory() as client:
             while entries := await self.outbox.pending(_BATCH):
                 for entry in entries:
+                    # This task's log lines name the request that queued the entry (its X-Request-ID).
+                    bind(entry.request_id, None)
                     try:
                         answer = await client.deliver(entry)
                     except BackendUnavailable as error:

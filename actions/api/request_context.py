@@ -1,5 +1,6 @@
 """Which conversation and message the action server is working for: the request id sent to cs_backend as
-`X-Request-ID` (docs/API_CONTRACT.md, "Request id") and the `request_id` / `sender_id` of every log record.
+`X-Request-ID` (docs/API_CONTRACT.md, "Timeouts and retries") and the `request_id` / `sender_id` of every
+log record.
 
 bot/action_server.py sets both for each call from Rasa (:func:`bind_action_call`): the request id is the id
 of the user message the action answers (`tracker.latest_message.message_id`), else a new uuid4 hex; the

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from action_test_support import CHECKLIST_KEYS, FakeBackend, always
+from action_test_support import CHECKLIST_KEYS, Answer, FakeBackend, always
 from aiohttp import web
 from conftest import RunningBackend
 
@@ -79,6 +79,13 @@ CHURN_SIGNAL: dict[str, Any] = {
     "reason": None,
     "outcome": "cancelling",
 }
+
+
+def always_with_retry_after(body: Any, retry_after: str, status: int = 503) -> Answer:
+    async def answer(number: int, request: web.Request) -> web.StreamResponse:
+        return web.json_response(body, status=status, headers={"Retry-After": retry_after})
+
+    return answer
 
 
 def _client(fake: FakeBackend, *, timeout: float = 2.0, attempts: int = 3) -> BackendClient:
@@ -197,11 +204,23 @@ async def test_retry_after_is_honoured_within_the_budget() -> None:
         assert (await client.get_ticket(7)).id == 7
         waited = time.monotonic() - started
     assert len(fake.received) == 2 and 1.0 <= waited < 2.0
-    # A Retry-After beyond the budget is not waited for: the answer is final at once.
+    # A Retry-After beyond what is left of the budget is not waited for: the answer is final at once.
     async with FakeBackend(busy_once) as fake, BackendClient(fake.url, timeout=1.0, budget=1.5) as client:
         with pytest.raises(BackendError) as error:
             await client.get_ticket(7)
     assert error.value.status == 503 and len(fake.received) == 1
+
+
+async def test_a_long_retry_after_ends_the_request_at_once() -> None:
+    """cs_backend's database down says Retry-After 5: the customer does not wait for it (a write is kept
+    for the replayer, which does)."""
+    body = {"error": {"status": 503, "message": "the database is unavailable", "fields": {}}}
+    async with FakeBackend(always_with_retry_after(body, "5")) as fake, _client(fake) as client:
+        started = time.monotonic()
+        with pytest.raises(BackendError) as error:
+            await client.get_ticket(7)
+    assert error.value.status == 503 and len(fake.received) == 1
+    assert time.monotonic() - started < 1.0
 
 
 async def test_a_write_with_a_key_that_is_not_confirmed_is_queued_not_raised(outbox_path: Path) -> None:

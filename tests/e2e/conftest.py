@@ -53,6 +53,7 @@ def service(service_paths: tuple[Path, Path]) -> Iterator[RunningService]:
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": str(database_path.parent / "rasa_events.db"),
         "RASA_TRACKER_DB": str(database_path.parent / "rasa_tracker.db"),
+        "ACTIONS_OUTBOX_PATH": str(database_path.parent / "actions_outbox.db"),
         # Chosen here, so the tests know them (the launcher would generate its own); the nudge CLI reads
         # RASA_AUTH_TOKEN from this environment too.
         "RASA_AUTH_TOKEN": generate_token(),

@@ -130,6 +130,7 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         "REDIS_URL": "",
         "RASA_EVENTS_DB": str(tmp_path / "rasa_events.db"),
         "RASA_TRACKER_DB": str(tmp_path / "rasa_tracker.db"),
+        "ACTIONS_OUTBOX_PATH": str(tmp_path / "actions_outbox.db"),
     }
     subprocess.run(backend_command("migrate"), cwd=REPO_ROOT, env=env, check=True)
 

@@ -52,6 +52,7 @@ def debug_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         "RASA_URL": ports.rasa_url,
         "RASA_EVENTS_DB": str(base / "rasa_events.db"),
         "RASA_TRACKER_DB": str(base / "rasa_tracker.db"),
+        "ACTIONS_OUTBOX_PATH": str(base / "actions_outbox.db"),
         "RASA_AUTH_TOKEN": generate_token(),
         "ACTION_SERVER_TOKEN": generate_token(),
         "CS_BACKEND_SERVICE_SECRET": generate_token(),
