@@ -32,10 +32,12 @@ from launcher.stack import (
     backend_command,
     generate_token,
     service_specs,
+    startup_timeout,
 )
 from tests.backend.throwaway_servers import ThrowawayPostgres, ThrowawayRedis
 from tests.support import REPO_ROOT
 
+# Per process; STARTUP_TIMEOUT overrides it (a busy machine loads the model slowly).
 STARTUP_TIMEOUT_SECONDS = 300.0
 # The names ServiceStack gives the three processes (launcher/stack.py), in start order.
 BACKEND, ACTIONS, RASA = "backend", "actions", "rasa"
@@ -104,7 +106,13 @@ class FaultStack:
             check=True,
             capture_output=True,
         )
-        await asyncio.gather(*(self.start_process(name) for name in self.specs))
+        # Every start is waited for (not only the first failure), so that `close` finds all that started.
+        outcomes = await asyncio.gather(
+            *(self.start_process(name) for name in self.specs), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def close(self) -> None:
         """Every process (Rasa first), then Redis, then PostgreSQL and its folder."""
@@ -120,7 +128,7 @@ class FaultStack:
     async def start_process(self, name: str) -> None:
         stack = ServiceStack([self.specs[name]], log_dir=self.paths.logs)
         try:
-            await asyncio.to_thread(stack.start, STARTUP_TIMEOUT_SECONDS)
+            await asyncio.to_thread(stack.start, startup_timeout(os.environ, STARTUP_TIMEOUT_SECONDS))
         except StartupError as error:
             raise RuntimeError(f"{name} did not start: {error}\n{stack.log_tails()}") from error
         self._stacks[name] = stack
