@@ -30,7 +30,8 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
-        test-e2e browser bench bench-routing bench-rescore bench-churn eval-nlu cross-validate lock lock-bot lock-backend clean
+        test-e2e test-faults browser bench bench-routing bench-rescore bench-churn eval-nlu cross-validate lock lock-bot \
+        lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
 help: ## list the targets
@@ -108,6 +109,12 @@ test-actions: envs ## action and Rasa-component tests against a running cs_backe
 test-e2e: envs $(MODEL) browser ## the whole service: REST, socket.io and the widget in Chromium
 	$(BACKEND_BIN)/python -m pytest tests/e2e
 
+# Simulated customers (REST and socket.io) while cs_backend, the action server, Rasa, PostgreSQL and Redis fail
+# one at a time (tests/faults/; its own throwaway PostgreSQL and Redis on free ports). About 5 min; last line
+# `faults=<n> acknowledged=<n> lost=<n> duplicated=<n>`, failing when a write is lost or duplicated.
+test-faults: envs $(MODEL) ## fault injection: nothing a customer was told about is lost or duplicated
+	$(BACKEND_BIN)/python -m tests.faults
+
 # The widget test drives the system Chromium (Playwright never downloads a browser here). Under CI=true, as root
 # on Debian/Ubuntu, a missing Chromium is installed; elsewhere the browser test skips and says how to get one.
 browser: ## install Chromium for the widget test (CI=true, as root, Debian/Ubuntu)
@@ -116,7 +123,7 @@ browser: ## install Chromium for the widget test (CI=true, as root, Debian/Ubunt
 	  echo "installing Chromium for the widget test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
-test: envs ## the whole suite: lint, types, data, backend, actions, stories, end-to-end
+test: envs ## the whole suite: lint, types, data, backend, actions, stories, end-to-end, faults
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory validate
@@ -124,6 +131,7 @@ test: envs ## the whole suite: lint, types, data, backend, actions, stories, end
 	$(MAKE) --no-print-directory test-actions
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-faults
 
 # ---------------------------------------------------------------------------------------------------------
 # Measurements (written to BENCHMARKS.md by the scripts themselves, with the command that produced them).
