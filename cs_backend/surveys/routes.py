@@ -7,7 +7,7 @@ from aiohttp import web
 from cs_backend.api.registry import SERVICE, SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id, parse_query
 from cs_backend.api.responses import created_response, model_response
-from cs_backend.app_keys import DATABASE, LIVE_EVENTS, SETTINGS
+from cs_backend.app_keys import DATABASE, HEALTH_SIGNALS, LIVE_EVENTS, SETTINGS
 from cs_backend.live_events import publish_safely
 from cs_backend.surveys import service
 from cs_backend.surveys.followup import follow_up
@@ -40,6 +40,8 @@ async def answer_survey(request: web.Request) -> web.Response:
         survey = await follow_up(request.app, survey)
     out = SurveyOut.model_validate(survey, from_attributes=True)
     await publish_safely(request.app[LIVE_EVENTS], "survey.answered", out.model_dump(mode="json"))
+    # The answer is a CSAT/CES row like any rating: the customer's health score takes it in.
+    await request.app[HEALTH_SIGNALS].publish(survey.customer_id, "survey.answered")
     return model_response(SurveyOut, out)
 
 
