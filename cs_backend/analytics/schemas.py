@@ -1,0 +1,125 @@
+"""Query and response bodies of /api/analytics (every formula is in docs/METRICS.md)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from cs_backend.api.types import QueryModel, ResponseModel
+from cs_backend.db import utcnow
+
+By = Literal["period", "intent", "channel", "agent"]
+Period = Literal["day", "week", "month"]
+
+# The longest window one request may cover: it bounds the rows a median or an outcome grouping reads.
+MAX_WINDOW_DAYS = 366
+DEFAULT_WINDOW_DAYS = 30
+
+
+class AnalyticsWindow(QueryModel):
+    """A window of whole UTC days, both ends included."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    from_: date | None = Field(
+        default=None,
+        alias="from",
+        description=f"First day (YYYY-MM-DD, UTC), included. Default: {DEFAULT_WINDOW_DAYS - 1} days before "
+        "`to`.",
+    )
+    to: date | None = Field(default=None, description="Last day (YYYY-MM-DD, UTC), included. Default: today.")
+
+    @model_validator(mode="after")
+    def _bounded_window(self) -> AnalyticsWindow:
+        if self.to is None:
+            self.to = utcnow().date()
+        if self.from_ is None:
+            self.from_ = self.to - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+        if self.from_ > self.to:
+            raise PydanticCustomError("window_order", "`from` must not be after `to`")
+        if (self.to - self.from_).days + 1 > MAX_WINDOW_DAYS:
+            raise PydanticCustomError(
+                "window_length", "the window covers at most {days} days", {"days": MAX_WINDOW_DAYS}
+            )
+        return self
+
+    @property
+    def first_day(self) -> date:
+        assert self.from_ is not None  # set by the validator
+        return self.from_
+
+    @property
+    def last_day(self) -> date:
+        assert self.to is not None  # set by the validator
+        return self.to
+
+
+class SummaryQuery(AnalyticsWindow):
+    by: By = Field(default="period", description="Group the metrics by period, intent, channel or agent.")
+    period: Period = Field(
+        default="day", description="With by=period: day, week (starting on Monday) or month, in UTC."
+    )
+
+
+class DistributionQuery(AnalyticsWindow):
+    pass
+
+
+class Metrics(ResponseModel):
+    """Every metric is null when the group has none of the rows it is computed from (never a made-up 0)."""
+
+    csat_percent: float | None = Field(description="Share of CSAT ratings that are 4 or 5, in percent.")
+    csat_responses: int = Field(description="CSAT ratings counted.")
+    ces_mean: float | None = Field(description="Mean CES score (1-7).")
+    ces_responses: int = Field(description="CES ratings counted.")
+    sessions: int | None = Field(
+        description="Conversation sessions with a decided outcome (null: not by agent)."
+    )
+    containment_rate: float | None = Field(description="Share of sessions resolved by the bot, 0-1.")
+    handoff_rate: float | None = Field(description="Share of sessions escalated to a person, 0-1.")
+    first_contact_resolution: float | None = Field(
+        description="Share of non-abandoned sessions resolved (by the bot or a person) with no new "
+        "session of the same conversation within 7 days, 0-1."
+    )
+    handoffs: int | None = Field(description="Handoffs queued in the group (null: not by intent).")
+    median_first_response_seconds: float | None = Field(
+        description="Median seconds from a handoff's queueing to the agent's first reply."
+    )
+    median_resolution_seconds: float | None = Field(
+        description="Median seconds from a handoff's queueing to its resolution."
+    )
+
+
+class MetricsGroup(ResponseModel):
+    key: str | None = Field(
+        description="The period's first day (YYYY-MM-DD), the intent, the channel or the agent's account id; "
+        "null for ratings or sessions without an intent, or ratings without an agent."
+    )
+    label: str = Field(description="What to show: the key, the agent's name, or '(none)'.")
+    metrics: Metrics
+
+
+class Summary(ResponseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+    from_: date = Field(serialization_alias="from", alias="from")
+    to: date
+    by: By
+    period: Period
+    overall: Metrics
+    groups: list[MetricsGroup] = Field(
+        description="by=period: every period of the window in order (empty ones included, their metrics "
+        "null); otherwise the groups that have data, largest first."
+    )
+
+
+class Distribution(ResponseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+    from_: date = Field(serialization_alias="from", alias="from")
+    to: date
+    csat: dict[str, int] = Field(description="CSAT score '1'..'5' → number of ratings (every score present).")
+    ces: dict[str, int] = Field(description="CES score '1'..'7' → number of ratings (every score present).")
