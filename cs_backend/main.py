@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from cs_backend.accounts import routes as accounts
+from cs_backend.activities import routes as activities
 from cs_backend.analytics import routes as analytics
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
@@ -209,6 +210,7 @@ def create_app(
     for module in (
         health,
         customers,
+        activities,
         privacy,
         conversations,
         tickets,

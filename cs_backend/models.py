@@ -1,12 +1,14 @@
 """Every table of cs_backend on one metadata: what Alembic's env.py compares against for autogenerate."""
 
 from cs_backend.accounts.models import Account, AccountSession
+from cs_backend.activities.models import CustomerActivity
 from cs_backend.canned_responses.models import CannedResponse
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
+from cs_backend.health_scores.models import HealthScore, HealthScoreHistory
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.privacy.models import CustomerDeletion
@@ -24,10 +26,13 @@ __all__ = [
     "Conversation",
     "ConversationOutcome",
     "Customer",
+    "CustomerActivity",
     "CustomerDeletion",
     "Feedback",
     "HandoffMessage",
     "HandoffRequest",
+    "HealthScore",
+    "HealthScoreHistory",
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",

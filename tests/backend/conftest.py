@@ -60,6 +60,9 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "health_score_history",
+    "health_scores",
+    "customer_activities",
     "canned_responses",
     "sla_breaches",
     "handoff_messages",
