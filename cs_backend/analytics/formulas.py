@@ -27,18 +27,22 @@ def period_start(day: date, period: Period) -> date:
     return day
 
 
+def next_period_start(start: date, period: Period) -> date:
+    """The first day of the period after the one starting on `start`."""
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def periods_between(first: date, last: date, period: Period) -> list[date]:
     """Every period start from the one containing `first` to the one containing `last`, in order."""
     starts: list[date] = []
     current = period_start(first, period)
     while current <= last:
         starts.append(current)
-        if period == "day":
-            current += timedelta(days=1)
-        elif period == "week":
-            current += timedelta(days=7)
-        else:
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        current = next_period_start(current, period)
     return starts
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from cs_backend.api.types import QueryModel, ResponseModel
@@ -58,6 +58,11 @@ class AnalyticsWindow(QueryModel):
 
 
 class SummaryQuery(AnalyticsWindow):
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        default=None,
+        description="ISO 4217 code of the payments the lifetime value adds up. Default: the currency of most "
+        "payments.",
+    )
     by: By = Field(default="period", description="Group the metrics by period, intent, channel or agent.")
     period: Period = Field(
         default="day", description="With by=period: day, week (starting on Monday) or month, in UTC."
@@ -91,6 +96,24 @@ class Metrics(ResponseModel):
     median_resolution_seconds: float | None = Field(
         description="Median seconds from a handoff's queueing to its resolution."
     )
+    retention_rate: float | None = Field(
+        default=None,
+        description="Share of the customers active in the span before (the previous period, or as many days "
+        "before the window) who are active again in this one, 0-1 (null when grouped by intent, channel or "
+        "agent).",
+    )
+    previously_active_customers: int | None = Field(
+        default=None, description="Customers with an activity event in the span before (retention's base)."
+    )
+    customer_lifetime_value: float | None = Field(
+        default=None,
+        description="Mean of what each paying customer has paid, in currency units, up to the end of the "
+        "period or window (payments of `currency` only).",
+    )
+    paying_customers: int | None = Field(
+        default=None, description="Customers with a payment of `currency` before the end of the span."
+    )
+    currency: str | None = Field(default=None, description="The currency of the lifetime value.")
 
 
 class MetricsGroup(ResponseModel):

@@ -4,13 +4,15 @@ can do it the same way everywhere (docs/METRICS.md says what each metric reads).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.accounts.models import Account
+from cs_backend.analytics.customer_value import CustomerValue, Span, customer_values
+from cs_backend.analytics.days import as_date, midnight, utc_day
 from cs_backend.analytics.formulas import (
     CES_SCORES,
     CSAT_SCORES,
@@ -18,6 +20,7 @@ from cs_backend.analytics.formulas import (
     SessionFacts,
     Tally,
     group_starts,
+    next_period_start,
     period_start,
     periods_between,
     settled_first_time,
@@ -26,7 +29,9 @@ from cs_backend.analytics.schemas import (
     AnalyticsWindow,
     Distribution,
     DistributionQuery,
+    Metrics,
     MetricsGroup,
+    Period,
     Summary,
     SummaryQuery,
 )
@@ -40,21 +45,7 @@ NO_KEY_LABEL = "(none)"
 
 def window_bounds(window: AnalyticsWindow) -> tuple[datetime, datetime]:
     """[start, end) in UTC: from the first day's midnight to the midnight after the last day."""
-    start = datetime.combine(window.first_day, time.min, tzinfo=timezone.utc)
-    end = datetime.combine(window.last_day + timedelta(days=1), time.min, tzinfo=timezone.utc)
-    return start, end
-
-
-def utc_day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
-    """The UTC calendar day of a timestamp column, in SQL (SQLite stores naive UTC text; PostgreSQL
-    timestamptz, shifted to UTC before the cast so the server's time zone cannot move a day)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
-
-
-def as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
+    return midnight(window.first_day), midnight(window.last_day + timedelta(days=1))
 
 
 class Groups:
@@ -90,16 +81,41 @@ async def summary(db: Database, query: SummaryQuery) -> Summary:
         await _add_sessions(session, query, groups, overall)
         await _add_handoffs(session, query, groups, overall)
         labels = await _agent_names(session, groups) if query.by == "agent" else {}
+        window_end = query.last_day + timedelta(days=1)
+        spans = [Span(query.first_day, window_end, query.first_day - (window_end - query.first_day))]
+        if query.by == "period":
+            spans += [_period_span(key, query.period) for key in groups.tallies if isinstance(key, date)]
+        values = await customer_values(session, spans, query.currency)
     ordered = list(groups.tallies.items())
     if query.by != "period":
         ordered.sort(key=lambda item: (-item[1].size(), str(item[0])))
+    period_values = dict(zip(groups.tallies, values[1:], strict=False)) if query.by == "period" else {}
     return Summary(
         from_=query.first_day,
         to=query.last_day,
         by=query.by,
         period=query.period,
-        overall=overall.metrics(),
-        groups=[_group(key, tally, labels) for key, tally in ordered],
+        overall=_with_value(overall.metrics(), values[0]),
+        groups=[_group(key, tally, labels, period_values.get(key)) for key, tally in ordered],
+    )
+
+
+def _period_span(start: date, period: Period) -> Span:
+    previous = period_start(start - timedelta(days=1), period)
+    return Span(first=start, end=next_period_start(start, period), before=previous)
+
+
+def _with_value(metrics: Metrics, value: CustomerValue | None) -> Metrics:
+    if value is None:
+        return metrics
+    return metrics.model_copy(
+        update={
+            "retention_rate": value.retention_rate,
+            "previously_active_customers": value.previously_active_customers,
+            "customer_lifetime_value": value.customer_lifetime_value,
+            "paying_customers": value.paying_customers,
+            "currency": value.currency,
+        }
     )
 
 
@@ -109,9 +125,12 @@ def _key_text(key: Hashable) -> str | None:
     return key.isoformat() if isinstance(key, date) else str(key)
 
 
-def _group(key: Hashable, tally: Tally, labels: dict[Hashable, str]) -> MetricsGroup:
+def _group(
+    key: Hashable, tally: Tally, labels: dict[Hashable, str], value: CustomerValue | None
+) -> MetricsGroup:
     text = _key_text(key)
-    return MetricsGroup(key=text, label=labels.get(key, text or NO_KEY_LABEL), metrics=tally.metrics())
+    metrics = _with_value(tally.metrics(), value)
+    return MetricsGroup(key=text, label=labels.get(key, text or NO_KEY_LABEL), metrics=metrics)
 
 
 async def _add_ratings(session: AsyncSession, query: SummaryQuery, groups: Groups, overall: Tally) -> None:

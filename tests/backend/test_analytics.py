@@ -1,7 +1,7 @@
 """The analytics API (/api/analytics, docs/METRICS.md): every formula on real rows of feedback,
-conversation_outcomes and handoff_requests, grouped by period, intent, channel and agent; null (never 0)
-where a group has no rows; agents and admins only; bad parameters are 400s naming the field. Runs on SQLite
-and PostgreSQL."""
+conversation_outcomes, handoff_requests and customer_activities, grouped by period, intent, channel and
+agent; null (never 0) where a group has no rows; agents and admins only; bad parameters are 400s naming the
+field. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from cs_backend.activities.models import CustomerActivity
 from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
 from cs_backend.conversations.models import Conversation
+from cs_backend.customers.models import Customer
 from cs_backend.feedback.models import Feedback
 from cs_backend.main import create_app
 from cs_backend.outcomes.models import ConversationOutcome
@@ -268,6 +270,7 @@ async def test_agents_and_admins_only(people: TestClient[Any, Any], client: Test
         ("period=year", "period"),
         ("colour=red", "colour"),
         ("by=channel&by=intent", "by"),
+        ("currency=usd", "currency"),
     ],
 )
 async def test_bad_parameters_are_400s(people: TestClient[Any, Any], query: str, field: str | None) -> None:
@@ -278,3 +281,71 @@ async def test_bad_parameters_are_400s(people: TestClient[Any, Any], query: str,
         assert field in error["fields"], error
     else:
         assert error["fields"], error
+
+
+async def seed_activity(client: TestClient[Any, Any]) -> None:
+    """Customers' product activity and payments around WINDOW (its span before: 16 Feb - 1 Mar 2026)."""
+
+    def day(month: int, number: int) -> datetime:
+        return datetime(2026, month, number, 12, tzinfo=timezone.utc)
+
+    async with client.app[DATABASE].sessions() as session, session.begin():
+        ada, bob, cy, dee = (Customer(email=f"{name}@example.com") for name in ("ada", "bob", "cy", "dee"))
+        session.add_all([ada, bob, cy, dee])
+        await session.flush()
+        events = [
+            # Ada: active before the window and in both of its weeks; pays 10.00 in January, 20.00 on 3 March.
+            (ada, "login", day(2, 20), None, None),
+            (ada, "payment", day(1, 10), 1000, "USD"),
+            (ada, "payment", day(3, 3), 2000, "USD"),
+            (ada, "login", day(3, 11), None, None),
+            # Bob: active before the window only; pays in euros.
+            (bob, "payment", day(2, 25), 500, "EUR"),
+            # Cy: new in the window's second week, pays 30.00.
+            (cy, "feature_used", day(3, 10), None, None),
+            (cy, "payment", day(3, 12), 3000, "USD"),
+            # Dee: an activity after the window only.
+            (dee, "login", day(3, 20), None, None),
+        ]
+        for customer, kind, occurred_at, amount, currency in events:
+            session.add(
+                CustomerActivity(
+                    customer_id=customer.id,
+                    kind=kind,
+                    occurred_at=occurred_at,
+                    amount_cents=amount,
+                    currency=currency,
+                )
+            )
+
+
+async def test_retention_and_lifetime_value(people: TestClient[Any, Any]) -> None:
+    agent = await person(people, "agent", "alan")
+    await seed_activity(people)
+    body = await get_ok(people, f"/api/analytics/summary?{WINDOW}&period=week", agent)
+    overall = body["overall"]
+    # Active before the window: Ada and Bob; Ada came back.
+    assert overall["previously_active_customers"] == 2 and overall["retention_rate"] == 0.5
+    # USD (three payments against one in EUR): 60.00 paid by Ada and Cy by the end of the window.
+    assert overall["currency"] == "USD"
+    assert overall["customer_lifetime_value"] == 30.0 and overall["paying_customers"] == 2
+    first, second = (group["metrics"] for group in body["groups"])
+    # Week 1 against the week before it (Bob only), week 2 against week 1 (Ada, who came back).
+    assert (first["retention_rate"], first["previously_active_customers"]) == (0.0, 1)
+    assert (second["retention_rate"], second["previously_active_customers"]) == (1.0, 1)
+    # By the end of week 1 only Ada had paid in USD (10.00 + 20.00).
+    assert (first["customer_lifetime_value"], first["paying_customers"]) == (30.0, 1)
+    assert (second["customer_lifetime_value"], second["paying_customers"]) == (30.0, 2)
+
+    euros = await get_ok(people, f"/api/analytics/summary?{WINDOW}&currency=EUR", agent)
+    assert euros["overall"]["customer_lifetime_value"] == 5.0 and euros["overall"]["currency"] == "EUR"
+    channels = await get_ok(people, f"/api/analytics/summary?{WINDOW}&by=channel", agent)
+    assert all(group["metrics"]["retention_rate"] is None for group in channels["groups"])
+
+
+async def test_retention_and_lifetime_value_without_activity_are_null(people: TestClient[Any, Any]) -> None:
+    agent = await person(people, "agent", "alan")
+    overall = (await get_ok(people, f"/api/analytics/summary?{WINDOW}", agent))["overall"]
+    assert overall["retention_rate"] is None and overall["previously_active_customers"] == 0
+    assert overall["customer_lifetime_value"] is None and overall["paying_customers"] == 0
+    assert overall["currency"] is None
