@@ -19,7 +19,7 @@
   var REFRESH_DELAY_MS = 300;
   var RECONNECT_MS = 5000;
   var DAY_MS = 86400000;
-  var COLOURS = { csat: "#3b5bdb", containment: "#2f9e44", fcr: "#e8590c", first: "#7048e8", resolution: "#c92a2a" };
+  var COLOURS = { csat: "#3b5bdb", containment: "#2f9e44", fcr: "#e8590c", first: "#7048e8", resolution: "#c92a2a", retention: "#0c8599" };
   // [metric, title, format, detail]: the tiles, in order.
   var TILES = [
     ["csat_percent", "CSAT", percent, function (m) { return m.csat_responses + " ratings (share of 4-5)"; }],
@@ -28,7 +28,9 @@
     ["handoff_rate", "Handoff rate", share, function (m) { return sessionsText(m) + " handed to a person"; }],
     ["first_contact_resolution", "First-contact resolution", share, function () { return "no repeat within 7 days"; }],
     ["median_first_response_seconds", "First response", duration, function (m) { return "median of " + (m.handoffs || 0) + " handoffs"; }],
-    ["median_resolution_seconds", "Resolution time", duration, function () { return "median, queue to resolved"; }]
+    ["median_resolution_seconds", "Resolution time", duration, function () { return "median, queue to resolved"; }],
+    ["retention_rate", "Retention", share, function (m) { return "of " + (m.previously_active_customers || 0) + " customers active before"; }],
+    ["customer_lifetime_value", "Lifetime value", money, function (m) { return "mean paid by " + (m.paying_customers || 0) + " paying customers"; }]
   ];
   var BREAKDOWN_COLUMNS = [
     ["csat_percent", "CSAT", percent], ["csat_responses", "Ratings", integer], ["ces_mean", "CES", decimal],
@@ -58,6 +60,15 @@
   function percent(value) { return missing(value) ? "—" : value.toFixed(1) + " %"; }
   function share(value) { return missing(value) ? "—" : (100 * value).toFixed(1) + " %"; }
   function decimal(value) { return missing(value) ? "—" : value.toFixed(2); }
+  function money(value, metrics) {
+    if (missing(value)) return "—";
+    var currency = metrics && metrics.currency;
+    try {
+      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "USD" }).format(value);
+    } catch (error) {
+      return value.toFixed(2) + " " + (currency || "");
+    }
+  }
   function integer(value) { return missing(value) ? "—" : String(value); }
   function duration(seconds) {
     if (missing(seconds)) return "—";
@@ -200,7 +211,7 @@
       var node = el("article", { className: "card tile", "data-testid": "kpi-" + tile[0] });
       node.dataset.value = missing(value) ? "" : String(value);
       node.appendChild(el("h2", {}, tile[1]));
-      node.appendChild(el("p", { className: "value", "data-testid": "kpi-value" }, tile[2](value)));
+      node.appendChild(el("p", { className: "value", "data-testid": "kpi-value" }, tile[2](value, metrics)));
       node.appendChild(el("p", { className: "detail", "data-testid": "kpi-detail" }, tile[3](metrics)));
       tiles.appendChild(node);
     });
@@ -234,7 +245,8 @@
         datasets: [
           line("CSAT %", series(summary, "csat_percent", 1), COLOURS.csat),
           line("Containment %", series(summary, "containment_rate", 100), COLOURS.containment),
-          line("First-contact resolution %", series(summary, "first_contact_resolution", 100), COLOURS.fcr)
+          line("First-contact resolution %", series(summary, "first_contact_resolution", 100), COLOURS.fcr),
+          line("Retention %", series(summary, "retention_rate", 100), COLOURS.retention)
         ]
       },
       options: { scales: { y: { min: 0, max: 100 } } }
