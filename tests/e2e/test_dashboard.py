@@ -25,8 +25,10 @@ from test_browser_widget import CHROMIUM_FLAGS, chromium_path
 import cs_backend.models  # noqa: F401  (every table on the metadata, for the foreign keys)
 from cs_backend import migrate
 from cs_backend.accounts import service as accounts
+from cs_backend.activities.models import CustomerActivity
 from cs_backend.auth.signing import signature_headers
 from cs_backend.conversations.models import Conversation
+from cs_backend.customers.models import Customer
 from cs_backend.db import Database, normalize_database_url
 from cs_backend.feedback.models import Feedback
 from cs_backend.outcomes.models import ConversationOutcome
@@ -57,6 +59,25 @@ async def seed_history(database_url: str) -> None:
     try:
         await accounts.create_account(database, AGENT_EMAIL, AGENT_NAME, "agent", PASSWORD, FAST_HASHER)
         async with database.sessions() as session, session.begin():
+            # Ten customers active over the last 60 days; two of them stop after the first 30. Each pays
+            # 49.00 on each active week.
+            for number in range(10):
+                customer = Customer(email=f"customer{number}@example.com", name=f"Customer {number}")
+                session.add(customer)
+                await session.flush()
+                last_day = 30 if number < 2 else 0
+                for day in range(59, last_day - 1, -7):
+                    moment = today - timedelta(days=day + number % 3)
+                    session.add(CustomerActivity(customer_id=customer.id, kind="login", occurred_at=moment))
+                    session.add(
+                        CustomerActivity(
+                            customer_id=customer.id,
+                            kind="payment",
+                            occurred_at=moment,
+                            amount_cents=4900,
+                            currency="USD",
+                        )
+                    )
             conversation = Conversation(
                 sender_id="seed", channel="socketio", started_at=today, last_seen_at=today
             )
@@ -233,6 +254,12 @@ async def test_signed_in_agent_sees_charts_and_a_new_rating_moves_the_csat_tile(
 
             if os.environ.get("DASHBOARD_SCREENSHOT"):
                 await page.screenshot(path=os.environ["DASHBOARD_SCREENSHOT"], full_page=True)
+
+            retention = page.get_by_test_id("kpi-retention_rate")
+            await expect(retention.get_by_test_id("kpi-value")).to_have_text("80.0 %")
+            await expect(page.get_by_test_id("kpi-customer_lifetime_value")).not_to_have_attribute(
+                "data-value", ""
+            )
 
             # A rating of 1 arrives through the API: the tile moves down without reloading the page.
             await post_rating(backend, 1)
