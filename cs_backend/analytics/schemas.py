@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from cs_backend.api.types import QueryModel, ResponseModel
 from cs_backend.db import utcnow
@@ -17,6 +17,9 @@ Period = Literal["day", "week", "month"]
 # The longest window one request may cover: it bounds the rows a median or an outcome grouping reads.
 MAX_WINDOW_DAYS = 366
 DEFAULT_WINDOW_DAYS = 30
+# Days outside these are refused: the windows before a window, and the period after one, stay real days.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 class AnalyticsWindow(QueryModel):
@@ -35,14 +38,29 @@ class AnalyticsWindow(QueryModel):
     @model_validator(mode="after")
     def _bounded_window(self) -> AnalyticsWindow:
         if self.to is None:
-            self.to = utcnow().date()
-        if self.from_ is None:
-            self.from_ = self.to - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
-        if self.from_ > self.to:
-            raise PydanticCustomError("window_order", "`from` must not be after `to`")
-        if (self.to - self.from_).days + 1 > MAX_WINDOW_DAYS:
-            raise PydanticCustomError(
-                "window_length", "the window covers at most {days} days", {"days": MAX_WINDOW_DAYS}
+            self.to = min(utcnow().date(), LAST_DAY)
+        problems: list[tuple[str, str, str]] = [
+            (name, "day_range", f"must be a day from {FIRST_DAY} to {LAST_DAY}")
+            for name, day in (("from", self.from_), ("to", self.to))
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY
+        ]
+        if not problems:
+            if self.from_ is None:
+                self.from_ = max(self.to - timedelta(days=DEFAULT_WINDOW_DAYS - 1), FIRST_DAY)
+            if self.from_ > self.to:
+                problems.append(("from", "window_order", "must not be after `to`"))
+            elif (self.to - self.from_).days + 1 > MAX_WINDOW_DAYS:
+                problems.append(
+                    ("from", "window_length", f"the window covers at most {MAX_WINDOW_DAYS} days")
+                )
+        if problems:
+            # Named after the parameter at fault, as every other bad query value is.
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(type=PydanticCustomError(kind, message), loc=(name,), input=None)
+                    for name, kind, message in problems
+                ],
             )
         return self
 

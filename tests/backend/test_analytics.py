@@ -262,8 +262,10 @@ async def test_agents_and_admins_only(people: TestClient[Any, Any], client: Test
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ("from=2026-03-10&to=2026-03-01", None),
-        ("from=2025-01-01&to=2026-03-01", None),
+        ("from=2026-03-10&to=2026-03-01", "from"),
+        ("from=2025-01-01&to=2026-03-01", "from"),
+        ("from=0001-01-01&to=0001-01-02", "from"),
+        ("to=9999-12-31", "to"),
         ("from=yesterday", "from"),
         ("to=2026-02-30", "to"),
         ("by=customer", "by"),
