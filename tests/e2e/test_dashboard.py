@@ -270,3 +270,38 @@ async def test_signed_in_agent_sees_charts_and_a_new_rating_moves_the_csat_tile(
             assert not errors, errors
         finally:
             await browser.close()
+
+
+async def test_console_and_dashboard_share_the_sign_in(backend: Backend) -> None:
+    """Both pages sign in with static/shared/session.js: a wrong password is refused in words, the console
+    signs in and goes live, and signing out of the dashboard ends the session the console held too."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            context = await browser.new_context()
+            dashboard = await context.new_page()
+            await dashboard.goto(f"{backend.url}/dashboard")
+            await dashboard.get_by_test_id("login-email").fill(AGENT_EMAIL)
+            await dashboard.get_by_test_id("login-password").fill("not the password")
+            await dashboard.get_by_test_id("login-submit").click()
+            await expect(dashboard.get_by_test_id("login-error")).to_have_text("Wrong email or password.")
+
+            console = await context.new_page()
+            await console.goto(f"{backend.url}/console")
+            await console.get_by_test_id("login-email").fill(AGENT_EMAIL)
+            await console.get_by_test_id("login-password").fill(PASSWORD)
+            await console.get_by_test_id("login-submit").click()
+            await expect(console.get_by_test_id("agent-name")).to_have_text(AGENT_NAME, timeout=WAIT_MS)
+            await expect(console.get_by_test_id("connection-state")).to_have_attribute(
+                "data-state", "live", timeout=WAIT_MS
+            )
+
+            # The same cookie session: the dashboard opens signed in, without a form.
+            await dashboard.reload()
+            await expect(dashboard.get_by_test_id("agent-name")).to_have_text(AGENT_NAME, timeout=WAIT_MS)
+            await dashboard.get_by_test_id("sign-out").click()
+            await expect(dashboard.get_by_test_id("signin-view")).to_be_visible()
+            await console.reload()
+            await expect(console.get_by_test_id("signin-view")).to_be_visible(timeout=WAIT_MS)
+        finally:
+            await browser.close()
