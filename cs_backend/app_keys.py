@@ -12,6 +12,7 @@ from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.events.slots import StreamSlots
+from cs_backend.health_scores.scoring import Scorer
 from cs_backend.live_events import LiveEvents, Subscription
 from cs_backend.onboarding.checklist import Checklist
 from cs_backend.privacy.event_store import EventStore
@@ -68,3 +69,7 @@ ROUTING_ENGINE = web.AppKey("routing_engine", RoutingEngine)
 # A handoff's transcript and the messages relayed between customer and agent (routing/messages.py), created
 # at startup by main.handoff_messaging_context.
 HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)
+
+# The health score's weights (health_scores/weights.toml or HEALTH_WEIGHTS_PATH), loaded and checked at
+# startup by main.health_scorer_context.
+HEALTH_SCORER = web.AppKey("health_scorer", Scorer)

@@ -195,6 +195,17 @@ def _sql_url(name: str, text: str) -> str:
     return text
 
 
+def _webhook_url(name: str, text: str) -> str:
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise SettingsError(f"{name} must be an http:// or https:// URL")  # the URL may hold a token
+    return text
+
+
+def _path(name: str, text: str) -> Path:
+    return Path(text).expanduser()
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = _from_env(
@@ -442,6 +453,53 @@ class Settings:
         "estimated wait (through Rasa), only when it changed; a customer hears at most one update per this "
         "many seconds. 0 disables it.",
     )
+
+    alert_webhook_url: str | None = _from_env(
+        "ALERT_WEBHOOK_URL",
+        None,
+        _webhook_url,
+        "Where alerts (a customer's health turning red, negative feedback; cs_backend/alerts) are POSTed "
+        'as JSON, signed with ALERT_WEBHOOK_SECRET (docs/HEALTH_SCORES.md, "Alert webhook"), e.g. a Slack '
+        "incoming webhook. Unset: alerts are only stored as tasks and published live. Never logged.",
+        secret=True,
+    )
+    alert_webhook_secret: str | None = _from_env(
+        "ALERT_WEBHOOK_SECRET",
+        None,
+        _service_secret,
+        "Secret of the alert webhook's HMAC-SHA256 signature (X-CS-Signature), at least 32 characters; "
+        "required with ALERT_WEBHOOK_URL.",
+        secret=True,
+    )
+    alert_delivery_interval_seconds: float = _job_interval_from_env(
+        "ALERT_DELIVERY_INTERVAL_SECONDS",
+        2.0,
+        "Seconds between two runs of the job that sends the alerts waiting for delivery to "
+        "ALERT_WEBHOOK_URL (fractions allowed). 0 disables it.",
+    )
+    alert_delivery_max_attempts: int = _from_env(
+        "ALERT_DELIVERY_MAX_ATTEMPTS",
+        8,
+        _count,
+        "Attempts to deliver one alert to the webhook (backing off 5 s, 10 s, 20 s, ... up to an hour) "
+        "before it is given up as dead and logged.",
+    )
+    health_weights_path: Path | None = _from_env(
+        "HEALTH_WEIGHTS_PATH",
+        None,
+        _path,
+        "A TOML file of the health score's weights and bands replacing the bundled "
+        "cs_backend/health_scores/weights.toml (read and checked at startup: a bad file stops the backend).",
+    )
+    # The Redis stream of the health signals and its consumer group; tests give each test its own stream.
+    health_signals_stream: str = "cs_backend:health-signals"
+    health_signals_group: str = "health-rescore"
+
+    def __post_init__(self) -> None:
+        if self.alert_webhook_url is not None and self.alert_webhook_secret is None:
+            raise SettingsError(
+                "ALERT_WEBHOOK_URL needs ALERT_WEBHOOK_SECRET (its receiver checks signatures)"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -14,6 +14,8 @@ from aiohttp import web
 
 from cs_backend.accounts import routes as accounts
 from cs_backend.activities import routes as activities
+from cs_backend.alerts import jobs as alerts_jobs
+from cs_backend.alerts import routes as alerts
 from cs_backend.analytics import routes as analytics
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
@@ -23,6 +25,7 @@ from cs_backend.app_keys import (
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
     HANDOFF_MESSAGING,
+    HEALTH_SCORER,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -51,6 +54,9 @@ from cs_backend.events import routes as events
 from cs_backend.events.slots import StreamSlots
 from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
+from cs_backend.health_scores import routes as health_scores
+from cs_backend.health_scores.scoring import Scorer
+from cs_backend.health_scores.weights import load_weights
 from cs_backend.live_events import create_live_events
 from cs_backend.meta import routes as meta
 from cs_backend.migrate import head_revision
@@ -108,6 +114,12 @@ async def routing_context(app: web.Application) -> AsyncIterator[None]:
 async def checklist_context(app: web.Application) -> AsyncIterator[None]:
     # Read once at startup: a broken checklist file stops the backend instead of failing requests later.
     app[ONBOARDING_CHECKLIST] = load_checklist()
+    yield
+
+
+async def health_scorer_context(app: web.Application) -> AsyncIterator[None]:
+    # Read once at startup: broken weights stop the backend instead of scoring customers wrongly.
+    app[HEALTH_SCORER] = Scorer.of(load_weights(app[SETTINGS].health_weights_path))
     yield
 
 
@@ -196,6 +208,7 @@ def create_app(
     app.cleanup_ctx.append(live_events_context)
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
+    app.cleanup_ctx.append(health_scorer_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
@@ -205,12 +218,14 @@ def create_app(
     app.cleanup_ctx.append(privacy_jobs.retention_job_context)  # old transcripts purged
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
+    app.cleanup_ctx.append(alerts_jobs.delivery_job_context)  # alerts' webhooks sent, with retries
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
         health,
         customers,
         activities,
+        health_scores,
         privacy,
         conversations,
         tickets,
@@ -222,6 +237,7 @@ def create_app(
         accounts,
         routing,
         canned_responses,
+        alerts,
         console,
         analytics,
         meta,

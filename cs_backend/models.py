@@ -2,6 +2,7 @@
 
 from cs_backend.accounts.models import Account, AccountSession
 from cs_backend.activities.models import CustomerActivity
+from cs_backend.alerts.models import AlertDelivery, FollowUpTask
 from cs_backend.canned_responses.models import CannedResponse
 from cs_backend.churn.models import ChurnSignal
 from cs_backend.conversations.models import Conversation
@@ -19,6 +20,7 @@ __all__ = [
     "Account",
     "AccountSession",
     "AgentProfile",
+    "AlertDelivery",
     "Base",
     "CannedResponse",
     "ChurnSignal",
@@ -29,6 +31,7 @@ __all__ = [
     "CustomerActivity",
     "CustomerDeletion",
     "Feedback",
+    "FollowUpTask",
     "HandoffMessage",
     "HandoffRequest",
     "HealthScore",

@@ -60,6 +60,8 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,
+    "alert_deliveries",
+    "follow_up_tasks",
     "health_score_history",
     "health_scores",
     "customer_activities",

@@ -46,6 +46,8 @@ TABLES = {
     "customer_activities",
     "health_scores",
     "health_score_history",
+    "follow_up_tasks",
+    "alert_deliveries",
 }
 
 
@@ -82,7 +84,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0011"
+    assert migrate.head_revision() == "0012"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
