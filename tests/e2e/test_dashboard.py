@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from playwright.async_api import Page, async_playwright, expect
+from sqlalchemy import select
 from test_browser_widget import CHROMIUM_FLAGS, chromium_path
 
 import cs_backend.models  # noqa: F401  (every table on the metadata, for the foreign keys)
@@ -31,8 +33,13 @@ from cs_backend.conversations.models import Conversation
 from cs_backend.customers.models import Customer
 from cs_backend.db import Database, normalize_database_url
 from cs_backend.feedback.models import Feedback
+from cs_backend.health_scores.scoring import Scorer
+from cs_backend.health_scores.service import rescore
+from cs_backend.health_scores.weights import load_weights
+from cs_backend.onboarding.models import CompletedStep
 from cs_backend.outcomes.models import ConversationOutcome
 from cs_backend.routing.models import HandoffRequest
+from cs_backend.tickets.models import Ticket
 from launcher.stack import backend_command, free_port, generate_token
 from tests.backend.helpers import FAST_HASHER
 from tests.support import REPO_ROOT
@@ -42,6 +49,14 @@ AGENT_NAME = "Dana Dashboard"
 PASSWORD = "a long enough dashboard passphrase"
 STARTUP_SECONDS = 60
 WAIT_MS = 15_000
+STEPS = (
+    "sign_up",
+    "verify_email",
+    "complete_profile",
+    "connect_integration",
+    "invite_teammate",
+    "create_project",
+)
 CHARTS = ("chart-trend", "chart-times", "chart-csat", "chart-ces")
 
 
@@ -62,9 +77,33 @@ async def seed_history(database_url: str) -> None:
             # Ten customers active over the last 60 days; two of them stop after the first 30. Each pays
             # 49.00 on each active week.
             for number in range(10):
-                customer = Customer(email=f"customer{number}@example.com", name=f"Customer {number}")
+                customer = Customer(
+                    email=f"customer{number}@example.com",
+                    name=f"Customer {number}",
+                    created_at=today - timedelta(days=90),
+                )
                 session.add(customer)
                 await session.flush()
+                # Onboarding: customer n has done the first n % 7 steps of the checklist; customers 2 and 3
+                # have open tickets, the oldest three weeks old.
+                for step in STEPS[: number % 7]:
+                    session.add(
+                        CompletedStep(
+                            customer_id=customer.id, step_key=step, source="product", completed_at=today
+                        )
+                    )
+                for ticket in range(4 - number if number in (2, 3) else 0):
+                    session.add(
+                        Ticket(
+                            subject="Sync fails",
+                            description="The sync with our CRM fails every night.",
+                            email=customer.email,
+                            customer_id=customer.id,
+                            channel="socketio",
+                            created_at=today - timedelta(days=21 - ticket),
+                            updated_at=today - timedelta(days=21 - ticket),
+                        )
+                    )
                 last_day = 30 if number < 2 else 0
                 for day in range(59, last_day - 1, -7):
                     moment = today - timedelta(days=day + number % 3)
@@ -128,6 +167,10 @@ async def seed_history(database_url: str) -> None:
                         resolved_at=moment + timedelta(minutes=6 + day),
                     )
                 )
+        # Their health scores, as the rescoring does after each event (contract 3: health_scores/).
+        async with database.sessions() as session:
+            customer_ids = (await session.execute(select(Customer.id))).scalars().all()
+        await rescore(database, Scorer.of(load_weights()), customer_ids, "seed")
     finally:
         await database.dispose()
 
@@ -251,6 +294,16 @@ async def test_signed_in_agent_sees_charts_and_a_new_rating_moves_the_csat_tile(
             await expect(
                 page.get_by_test_id("kpi-containment_rate").get_by_test_id("kpi-value")
             ).to_have_text("62.5 %")
+
+            # The customers by health score, lowest first, each with its top factors and band in words.
+            rows = page.get_by_test_id("health-row")
+            await expect(rows).to_have_count(10, timeout=WAIT_MS)
+            scores = [int(await row.get_attribute("data-score") or "-1") for row in await rows.all()]
+            assert scores == sorted(scores) and all(0 <= score <= 100 for score in scores)
+            first = rows.first
+            await expect(first.locator(".band")).to_have_text(await first.get_attribute("data-band") or "?")
+            await expect(first.get_by_test_id("health-factor").first).to_contain_text(":")
+            await expect(first.locator(".customer")).to_have_text(re.compile(r"^Customer \d$"))
 
             if os.environ.get("DASHBOARD_SCREENSHOT"):
                 await page.screenshot(path=os.environ["DASHBOARD_SCREENSHOT"], full_page=True)

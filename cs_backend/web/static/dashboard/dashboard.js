@@ -2,7 +2,9 @@
  * The dashboard (GET /dashboard): support metrics over a window (GET /api/analytics/summary and
  * /api/analytics/distribution, docs/METRICS.md) as key-figure tiles, trend and distribution charts (Chart.js,
  * static/vendor) and a breakdown table. Signed in as the console is (static/shared/session.js: cookie session
- * and CSRF). Live: the event stream GET /api/events; a new rating (feedback.created) re-reads the figures.
+ * and CSRF), and the customers' health scores with their top factors (GET /api/health-scores, lowest first;
+ * names from GET /api/customers/{id}). Live: the event stream GET /api/events; a new rating, ticket, churn signal
+ * or alert re-reads the figures and, once more a moment later (a rescore runs after the event), the scores.
  *
  * Every text from the API goes into the page with textContent, never innerHTML.
  *
@@ -11,12 +13,18 @@
  *   notice, window-form, window-from, window-to, window-period, window-apply, quick-7/30/90, updated-at,
  *   kpi-<metric> tiles (data-value: the raw number, "" when null) with kpi-value and kpi-detail inside,
  *   chart-trend, chart-times, chart-csat, chart-ces (canvases; data-rendered="true" once drawn),
- *   breakdown-by, breakdown-table.
+ *   breakdown-by, breakdown-table, health-band, health-table, health-count, health-row (data-customer-id,
+ *   data-score, data-band) with health-factor items.
  */
 (function () {
   "use strict";
 
   var REFRESH_DELAY_MS = 300;
+  // A customer is rescored asynchronously after the event that changes them: read the scores again then.
+  var RESCORE_DELAY_MS = 2500;
+  var HEALTH_PAGE = 20;
+  // Events after which the figures or the scores may have changed.
+  var LIVE_EVENTS = ["feedback.created", "ticket.created", "ticket.updated", "alert.raised", "churn_signal.created"];
   var RECONNECT_MS = 5000;
   var DAY_MS = 86400000;
   var COLOURS = { csat: "#3b5bdb", containment: "#2f9e44", fcr: "#e8590c", first: "#7048e8", resolution: "#c92a2a", retention: "#0c8599" };
@@ -81,7 +89,10 @@
 
   // ---- state ---------------------------------------------------------------------------------------
 
-  var state = { signedIn: false, events: null, reconnectTimer: null, refreshTimer: null, charts: {}, loading: 0 };
+  var state = {
+    signedIn: false, events: null, reconnectTimer: null, refreshTimer: null, rescoreTimer: null, charts: {},
+    loading: 0, names: {}
+  };
 
   var session = CsSession.create({
     isSignedIn: function () { return state.signedIn; },
@@ -177,6 +188,7 @@
   });
   $("window-period").addEventListener("change", refresh);
   $("breakdown-by").addEventListener("change", refresh);
+  $("health-band").addEventListener("change", refreshHealth);
 
   // ---- reading and drawing -------------------------------------------------------------------------
 
@@ -196,11 +208,73 @@
     }).catch(function (failure) {
       if (failure.status !== 401) notify(CsSession.describe(failure));
     }).then(function () { state.loading -= 1; });
+    refreshHealth();
   }
 
   function scheduleRefresh() {
     clearTimeout(state.refreshTimer);
+    clearTimeout(state.rescoreTimer);
     state.refreshTimer = setTimeout(refresh, REFRESH_DELAY_MS);
+    state.rescoreTimer = setTimeout(refreshHealth, RESCORE_DELAY_MS);
+  }
+
+  // ---- customer health -----------------------------------------------------------------------------
+
+  function refreshHealth() {
+    if (!state.signedIn) return;
+    var band = $("health-band").value;
+    var path = "/api/health-scores?limit=" + HEALTH_PAGE + (band ? "&band=" + encodeURIComponent(band) : "");
+    session.api("GET", path).then(function (page) {
+      renderHealth(page);
+      return Promise.all(page.items.map(function (item) { return customerName(item.customer_id); }));
+    }).catch(function (failure) {
+      if (failure.status !== 401) notify(CsSession.describe(failure));
+    });
+  }
+
+  function customerName(customerId) {
+    if (state.names[customerId]) return Promise.resolve(showName(customerId));
+    return session.api("GET", "/api/customers/" + customerId).then(function (customer) {
+      state.names[customerId] = customer.name || customer.email || "Customer #" + customerId;
+      showName(customerId);
+    }).catch(function () { return null; });
+  }
+
+  function showName(customerId) {
+    var cell = document.querySelector("[data-testid=health-row][data-customer-id='" + customerId + "'] .customer");
+    if (cell) cell.textContent = state.names[customerId];
+  }
+
+  function renderHealth(page) {
+    var body = $("health-body");
+    clear(body);
+    $("health-count").textContent = page.total ? String(page.total) : "";
+    page.items.forEach(function (item) {
+      var row = el("tr", { "data-testid": "health-row", "data-customer-id": String(item.customer_id) });
+      row.dataset.score = String(item.score);
+      row.dataset.band = item.band;
+      row.appendChild(el("th", { scope: "row", className: "customer" }, state.names[item.customer_id] || "Customer #" + item.customer_id));
+      row.appendChild(el("td", { className: "score" }, item.score));
+      var band = el("td");
+      band.appendChild(el("span", { className: "band", "data-band": item.band }, item.band));
+      row.appendChild(band);
+      var factors = el("td");
+      var list = el("ul", { className: "factors" });
+      item.factors.forEach(function (factor) {
+        var points = (factor.points > 0 ? "+" : "") + factor.points.toFixed(1);
+        list.appendChild(el("li", { "data-testid": "health-factor" }, factor.label + ": " + formatNumber(factor.value) + " (" + points + ")"));
+      });
+      factors.appendChild(list);
+      row.appendChild(factors);
+      row.appendChild(el("td", {}, missing(item.churn_probability) ? "—" : share(item.churn_probability)));
+      row.appendChild(el("td", {}, new Date(item.computed_at).toLocaleString()));
+      body.appendChild(row);
+    });
+    $("health-empty").hidden = page.items.length > 0;
+  }
+
+  function formatNumber(value) {
+    return Number.isInteger(value) ? String(value) : value.toFixed(2);
   }
 
   function renderTiles(metrics) {
@@ -306,7 +380,7 @@
       // Events sent while the page was away are not replayed: read the figures again.
       scheduleRefresh();
     });
-    events.addEventListener("feedback.created", scheduleRefresh);
+    LIVE_EVENTS.forEach(function (type) { events.addEventListener(type, scheduleRefresh); });
     events.addEventListener("error", function () {
       if (state.events !== events) return;
       // A refused stream (the session ended) or a lost connection: close, and try again later.
