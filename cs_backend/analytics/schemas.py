@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from cs_backend.api.types import QueryModel, ResponseModel
@@ -22,18 +23,28 @@ FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2999, 12, 31)
 
 
+def _iso_day(value: object) -> object:
+    # Only YYYY-MM-DD: pydantic would also read "0" or "1700000000" as a Unix time.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise PydanticCustomError("day_format", "must be a day written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class AnalyticsWindow(QueryModel):
     """A window of whole UTC days, both ends included."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    from_: date | None = Field(
+    from_: Day | None = Field(
         default=None,
         alias="from",
         description=f"First day (YYYY-MM-DD, UTC), included. Default: {DEFAULT_WINDOW_DAYS - 1} days before "
         "`to`.",
     )
-    to: date | None = Field(default=None, description="Last day (YYYY-MM-DD, UTC), included. Default: today.")
+    to: Day | None = Field(default=None, description="Last day (YYYY-MM-DD, UTC), included. Default: today.")
 
     @model_validator(mode="after")
     def _bounded_window(self) -> AnalyticsWindow:
