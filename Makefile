@@ -30,7 +30,7 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
-        test-e2e browser bench bench-routing cross-validate lock lock-bot lock-backend clean
+        test-e2e browser bench bench-routing bench-churn cross-validate lock lock-bot lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
 help: ## list the targets
@@ -136,9 +136,21 @@ bench: envs $(MODEL) ## measure install, training, startup and memory; write BEN
 bench-routing: $(BACKEND_VENV)/.installed ## time a routing decision (10,000 queued, 500 agents); write BENCHMARKS.md
 	$(BACKEND_BIN)/python -m benchmarks.routing
 
+# The churn model on the IBM Telco file (stratified 5-fold CV, docs/CHURN.md); writes the churn section of
+# BENCHMARKS.md. Last line: telco_roc_auc=... pr_auc=... f1=... rescore_per_s=...
+TELCO_CSV ?= ../shared/data/telco_churn/Telco-Customer-Churn.csv
+bench-churn: $(BACKEND_VENV)/.installed ## churn model on Telco (5-fold CV) and health rescoring; write BENCHMARKS.md
+	$(BACKEND_BIN)/python -m benchmarks.bench_churn --csv $(TELCO_CSV)
+
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.
-cross-validate: $(BOT_VENV)/.installed ## 5-fold NLU cross-validation; write BENCHMARKS.md
+cross-validate: $(BOT_VENV)/.installed ## The churn model on the IBM Telco file (stratified 5-fold CV, docs/CHURN.md); writes the churn section of
+# BENCHMARKS.md. Last line: telco_roc_auc=... pr_auc=... f1=... rescore_per_s=...
+TELCO_CSV ?= ../shared/data/telco_churn/Telco-Customer-Churn.csv
+bench-churn: $(BACKEND_VENV)/.installed ## churn model on Telco (5-fold CV) and health rescoring; write BENCHMARKS.md
+	$(BACKEND_BIN)/python -m benchmarks.bench_churn --csv $(TELCO_CSV)
+
+# 5-fold NLU cross-validation; write BENCHMARKS.md
 	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
 
 # ---------------------------------------------------------------------------------------------------------

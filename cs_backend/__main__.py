@@ -1,4 +1,4 @@
-"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|docs`.
+"""Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|docs|churn-*`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
@@ -12,6 +12,12 @@ exits 1 when the email already has an account, 2 when the password is too short 
 [--team-id T] [--admin]` creates an agent account (an admin with --admin) with its routing profile, offline:
 the person signs in to the agent console (/console) and goes online there. Password and exit codes as for
 create-admin; exit 2 also when a routing option is invalid or the team does not exist.
+
+`churn-train --csv FILE --target COLUMN [--positive VALUE] [--id-column C] [--out DIR]` trains a churn model
+from a CSV of historical customers (docs/CHURN.md); exit 2, writing nothing, when the CSV cannot be used.
+`churn-export --out FILE` writes this product's customers' features with `churned` as such a CSV.
+`segments-recompute [--segments K]` clusters the customers into named segments and stores the run
+(GET /api/segments serves the latest).
 
 `docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
@@ -29,6 +35,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from cs_backend.churn.commands import add_export_parser, add_train_parser, export_command, train_command
 from cs_backend.config import Settings, SettingsError
 from cs_backend.db import DatabaseUrlError, normalize_database_url
 
@@ -67,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     create_agent.add_argument("--team-id", type=int, help="their team, whose business hours they keep")
     create_agent.add_argument("--admin", action="store_true", help="an admin who takes handoffs too")
     commands.add_parser("docs", help="rewrite the generated tables of docs/ARCHITECTURE.md")
+    add_train_parser(commands)
+    add_export_parser(commands)
+    segments = commands.add_parser(
+        "segments-recompute", help="cluster the customers into named segments; store the run"
+    )
+    segments.add_argument("--segments", type=int, default=5, help="how many segments K-means looks for (5)")
     return parser
 
 
@@ -124,6 +137,28 @@ def nudge_stalled(settings: Settings) -> int:
         message += f", {result.failed} failed (Rasa unreachable or refused; retried on the next run)"
     print(message)
     return 1 if result.failed else 0
+
+
+def recompute_segments(settings: Settings, segments: int) -> int:
+    from cs_backend.db import Database
+    from cs_backend.segments import service
+
+    if not 2 <= segments <= 20:
+        print("cs_backend: --segments must be between 2 and 20", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        db = Database.connect(settings.database_url)
+        try:
+            stored = await service.recompute(db, segments=segments)
+        finally:
+            await db.dispose()
+        print(f"{stored.customers} customers in {len(stored.segments)} segments (run {stored.id}):")
+        for segment in stored.segments:
+            print(f"  {segment['name']}: {segment['size']} - {segment['description']}")
+        return 0
+
+    return asyncio.run(run())
 
 
 class PasswordEntryError(ValueError):
@@ -242,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"{ARCHITECTURE_DOC}: {'updated' if write_architecture_doc() else 'up to date'}")
         return 0
+    if arguments.command == "churn-train":  # a CSV in, files out: no database, no settings
+        return train_command(arguments)
     try:
         settings = Settings.from_env()
         settings = dataclasses.replace(settings, database_url=normalize_database_url(settings.database_url))
@@ -262,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         return create_admin(settings, arguments.email, arguments.name)
     elif arguments.command == "create-agent":
         return create_agent(settings, arguments)
+    elif arguments.command == "churn-export":
+        return export_command(settings, arguments)
+    elif arguments.command == "segments-recompute":
+        return recompute_segments(settings, arguments.segments)
     return 0
 
 

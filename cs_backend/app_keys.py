@@ -9,10 +9,12 @@ from aiohttp import web
 
 from cs_backend.accounts.models import Account, AccountSession
 from cs_backend.auth.verifier import ServiceVerifier
+from cs_backend.churn.active_model import ActiveChurnModel
 from cs_backend.config import Settings
 from cs_backend.db import Database
 from cs_backend.events.slots import StreamSlots
 from cs_backend.health_scores.scoring import Scorer
+from cs_backend.health_scores.signals import HealthSignals
 from cs_backend.live_events import LiveEvents, Subscription
 from cs_backend.onboarding.checklist import Checklist
 from cs_backend.privacy.event_store import EventStore
@@ -73,3 +75,9 @@ HANDOFF_MESSAGING = web.AppKey("handoff_messaging", HandoffMessaging)
 # The health score's weights (health_scores/weights.toml or HEALTH_WEIGHTS_PATH), loaded and checked at
 # startup by main.health_scorer_context.
 HEALTH_SCORER = web.AppKey("health_scorer", Scorer)
+# The churn model of CHURN_MODEL_DIR (churn/active_model.py; no model when unset or refused), loaded at
+# startup by main.churn_model_context.
+CHURN_MODEL = web.AppKey("churn_model", ActiveChurnModel)
+# "Rescore this customer" (health_scores/signals.py): a Redis stream with a consumer group, or an in-process
+# queue; created at startup by main.health_signals_context. Domains publish after their commit.
+HEALTH_SIGNALS = web.AppKey[HealthSignals]("health_signals")

@@ -491,6 +491,27 @@ class Settings:
         "A TOML file of the health score's weights and bands replacing the bundled "
         "cs_backend/health_scores/weights.toml (read and checked at startup: a bad file stops the backend).",
     )
+    churn_model_dir: Path | None = _from_env(
+        "CHURN_MODEL_DIR",
+        None,
+        _path,
+        "A churn model directory written by `python -m cs_backend churn-train` (model.skops, metadata.json): "
+        "when it loads, each customer's health response carries its churn probability (docs/CHURN.md).",
+    )
+    health_signals_poll_seconds: float = _job_interval_from_env(
+        "HEALTH_SIGNALS_POLL_SECONDS",
+        1.0,
+        "Seconds the consumer of the health signals waits for one per read (each signal rescores its "
+        "customer), and between two looks for newly decided conversation outcomes to signal (fractions "
+        "allowed). 0 disables both: scores then change only with `python -m cs_backend health-rescore`.",
+    )
+    health_signals_claim_idle_seconds: float = _from_env(
+        "HEALTH_SIGNALS_CLAIM_IDLE_SECONDS",
+        60.0,
+        _positive_number,
+        "With REDIS_URL: a health signal read but not acknowledged for this many seconds (its consumer "
+        "stopped, or its rescore failed) is claimed and handled by another consumer (or the same one).",
+    )
     # The Redis stream of the health signals and its consumer group; tests give each test its own stream.
     health_signals_stream: str = "cs_backend:health-signals"
     health_signals_group: str = "health-rescore"

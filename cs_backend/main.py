@@ -6,6 +6,7 @@ nothing: tests and `python -m cs_backend serve` both call create_app and let aio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,11 +22,13 @@ from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
 from cs_backend.app_keys import (
     API_ROUTES,
+    CHURN_MODEL,
     DATABASE,
     EVENT_STORE,
     EVENT_STREAM_SLOTS,
     HANDOFF_MESSAGING,
     HEALTH_SCORER,
+    HEALTH_SIGNALS,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     OPEN_EVENT_STREAMS,
@@ -45,6 +48,7 @@ from cs_backend.auth.replay import create_seen_signatures
 from cs_backend.auth.verifier import ServiceVerifier
 from cs_backend.canned_responses import routes as canned_responses
 from cs_backend.churn import routes as churn
+from cs_backend.churn.active_model import ActiveChurnModel
 from cs_backend.config import Settings
 from cs_backend.console import routes as console
 from cs_backend.conversations import routes as conversations
@@ -54,8 +58,10 @@ from cs_backend.events import routes as events
 from cs_backend.events.slots import StreamSlots
 from cs_backend.feedback import routes as feedback
 from cs_backend.health import routes as health
+from cs_backend.health_scores import consumer as health_consumer
 from cs_backend.health_scores import routes as health_scores
 from cs_backend.health_scores.scoring import Scorer
+from cs_backend.health_scores.signals import create_health_signals
 from cs_backend.health_scores.weights import load_weights
 from cs_backend.live_events import create_live_events
 from cs_backend.meta import routes as meta
@@ -79,6 +85,7 @@ from cs_backend.routing.customer_relay import CustomerRelay
 from cs_backend.routing.live_state import create_live_state
 from cs_backend.routing.messages import HandoffMessaging
 from cs_backend.routing.service import RoutingEngine
+from cs_backend.segments import routes as segments
 from cs_backend.tickets import routes as tickets
 from cs_backend.web.routes import setup_web
 
@@ -121,6 +128,25 @@ async def health_scorer_context(app: web.Application) -> AsyncIterator[None]:
     # Read once at startup: broken weights stop the backend instead of scoring customers wrongly.
     app[HEALTH_SCORER] = Scorer.of(load_weights(app[SETTINGS].health_weights_path))
     yield
+
+
+async def churn_model_context(app: web.Application) -> AsyncIterator[None]:
+    # Loaded once: a model that cannot be used is logged and left out, the health scores go on without it.
+    app[CHURN_MODEL] = await asyncio.to_thread(ActiveChurnModel.load, app[SETTINGS].churn_model_dir)
+    yield
+
+
+async def health_signals_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    signals = create_health_signals(
+        settings.redis_url,
+        settings.health_signals_stream,
+        settings.health_signals_group,
+        settings.health_signals_claim_idle_seconds,
+    )
+    app[HEALTH_SIGNALS] = signals
+    yield
+    await signals.close()
 
 
 async def rasa_client_context(app: web.Application) -> AsyncIterator[None]:
@@ -209,6 +235,8 @@ def create_app(
     app.cleanup_ctx.append(routing_context)  # after the database and live events it uses
     app.cleanup_ctx.append(checklist_context)
     app.cleanup_ctx.append(health_scorer_context)
+    app.cleanup_ctx.append(churn_model_context)
+    app.cleanup_ctx.append(health_signals_context)
     app.cleanup_ctx.append(rasa_client_context)
     app.cleanup_ctx.append(handoff_messaging_context)  # after the routing engine and the Rasa client
     app.cleanup_ctx.append(event_store_context)
@@ -219,6 +247,8 @@ def create_app(
     app.cleanup_ctx.append(routing_jobs.sla_job_context)  # handoffs' SLA timers
     app.cleanup_ctx.append(position_updates.position_job_context)  # queued customers told their place
     app.cleanup_ctx.append(alerts_jobs.delivery_job_context)  # alerts' webhooks sent, with retries
+    app.cleanup_ctx.append(health_consumer.outcomes_job_context)  # decided outcomes → health signals
+    app.cleanup_ctx.append(health_consumer.consumer_context)  # health signals → rescores, red alerts
     app.on_shutdown.append(events.end_open_streams)
 
     for module in (
@@ -238,6 +268,7 @@ def create_app(
         routing,
         canned_responses,
         alerts,
+        segments,
         console,
         analytics,
         meta,

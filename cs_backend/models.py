@@ -14,6 +14,7 @@ from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeCursor, OutcomeSession
 from cs_backend.privacy.models import CustomerDeletion
 from cs_backend.routing.models import AgentProfile, HandoffMessage, HandoffRequest, SlaBreach, Team
+from cs_backend.segments.models import SegmentRun
 from cs_backend.tickets.models import Ticket
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",
+    "SegmentRun",
     "SlaBreach",
     "Team",
     "Ticket",

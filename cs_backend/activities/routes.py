@@ -9,13 +9,15 @@ from cs_backend.activities.schemas import ActivityCreate, ActivityOut
 from cs_backend.api.registry import ApiRoute, Response
 from cs_backend.api.requests import parse_id, parse_idempotent_body
 from cs_backend.api.responses import created_response
-from cs_backend.app_keys import DATABASE
+from cs_backend.app_keys import DATABASE, HEALTH_SIGNALS
 
 
 async def record_activity(request: web.Request) -> web.Response:
     customer_id = parse_id(request, "customer")
     data, key = await parse_idempotent_body(request, ActivityCreate)
     activity, created = await service.record_activity(request.app[DATABASE], customer_id, data, key)
+    if created:
+        await request.app[HEALTH_SIGNALS].publish(customer_id, f"activity.{data.kind}")
     return await created_response(request, ActivityOut, activity, created)
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_idempotent_body, parse_query
 from cs_backend.api.responses import created_response, model_response
-from cs_backend.app_keys import DATABASE
+from cs_backend.app_keys import DATABASE, HEALTH_SIGNALS
 from cs_backend.churn import service
 from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalOut, ChurnSignalPage, ChurnSignalQuery
 
@@ -15,6 +15,8 @@ from cs_backend.churn.schemas import ChurnSignalCreate, ChurnSignalOut, ChurnSig
 async def record_signal(request: web.Request) -> web.Response:
     data, key = await parse_idempotent_body(request, ChurnSignalCreate)
     signal, created = await service.record_signal(request.app[DATABASE], data, key)
+    if created:
+        await request.app[HEALTH_SIGNALS].publish(signal.customer_id, f"churn.{signal.kind}")
     return await created_response(request, ChurnSignalOut, signal, created, event="churn_signal.created")
 
 

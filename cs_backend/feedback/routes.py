@@ -10,11 +10,14 @@ from cs_backend.api.responses import created_response, model_response
 from cs_backend.app_keys import DATABASE
 from cs_backend.feedback import service
 from cs_backend.feedback.schemas import FeedbackCreate, FeedbackOut, FeedbackPage, FeedbackQuery
+from cs_backend.health_scores import hooks as health_hooks
 
 
 async def create_feedback(request: web.Request) -> web.Response:
     data, key = await parse_idempotent_body(request, FeedbackCreate)
     feedback, created = await service.create_feedback(request.app[DATABASE], data, key)
+    if created:
+        await health_hooks.feedback_recorded(request.app, feedback)
     return await created_response(request, FeedbackOut, feedback, created, event="feedback.created")
 
 

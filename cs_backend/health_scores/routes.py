@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_id, parse_query
 from cs_backend.api.responses import model_response
-from cs_backend.app_keys import DATABASE, HEALTH_SCORER
+from cs_backend.app_keys import CHURN_MODEL, DATABASE, HEALTH_SCORER
 from cs_backend.health_scores import service
 from cs_backend.health_scores.schemas import (
     HealthHistoryPage,
@@ -21,7 +23,12 @@ from cs_backend.health_scores.schemas import (
 async def get_health(request: web.Request) -> web.Response:
     customer_id = parse_id(request, "customer")
     health = await service.get_health(request.app[DATABASE], request.app[HEALTH_SCORER], customer_id)
-    return model_response(HealthOut, health)
+    answer = HealthOut.model_validate(health, from_attributes=True)
+    # The active churn model's probability from the customer's features now (churn/active_model.py).
+    prediction = await request.app[CHURN_MODEL].predict(request.app[DATABASE], customer_id)
+    if prediction is not None:
+        answer = answer.model_copy(update=dataclasses.asdict(prediction))
+    return model_response(HealthOut, answer)
 
 
 async def get_history(request: web.Request) -> web.Response:

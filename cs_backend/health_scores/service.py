@@ -4,7 +4,7 @@ the red alert on entering red, and the reads of the routes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -97,7 +97,7 @@ async def _rescore_chunk(
     session: AsyncSession,
     scorer: Scorer,
     chunk: Sequence[int],
-    reason: str,
+    reason: str | Mapping[int, str],
     moment: datetime,
     checklist: Checklist | None,
 ) -> list[Rescored]:
@@ -120,7 +120,12 @@ async def _rescore_chunk(
         for cid, score, band, factors in scored
     ]
     await session.execute(_upsert(session), rows)
-    history = [HealthScoreHistory(**row, reason=reason) for row in rows]
+    history = [
+        HealthScoreHistory(
+            **row, reason=(reason if isinstance(reason, str) else reason[cid])[:REASON_MAX_LENGTH]
+        )
+        for row, (cid, _, _, _) in zip(rows, scored, strict=True)
+    ]
     session.add_all(history)
     await session.flush()
     return [
@@ -133,14 +138,14 @@ async def rescore(
     db: Database,
     scorer: Scorer,
     customer_ids: Sequence[int],
-    reason: str,
+    reason: str | Mapping[int, str],
     *,
     now: datetime | None = None,
     checklist: Checklist | None = None,
 ) -> list[Rescored]:
-    """Score these customers now, replace their current score and add it to their history: one transaction
-    per CHUNK_SIZE customers. Unknown (deleted) customers are skipped."""
-    reason = reason[:REASON_MAX_LENGTH]
+    """Score these customers now, replace their current score and add it to their history (with `reason`,
+    or each customer's reason): one transaction per CHUNK_SIZE customers. Unknown (deleted) customers are
+    skipped."""
     done: list[Rescored] = []
     wanted = sorted(set(customer_ids))
     for start in range(0, len(wanted), CHUNK_SIZE):

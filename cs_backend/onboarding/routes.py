@@ -10,7 +10,7 @@ from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_query, read_idempotency_key
 from cs_backend.api.responses import model_response
 from cs_backend.api.types import EmptyQuery
-from cs_backend.app_keys import DATABASE, ONBOARDING_CHECKLIST, SETTINGS
+from cs_backend.app_keys import DATABASE, HEALTH_SIGNALS, ONBOARDING_CHECKLIST, SETTINGS
 from cs_backend.db import utcnow
 from cs_backend.onboarding import service
 from cs_backend.onboarding.schemas import (
@@ -47,6 +47,7 @@ async def complete_onboarding_step(request: web.Request) -> web.Response:
     read_idempotency_key(request)
     data = await parse_body(request, ProgressUpdate)
     progress = await service.complete_step(request.app[DATABASE], request.app[ONBOARDING_CHECKLIST], data)
+    await request.app[HEALTH_SIGNALS].publish(progress.customer_id, "onboarding.step")
     return model_response(ProgressOut, progress)
 
 

@@ -17,6 +17,7 @@ from cs_backend.app_keys import (
     CURRENT_ACCOUNT,
     DATABASE,
     HANDOFF_MESSAGING,
+    HEALTH_SIGNALS,
     LIVE_EVENTS,
     ONBOARDING_CHECKLIST,
     RASA_CLIENT,
@@ -103,6 +104,8 @@ async def request_handoff(request: web.Request) -> web.Response:
             data.email,
         )
     out = await handoff_out(engine, handoff)
+    if created:
+        await app[HEALTH_SIGNALS].publish(handoff.customer_id, "handoff.requested")
     if created and out.queue_position is not None:
         # The bot tells the customer this answer: the position updates start from it.
         await record_told(app[DATABASE], handoff.id, out.queue_position, engine.clock())

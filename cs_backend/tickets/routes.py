@@ -7,7 +7,7 @@ from aiohttp import web
 from cs_backend.api.registry import SERVICE_AND_STAFF, ApiRoute, Response
 from cs_backend.api.requests import parse_body, parse_id, parse_idempotent_body, parse_query
 from cs_backend.api.responses import created_response, model_response
-from cs_backend.app_keys import DATABASE, LIVE_EVENTS
+from cs_backend.app_keys import DATABASE, HEALTH_SIGNALS, LIVE_EVENTS
 from cs_backend.live_events import publish_safely
 from cs_backend.tickets import service
 from cs_backend.tickets.schemas import TicketCreate, TicketOut, TicketPage, TicketQuery, TicketStatusUpdate
@@ -16,6 +16,8 @@ from cs_backend.tickets.schemas import TicketCreate, TicketOut, TicketPage, Tick
 async def create_ticket(request: web.Request) -> web.Response:
     data, key = await parse_idempotent_body(request, TicketCreate)
     ticket, created = await service.create_ticket(request.app[DATABASE], data, key)
+    if created:
+        await request.app[HEALTH_SIGNALS].publish(ticket.customer_id, "ticket.created")
     return await created_response(request, TicketOut, ticket, created, event="ticket.created")
 
 
@@ -36,6 +38,7 @@ async def update_ticket(request: web.Request) -> web.Response:
     ticket = await service.change_status(request.app[DATABASE], ticket_id, data.status)
     out = TicketOut.model_validate(ticket)
     await publish_safely(request.app[LIVE_EVENTS], "ticket.updated", out.model_dump(mode="json"))
+    await request.app[HEALTH_SIGNALS].publish(ticket.customer_id, f"ticket.{ticket.status}")
     return model_response(TicketOut, out)
 
 
