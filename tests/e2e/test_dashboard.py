@@ -39,6 +39,7 @@ from cs_backend.health_scores.weights import load_weights
 from cs_backend.onboarding.models import CompletedStep
 from cs_backend.outcomes.models import ConversationOutcome
 from cs_backend.routing.models import HandoffRequest
+from cs_backend.segments import service as segments
 from cs_backend.tickets.models import Ticket
 from launcher.stack import backend_command, free_port, generate_token
 from tests.backend.helpers import FAST_HASHER
@@ -57,6 +58,8 @@ STEPS = (
     "invite_teammate",
     "create_project",
 )
+# Customer 0's conversation: the rating the test gives there is about them.
+CUSTOMER_CHAT = "customer-0-chat"
 CHARTS = ("chart-trend", "chart-times", "chart-csat", "chart-ces")
 
 
@@ -102,6 +105,16 @@ async def seed_history(database_url: str) -> None:
                             channel="socketio",
                             created_at=today - timedelta(days=21 - ticket),
                             updated_at=today - timedelta(days=21 - ticket),
+                        )
+                    )
+                if number == 0:
+                    session.add(
+                        Conversation(
+                            sender_id=CUSTOMER_CHAT,
+                            channel="socketio",
+                            customer_id=customer.id,
+                            started_at=today,
+                            last_seen_at=today,
                         )
                     )
                 last_day = 30 if number < 2 else 0
@@ -171,6 +184,7 @@ async def seed_history(database_url: str) -> None:
         async with database.sessions() as session:
             customer_ids = (await session.execute(select(Customer.id))).scalars().all()
         await rescore(database, Scorer.of(load_weights()), customer_ids, "seed")
+        await segments.recompute(database, segments=3)
     finally:
         await database.dispose()
 
@@ -237,7 +251,14 @@ def wait_until_live(url: str, process: subprocess.Popen[bytes], log: Path) -> No
 
 
 async def post_rating(backend: Backend, score: int) -> None:
-    body = json.dumps({"kind": "csat", "score": score, "channel": "socketio", "intent": "billing"}).encode()
+    rating = {
+        "kind": "csat",
+        "score": score,
+        "channel": "socketio",
+        "intent": "billing",
+        "sender_id": CUSTOMER_CHAT,
+    }
+    body = json.dumps(rating).encode()
     headers = {
         "Content-Type": "application/json",
         **signature_headers(backend.secret, "POST", "/api/feedback", body),
@@ -305,6 +326,11 @@ async def test_signed_in_agent_sees_charts_and_a_new_rating_moves_the_csat_tile(
             await expect(first.get_by_test_id("health-factor").first).to_contain_text(":")
             await expect(first.locator(".customer")).to_have_text(re.compile(r"^Customer \d$"))
 
+            # The segments of the K-means run, largest first.
+            await expect(page.get_by_test_id("segment")).to_have_count(3, timeout=WAIT_MS)
+            customer_zero = page.locator("[data-testid=health-row]", has_text="Customer 0")
+            score_before = int(await customer_zero.get_attribute("data-score") or "-1")
+
             if os.environ.get("DASHBOARD_SCREENSHOT"):
                 await page.screenshot(path=os.environ["DASHBOARD_SCREENSHOT"], full_page=True)
 
@@ -320,6 +346,12 @@ async def test_signed_in_agent_sees_charts_and_a_new_rating_moves_the_csat_tile(
             after = float(await csat_tile.get_attribute("data-value") or "nan")
             assert after < before
             assert "ratings" in (await csat_tile.get_by_test_id("kpi-detail").inner_text())
+            # The rating was Customer 0's: rescored in the background, their score drops, with the reason.
+            await expect(customer_zero).not_to_have_attribute(
+                "data-score", str(score_before), timeout=WAIT_MS
+            )
+            assert int(await customer_zero.get_attribute("data-score") or "101") < score_before
+            await expect(customer_zero.get_by_test_id("health-factor").first).to_contain_text("CSAT")
             assert not errors, errors
         finally:
             await browser.close()

@@ -3,7 +3,8 @@
  * /api/analytics/distribution, docs/METRICS.md) as key-figure tiles, trend and distribution charts (Chart.js,
  * static/vendor) and a breakdown table. Signed in as the console is (static/shared/session.js: cookie session
  * and CSRF), and the customers' health scores with their top factors (GET /api/health-scores, lowest first;
- * names from GET /api/customers/{id}). Live: the event stream GET /api/events; a new rating, ticket, churn signal
+ * names from GET /api/customers/{id}), and the customer segments of the latest K-means run (GET /api/segments).
+ * Live: the event stream GET /api/events; a new rating, ticket, churn signal
  * or alert re-reads the figures and, once more a moment later (a rescore runs after the event), the scores.
  *
  * Every text from the API goes into the page with textContent, never innerHTML.
@@ -14,7 +15,7 @@
  *   kpi-<metric> tiles (data-value: the raw number, "" when null) with kpi-value and kpi-detail inside,
  *   chart-trend, chart-times, chart-csat, chart-ces (canvases; data-rendered="true" once drawn),
  *   breakdown-by, breakdown-table, health-band, health-table, health-count, health-row (data-customer-id,
- *   data-score, data-band) with health-factor items.
+ *   data-score, data-band) with health-factor items, segment-list of segment items (data-name).
  */
 (function () {
   "use strict";
@@ -209,6 +210,7 @@
       if (failure.status !== 401) notify(CsSession.describe(failure));
     }).then(function () { state.loading -= 1; });
     refreshHealth();
+    refreshSegments();
   }
 
   function scheduleRefresh() {
@@ -271,6 +273,46 @@
       body.appendChild(row);
     });
     $("health-empty").hidden = page.items.length > 0;
+  }
+
+  // ---- segments -----------------------------------------------------------------------------------
+
+  // The centroid's features shown on each segment, with their words.
+  var SEGMENT_FEATURES = [
+    ["monthly_revenue", "revenue / month", decimal], ["days_since_last_activity", "days since active", decimal],
+    ["csat_mean_90d", "CSAT (90 d)", decimal], ["tickets_open", "open tickets", decimal],
+    ["onboarding_progress", "onboarding", share]
+  ];
+
+  function refreshSegments() {
+    if (!state.signedIn) return;
+    session.api("GET", "/api/segments").then(renderSegments).catch(function (failure) {
+      if (failure.status !== 401) notify(CsSession.describe(failure));
+    });
+  }
+
+  function renderSegments(body) {
+    var list = $("segment-list");
+    clear(list);
+    $("segments-computed").textContent = body.computed_at
+      ? body.customers + " customers, computed " + new Date(body.computed_at).toLocaleString()
+      : "";
+    body.segments.forEach(function (segment) {
+      var item = el("li", { className: "card segment", "data-testid": "segment", "data-name": segment.name });
+      var title = el("h3", {}, segment.name);
+      title.appendChild(el("span", { className: "count" }, segment.size + " customers"));
+      item.appendChild(title);
+      item.appendChild(el("p", { className: "detail" }, segment.description));
+      var facts = el("dl");
+      SEGMENT_FEATURES.forEach(function (feature) {
+        if (!(feature[0] in segment.centroid)) return;
+        facts.appendChild(el("dt", {}, feature[1]));
+        facts.appendChild(el("dd", {}, feature[2](segment.centroid[feature[0]])));
+      });
+      item.appendChild(facts);
+      list.appendChild(item);
+    });
+    $("segments-empty").hidden = body.segments.length > 0;
   }
 
   function formatNumber(value) {
