@@ -17,6 +17,7 @@ from cs_backend.accounts import routes as accounts
 from cs_backend.activities import routes as activities
 from cs_backend.alerts import jobs as alerts_jobs
 from cs_backend.alerts import routes as alerts
+from cs_backend.analytics import routes as analytics
 from cs_backend.api.middlewares import body_size_middleware, error_middleware
 from cs_backend.api.registry import add_api_routes
 from cs_backend.api.request_id import echo_request_id, request_id_middleware
@@ -299,6 +300,7 @@ def create_app(
         alerts,
         segments,
         console,
+        analytics,
         meta,
         metrics,
     ):

@@ -92,6 +92,7 @@ def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
         f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
         f"  Website with the chat widget:  {ports.backend_url}/\n"
         f"  Agent console (sign in):       {ports.backend_url}/console\n"
+        f"  Dashboard (sign in):           {ports.backend_url}/dashboard\n"
         f"  cs_backend API (OpenAPI):      {ports.backend_url}/api/openapi.json\n"
         f"  Tickets (signed or signed-in): {ports.backend_url}/api/tickets\n"
         f"  REST channel (trusted only):   {ports.rasa_url}/webhooks/rest/webhook  "

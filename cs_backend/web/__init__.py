@@ -1,2 +1,2 @@
-"""Pages served by cs_backend: the demo product website that carries the support chat widget, and the agent
-console (GET /console)."""
+"""Pages served by cs_backend: the demo product website that carries the support chat widget, the agent
+console (GET /console) and the dashboard of support metrics (GET /dashboard)."""

@@ -1,5 +1,6 @@
 """Pages served by cs_backend: `GET /` (the demo website with the chat widget), `GET /console` (the agent
-console, a shell whose script reads everything through the API) and `/static/*` (their assets)."""
+console) and `GET /dashboard` (the support metrics and customer health), shells whose scripts sign in and
+read everything through the API, and `/static/*` (their assets)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from string import Template
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from cs_backend.api.registry import PUBLIC
 from cs_backend.app_keys import ROUTE_ACCESS
@@ -15,14 +17,17 @@ from cs_backend.app_keys import ROUTE_ACCESS
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 PAGE_TEMPLATE = Template((WEB_DIR / "templates" / "index.html").read_text(encoding="utf-8"))
-# Static: the console holds no data of its own; its script signs in and reads through the API.
-# Only its own script and styles run, it talks only to this site (the API and its websocket), and no other
-# site may frame it (clickjacking of its buttons).
-CONSOLE_POLICY = (
+# Static: the staff pages (console, dashboard) hold no data of their own; their scripts sign in and read
+# through the API. Only their own scripts and styles run, they talk only to this site (the API, its
+# websocket and event stream), and no other site may frame them (clickjacking of their buttons).
+STAFF_PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
-CONSOLE_PAGE = (WEB_DIR / "templates" / "console.html").read_text(encoding="utf-8")
+STAFF_PAGES = {
+    "console": (WEB_DIR / "templates" / "console.html").read_text(encoding="utf-8"),
+    "dashboard": (WEB_DIR / "templates" / "dashboard.html").read_text(encoding="utf-8"),
+}
 
 
 def render_index(rasa_url: str) -> str:
@@ -37,21 +42,27 @@ def setup_web(app: web.Application, *, rasa_url: str) -> None:
     async def index(_: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
-    async def console(_: web.Request) -> web.Response:
-        return web.Response(
-            text=CONSOLE_PAGE,
-            content_type="text/html",
-            headers={"Cache-Control": "no-cache", "Content-Security-Policy": CONSOLE_POLICY},
-        )
-
     page_resource = app.router.add_resource("/", name="index")
     page_resource.add_route("GET", index)
     page_resource.add_route("HEAD", index)
-    console_resource = app.router.add_resource("/console", name="console")
-    console_resource.add_route("GET", console)
-    console_resource.add_route("HEAD", console)
     static = app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
-    # Public on purpose: the pages and their files are what a visitor's browser loads (the console's data
-    # is behind the API's sign-in).
-    for route in (*page_resource, *console_resource, *static):
+    # Public on purpose: the pages and their files are what a visitor's browser loads (the staff pages'
+    # data is behind the API's sign-in).
+    for route in (*page_resource, *static):
         app[ROUTE_ACCESS][route] = PUBLIC
+    for name, text in STAFF_PAGES.items():
+        resource = app.router.add_resource(f"/{name}", name=name)
+        handler = staff_page_handler(text)
+        for method in ("GET", "HEAD"):
+            app[ROUTE_ACCESS][resource.add_route(method, handler)] = PUBLIC
+
+
+def staff_page_handler(text: str) -> Handler:
+    async def staff_page(_: web.Request) -> web.Response:
+        return web.Response(
+            text=text,
+            content_type="text/html",
+            headers={"Cache-Control": "no-cache", "Content-Security-Policy": STAFF_PAGE_POLICY},
+        )
+
+    return staff_page

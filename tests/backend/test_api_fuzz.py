@@ -69,6 +69,9 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 # description states them, and a query that breaks one is a 400 naming only these parameters.
 QUERY_RULES = {
     "GET /api/onboarding/progress": {"customer_id", "sender_id", "channel"},
+    # The window: from ≤ to, at most 366 days, days from 1970 to 2999 (docs/METRICS.md).
+    "GET /api/analytics/summary": {"from", "to"},
+    "GET /api/analytics/distribution": {"from", "to"},
 }
 
 

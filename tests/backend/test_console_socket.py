@@ -383,7 +383,7 @@ async def test_the_console_page_is_a_public_shell_that_runs_only_its_own_files(
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     page = await response.text()
-    for asset in ("/static/console/console.js", "/static/console/console.css"):
+    for asset in ("/static/shared/session.js", "/static/console/console.js", "/static/console/console.css"):
         assert asset in page
         assert (await unsigned.get(asset)).status == 200
     # No inline script or handler: the policy would block it.

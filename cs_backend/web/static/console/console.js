@@ -4,7 +4,7 @@
  *
  * Data comes only from cs_backend's API with the cookie session of POST /api/auth/cookie-login (the session
  * token is in an httpOnly cookie; the CSRF token, also in the readable `cs_csrf` cookie, goes in the
- * X-CSRF-Token header of every POST, PUT, PATCH and DELETE), and from the websocket GET /api/console/ws, which
+ * X-CSRF-Token header of every POST, PUT, PATCH and DELETE: static/shared/session.js), and from the websocket GET /api/console/ws, which
  * pushes the live events (handoff.*, agent.status, handoff.message) and carries the replies ("send" frames).
  * The websocket reconnects with exponential backoff (1 s doubling to 30 s, with jitter), and the page then
  * re-reads the queue and the open transcript, since events sent while it was away are not replayed.
@@ -92,7 +92,6 @@
 
   var state = {
     me: null,            // {id, display_name, role}
-    csrf: null,
     queue: { items: [], held: [], total: 0 },
     selectedId: null,
     selected: null,      // the HandoffOut of the selected handoff
@@ -111,46 +110,14 @@
 
   // ---- the API ------------------------------------------------------------------------------------
 
-  function ApiFailure(status, message, fields) {
-    this.status = status;
-    this.message = message;
-    this.fields = fields || {};
-  }
-
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)cs_csrf=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : state.csrf;
-  }
-
-  function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    var options = { method: method, headers: headers, credentials: "same-origin" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    if (method !== "GET") headers["X-CSRF-Token"] = csrfToken() || "";
-    return fetch(path, options).then(function (response) {
-      if (response.status === 204) return null;
-      return response.json().catch(function () { return null; }).then(function (data) {
-        if (response.ok) return data;
-        var error = (data && data.error) || {};
-        var failure = new ApiFailure(response.status, error.message || response.statusText, error.fields);
-        if (response.status === 401 && state.signedIn && path !== "/api/auth/cookie-login") {
-          signedOut("Your session ended: sign in again.");
-        }
-        throw failure;
-      });
-    });
-  }
-
-  function describe(failure) {
-    if (!(failure instanceof ApiFailure)) return "The server cannot be reached. Try again in a moment.";
-    var fields = Object.keys(failure.fields || {}).map(function (name) {
-      return name + ": " + failure.fields[name];
-    });
-    return failure.message + (fields.length ? " (" + fields.join("; ") + ")" : "");
-  }
+  // The cookie session and its CSRF token (static/shared/session.js, shared with the dashboard).
+  var session = CsSession.create({
+    isSignedIn: function () { return state.signedIn; },
+    onSessionEnded: function () { signedOut("Your session ended: sign in again."); }
+  });
+  var api = session.api;
+  var ApiFailure = CsSession.ApiFailure;
+  var describe = CsSession.describe;
 
   // ---- notices ------------------------------------------------------------------------------------
 
@@ -218,26 +185,13 @@
       showSignIn("Enter your email and password.");
       return;
     }
-    api("POST", "/api/auth/cookie-login", { email: email, password: password })
-      .then(function (session) {
-        state.csrf = session.csrf_token;
-        return api("GET", "/api/auth/me");
-      })
+    session.signIn(email, password)
       .then(signedIn)
-      .catch(function (failure) {
-        var message = failure instanceof ApiFailure && failure.status === 401
-          ? "Wrong email or password."
-          : failure instanceof ApiFailure && failure.status === 429
-            ? "Too many attempts: wait a minute and try again."
-            : describe(failure);
-        showSignIn(message);
-      });
+      .catch(function (failure) { showSignIn(CsSession.signInMessage(failure)); });
   });
 
   $("sign-out").addEventListener("click", function () {
-    api("POST", "/api/auth/logout").catch(function () { return null; }).then(function () {
-      signedOut("");
-    });
+    session.signOut().then(function () { signedOut(""); });
   });
 
   // ---- the agent's status -------------------------------------------------------------------------
@@ -971,5 +925,5 @@
 
   // ---- start --------------------------------------------------------------------------------------
 
-  api("GET", "/api/auth/me").then(signedIn).catch(function () { showSignIn(""); });
+  session.whoAmI().then(signedIn).catch(function () { showSignIn(""); });
 })();
