@@ -38,8 +38,12 @@ class SurveyOpen(ApiModel):
 class SurveyAnswer(ApiModel):
     """An answer (or a re-submission, which replaces it): CSAT, CES, a comment, at least one of them."""
 
+    # At least one of them given, and not null (_something_answered).
     schema_rules = {
-        "anyOf": [{"required": ["csat"]}, {"required": ["ces"]}, {"required": ["comment"]}],
+        "anyOf": [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+            for name in ("csat", "ces", "comment")
+        ],
     }
     csat: int | None = Field(default=None, ge=1, le=5, description="1-5.")
     ces: int | None = Field(default=None, ge=1, le=7, description="Customer effort score, 1-7.")
