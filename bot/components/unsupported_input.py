@@ -7,10 +7,11 @@ component runs after the intent classifier and replaces its guess, by the charac
 
 - most letters in a script the assistant does not serve (`served_scripts`) → `unsupported_language`: the bot
   answers, in English and Chinese, which language it speaks;
-- no letter and no digit, and no rating stars → `unsupported_input`: the bot asks for words;
+- punctuation and signs only ("???", "...", "@#$%") → `unsupported_input`: the bot asks for words;
 - rating stars only ("★★★★☆", "⭐⭐⭐") → `rate`: actions/parsing.py counts them.
 
-Digits are left to the classifier: "4" answers a rating question and "4821" may be a ticket number.
+Digits and emoji are left to the classifier, which is trained on them: "4" answers a rating question, "4821"
+may be a ticket number, "😀" is a rating and "👍" a yes.
 """
 
 from __future__ import annotations
@@ -66,12 +67,15 @@ def classify(text: str, served_scripts: frozenset[str], min_served_share: float)
         return None
     if all(char in RATING_STARS or unicodedata.category(char) == "Mn" for char in visible):
         return RATE
+    # "So" (other symbols) holds the emoji; "Mn" and "Cf" the variation selectors and joiners inside them.
+    if any(unicodedata.category(char) == "So" for char in visible):
+        return None
     return UNSUPPORTED_INPUT
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class UnsupportedInputClassifier(IntentClassifier, GraphComponent):
-    """Overrides the intent of messages in scripts the assistant does not serve, or of symbols only."""
+    """Overrides the intent of messages in scripts the assistant does not serve, or of punctuation only."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

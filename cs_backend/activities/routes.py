@@ -37,6 +37,6 @@ ROUTES = [
             201: Response("Activity recorded.", ActivityOut),
             200: Response("Idempotency-Key seen before: the activity first recorded with it.", ActivityOut),
         },
-        errors=(400, 404, 413),
+        errors=(400, 404, 413, 422),
     ),
 ]

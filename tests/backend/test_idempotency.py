@@ -68,6 +68,14 @@ KEYED_ROUTES = [
         {**CHAT, "reason": "customer_request", "language": "en", "detail": None, "at_risk": False},
         {"reason": "customer_request", "priority": "high", **CHAT},
     ),
+    KeyedRoute(
+        # {id}: a customer the test creates first (`post`).
+        "/api/customers/{id}/activities",
+        "customer_activities",
+        {"kind": "payment", "amount_cents": 4900, "currency": "EUR"},
+        {"currency": "EUR", "amount_cents": 4900, "kind": "payment", "occurred_at": None},
+        {"kind": "payment", "amount_cents": 9900, "currency": "EUR"},
+    ),
 ]
 ROUTE_IDS = [route.table for route in KEYED_ROUTES]
 
@@ -81,8 +89,13 @@ async def post(
     indent: int | None = None,
 ) -> ClientResponse:
     """POST the body as JSON written as given (key order, indentation), with the Idempotency-Key."""
+    path = route.path
+    if "{id}" in path:
+        # The customer of a customer's sub-resource: created (or found, by its email) before the request.
+        customer = await client.post("/api/customers", json={"email": "keyed-route@example.com"})
+        path = path.format(id=(await customer.json())["id"])
     return await client.post(
-        route.path,
+        path,
         data=json.dumps(body, indent=indent).encode(),
         headers={"Idempotency-Key": key, "Content-Type": "application/json"},
     )

@@ -49,9 +49,14 @@ def test_latin_text_and_digits_are_left_to_the_classifier(text: str) -> None:
     assert classify(text, LATIN_ONLY, 0.5) is None
 
 
-@pytest.mark.parametrize("text", ["???", "!!!", "...", ":-)", "👍", "@#$%"])
-def test_symbols_only_are_unsupported_input(text: str) -> None:
+@pytest.mark.parametrize("text", ["???", "!!!", "...", ":-)", "@#$%", "+-*/"])
+def test_punctuation_and_signs_only_are_unsupported_input(text: str) -> None:
     assert classify(text, LATIN_ONLY, 0.5) == UNSUPPORTED_INPUT
+
+
+@pytest.mark.parametrize("text", ["😀", "👍", "🙁 🙁", "4️⃣"])
+def test_emoji_are_left_to_the_classifier(text: str) -> None:
+    assert classify(text, LATIN_ONLY, 0.5) is None
 
 
 @pytest.mark.parametrize("text", ["★★★★☆", "⭐⭐⭐", "🌟 🌟"])
