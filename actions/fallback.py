@@ -48,6 +48,9 @@ EXCLUDED_INTENTS = frozenset(
         "goodbye",
         "thank",
         "rate",
+        # Given from the characters (bot/components/unsupported_input.py): never a guess to offer.
+        "unsupported_language",
+        "unsupported_input",
         "out_of_scope",
         "bot_challenge",
         "EXTERNAL_onboarding_nudge",

@@ -9,6 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -137,8 +138,15 @@ def test_each_log_line_of_a_call_names_its_request_and_sender(action_server: Act
         f"{action_server.url}/webhook", action_call("logged-sender", message_id), token=action_server.token
     )
     assert status == 200
-    lines = [line for line in action_server.log_path.read_text().splitlines() if "recorded a call" in line]
-    assert any(f"request_id={message_id} sender_id=logged-sender" in line for line in lines), lines
+    expected = f"request_id={message_id} sender_id=logged-sender"
+    # The server's log reaches the file a moment after its answer, later still on a busy machine.
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in action_server.log_path.read_text().splitlines() if "recorded a call" in line]
+        if any(expected in line for line in lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert any(expected in line for line in lines), lines
 
 
 def metrics(action_server: ActionServer, **query: str) -> tuple[int, str]:
