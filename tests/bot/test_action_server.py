@@ -142,7 +142,8 @@ def test_each_log_line_of_a_call_names_its_request_and_sender(action_server: Act
     # The server's log reaches the file a moment after its answer, later still on a busy machine.
     deadline = time.monotonic() + 10
     while True:
-        lines = [line for line in action_server.log_path.read_text().splitlines() if "recorded a call" in line]
+        logged = action_server.log_path.read_text().splitlines()
+        lines = [line for line in logged if "recorded a call" in line]
         if any(expected in line for line in lines) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
