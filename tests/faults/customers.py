@@ -238,7 +238,9 @@ class Customer:
     async def _say(self, message: str, *, about: str) -> None:
         turn = await self.channel.say(message)
         self.transcript.append(f"> {message}")
-        if turn is None:
+        # No answer, or an empty one (Rasa's REST channel while the action server is away): a person waits a
+        # moment before trying again, rather than using up their turns during the outage.
+        if turn is None or not turn.text.strip():
             self.told.unanswered += 1
             self.transcript.append("< (no answer)")
             await asyncio.sleep(PAUSE_AFTER_SILENCE_SECONDS)
