@@ -308,5 +308,5 @@ def create_app(
     ):
         add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
-    setup_web(app, rasa_url=settings.rasa_url)
+    setup_web(app, rasa_url=settings.rasa_url, website_secret=settings.website_identity_secret)
     return app

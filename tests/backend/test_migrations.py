@@ -52,6 +52,9 @@ TABLES = {
     "follow_up_tasks",
     "alert_deliveries",
     "segment_runs",
+    "customer_identities",
+    "identity_link_codes",
+    "identity_link_events",
 }
 
 
