@@ -13,6 +13,7 @@ from conftest import RunningBackend
 
 from actions.handoff import ActionSessionStart
 from actions.identity import VERIFIED_USER_KEY, ActionLinkAccount
+from actions.tickets import ActionTicketStatus
 
 
 def link_code(backend: RunningBackend, user_id: str) -> str:
@@ -118,3 +119,34 @@ async def test_a_visitors_session_binds_nothing(backend_url: str, sender_id: str
     tracker = make_tracker(sender_id, [slot], slots={"session_started_metadata": metadata})
     events, _ = await run_action(ActionSessionStart(), tracker)
     assert [e["event"] for e in events] == ["session_started", "slot", "action"]
+
+
+async def status_lookup(sender_id: str, number: int | None = None) -> dict[str, Any]:
+    entities = [entity("ticket_number", str(number))] if number is not None else []
+    said = f"status of ticket {number}" if number is not None else "my last ticket"
+    tracker = make_tracker(sender_id, [user_event(said, "ticket_status", entities, channel="socketio")])
+    events, _ = await run_action(ActionTicketStatus(), tracker)
+    return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
+
+
+async def test_my_last_ticket_is_found_in_a_later_session_of_the_verified_user(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    user_id = f"user-{sender_id}"
+    monday, friday = f"{sender_id}-monday", f"{sender_id}-friday"
+    opened = {"description": "Export fails", "email": "ada@example.com", "sender_id": monday}
+    ticket = backend.post("/api/tickets", {**opened, "channel": "socketio"})
+    bind(backend, user_id, monday)
+    assert (await status_lookup(friday))["lookup_outcome"] == "no_tickets"  # a visitor's new conversation
+    bind(backend, user_id, friday)
+    found = await status_lookup(friday)
+    assert (found["lookup_outcome"], found["lookup_number"]) == ("found", str(ticket["id"]))
+    by_number = await status_lookup(friday, ticket["id"])
+    assert by_number["lookup_outcome"] == "found"
+    # Another visitor asking for that number learns nothing.
+    stranger = f"{sender_id}-stranger"
+    backend.post(
+        "/api/tickets",
+        {"description": "Mine", "email": "eve@example.com", "sender_id": stranger, "channel": "socketio"},
+    )
+    assert (await status_lookup(stranger, ticket["id"]))["lookup_outcome"] == "not_found"

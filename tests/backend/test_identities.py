@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from cs_backend.app_keys import DATABASE
 from cs_backend.api.errors import NotFound, TooManyRequests
+from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
 from cs_backend.db import utcnow
 from cs_backend.identities import service
@@ -33,7 +33,9 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient[Any, Any
     return await aiohttp_client(create_app(configured))
 
 
-async def bind(client: TestClient[Any, Any], user_id: str, sender_id: str, status: int = 200) -> dict[str, Any]:
+async def bind(
+    client: TestClient[Any, Any], user_id: str, sender_id: str, status: int = 200
+) -> dict[str, Any]:
     response = await client.post(
         "/api/identities/website/bindings",
         json={"user_id": user_id, "sender_id": sender_id, "channel": "socketio"},
@@ -94,10 +96,9 @@ async def test_a_conversation_of_another_verified_user_is_not_taken(client: Test
         409,
         {"sender_id"},
     )
-    owner = await scalar(
-        client, "SELECT customer_id FROM customer_identities WHERE external_id = 'alice'"
-    )
-    assert await scalar(client, "SELECT customer_id FROM conversations WHERE sender_id = 'widget-shared'") == owner
+    owner = await scalar(client, "SELECT customer_id FROM customer_identities WHERE external_id = 'alice'")
+    shared = "SELECT customer_id FROM conversations WHERE sender_id = 'widget-shared'"
+    assert await scalar(client, shared) == owner
 
 
 async def test_my_tickets_follow_the_verified_customer_across_sessions(client: TestClient[Any, Any]) -> None:
@@ -139,7 +140,8 @@ async def test_link_code_links_a_telegram_user_once_and_the_link_can_be_undone(
 ) -> None:
     website = await bind(client, "user-9", "widget-9")
     # The Telegram user had chatted anonymously: their progress comes along.
-    anonymous = (await complete(client, "complete_profile", sender_id="555", channel="telegram"))["customer_id"]
+    progress = await complete(client, "complete_profile", sender_id="555", channel="telegram")
+    anonymous = progress["customer_id"]
     issued = await link_code(client, "user-9")
     assert len(issued["code"]) == 6 and issued["code"].isdigit()
     assert issued["telegram_link"].startswith("https://t.me/acme_support_bot?start=")
@@ -208,13 +210,14 @@ async def test_link_code_refusals(client: TestClient[Any, Any]) -> None:
     with pytest.raises(NotFound):
         await service.redeem_link_code(database, old.code, "77", "telegram", start + timedelta(minutes=11))
 
-    # Wrong codes: refused and audited; the fifth within the window locks the identity out (429), even
-    # for a right code, until the window has passed.
+    # Wrong codes: refused and audited; five refused (the expired one and four wrong ones) within the window
+    # lock the identity out (429), even for a right code, until the window has passed.
     right = await service.issue_link_code(database, "user-1", timedelta(minutes=60), start)
     wrong = f"{(int(right.code) + 1) % 10**6:06d}"
     for minute in range(4):
+        at = start + timedelta(minutes=minute)
         with pytest.raises(NotFound):
-            await service.redeem_link_code(database, wrong, "77", "telegram", start + timedelta(minutes=minute))
+            await service.redeem_link_code(database, wrong, "77", "telegram", at)
     with pytest.raises(TooManyRequests):
         await service.redeem_link_code(database, right.code, "77", "telegram", start + timedelta(minutes=5))
     later = start + timedelta(minutes=30)
@@ -228,7 +231,8 @@ async def test_a_website_user_undoes_their_own_link_only(client: TestClient[Any,
     issued = await link_code(client, "owner")
     identity = (await (await redeem(client, issued["code"], "U1", channel="slack")).json())["identity_id"]
     other = await link_code(client, "other")
-    other_identity = (await (await redeem(client, other["code"], "U2", channel="slack")).json())["identity_id"]
+    redeemed = await redeem(client, other["code"], "U2", channel="slack")
+    other_identity = (await redeemed.json())["identity_id"]
 
     def proof(user_id: str, identity_id: int) -> dict[str, Any]:
         return {"user_id": user_id, "user_hash": user_hash(SITE_SECRET, user_id), "identity_id": identity_id}
