@@ -19,6 +19,7 @@ from cs_backend.db import utcnow
 from cs_backend.identities import service
 from cs_backend.identities.website_hash import user_hash
 from cs_backend.main import create_app
+from cs_backend.web.routes import DEMO_USER_ID
 
 from .helpers import assert_error, bearer_of_new_account, complete, ticket_payload
 
@@ -246,3 +247,17 @@ async def test_a_website_user_undoes_their_own_link_only(client: TestClient[Any,
     assert done.status == 200 and (await done.json())["unlinked_at"] is not None
     actor = await scalar(client, "SELECT actor FROM identity_link_events WHERE action = 'unlinked'")
     assert actor == "customer"
+
+
+async def test_the_demo_website_signs_in_its_demo_user(
+    client: TestClient[Any, Any], settings: Settings, aiohttp_client: Any
+) -> None:
+    page = await client.get("/demo/signed-in")
+    assert page.status == 200
+    body = await page.text()
+    assert user_hash(SITE_SECRET, DEMO_USER_ID) in body and SITE_SECRET not in body
+    assert "/api/identities/link-codes" in body
+    # Without the secret the site has no signed-in user to show.
+    plain = await aiohttp_client(create_app(settings))
+    assert (await plain.get("/demo/signed-in")).status == 404
+    assert "csWidgetConfig" not in await (await plain.get("/")).text()
