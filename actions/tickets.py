@@ -341,9 +341,11 @@ def requested_ticket_number(tracker: Tracker) -> int | None:
 class ActionTicketStatus(Action):
     """Looks up a ticket of this conversation, by number or the latest, and reports it in `lookup_outcome`.
 
-    Only the tickets opened in this conversation (its sender id and channel) are shown. An email address the
-    customer typed is where the team answers, not a proof of who they are: it finds no tickets. Ticket numbers
-    are sequential, so the number of another conversation's ticket is answered like an unknown number.
+    Only the tickets opened in this conversation (its sender id and channel) are shown, and, when its customer
+    is identified (a verified website user, a linked Slack or Telegram account: actions/identity.py), those of
+    the customer's other conversations on any channel (`scope=customer`). An email address the customer typed
+    is where the team answers, not a proof of who they are: it finds no tickets. Ticket numbers are
+    sequential, so the number of another customer's ticket is answered like an unknown number.
     """
 
     def name(self) -> str:
@@ -361,7 +363,7 @@ class ActionTicketStatus(Action):
                 if number is None:
                     ticket = latest
                 else:
-                    ticket = await self._ticket_of_conversation(backend, number, latest)
+                    ticket = await self._ticket_of_conversation(backend, tracker, number, latest)
         except BackendError as error:
             if error.is_refusal:  # 404 included: an unknown number
                 return self._outcome("not_found", lookup_number=asked)
@@ -380,25 +382,29 @@ class ActionTicketStatus(Action):
 
     @staticmethod
     async def _latest_ticket(backend: BackendClient, tracker: Tracker) -> Ticket | None:
-        """The newest ticket opened in this conversation (sender id and channel), if any."""
+        """The newest ticket of this conversation's customer (see the class docstring), if any."""
         page = await backend.list_tickets(
-            sender_id=tracker.sender_id, channel=conversation_channel(tracker), limit=1
+            sender_id=tracker.sender_id, channel=conversation_channel(tracker), scope="customer", limit=1
         )
         return page.items[0] if page.items else None
 
     @staticmethod
     async def _ticket_of_conversation(
-        backend: BackendClient, number: int, latest: Ticket | None
+        backend: BackendClient, tracker: Tracker, number: int, latest: Ticket | None
     ) -> Ticket | None:
-        """Ticket `number` when it was opened in the conversation of `latest` (its newest ticket), else None.
+        """Ticket `number` when it is one of the customer's (as `_latest_ticket` lists them), else None.
 
-        One conversation per sender id and channel: its tickets share `latest`'s conversation_id.
+        Most often it shares `latest`'s conversation; an identified customer's may be of another one.
         """
         if latest is None:
             return None
         ticket = latest if latest.id == number else await backend.get_ticket(number)
-        owned = ticket.conversation_id is not None and ticket.conversation_id == latest.conversation_id
-        return ticket if owned else None
+        if ticket.conversation_id is not None and ticket.conversation_id == latest.conversation_id:
+            return ticket
+        theirs = await backend.list_tickets(
+            sender_id=tracker.sender_id, channel=conversation_channel(tracker), scope="customer", limit=100
+        )
+        return ticket if any(item.id == number for item in theirs.items) else None
 
     @staticmethod
     def _outcome(outcome: str, **values: Any) -> list[EventType]:
