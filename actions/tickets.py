@@ -6,6 +6,7 @@ values the response needs, and the rules in dialogue/rules/ pick the `utter_*` r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any
@@ -21,9 +22,9 @@ from actions.api.models import Ticket
 from actions.common import (
     conversation_channel,
     human_time,
+    make_idempotency_key,
     stale_hint_after_interruption,
     validated_an_answer,
-    write_key,
 )
 from actions.parsing import (
     clean_description,
@@ -166,8 +167,10 @@ async def open_ticket(
     even the outbox could not keep it (WriteNotQueued).
 
     Shared by action_create_ticket (the ticket form) and action_handoff_to_human. The Idempotency-Key is
-    "this `write_kind` of write, caused by the latest user message", so a re-run of the action never opens a
-    second ticket.
+    "this `write_kind` of ticket, with this content, in this conversation" (ticket_key), not "caused by the
+    latest message": when the action server dies after cs_backend stored the ticket but before Rasa heard
+    back, the customer's next message runs the action again under a new message id, and must get the same
+    ticket.
     """
     async with BackendClient() as backend:
         return await backend.create_ticket(
@@ -176,8 +179,14 @@ async def open_ticket(
             priority=priority,
             sender_id=tracker.sender_id,
             channel=conversation_channel(tracker),
-            idempotency_key=write_key(write_kind, tracker),
+            idempotency_key=ticket_key(write_kind, tracker.sender_id, description, email, priority),
         )
+
+
+def ticket_key(write_kind: str, sender_id: str, description: str, email: str, priority: str) -> str:
+    """The Idempotency-Key of a ticket: the same content in the same conversation is the same ticket."""
+    content = hashlib.sha256(f"{description}\x1f{email.lower()}\x1f{priority}".encode()).hexdigest()
+    return make_idempotency_key(write_kind, sender_id, f"content:{content}")
 
 
 class ActionCreateTicket(Action):
