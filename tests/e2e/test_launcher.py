@@ -161,6 +161,8 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         assert "RASA_AUTH_TOKEN: random for this run, not shown" in banner
         assert "-m cs_backend create-admin --email" in banner  # how to create the first admin
         assert "-m cs_backend create-agent --email" in banner  # and an agent who takes live chats
+        # The channels that are on: the always-on ones, then each messaging channel configured.
+        assert "Rasa channels:                 rest, socketio (widget)" in banner
         children = _descendants(launcher.pid)
         assert len(children) >= 3
         assert all(_listening(port) for port in listening_ports)
