@@ -70,6 +70,8 @@ MAX_CALLBACK_DATA_BYTES = 64
 _LONG_PAYLOAD_PREFIX = "#p:"
 # Titles this short (ratings 1-5, 1-7) share a row; longer ones get a row each, so none is cut off.
 SHORT_TITLE_CHARS = 4
+# Telegram's apps show up to 8 buttons side by side.
+MAX_ROW_BUTTONS = 8
 
 
 def credentials_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -134,7 +136,9 @@ class TelegramReplies(TelegramOutput):
         button_type: str | None = "inline",
         **kwargs: Any,
     ) -> None:
-        keyboard = InlineKeyboardMarkup(row_width=len(buttons) if _all_short(buttons) else 1)
+        keyboard = InlineKeyboardMarkup(
+            row_width=min(len(buttons), MAX_ROW_BUTTONS) if _all_short(buttons) else 1
+        )
         keyboard.add(
             *(
                 InlineKeyboardButton(str(button["title"]), callback_data=self._callback_data(button))
