@@ -36,6 +36,9 @@ from launcher.stack import (
 from tests.bot.telegram_fake_api import FakeTelegramApi
 from tests.support import REPO_ROOT, unavailable
 
+# The model must be trained: `make test` runs these after training it (`make test-channels`).
+pytestmark = pytest.mark.trained_model
+
 STARTUP_TIMEOUT_SECONDS = 300.0
 BOT_TOKEN = "123456789:AAH-test-token-of-the-fake-api_0123456789"
 BOT_USERNAME = "AcmeSupportBot"
