@@ -249,7 +249,6 @@ class TelegramChannel(TelegramInput):
             self.replies,
             message.chat_id,
             input_channel=CHANNEL_NAME,
-            message_id=f"telegram-{message.update_id}",
             metadata={"channel_user": {"channel": CHANNEL_NAME, "user_id": message.user_id}},
         )
 
