@@ -297,3 +297,24 @@ def test_a_message_without_text_is_answered_politely(telegram: TelegramService) 
 def test_a_body_that_is_not_an_update_is_refused(telegram: TelegramService, body: Any) -> None:
     status, _ = telegram.post(body)
     assert status == 400
+
+
+def test_what_cs_backend_sends_through_rasas_api_reaches_the_chat(telegram: TelegramService) -> None:
+    """Nudges, surveys and an agent's messages are Rasa's trigger_intent on the customer's last channel: Rasa
+    asks the channel for its output (Rasa's own connector would call setWebhook there, inside the server)."""
+    chat_id = new_chat()
+    telegram.post(text_update(chat_id, "hello"))
+    telegram.api.wait_for(lambda: bool(replies(telegram, chat_id)))
+    before = len(replies(telegram, chat_id))
+
+    query = urllib.parse.urlencode({"token": telegram.rasa_token, "output_channel": "telegram"})
+    request = urllib.request.Request(
+        f"{telegram.rasa_url}/conversations/{chat_id}/trigger_intent?{query}",
+        data=json.dumps({"name": "greet", "entities": {}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    telegram.api.wait_for(lambda: len(replies(telegram, chat_id)) > before)
+    assert "inline_keyboard" in replies(telegram, chat_id)[-1]["reply_markup"]
