@@ -215,3 +215,30 @@ def test_a_bad_or_unsafe_configuration_is_refused_before_anything_starts(
     assert "Traceback" not in launcher.stderr
     assert "Starting" not in launcher.stdout
     assert not [port for port in (ports.backend, ports.actions, ports.rasa) if _listening(port)]
+
+
+def test_a_messaging_channel_configuration_it_cannot_use_is_refused_before_anything_starts(
+    service_paths: tuple[Path, Path],
+) -> None:
+    """docs/CHANNELS.md, "Configuration": the channel registry refuses it, and the reason names no secret."""
+    ports = Ports.pick_free()
+    telegram = {
+        "TELEGRAM_BOT_TOKEN": "123456789:AAH-token-of-the-test",
+        "TELEGRAM_BOT_USERNAME": "AcmeSupportBot",
+        "TELEGRAM_WEBHOOK_SECRET": "spaces are not allowed in it",
+    }
+    launcher = subprocess.run(
+        [str(BACKEND_PYTHON), "-m", "launcher"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **ports.as_env(), **telegram},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    assert "Configuration error: the channels' configuration cannot be used" in launcher.stderr
+    assert "TELEGRAM_WEBHOOK_SECRET must be 16-256 characters" in launcher.stderr
+    assert telegram["TELEGRAM_WEBHOOK_SECRET"] not in launcher.stderr + launcher.stdout
+    assert telegram["TELEGRAM_BOT_TOKEN"] not in launcher.stderr + launcher.stdout
+    assert "Starting" not in launcher.stdout
+    assert not [port for port in (ports.backend, ports.actions, ports.rasa) if _listening(port)]
