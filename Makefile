@@ -29,7 +29,7 @@ ACTION_SERVER_TOKEN := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \
 endif
 export ACTION_SERVER_TOKEN
 
-.PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions \
+.PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions test-channels \
         test-e2e test-faults browser bench bench-routing bench-rescore bench-churn eval-nlu cross-validate lock lock-bot \
         lock-backend clean
 
@@ -103,8 +103,11 @@ test-stories: $(MODEL) ## Rasa test stories with --fail-on-prediction-errors
 	  $(BOT_BIN)/rasa test core --model $(MODEL) --stories tests/stories --e2e --fail-on-prediction-errors \
 	  --out var/rasa-test-results
 
-test-actions: envs ## action and Rasa-component tests against a running cs_backend
-	$(BOT_BIN)/python -m pytest tests/actions tests/bot
+test-actions: envs ## action and Rasa-component tests against a running cs_backend (no trained model needed)
+	$(BOT_BIN)/python -m pytest tests/actions tests/bot -m "not trained_model"
+
+test-channels: envs $(MODEL) ## the messaging channels on the running Rasa server, against fakes of their APIs
+	$(BOT_BIN)/python -m pytest tests/bot -m trained_model
 
 test-e2e: envs $(MODEL) browser ## the whole service: REST, socket.io and the widget in Chromium
 	$(BACKEND_BIN)/python -m pytest tests/e2e
@@ -123,7 +126,7 @@ browser: ## install Chromium for the widget test (CI=true, as root, Debian/Ubunt
 	  echo "installing Chromium for the widget test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 
-test: envs ## the whole suite: lint, types, data, backend, actions, stories, end-to-end, faults
+test: envs ## the whole suite: lint, types, data, backend, actions, channels, stories, end-to-end, faults
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory validate
@@ -132,6 +135,7 @@ test: envs ## the whole suite: lint, types, data, backend, actions, stories, end
 	@# minutes of training; each job's output is printed whole when it ends).
 	TF_INTER_OP_PARALLELISM_THREADS=1 TF_INTRA_OP_PARALLELISM_THREADS=1 \
 	  $(MAKE) --no-print-directory -j2 --output-sync=target $(MODEL) test-backend test-actions
+	$(MAKE) --no-print-directory test-channels
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-faults

@@ -36,6 +36,8 @@ Configuration (environment variables, all optional):
                                         demo website signs its demo user with; at least 32 characters)
     RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
                                         browser: the sites that embed the widget (the demo website's)
+    TELEGRAM_*, SLACK_*                 a messaging channel, on when configured (docs/CHANNELS.md,
+                                        "Configuration"); the banner says which channels are on
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)
 
 The tokens are never printed: to call Rasa's HTTP API by hand, set RASA_AUTH_TOKEN yourself (and
@@ -50,6 +52,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -88,11 +91,17 @@ class StopRequest:
         return self.requested
 
 
-def banner(ports: Ports, seconds: float, rasa_token_given: bool) -> str:
+def channels_line(channels: Sequence[str]) -> str:
+    """The channels that are on, as the banner names them ("rest, socketio (widget), telegram")."""
+    return ", ".join(f"{name} (widget)" if name == "socketio" else name for name in channels)
+
+
+def banner(ports: Ports, seconds: float, rasa_token_given: bool, channels: Sequence[str]) -> str:
     token = "yours" if rasa_token_given else "random for this run, not shown"
     return (
         "\n"
         f"  Ready in {seconds:.0f} s. Press Ctrl-C to stop.\n"
+        f"  Rasa channels:                 {channels_line(channels)}  (others: docs/CHANNELS.md)\n"
         f"  Website with the chat widget:  {ports.backend_url}/\n"
         f"  Agent console (sign in):       {ports.backend_url}/console\n"
         f"  Dashboard (sign in):           {ports.backend_url}/dashboard\n"
@@ -121,6 +130,10 @@ def run_until_stopped() -> int:
     except ConfigurationError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 1
+    except StartupError as error:
+        print(f"Startup failed: {error}", file=sys.stderr)
+        return 1
+    channels = next(spec.channels for spec in specs if spec.name == "rasa")
     # Rasa's SQL event broker creates its SQLite file but not the directory.
     Path(specs[0].env["RASA_EVENTS_DB"]).parent.mkdir(parents=True, exist_ok=True)
     stack = ServiceStack(specs, log_dir=LOG_DIR, echo=sys.stdout)
@@ -140,7 +153,7 @@ def run_until_stopped() -> int:
         print(f"Startup failed: {error}", file=sys.stderr)
         return 1
     rasa_token_given = bool(os.environ.get(RASA_TOKEN_VARIABLE, "").strip())
-    print(banner(ports, time.monotonic() - started, rasa_token_given), flush=True)
+    print(banner(ports, time.monotonic() - started, rasa_token_given, channels), flush=True)
 
     exited = stack.wait_for_exit(stop.is_requested)
     if exited is not None:

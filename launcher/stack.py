@@ -50,6 +50,11 @@ DEFAULT_TRACKER_DB = REPO_ROOT / "var" / "rasa_tracker.db"
 # The action server's outbox of writes cs_backend has not confirmed yet (actions/api/outbox.py).
 DEFAULT_OUTBOX_PATH = REPO_ROOT / "var" / "actions_outbox.db"
 DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
+# The credentials files Rasa is started with (bot/channels/registry.py writes them): one per Rasa port, so
+# that stacks started at the same time (tests) never share one.
+CREDENTIALS_DIR = REPO_ROOT / "var" / "credentials"
+# Importing Rasa's channels takes seconds (more on a busy machine).
+REGISTRY_TIMEOUT_SECONDS = 180.0
 STOP_GRACE_SECONDS = 15.0
 READY_POLL_SECONDS = 0.5
 EXIT_POLL_SECONDS = 0.2
@@ -135,6 +140,9 @@ class ProcessSpec:
     ready_check: Callable[[bytes], bool] | None = None
     # Query parameters of the health check (Rasa's token), kept out of `ready_url` so that it can be shown.
     ready_query: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The names of the channels the process listens on (Rasa's: rest, socketio, and the messaging channels
+    # configured in the environment), for the launcher's banner.
+    channels: tuple[str, ...] = ()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -294,16 +302,50 @@ def _rasa_model_loaded(body: bytes) -> bool:
         return False
 
 
+def write_channel_credentials(env: Mapping[str, str], path: Path) -> tuple[str, ...]:
+    """Write the credentials file Rasa is started with (bot/channels/registry.py, under the bot's Python: the
+    channels are Rasa's classes) from `env` over this process's environment; return the names of the
+    channels that are on. A messaging channel's configuration it cannot use raises ConfigurationError."""
+    try:
+        written = subprocess.run(
+            [str(BOT_PYTHON), "-m", "bot.channels.registry", str(path)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=REGISTRY_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise StartupError(f"the channels' credentials were not written in {error.timeout:.0f} s") from error
+    if written.returncode != 0:
+        # The registry's error is its last line (a channel's ValueError names the variable, never a value).
+        reason = (written.stderr.strip().splitlines() or [f"exit code {written.returncode}"])[-1]
+        raise ConfigurationError(f"the channels' configuration cannot be used: {reason}")
+    names = json.loads(written.stdout.strip().splitlines()[-1])
+    return tuple(str(name) for name in names)
+
+
 def rasa_spec(
-    ports: Ports, env: Mapping[str, str], model: Path, endpoints: str, origins: Sequence[str]
+    ports: Ports,
+    env: Mapping[str, str],
+    model: Path,
+    endpoints: str,
+    origins: Sequence[str],
+    credentials: Path | None = None,
 ) -> ProcessSpec:
     """The Rasa server, its HTTP API locked by RASA_AUTH_TOKEN (bot/rasa_server.py) and callable from browser
-    pages of `origins` only; ready once the model is loaded (not merely listening)."""
+    pages of `origins` only; ready once the model is loaded (not merely listening). Its channels are those of
+    the credentials file written to `credentials` (default var/credentials/rasa-<port>.yml) from the
+    environment: credentials.yml's, and each messaging channel configured (docs/CHANNELS.md)."""
+    credentials = credentials or CREDENTIALS_DIR / f"rasa-{ports.rasa}.yml"
+    # The file is written with the environment Rasa gets, so both see the same channels.
+    channels = write_channel_credentials(env, credentials)
     return ProcessSpec(
         name="rasa",
         argv=[str(BOT_PYTHON), "-m", "bot.rasa_server", "--model", str(model), "--cors", *origins]
         + ["--interface", ports.host, "--port", str(ports.rasa)]
-        + ["--credentials", str(REPO_ROOT / "credentials.yml"), "--endpoints", endpoints],
+        + ["--credentials", str(credentials), "--endpoints", endpoints],
         # /status is part of the HTTP API: it needs the token too.
         ready_url=f"{ports.rasa_url}/status",
         # The widget's channel refuses socket.io requests from pages of other origins than these
@@ -311,6 +353,7 @@ def rasa_spec(
         env={**env, CORS_ORIGINS_VARIABLE: ",".join(origins)},
         ready_check=_rasa_model_loaded,
         ready_query={"token": env[RASA_TOKEN_VARIABLE]},
+        channels=channels,
     )
 
 
@@ -322,8 +365,9 @@ def service_specs(
     """The three processes of the service, wired to each other through `ports`, in start order.
 
     `extra_env` may also name Rasa's endpoints file, RASA_ENDPOINTS (else the caller's, else endpoints.yml),
-    and the origins allowed to call Rasa from a browser, RASA_CORS_ORIGINS (`cors_origins`). Raises
-    ConfigurationError when a token or an origin cannot be used.
+    and the origins allowed to call Rasa from a browser, RASA_CORS_ORIGINS (`cors_origins`). Writes Rasa's
+    credentials file (`rasa_spec`; the Rasa spec's `channels` are the channels that are on). Raises
+    ConfigurationError when a token, an origin or a messaging channel's configuration cannot be used.
     """
     env = service_env(ports, extra_env)
     endpoints = env.pop("RASA_ENDPOINTS", os.environ.get("RASA_ENDPOINTS", str(DEFAULT_ENDPOINTS)))

@@ -11,15 +11,19 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
 from bot.channels.chat_rate import TOO_MANY_ANSWER, ConversationRateLimit, rate_limit_from
 from bot.channels.message_text import NO_TEXT_ANSWER, Refused, checked_text
 from bot.channels.typed_payloads import as_ordinary_text, is_typed_payload, offered_payloads, payload_accepted
+
+if TYPE_CHECKING:
+    # Only for type hints: importing Rasa's agent loads TensorFlow (half a minute on a busy machine), which
+    # the channel registry, run by the launcher before Rasa starts, does not need (registry.py).
+    from rasa.core.agent import Agent
 
 logger = logging.getLogger(__name__)
 

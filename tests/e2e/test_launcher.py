@@ -165,6 +165,8 @@ def test_the_launcher_locks_the_services_and_ctrl_c_stops_every_process(
         assert "RASA_AUTH_TOKEN: random for this run, not shown" in banner
         assert "-m cs_backend create-admin --email" in banner  # how to create the first admin
         assert "-m cs_backend create-agent --email" in banner  # and an agent who takes live chats
+        # The channels that are on: the always-on ones, then each messaging channel configured.
+        assert "Rasa channels:                 rest, socketio (widget)" in banner
         children = _descendants(launcher.pid)
         assert len(children) >= 3
         assert all(_listening(port) for port in listening_ports)
@@ -215,5 +217,32 @@ def test_a_bad_or_unsafe_configuration_is_refused_before_anything_starts(
     assert launcher.returncode == 1, launcher.stdout + launcher.stderr
     assert message in launcher.stderr
     assert "Traceback" not in launcher.stderr
+    assert "Starting" not in launcher.stdout
+    assert not [port for port in (ports.backend, ports.actions, ports.rasa) if _listening(port)]
+
+
+def test_a_messaging_channel_configuration_it_cannot_use_is_refused_before_anything_starts(
+    service_paths: tuple[Path, Path],
+) -> None:
+    """docs/CHANNELS.md, "Configuration": the channel registry refuses it, and the reason names no secret."""
+    ports = Ports.pick_free()
+    telegram = {
+        "TELEGRAM_BOT_TOKEN": "123456789:AAH-token-of-the-test",
+        "TELEGRAM_BOT_USERNAME": "AcmeSupportBot",
+        "TELEGRAM_WEBHOOK_SECRET": "spaces are not allowed in it",
+    }
+    launcher = subprocess.run(
+        [str(BACKEND_PYTHON), "-m", "launcher"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **ports.as_env(), **telegram},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert launcher.returncode == 1, launcher.stdout + launcher.stderr
+    assert "Configuration error: the channels' configuration cannot be used" in launcher.stderr
+    assert "TELEGRAM_WEBHOOK_SECRET must be 16-256 characters" in launcher.stderr
+    assert telegram["TELEGRAM_WEBHOOK_SECRET"] not in launcher.stderr + launcher.stdout
+    assert telegram["TELEGRAM_BOT_TOKEN"] not in launcher.stderr + launcher.stdout
     assert "Starting" not in launcher.stdout
     assert not [port for port in (ports.backend, ports.actions, ports.rasa) if _listening(port)]
