@@ -65,7 +65,8 @@ class SlackConfigurationError(InvalidConfigException):
 
 
 def credentials_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
-    """The parameters of the channel's credentials entry, or None when Slack is not configured (off).
+    """The parameters of the channel's credentials entry, or None when Slack is not configured (off);
+    SlackConfigurationError (a ValueError) when SLACK_API_URL is not an http(s) URL.
 
     SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both needed; SLACK_API_URL (default https://slack.com/api),
     SLACK_CHANNEL (a channel where the bot reads every message, not only mentions) and SLACK_PROXY are
@@ -82,7 +83,13 @@ def credentials_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
     address = urlsplit(api_url)
     if address.scheme not in ("http", "https") or not address.netloc:
         raise SlackConfigurationError(f"{API_URL_VARIABLE} must be an http(s) URL, got {api_url!r}")
-    credentials: dict[str, Any] = {"slack_token": token, "slack_signing_secret": secret, "api_url": api_url}
+    # The secrets as `${VARIABLE}`, which Rasa reads from its environment when it loads the credentials file:
+    # their values never land in a file (as in credentials.yml).
+    credentials: dict[str, Any] = {
+        "slack_token": f"${{{TOKEN_VARIABLE}}}",
+        "slack_signing_secret": f"${{{SIGNING_SECRET_VARIABLE}}}",
+        "api_url": api_url,
+    }
     for variable, parameter in ((CHANNEL_VARIABLE, "slack_channel"), (PROXY_VARIABLE, "proxy")):
         if value := env.get(variable, "").strip():
             credentials[parameter] = value
@@ -112,6 +119,8 @@ class SlackChannel(SlackInput):
             slack_token,
             slack_channel,
             proxy,
+            slack_retry_reason_header="X-Slack-Retry-Reason",
+            slack_retry_number_header="X-Slack-Retry-Num",
             use_threads=True,
             slack_signing_secret=slack_signing_secret,
             conversation_granularity="sender",

@@ -4,15 +4,22 @@ it with SLACK_API_URL.
 
 It runs an aiohttp server in a thread of its own, with its own event loop: the Rasa server under test (another
 process) and the test's own event loop can both reach it while a test waits.
+
+By hand (docs/CHANNELS.md, "Slack"): `python -m tests.bot.fake_slack_api [PORT]` serves it on PORT (default
+8899) and prints each message the bot posts as a line of JSON, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import json
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
@@ -52,8 +59,9 @@ class PostedMessage:
 class FakeSlackApi:
     """`with FakeSlackApi() as slack:` serves http://127.0.0.1:<port>/api/<method> until the block ends."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None, echo: Callable[[PostedMessage], None] | None = None) -> None:
+        self.port = port or free_port()
+        self._echo = echo
         self._posted: list[PostedMessage] = []
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -106,6 +114,8 @@ class FakeSlackApi:
         message = PostedMessage(request.headers.get("Authorization", ""), arguments)
         with self._lock:
             self._posted.append(message)
+        if self._echo is not None:
+            self._echo(message)
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         return web.json_response(
             {
@@ -115,3 +125,15 @@ class FakeSlackApi:
                 "message": {"type": "message", "bot_id": "B0FAKE", "ts": ts, **arguments},
             }
         )
+
+
+def _print(message: PostedMessage) -> None:
+    print(json.dumps(asdict(message)["arguments"], ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8899
+    with FakeSlackApi(port, echo=_print) as fake:
+        print(f"fake Slack Web API at {fake.api_url} (SLACK_API_URL); Ctrl-C stops it", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()

@@ -49,6 +49,7 @@ STARTUP_TIMEOUT_SECONDS = 300.0
 REPLY_TIMEOUT_SECONDS = 60.0
 BOT_TOKEN = "xoxb-0000000000-0000000000000-testtokenofthefakeslack"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_SECRETS = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 BOT_USER = "U0BOTUSER1"
 TEAM = "T0TESTTEAM"
 CHANNEL_CLASS = "bot.channels.slack.SlackChannel"
@@ -96,9 +97,10 @@ def test_slack_is_off_unless_both_the_token_and_the_signing_secret_are_set() -> 
     assert credentials_from_env({}) is None
     assert credentials_from_env({"SLACK_BOT_TOKEN": BOT_TOKEN}) is None
     assert credentials_from_env({"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": "  "}) is None
+    # The secrets stay in the environment: Rasa expands `${VARIABLE}` when it reads the credentials file.
     assert credentials_from_env({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}) == {
-        "slack_token": BOT_TOKEN,
-        "slack_signing_secret": SIGNING_SECRET,
+        "slack_token": "${SLACK_BOT_TOKEN}",
+        "slack_signing_secret": "${SLACK_SIGNING_SECRET}",
         "api_url": "https://slack.com/api",
     }
 
@@ -112,8 +114,8 @@ def test_the_optional_slack_variables_reach_the_credentials() -> None:
         "SLACK_PROXY": "http://proxy.internal:3128",
     }
     assert credentials_from_env(env) == {
-        "slack_token": BOT_TOKEN,
-        "slack_signing_secret": SIGNING_SECRET,
+        "slack_token": "${SLACK_BOT_TOKEN}",
+        "slack_signing_secret": "${SLACK_SIGNING_SECRET}",
         "api_url": "https://slack-proxy.internal/api",
         "slack_channel": "C0SUPPORT1",
         "proxy": "http://proxy.internal:3128",
@@ -128,6 +130,8 @@ def test_the_credentials_file_registers_the_slack_channel_under_rasas_name(
     # The file's other channels do not start without their secrets (bot/channels/rest.py, socketio.py).
     monkeypatch.setenv("RASA_REST_TOKEN", generate_token())
     monkeypatch.setenv("WIDGET_SESSION_SECRET", generate_token())
+    for name, value in SLACK_SECRETS.items():
+        monkeypatch.setenv(name, value)
     channels = create_http_input_channels(
         None, str(slack_credentials_file(tmp_path, "http://127.0.0.1:9/api"))
     )
@@ -267,9 +271,10 @@ def slack_credentials_file(base: Path, api_url: str) -> Path:
 
 
 def with_credentials(spec: Any, credentials: Path) -> Any:
+    """The Rasa process started with `credentials`, and the Slack secrets the file refers to."""
     argv = list(spec.argv)
     argv[argv.index("--credentials") + 1] = str(credentials)
-    return dataclasses.replace(spec, argv=argv)
+    return dataclasses.replace(spec, argv=argv, env={**spec.env, **SLACK_SECRETS})
 
 
 def new_ids() -> tuple[str, str]:
