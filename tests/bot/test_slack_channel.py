@@ -493,6 +493,27 @@ async def test_a_retried_event_is_handled_once(slack_service: SlackService) -> N
     assert [event["text"] for event in await slack_service.user_events(user)] == ["hello", "thanks"]
 
 
+async def test_a_message_the_bot_starts_is_posted_to_the_persons_direct_messages(
+    slack_service: SlackService,
+) -> None:
+    """cs_backend starts messages (surveys, nudges, an agent's words) with Rasa's trigger_intent on the
+    conversation's channel: on Slack they go to the person's DM with the app, outside any thread."""
+    user, channel = new_ids()
+    ts = new_ts()
+    body = encoded(message_event(user, channel, "hello", ts))
+    assert (await send(slack_service.webhook, body, signed(body, JSON)))[0] == 200
+    await slack_service.replies(lambda message: message.thread_ts == ts)
+
+    url = (
+        f"{slack_service.rasa_url}/conversations/{user}/trigger_intent"
+        f"?output_channel=slack&token={quote(slack_service.rasa_token)}"
+    )
+    async with aiohttp.ClientSession() as session, session.post(url, json={"name": "greet"}) as answer:
+        assert answer.status == 200
+    started = await slack_service.replies(lambda message: message.channel == user)
+    assert all(message.thread_ts is None and message.buttons for message in started)
+
+
 async def test_slacks_request_url_check_is_answered_with_its_challenge(slack_service: SlackService) -> None:
     body = encoded(
         {
