@@ -207,6 +207,24 @@ class SlackService:
     async def user_events(self, sender_id: str) -> list[dict[str, Any]]:
         return [event for event in (await self.tracker(sender_id))["events"] if event["event"] == "user"]
 
+    async def settled(self, sender_id: str) -> None:
+        """Wait until the bot's turn after the latest user message is over (its messages are all posted)."""
+        deadline = time.monotonic() + REPLY_TIMEOUT_SECONDS
+        while True:
+            events = (await self.tracker(sender_id))["events"]
+            kinds = [(event["event"], event.get("name")) for event in events]
+            if (
+                ("user", None) in kinds
+                and kinds[-1] == ("action", "action_listen")
+                and kinds[-2][0] != "user"
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the bot's turn did not end after {REPLY_TIMEOUT_SECONDS:.0f} s: {kinds}"
+                )
+            await asyncio.sleep(0.2)
+
     async def replies(
         self, matching: Callable[[PostedMessage], bool], at_least: int = 1
     ) -> list[PostedMessage]:
@@ -362,14 +380,16 @@ def button_click(user: str, channel: str, clicked: PostedMessage, button: dict[s
     }
 
 
-def signed(body: bytes, content_type: str, timestamp: int | None = None, **extra: str) -> dict[str, str]:
+def signed(
+    body: bytes, content_type: str, timestamp: int | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """The headers Slack sends with `body`: its content type, timestamp and signature."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": signature(SIGNING_SECRET, stamp, body),
-        **extra,
+        **(extra or {}),
     }
 
 
@@ -416,6 +436,7 @@ async def test_a_button_click_reaches_the_bot_and_is_answered_in_the_thread(
     offer = (
         await slack_service.replies(lambda message: message.channel == channel and bool(message.buttons))
     )[0]
+    await slack_service.settled(user)
     before = len([message for message in slack_service.slack.posted() if message.channel == channel])
 
     button = next(button for button in offer.buttons if button["value"] == "/get_started")
@@ -479,7 +500,7 @@ async def test_a_retried_event_is_handled_once(slack_service: SlackService) -> N
     assert (await send(slack_service.webhook, body, signed(body, JSON)))[0] == 200
     # Slack's retry of the same event (it got no 200 in time): signed anew, same body. `http_error` is not a
     # reason Rasa's own connector ignores.
-    retry = signed(body, JSON, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
+    retry = signed(body, JSON, extra={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
     status, headers, _ = await send(slack_service.webhook, body, retry)
     assert status == 200
     assert headers.get("X-Slack-No-Retry") == "1"
