@@ -451,7 +451,7 @@ async def test_a_button_click_reaches_the_bot_and_is_answered_in_the_thread(
     assert events[-1]["metadata"]["channel_user"] == {"channel": "slack", "user_id": user}
 
 
-async def test_unsigned_forged_and_stale_requests_are_refused_and_never_answered(
+async def test_unsigned_forged_stale_and_non_customer_messages_are_never_answered(
     slack_service: SlackService,
 ) -> None:
     user, channel = new_ids()
@@ -474,7 +474,16 @@ async def test_unsigned_forged_and_stale_requests_are_refused_and_never_answered
         assert "not signed by Slack" in text
         refused[ts] = headers
 
-    # A signed message of the same person is answered; none of the refused ones ever reached the bot.
+    # Signed but not a customer writing: an edit and the bot's own message are skipped.
+    for subtype in ("message_changed", "bot_message"):
+        ts = new_ts()
+        event = message_event(user, channel, f"skipped: {subtype}", ts)
+        event["event"]["subtype"] = subtype
+        body = encoded(event)
+        assert (await send(slack_service.webhook, body, signed(body, JSON)))[0] == 200
+        refused[ts] = {}
+
+    # A signed message of the same person is answered; none of the others ever reached the bot.
     ts = new_ts()
     body = encoded(message_event(user, channel, "hello", ts))
     assert (await send(slack_service.webhook, body, signed(body, JSON)))[0] == 200
