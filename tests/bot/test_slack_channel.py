@@ -3,6 +3,9 @@ documented format, signed as Slack signs them, sent to the real Rasa server (wit
 action server and cs_backend, started once for this module as `make run` starts them); the bot's messages
 are captured by a local fake of Slack's Web API (fake_slack_api.py) that the channel reaches through
 SLACK_API_URL.
+
+The tests of the running service are marked `trained_model`: `make test` runs them (`make test-channels`) once
+the model is trained, the others with the action tests.
 """
 
 from __future__ import annotations
@@ -402,6 +405,7 @@ def encoded(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
 
 
+@pytest.mark.trained_model
 async def test_a_greeting_is_answered_in_its_thread_with_buttons_as_blocks(
     slack_service: SlackService,
 ) -> None:
@@ -426,6 +430,7 @@ async def test_a_greeting_is_answered_in_its_thread_with_buttons_as_blocks(
     assert greeting["metadata"]["channel_user"] == {"channel": "slack", "user_id": user}
 
 
+@pytest.mark.trained_model
 async def test_a_button_click_reaches_the_bot_and_is_answered_in_the_thread(
     slack_service: SlackService,
 ) -> None:
@@ -451,6 +456,7 @@ async def test_a_button_click_reaches_the_bot_and_is_answered_in_the_thread(
     assert events[-1]["metadata"]["channel_user"] == {"channel": "slack", "user_id": user}
 
 
+@pytest.mark.trained_model
 async def test_unsigned_forged_stale_and_non_customer_messages_are_never_answered(
     slack_service: SlackService,
 ) -> None:
@@ -502,6 +508,7 @@ async def test_unsigned_forged_stale_and_non_customer_messages_are_never_answere
     assert not [signature for signature in presented if signature in log]
 
 
+@pytest.mark.trained_model
 async def test_a_retried_event_is_handled_once(slack_service: SlackService) -> None:
     user, channel = new_ids()
     ts = new_ts()
@@ -523,6 +530,7 @@ async def test_a_retried_event_is_handled_once(slack_service: SlackService) -> N
     assert [event["text"] for event in await slack_service.user_events(user)] == ["hello", "thanks"]
 
 
+@pytest.mark.trained_model
 async def test_a_message_the_bot_starts_is_posted_to_the_persons_direct_messages(
     slack_service: SlackService,
 ) -> None:
@@ -544,6 +552,7 @@ async def test_a_message_the_bot_starts_is_posted_to_the_persons_direct_messages
     assert all(message.thread_ts is None and message.buttons for message in started)
 
 
+@pytest.mark.trained_model
 async def test_slacks_request_url_check_is_answered_with_its_challenge(slack_service: SlackService) -> None:
     body = encoded(
         {
