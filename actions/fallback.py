@@ -83,6 +83,7 @@ INTENT_PHRASES: dict[str, str] = {
     "data_deletion": "Delete my data",
     "report_problem": "Report a problem",
     "ticket_status": "Check a ticket's status",
+    "link_account": "Link this chat to my account",
 }
 
 SOMETHING_ELSE = {"title": "Something else", "payload": "/out_of_scope"}

@@ -23,7 +23,8 @@ only extras (slot requests, validation) are not needed here. It handles cs_backe
 (EXTERNAL_agent_message, EXTERNAL_handoff_update, EXTERNAL_handoff_ended) and relays every customer message
 with one backend call, saying nothing when it arrived.
 
-`action_session_start` re-enters the relay when cs_backend says an agent holds the conversation: a new session
+`action_session_start` binds a verified website user's conversation to their customer (actions/identity.py),
+and re-enters the relay when cs_backend says an agent holds the conversation: a new session
 (60 minutes without a message, or a conversation the tracker store lost) does not carry the active loop over.
 `action_check_human_only` decides whether the topic just asked about is one a person must handle
 (HUMAN_ONLY_INTENTS).
@@ -53,6 +54,7 @@ from actions.common import (
     message_id,
     write_key,
 )
+from actions.identity import bind_verified_website_user
 from actions.parsing import clean_description, conversation_language, extract_email, infer_urgency
 from actions.tickets import HINT_HANDOFF, TICKET_ATTEMPT_SLOTS, open_ticket
 
@@ -86,6 +88,9 @@ OFFER_AFTER_LOW_CSAT = "utter_offer_human_low_csat"
 
 # cs_backend's notifications (trigger_intent), never typed.
 AGENT_MESSAGE = "EXTERNAL_agent_message"
+# The custom payload marking an agent's words, read by the widget's channel (bot/channels/socketio.py).
+AGENT_MESSAGE_KEY = "agent_message"
+WIDGET_CHANNEL = "socketio"
 HANDOFF_UPDATE = "EXTERNAL_handoff_update"
 HANDOFF_ENDED = "EXTERNAL_handoff_ended"
 EXTERNAL_PREFIX = "EXTERNAL_"
@@ -493,7 +498,8 @@ def _relayed_message_id(tracker: Tracker) -> str | None:
 class ActionRelayToAgent(Action):
     """The relay between the customer and the agent, run as the active loop (see the module's docstring).
 
-    - EXTERNAL_agent_message: utters the agent's `text`, exactly and alone;
+    - EXTERNAL_agent_message: utters the agent's `text`, exactly and alone (on the widget marked as the
+      agent's, with their name);
     - EXTERNAL_handoff_update: the new place in line and wait, or "now chatting with <agent>";
     - EXTERNAL_handoff_ended: leaves the loop (`handoff_end` resolved or cancelled; the rules speak);
     - a customer message: passed to the agent (POST customer-messages), nothing said; when cs_backend says the
@@ -537,6 +543,11 @@ class ActionRelayToAgent(Action):
         text = values.get("text")
         if not isinstance(text, str) or not text.strip():
             logger.warning("agent message without text for sender %s", tracker.sender_id)
+        elif conversation_channel(tracker) == WIDGET_CHANNEL:
+            # Marked as the agent's: the widget's channel labels it with the name (bot/channels/socketio.py).
+            agent_name = values.get("agent_name") or tracker.get_slot("handoff_agent_name")
+            name = agent_name if isinstance(agent_name, str) else None
+            dispatcher.utter_message(text=text, json_message={AGENT_MESSAGE_KEY: {"name": name}})
         else:
             dispatcher.utter_message(text=text)
         events = self._handoff_slot(values.get("handoff_id"))
@@ -636,6 +647,7 @@ class ActionSessionStart(Action):
         )
         if carry_over:
             events += carried_over_slots(tracker)
+        events += await bind_verified_website_user(tracker)
         events += await self._back_to_the_agent(tracker)
         events.append(ActionExecuted("action_listen"))
         return events

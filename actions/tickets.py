@@ -6,6 +6,7 @@ values the response needs, and the rules in dialogue/rules/ pick the `utter_*` r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any
@@ -21,9 +22,9 @@ from actions.api.models import Ticket
 from actions.common import (
     conversation_channel,
     human_time,
+    make_idempotency_key,
     stale_hint_after_interruption,
     validated_an_answer,
-    write_key,
 )
 from actions.parsing import (
     clean_description,
@@ -166,8 +167,10 @@ async def open_ticket(
     even the outbox could not keep it (WriteNotQueued).
 
     Shared by action_create_ticket (the ticket form) and action_handoff_to_human. The Idempotency-Key is
-    "this `write_kind` of write, caused by the latest user message", so a re-run of the action never opens a
-    second ticket.
+    "this `write_kind` of ticket, with this content, in this conversation" (ticket_key), not "caused by the
+    latest message": when the action server dies after cs_backend stored the ticket but before Rasa heard
+    back, the customer's next message runs the action again under a new message id, and must get the same
+    ticket.
     """
     async with BackendClient() as backend:
         return await backend.create_ticket(
@@ -176,8 +179,14 @@ async def open_ticket(
             priority=priority,
             sender_id=tracker.sender_id,
             channel=conversation_channel(tracker),
-            idempotency_key=write_key(write_kind, tracker),
+            idempotency_key=ticket_key(write_kind, tracker.sender_id, description, email, priority),
         )
+
+
+def ticket_key(write_kind: str, sender_id: str, description: str, email: str, priority: str) -> str:
+    """The Idempotency-Key of a ticket: the same content in the same conversation is the same ticket."""
+    content = hashlib.sha256(f"{description}\x1f{email.lower()}\x1f{priority}".encode()).hexdigest()
+    return make_idempotency_key(write_kind, sender_id, f"content:{content}")
 
 
 class ActionCreateTicket(Action):
@@ -341,9 +350,11 @@ def requested_ticket_number(tracker: Tracker) -> int | None:
 class ActionTicketStatus(Action):
     """Looks up a ticket of this conversation, by number or the latest, and reports it in `lookup_outcome`.
 
-    Only the tickets opened in this conversation (its sender id and channel) are shown. An email address the
-    customer typed is where the team answers, not a proof of who they are: it finds no tickets. Ticket numbers
-    are sequential, so the number of another conversation's ticket is answered like an unknown number.
+    Only the tickets opened in this conversation (its sender id and channel) are shown, and, when its customer
+    is identified (a verified website user, a linked Slack or Telegram account: actions/identity.py), those of
+    the customer's other conversations on any channel (`scope=customer`). An email address the customer typed
+    is where the team answers, not a proof of who they are: it finds no tickets. Ticket numbers are
+    sequential, so the number of another customer's ticket is answered like an unknown number.
     """
 
     def name(self) -> str:
@@ -361,7 +372,7 @@ class ActionTicketStatus(Action):
                 if number is None:
                     ticket = latest
                 else:
-                    ticket = await self._ticket_of_conversation(backend, number, latest)
+                    ticket = await self._ticket_of_conversation(backend, tracker, number, latest)
         except BackendError as error:
             if error.is_refusal:  # 404 included: an unknown number
                 return self._outcome("not_found", lookup_number=asked)
@@ -380,25 +391,29 @@ class ActionTicketStatus(Action):
 
     @staticmethod
     async def _latest_ticket(backend: BackendClient, tracker: Tracker) -> Ticket | None:
-        """The newest ticket opened in this conversation (sender id and channel), if any."""
+        """The newest ticket of this conversation's customer (see the class docstring), if any."""
         page = await backend.list_tickets(
-            sender_id=tracker.sender_id, channel=conversation_channel(tracker), limit=1
+            sender_id=tracker.sender_id, channel=conversation_channel(tracker), scope="customer", limit=1
         )
         return page.items[0] if page.items else None
 
     @staticmethod
     async def _ticket_of_conversation(
-        backend: BackendClient, number: int, latest: Ticket | None
+        backend: BackendClient, tracker: Tracker, number: int, latest: Ticket | None
     ) -> Ticket | None:
-        """Ticket `number` when it was opened in the conversation of `latest` (its newest ticket), else None.
+        """Ticket `number` when it is one of the customer's (as `_latest_ticket` lists them), else None.
 
-        One conversation per sender id and channel: its tickets share `latest`'s conversation_id.
+        Most often it shares `latest`'s conversation; an identified customer's may be of another one.
         """
         if latest is None:
             return None
         ticket = latest if latest.id == number else await backend.get_ticket(number)
-        owned = ticket.conversation_id is not None and ticket.conversation_id == latest.conversation_id
-        return ticket if owned else None
+        if ticket.conversation_id is not None and ticket.conversation_id == latest.conversation_id:
+            return ticket
+        theirs = await backend.list_tickets(
+            sender_id=tracker.sender_id, channel=conversation_channel(tracker), scope="customer", limit=100
+        )
+        return ticket if any(item.id == number for item in theirs.items) else None
 
     @staticmethod
     def _outcome(outcome: str, **values: Any) -> list[EventType]:

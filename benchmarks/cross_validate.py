@@ -7,9 +7,9 @@ Run: `make cross-validate` (= `.venv-bot/bin/python -m benchmarks.cross_validate
 and then rewrites only the `<!-- cross-validation:start -->…<!-- cross-validation:end -->` section of
 BENCHMARKS.md (benchmarks/report.py) from what Rasa wrote:
 
-- `intent_report.json`, `DIETClassifier_report.json`, `response_selection_report.json` in the out directory:
-  sklearn classification reports of the test predictions of all folds pooled (every example is predicted once,
-  by the model that did not see it). Macro-F1 = unweighted mean over the labels.
+- `intent_report.json`, `CRFEntityExtractor_report.json`, `response_selection_report.json` in the out
+  directory: sklearn classification reports of the test predictions of all folds pooled (every example is
+  predicted once, by the model that did not see it). Macro-F1 = unweighted mean over the labels.
 - Rasa's log lines `test F1-score: <mean> (<std>)`: the spread over the folds. Rasa computes these per-fold
   figures with sklearn's *weighted* average only, so the spread is given for weighted F1.
 
@@ -42,7 +42,7 @@ AVERAGES = ("accuracy", "micro avg", "macro avg", "weighted avg")
 # "test F1-score: 0.962 (0.011)" after one of these headings in Rasa's log.
 _HEADINGS = {
     "Intent evaluation results": "intent",
-    "Entity extractor: DIETClassifier": "entity",
+    "Entity extractor: CRFEntityExtractor": "entity",
     "Response Selection evaluation results": "response",
 }
 _METRIC = re.compile(r"\btest (Accuracy|F1-score|Precision): ([0-9.]+) \(([0-9.]+)\)")
@@ -74,7 +74,7 @@ def parse_fold_spread(log: str) -> dict[str, dict[str, tuple[float, float]]]:
         for heading, key in _HEADINGS.items():
             if heading in line:
                 current = key
-        if "Entity extractor:" in line and "DIETClassifier" not in line:
+        if "Entity extractor:" in line and "CRFEntityExtractor" not in line:
             current = None
         match = _METRIC.search(line)
         if match and current:
@@ -152,8 +152,9 @@ def render(
     if entity:
         ent_micro = micro_f1(entity)
         lines += [
-            f"| entity micro-F1 (DIETClassifier) | {ent_micro:.3f} | | {ok(ent_micro, TARGET_ENTITY_F1)} |",
-            f"| entity weighted F1 (DIETClassifier) | {entity['weighted avg']['f1-score']:.3f} | "
+            f"| entity micro-F1 (CRFEntityExtractor) | {ent_micro:.3f} | "
+            f"| {ok(ent_micro, TARGET_ENTITY_F1)} |",
+            f"| entity weighted F1 (CRFEntityExtractor) | {entity['weighted avg']['f1-score']:.3f} | "
             f"{fmt_spread(spread, 'entity')} | {ok(entity['weighted avg']['f1-score'], TARGET_ENTITY_F1)} |",
         ]
     if response:
@@ -164,7 +165,7 @@ def render(
         ]
     lines += [
         "",
-        "Per entity (DIETClassifier, pooled): "
+        "Per entity (CRFEntityExtractor, pooled): "
         + (
             ", ".join(
                 f"{name} {v['f1-score']:.2f} (n={int(v['support'])})"
@@ -191,7 +192,7 @@ def render(
         ]
     lines += [
         "",
-        "Misclassified examples: `intent_errors.json`, `DIETClassifier_errors.json` and "
+        "Misclassified examples: `intent_errors.json`, `CRFEntityExtractor_errors.json` and "
         "`response_selection_errors.json` in the out directory.",
     ]
     return "\n".join(lines)
@@ -244,7 +245,7 @@ def main() -> None:
         sys.exit(f"no intent_report.json in {out}")
     section = render(
         intent=intent,
-        entity=load_report(out, "DIETClassifier_report.json"),
+        entity=load_report(out, "CRFEntityExtractor_report.json"),
         response=load_report(out, "response_selection_report.json"),
         spread=parse_fold_spread("".join(log_lines)),
         folds=args.folds,

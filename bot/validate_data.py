@@ -51,6 +51,19 @@ DISPATCHED_BY_ACTIONS = {
     "utter_handoff_message_not_delivered": (
         "action_relay_to_agent (actions/handoff.py), the relay loop, when cs_backend cannot be reached"
     ),
+    # action_link_account (actions/identity.py) answers each outcome of redeeming a link code.
+    **{
+        f"utter_link_account_{outcome}": "action_link_account (actions/identity.py), per redeeming outcome"
+        for outcome in (
+            "done",
+            "ask_code",
+            "invalid_code",
+            "too_many_tries",
+            "linked_elsewhere",
+            "not_here",
+            "unavailable",
+        )
+    },
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -563,6 +563,29 @@ class Settings:
         "With REDIS_URL: a health signal read but not acknowledged for this many seconds (its consumer "
         "stopped, or its rescore failed) is claimed and handled by another consumer (or the same one).",
     )
+    website_identity_secret: str | None = _from_env(
+        "WEBSITE_IDENTITY_SECRET",
+        None,
+        _service_secret,
+        "The website's identity secret: its server signs each signed-in user's id with it (userHash = hex "
+        "HMAC-SHA256 of the user id), and the same value is given to Rasa, whose widget channel verifies it; "
+        "here it proves the user asking for a link code (POST /api/identities/link-codes). At least 32 "
+        "characters, never logged. Unset: website users are not verified and no link code is issued.",
+        secret=True,
+    )
+    telegram_bot_username: str | None = _from_env(
+        "TELEGRAM_BOT_USERNAME",
+        None,
+        _text,
+        "The Telegram bot's username (without @): a link code also comes as the deep link "
+        "https://t.me/<username>?start=<token>. Unset: codes only.",
+    )
+    link_code_minutes: float = _from_env(
+        "LINK_CODE_MINUTES",
+        10.0,
+        _positive_number,
+        "Minutes a link code (and its deep link) stays usable; each is single use.",
+    )
     # The Redis stream of the health signals and its consumer group; tests give each test its own stream.
     health_signals_stream: str = "cs_backend:health-signals"
     health_signals_group: str = "health-rescore"

@@ -67,6 +67,7 @@ from cs_backend.health_scores import routes as health_scores
 from cs_backend.health_scores.scoring import Scorer
 from cs_backend.health_scores.signals import create_health_signals
 from cs_backend.health_scores.weights import load_weights
+from cs_backend.identities import routes as identities
 from cs_backend.live_events import create_live_events
 from cs_backend.meta import routes as meta
 from cs_backend.metrics import routes as metrics
@@ -283,6 +284,7 @@ def create_app(
     for module in (
         health,
         customers,
+        identities,
         activities,
         health_scores,
         privacy,
@@ -306,5 +308,5 @@ def create_app(
     ):
         add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
-    setup_web(app, rasa_url=settings.rasa_url)
+    setup_web(app, rasa_url=settings.rasa_url, website_secret=settings.website_identity_secret)
     return app

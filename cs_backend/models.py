@@ -10,6 +10,7 @@ from cs_backend.customers.models import Customer
 from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
 from cs_backend.health_scores.models import HealthScore, HealthScoreHistory, HealthSignalCursor
+from cs_backend.identities.models import CustomerIdentity, LinkCode, LinkEvent
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import (
     ConversationOutcome,
@@ -37,6 +38,7 @@ __all__ = [
     "Customer",
     "CustomerActivity",
     "CustomerDeletion",
+    "CustomerIdentity",
     "Feedback",
     "FollowUpTask",
     "HandoffMessage",
@@ -44,6 +46,8 @@ __all__ = [
     "HealthScore",
     "HealthScoreHistory",
     "HealthSignalCursor",
+    "LinkCode",
+    "LinkEvent",
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",

@@ -31,6 +31,9 @@ Configuration (environment variables, all optional):
     RASA_REST_TOKEN                     bearer token of the REST channel, for trusted callers (tests,
                                         integrations), Rasa's only (unset: a random one for this run; at
                                         least 16 characters when set)
+    WEBSITE_IDENTITY_SECRET             the website's key of its users' HMAC (userHash), for Rasa's widget
+                                        channel and cs_backend (unset: a random one for this run, which the
+                                        demo website signs its demo user with; at least 32 characters)
     RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
                                         browser: the sites that embed the widget (the demo website's)
     STARTUP_TIMEOUT                     seconds to wait for all health checks (240)

@@ -8,7 +8,9 @@ it (SIGTERM, then SIGKILL after a grace period) also stops whatever it started.
 The services prove who calls them with three secrets (docs/SECURITY.md): RASA_AUTH_TOKEN locks Rasa's HTTP
 API (cs_backend sends it), ACTION_SERVER_TOKEN locks the action server (Rasa sends it, endpoints.yml), and
 CS_BACKEND_SERVICE_SECRET signs the action server's calls to cs_backend. A fourth, WIDGET_SESSION_SECRET,
-signs the widget's session tokens (Rasa's socket.io channel, bot/channels/widget_sessions.py). Each is the
+signs the widget's session tokens (Rasa's socket.io channel, bot/channels/widget_sessions.py), and a fifth,
+WEBSITE_IDENTITY_SECRET, is the website's key of its signed-in users' HMAC (the demo website signs its demo
+user; Rasa and cs_backend verify it: bot/channels/website_identity.py). Each is the
 caller's when set, else a random one generated for this run (a generated widget secret ends every widget
 session at the next start: production sets it); they reach the processes only through their environment,
 never their command lines (which every local user can read) nor any output.
@@ -62,17 +64,21 @@ SERVICE_SECRET_VARIABLE = "CS_BACKEND_SERVICE_SECRET"
 WIDGET_SECRET_VARIABLE = "WIDGET_SESSION_SECRET"
 # The bearer token of the REST channel (bot/channels/rest.py), for trusted callers: tests and integrations.
 REST_TOKEN_VARIABLE = "RASA_REST_TOKEN"
+# The website's key of its users' HMAC (userHash): the demo website (cs_backend) signs its demo user with it,
+# Rasa's widget channel and cs_backend's link codes verify it (bot/channels/website_identity.py).
+WEBSITE_SECRET_VARIABLE = "WEBSITE_IDENTITY_SECRET"
 TOKEN_VARIABLES = (
     RASA_TOKEN_VARIABLE,
     ACTION_SERVER_TOKEN_VARIABLE,
     SERVICE_SECRET_VARIABLE,
     WIDGET_SECRET_VARIABLE,
     REST_TOKEN_VARIABLE,
+    WEBSITE_SECRET_VARIABLE,
 )
 # A token set by hand must be at least this long; a generated one has 43 characters (32 random bytes).
 MIN_TOKEN_LENGTH = 16
 # The signing keys must be longer (cs_backend/config.py MIN_SERVICE_SECRET_LENGTH, widget_sessions.py).
-MIN_TOKEN_LENGTHS = {SERVICE_SECRET_VARIABLE: 32, WIDGET_SECRET_VARIABLE: 32}
+MIN_TOKEN_LENGTHS = {SERVICE_SECRET_VARIABLE: 32, WIDGET_SECRET_VARIABLE: 32, WEBSITE_SECRET_VARIABLE: 32}
 GENERATED_TOKEN_BYTES = 32
 # The web origins allowed to call Rasa from a browser (comma-separated); default: the demo website's.
 CORS_ORIGINS_VARIABLE = "RASA_CORS_ORIGINS"
@@ -214,8 +220,8 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
     event broker writes (endpoints.yml) and cs_backend reads (RASA_EVENTS_URL, unless the caller set that).
     RASA_TRACKER_DB (var/rasa_tracker.db) is taken the same way: the SQLite file of Rasa's SQL tracker store,
     RASA_TRACKER_URL for cs_backend; and ACTIONS_OUTBOX_PATH (var/actions_outbox.db), the action server's
-    outbox. RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET and
-    RASA_REST_TOKEN are taken the same way, else generated (`service_token`).
+    outbox. RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET,
+    RASA_REST_TOKEN and WEBSITE_IDENTITY_SECRET are taken the same way, else generated (`service_token`).
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
@@ -325,7 +331,9 @@ def service_specs(
     return [
         # Only Rasa's channels issue and verify widget sessions and check the REST channel's token.
         backend_spec(ports, without(env, WIDGET_SECRET_VARIABLE, REST_TOKEN_VARIABLE)),
-        actions_spec(ports, without(env, WIDGET_SECRET_VARIABLE, REST_TOKEN_VARIABLE)),
+        actions_spec(
+            ports, without(env, WIDGET_SECRET_VARIABLE, REST_TOKEN_VARIABLE, WEBSITE_SECRET_VARIABLE)
+        ),
         # Rasa never calls cs_backend: it does not get the key that signs those calls.
         rasa_spec(ports, without(env, SERVICE_SECRET_VARIABLE), model, endpoints, origins),
     ]

@@ -49,6 +49,7 @@ from actions.api.models import (
     ErrorResponse,
     Feedback,
     Handoff,
+    LinkedAccount,
     OnboardingChecklist,
     OnboardingProgress,
     OnboardingStep,
@@ -56,6 +57,7 @@ from actions.api.models import (
     Survey,
     Ticket,
     TicketPage,
+    WebsiteBinding,
 )
 from actions.api.outbox import Outbox, OutboxEntry, OutboxError, default_outbox
 from actions.api.request_context import REQUEST_ID_HEADER, current_request_id
@@ -228,12 +230,14 @@ class BackendClient:
         email: str | None = None,
         status: str | None = None,
         priority: str | None = None,
+        scope: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> TicketPage:
         params = _without_none(
             sender_id=sender_id,
             channel=channel,
+            scope=scope,
             email=email,
             status=status,
             priority=priority,
@@ -417,6 +421,31 @@ class BackendClient:
             intent=intent,
         )
         return await self._write(ChurnSignal, "/api/churn/signals", body, idempotency_key)
+
+    # --- identities -----------------------------------------------------------------------------------------
+
+    async def bind_website_user(
+        self, user_id: str, sender_id: str, channel: str, *, idempotency_key: str
+    ) -> WebsiteBinding | Queued:
+        """The conversation becomes the customer's of a website user the widget's channel verified (its
+        anonymous customer merged in). Idempotent; kept in the outbox when unconfirmed: it must happen."""
+        body = {"user_id": user_id, "sender_id": sender_id, "channel": channel}
+        return await self._write(WebsiteBinding, "/api/identities/website/bindings", body, idempotency_key)
+
+    async def redeem_link_code(
+        self, code: str, sender_id: str, channel: str, *, idempotency_key: str
+    ) -> LinkedAccount:
+        """Link this chat identity to the customer of a link code. Not queued: the customer waits for the
+        answer, and a code expires within minutes (404 wrong/expired/used, 409 linked elsewhere, 429 too many
+        wrong codes)."""
+        body = {"code": code, "sender_id": sender_id, "channel": channel}
+        return await self._request(
+            LinkedAccount,
+            "POST",
+            "/api/identities/link-codes/redeem",
+            json=body,
+            idempotency_key=idempotency_key,
+        )
 
     # --- transport ------------------------------------------------------------------------------------------
 

@@ -145,6 +145,20 @@ class ChurnSignal(BackendModel):
     outcome: StrictStr
 
 
+class WebsiteBinding(BackendModel):
+    """A conversation bound to its verified website user's customer (component BindingOut)."""
+
+    customer_id: StrictInt
+    merged_customer_id: StrictInt | None = Field(...)
+
+
+class LinkedAccount(BackendModel):
+    """A chat identity linked to a customer by a link code (component LinkedOut)."""
+
+    customer_id: StrictInt
+    identity_id: StrictInt
+
+
 class ErrorDetail(BackendModel):
     """What went wrong (component ErrorDetail); `fields` names each rejected field on a 400."""
 

@@ -13,6 +13,21 @@ bot's replies to the room of the sender id, so they reach only the sockets that 
 is acknowledged (socket.io ack) once Rasa has handled it; one sent again with a `message_id` already handled
 in this conversation is dropped (message_ids.py).
 
+Website identity (website_identity.py): a `session_request` may carry the site's `user_id` and `user_hash`.
+A pair that verifies binds the user id to the socket's session, and every message of the socket carries it in
+its metadata (VERIFIED_USER_KEY, null for a visitor; the browser's own value of that key is dropped), so the
+first message of a Rasa session tells the action server who the customer is (actions/identity.py binds the
+conversation to them at session start). A pair that does not verify is refused: the socket gets an
+`identity_refused` event and no session, and the refusal is logged without the hash. When a visitor's
+conversation is verified mid-session, the channel starts a new Rasa session (`/session_start` with the
+metadata) so the binding happens now; a token whose conversation was started by another verified user is not
+resumed: that user gets a new conversation.
+
+Agent messages: a message a person wrote in the live handoff reaches the widget marked as theirs. The relay
+action (actions/handoff.py) utters it with the custom payload `{"agent_message": {"name": ...}}`; this
+channel's output (AgentLabellingOutput) sends the text with `sender: {"kind": "agent", "name": ...}` in the
+same `bot_uttered` event, and no separate custom event, so the widget labels it (the name shown as text).
+
 Origins: Rasa creates engine.io with `cors_allowed_origins=[]`, which checks no Origin, so a page of any site
 could open a websocket here. Requests whose Origin is not one of RASA_CORS_ORIGINS (the launcher passes the
 same list to Rasa's `--cors`) are refused with 403 before engine.io reads them, on both transports. A request
@@ -28,7 +43,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.shared.core.constants import SESSION_START_METADATA_SLOT, USER_INTENT_SESSION_START
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -36,6 +53,7 @@ from sanic.response import HTTPResponse
 from bot.channels.guard import MessageGuard, MessageHandler, agent_of
 from bot.channels.message_ids import SeenMessageIds, message_id
 from bot.channels.message_text import max_chars_from
+from bot.channels.website_identity import VERIFIED_USER_KEY, WebsiteIdentity
 from bot.channels.widget_sessions import WidgetSessions
 
 logger = logging.getLogger(__name__)
@@ -44,8 +62,42 @@ SocketEventHandler = Any  # python-socketio's handlers are untyped: async (sid, 
 ORIGINS_VARIABLE = "RASA_CORS_ORIGINS"
 # Where a socket's verified sender id is kept: python-socketio's per-socket session, gone on disconnect.
 _SENDER_KEY = "sender_id"
+# The socket's verified website user id, when its session_request proved one.
+_USER_KEY = "website_user"
+# What the socket is told when its user_hash does not verify.
+IDENTITY_REFUSED_EVENT = "identity_refused"
 # The widget's own id of a message (message_ids.py): a resend of a message already handled is dropped.
 MESSAGE_ID_KEY = "message_id"
+
+
+# The custom payload key marking an agent's message (actions/handoff.py AGENT_MESSAGE_KEY).
+AGENT_MESSAGE_KEY = "agent_message"
+
+
+def _agent_of(custom: Any) -> dict[str, Any] | None:
+    """The `sender` of a message marked as an agent's, else None."""
+    marker = custom.get(AGENT_MESSAGE_KEY) if isinstance(custom, dict) else None
+    if not isinstance(marker, dict):
+        return None
+    name = marker.get("name")
+    return {"kind": "agent", "name": name if isinstance(name, str) else None}
+
+
+class AgentLabellingOutput(SocketIOOutput):
+    """Rasa's socket.io output; a text marked as an agent's carries `sender` (see the module docstring)."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        sender = _agent_of(kwargs.get("custom"))
+        if sender is None:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        for part in text.strip().split("\n\n"):
+            await self._send_message(recipient_id, {"text": part, "sender": sender})
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        if _agent_of(json_message) is not None:
+            return  # carried by the text it marks
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
 
 
 def allowed_origins(env: Mapping[str, str]) -> frozenset[str]:
@@ -61,6 +113,7 @@ class CheckedSocketIOInput(SocketIOInput):
         super().__init__(*args, **kwargs)
         self.guard = MessageGuard(max_chars=max_chars_from(os.environ), trusted=False)
         self.sessions = WidgetSessions.from_env(os.environ)
+        self.website_identity = WebsiteIdentity.from_env(os.environ)
         self.origins = allowed_origins(os.environ)
         self.seen_messages = SeenMessageIds()
         if not self.origins:
@@ -68,9 +121,18 @@ class CheckedSocketIOInput(SocketIOInput):
         # Conversations always outlive a socket: a reconnecting widget resumes its session by its token.
         self.session_persistence = True
 
+    def get_output_channel(self) -> SocketIOOutput | None:
+        """The output of what Rasa sends on its own (the handoff relay's trigger_intent): agent-labelling."""
+        if self.sio is None:
+            return super().get_output_channel()  # type: ignore[no-any-return]
+        return AgentLabellingOutput(self.sio, self.bot_message_evt)
+
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
         # The lambda reads `blueprint` when a message arrives: by then Rasa has registered it on its app.
         blueprint = super().blueprint(self.guard.wrap(on_new_message, lambda: agent_of(blueprint)))
+        # The channel's own messages (a session start) bypass the guard, which refuses typed payloads.
+        self._handle_own_message = on_new_message
+        self._blueprint = blueprint
         self._refuse_foreign_origins()
         self._issue_sessions()
         self._accept_only_text_messages_of_the_socket_session()
@@ -98,22 +160,73 @@ class CheckedSocketIOInput(SocketIOInput):
         sio = self.sio
 
         async def session_request(sid: str, data: Any) -> None:
-            presented = data.get("session_id") if isinstance(data, dict) else None
+            request = data if isinstance(data, dict) else {}
+            presented = request.get("session_id")
+            user = None
+            if request.get("user_id") is not None or request.get("user_hash") is not None:
+                user = self.website_identity.verified_user(request.get("user_id"), request.get("user_hash"))
+                if user is None:
+                    # Neither the id nor the hash is logged: the hash is a credential, the id personal data.
+                    logger.warning("socket %s presented a website user whose user_hash does not verify", sid)
+                    await sio.emit(IDENTITY_REFUSED_EVENT, {}, room=sid, namespace=self.namespace)
+                    return
             token = self.sessions.verified(presented)
             if token is None:
                 token = self.sessions.issue()
                 if presented is not None:
                     logger.info("socket %s presented no valid session token: new session issued", sid)
+            bound = await self._bound_user(self.sessions.sender_id(token))
+            if user is not None and bound is not None and bound != user:
+                logger.info("socket %s: the conversation is another verified user's: new session issued", sid)
+                token = self.sessions.issue()
             sender_id = self.sessions.sender_id(token)
             session = await sio.get_session(sid, namespace=self.namespace)
             previous = session.get(_SENDER_KEY)
             if previous is not None and previous != sender_id:
                 sio.leave_room(sid, previous, namespace=self.namespace)
-            await sio.save_session(sid, {**session, _SENDER_KEY: sender_id}, namespace=self.namespace)
+            session = {**session, _SENDER_KEY: sender_id, _USER_KEY: user}
+            await sio.save_session(sid, session, namespace=self.namespace)
             sio.enter_room(sid, sender_id, namespace=self.namespace)
             await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
+            if user is not None and bound is None and await self._has_conversation(sender_id):
+                await self._start_verified_session(sender_id, user)
 
         sio.on("session_request", session_request, namespace=self.namespace)
+
+    async def _tracker(self, sender_id: str) -> Any:
+        agent = agent_of(self._blueprint)
+        if agent.tracker_store is None:
+            return None
+        return await agent.tracker_store.retrieve(sender_id)
+
+    async def _has_conversation(self, sender_id: str) -> bool:
+        tracker = await self._tracker(sender_id)
+        return tracker is not None and bool(tracker.events)
+
+    async def _bound_user(self, sender_id: str) -> str | None:
+        """The verified website user the conversation's current Rasa session was started with, if any."""
+        tracker = await self._tracker(sender_id)
+        if tracker is None:
+            return None
+        metadata = tracker.get_slot(SESSION_START_METADATA_SLOT)
+        user = metadata.get(VERIFIED_USER_KEY) if isinstance(metadata, dict) else None
+        return user if isinstance(user, str) else None
+
+    async def _start_verified_session(self, sender_id: str, user: str) -> None:
+        """A visitor verified mid-conversation: a new Rasa session carrying the user (slots carried over), so
+        action_session_start binds the conversation, and its anonymous customer is merged, before the next
+        message."""
+        assert self.sio is not None
+        logger.info("conversation %s verified a website user: new session started", sender_id)
+        await self._handle_own_message(
+            UserMessage(
+                f"/{USER_INTENT_SESSION_START}",
+                SocketIOOutput(self.sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata={VERIFIED_USER_KEY: user},
+            )
+        )
 
     def _accept_only_text_messages_of_the_socket_session(self) -> None:
         """Put two checks in front of Rasa's handler of user messages, which takes the sender id from the
@@ -129,7 +242,8 @@ class CheckedSocketIOInput(SocketIOInput):
             if not isinstance(data, dict):
                 logger.info("%s without a message object from socket %s dropped", self.user_message_evt, sid)
                 return
-            sender_id = (await sio.get_session(sid, namespace=self.namespace)).get(_SENDER_KEY)
+            socket_session = await sio.get_session(sid, namespace=self.namespace)
+            sender_id = socket_session.get(_SENDER_KEY)
             if sender_id is None:
                 logger.info("%s from socket %s without a session dropped", self.user_message_evt, sid)
                 return
@@ -144,6 +258,10 @@ class CheckedSocketIOInput(SocketIOInput):
             if self.metadata_key in data and not isinstance(_metadata_object(data[self.metadata_key]), dict):
                 # Rasa json.loads a metadata string and passes anything on: only an object is kept.
                 data = {key: value for key, value in data.items() if key != self.metadata_key}
+            # The verified user is the socket's, never the browser's: set on every message (null for a
+            # visitor), so the metadata a session starts with always says who it is.
+            sent_metadata = _metadata_object(data.get(self.metadata_key)) or {}
+            data[self.metadata_key] = {**sent_metadata, VERIFIED_USER_KEY: socket_session.get(_USER_KEY)}
             await rasa_handler(sid, data)
 
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -74,6 +74,13 @@ class TicketQuery(QueryModel):
         default=None, description="Tickets of this Rasa conversation (with `channel`: of that channel only)."
     )
     channel: Channel | None = None
+    scope: Literal["conversation", "customer"] = Field(
+        default="conversation",
+        description="With sender_id: `conversation`, the tickets opened in that conversation; `customer`, "
+        "also those of its customer's other conversations on any channel when the customer is identified (a "
+        "verified website user, a linked Slack or Telegram account), and `channel` names the conversation "
+        "instead of filtering the tickets.",
+    )
     limit: PageLimit = 20
     offset: PageOffset = 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cs_backend.api.errors import Conflict, NotFound
@@ -13,6 +13,7 @@ from cs_backend.conversations.models import Conversation
 from cs_backend.conversations.service import touch_conversation
 from cs_backend.customers.service import find_or_create_customer
 from cs_backend.db import Database, create_once, get_or_not_found, utcnow
+from cs_backend.identities.models import CustomerIdentity
 from cs_backend.paging import Page, fetch_page, where_given
 from cs_backend.tickets.models import Ticket
 from cs_backend.tickets.schemas import TicketCreate, TicketQuery
@@ -61,19 +62,44 @@ async def get_ticket(db: Database, ticket_id: int) -> Ticket:
 
 
 async def list_tickets(db: Database, query: TicketQuery) -> Page[Ticket]:
+    whole_customer = query.sender_id is not None and query.scope == "customer"
     statement = where_given(
         select(Ticket),
         (Ticket.status, query.status),
         (Ticket.priority, query.priority),
         (Ticket.email, query.email),
-        (Ticket.channel, query.channel),
+        (Ticket.channel, None if whole_customer else query.channel),
     )
-    if query.sender_id is not None:
+    if query.sender_id is not None and whole_customer:
+        statement = statement.where(_of_the_conversations_customer(query.sender_id, query.channel))
+    elif query.sender_id is not None:
         statement = statement.join(Conversation, Ticket.conversation_id == Conversation.id).where(
             Conversation.sender_id == query.sender_id
         )
     newest_first = (Ticket.created_at.desc(), Ticket.id.desc())
     return await fetch_page(db, statement, *newest_first, limit=query.limit, offset=query.offset)
+
+
+def _of_the_conversations_customer(sender_id: str, channel: str | None) -> ColumnElement[bool]:
+    """Tickets of the conversation (sender_id[, channel]) and, when its customer is identified (a verified
+    website user, a linked Slack or Telegram account: customer_identities), of that customer's other
+    conversations on any channel and in their name. An anonymous customer's tickets stay their conversation's:
+    an email typed in a chat proves nothing (see create_ticket)."""
+    conversations = select(Conversation.id).where(Conversation.sender_id == sender_id)
+    if channel is not None:
+        conversations = conversations.where(Conversation.channel == channel)
+    identified = select(CustomerIdentity.customer_id).where(
+        CustomerIdentity.unlinked_at.is_(None),
+        CustomerIdentity.customer_id.in_(
+            select(Conversation.customer_id).where(Conversation.id.in_(conversations))
+        ),
+    )
+    their_conversations = select(Conversation.id).where(Conversation.customer_id.in_(identified))
+    return or_(
+        Ticket.conversation_id.in_(conversations),
+        Ticket.conversation_id.in_(their_conversations),
+        Ticket.customer_id.in_(identified),
+    )
 
 
 # Runs inside the status change's transaction, after the change (a resolved ticket's survey).

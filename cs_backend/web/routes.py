@@ -5,6 +5,7 @@ read everything through the API, and `/static/*` (their assets)."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from string import Template
 
@@ -13,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from cs_backend.api.registry import PUBLIC
 from cs_backend.app_keys import ROUTE_ACCESS
+from cs_backend.identities.website_hash import user_hash
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -30,31 +32,57 @@ STAFF_PAGES = {
 }
 
 
-def render_index(rasa_url: str) -> str:
+# The demo website's signed-in user (GET /demo/signed-in): what a real site's server does for its users.
+DEMO_USER_ID = "demo-ada"
+DEMO_ACCOUNT_TEMPLATE = Template((WEB_DIR / "templates" / "signed_in.html").read_text(encoding="utf-8"))
+
+
+def render_index(rasa_url: str, account: str = "") -> str:
     # The Rasa URL comes from configuration, but it still lands in an HTML attribute: escape it.
-    return PAGE_TEMPLATE.substitute(rasa_url=html.escape(rasa_url, quote=True))
+    return PAGE_TEMPLATE.substitute(rasa_url=html.escape(rasa_url, quote=True), account=account)
 
 
-def setup_web(app: web.Application, *, rasa_url: str) -> None:
-    """Serve the demo page, whose widget connects to the Rasa server's socket.io channel at `rasa_url`."""
+def signed_in_account(website_secret: str, user_id: str = DEMO_USER_ID) -> str:
+    """The signed-in part of the demo page: the widget's config with the user's id and HMAC (made here, on the
+    site's server, as Intercom's and Chatwoot's identity verification asks), and the "link Slack/Telegram"
+    box that asks cs_backend for a link code with the same proof."""
+    identity = {"userId": user_id, "userHash": user_hash(website_secret, user_id)}
+    # JSON inside a <script>: "<" escaped so no value can close the element.
+    config = json.dumps(identity).replace("<", "\\u003c")
+    return DEMO_ACCOUNT_TEMPLATE.substitute(config=config, user=html.escape(user_id))
+
+
+def setup_web(app: web.Application, *, rasa_url: str, website_secret: str | None = None) -> None:
+    """Serve the demo page, whose widget connects to the Rasa server's socket.io channel at `rasa_url`, and
+    with `website_secret` its signed-in variant (GET /demo/signed-in)."""
     page = render_index(rasa_url)
+    pages = [("/", "index", page)]
+    if website_secret:
+        signed_in = render_index(rasa_url, signed_in_account(website_secret))
+        pages.append(("/demo/signed-in", "signed_in", signed_in))
 
-    async def index(_: web.Request) -> web.Response:
-        return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-cache"})
-
-    page_resource = app.router.add_resource("/", name="index")
-    page_resource.add_route("GET", index)
-    page_resource.add_route("HEAD", index)
     static = app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     # Public on purpose: the pages and their files are what a visitor's browser loads (the staff pages'
     # data is behind the API's sign-in).
-    for route in (*page_resource, *static):
+    for route in static:
         app[ROUTE_ACCESS][route] = PUBLIC
+    for path, name, text in pages:
+        page_resource = app.router.add_resource(path, name=name)
+        handler = demo_page_handler(text)
+        for method in ("GET", "HEAD"):
+            app[ROUTE_ACCESS][page_resource.add_route(method, handler)] = PUBLIC
     for name, text in STAFF_PAGES.items():
         resource = app.router.add_resource(f"/{name}", name=name)
         handler = staff_page_handler(text)
         for method in ("GET", "HEAD"):
             app[ROUTE_ACCESS][resource.add_route(method, handler)] = PUBLIC
+
+
+def demo_page_handler(text: str) -> Handler:
+    async def demo_page(_: web.Request) -> web.Response:
+        return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    return demo_page
 
 
 def staff_page_handler(text: str) -> Handler:

@@ -28,6 +28,7 @@ from actions.api.signing import SECRET_ENV, signature_headers
 from launcher.stack import (
     BACKEND_PYTHON,
     SERVICE_SECRET_VARIABLE,
+    WEBSITE_SECRET_VARIABLE,
     Ports,
     ServiceStack,
     StartupError,
@@ -48,6 +49,8 @@ class RunningBackend:
     database_path: Path
     log_path: Path
     service_secret: str = field(repr=False)
+    # The website's key of its users' HMAC (link codes): generated for the session by service_env.
+    website_secret: str = field(repr=False, default="")
 
     def get(self, path: str) -> Any:
         """GET a JSON resource directly (not through the client under test), signed; `path` as sent."""
@@ -114,6 +117,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
             database_path=database_path,
             log_path=stack.log_path("backend"),
             service_secret=secret,
+            website_secret=env[WEBSITE_SECRET_VARIABLE],
         )
     finally:
         for name, value in previous.items():

@@ -26,12 +26,14 @@ from actions.api.models import (
     ErrorResponse,
     Feedback,
     Handoff,
+    LinkedAccount,
     OnboardingChecklist,
     OnboardingProgress,
     RelayedMessage,
     Survey,
     Ticket,
     TicketPage,
+    WebsiteBinding,
 )
 
 Schema = Mapping[str, Any]
@@ -54,6 +56,8 @@ CLIENT_CALLS: list[tuple[str, str, type[BackendModel]]] = [
     ("get", "/api/routing/conversations/active-handoff", Handoff),
     ("post", "/api/surveys", Survey),
     ("get", "/api/surveys/{id}", Survey),
+    ("post", "/api/identities/website/bindings", WebsiteBinding),
+    ("post", "/api/identities/link-codes/redeem", LinkedAccount),
     ("post", "/api/surveys/{id}/answers", Survey),
 ]
 

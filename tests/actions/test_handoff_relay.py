@@ -348,3 +348,15 @@ async def test_no_slots_are_carried_over_when_the_domain_says_so(
     }
     events = await _start(_previous_session(sender_id), domain)
     assert [e["event"] for e in events] == ["session_started", "action"]
+
+
+async def test_on_the_widget_the_agents_message_is_marked_as_theirs(
+    routing: RoutingContractBackend, sender_id: str
+) -> None:
+    """The widget's channel turns the mark into `sender: {"kind": "agent", "name": ...}`
+    (bot/channels/socketio.py), so the widget labels the message; other channels get the plain text."""
+    message = external("EXTERNAL_agent_message", handoff_id=101, agent_name="Ana", text="Hello <b>there</b>")
+    message["input_channel"] = "socketio"
+    _, messages = await relay(relaying(sender_id, message))
+    marked = [(m["text"], m["custom"]) for m in messages]
+    assert marked == [("Hello <b>there</b>", {"agent_message": {"name": "Ana"}})]

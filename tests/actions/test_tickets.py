@@ -241,10 +241,26 @@ async def test_rerunning_the_action_for_the_same_message_creates_one_ticket(
     assert slot_values(first)["ticket_id"] == slot_values(again)["ticket_id"]
     assert tickets_of(backend, sender_id)["total"] == 1
 
-    # a new message (a new request by the customer) is a new ticket
-    await run_action(
-        ActionCreateTicket(), filled_ticket_form_tracker(sender_id, message_id=f"{sender_id}-another-message")
+
+async def test_the_same_ticket_asked_again_after_a_lost_answer_is_the_same_ticket(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    # The action server died after cs_backend stored the ticket and before Rasa heard back: the customer's
+    # next message runs the action again, under another message id, with the same form content.
+    first, _ = await run_action(
+        ActionCreateTicket(), filled_ticket_form_tracker(sender_id, message_id=f"{sender_id}-first-try")
     )
+    again, _ = await run_action(
+        ActionCreateTicket(), filled_ticket_form_tracker(sender_id, message_id=f"{sender_id}-asked-again")
+    )
+    assert slot_values(again)["ticket_id"] == slot_values(first)["ticket_id"]
+    assert tickets_of(backend, sender_id)["total"] == 1
+
+    # Another problem in the same conversation is another ticket.
+    other = filled_ticket_form_tracker(
+        sender_id, message_id=f"{sender_id}-another-problem", description="the CSV import skips rows"
+    )
+    await run_action(ActionCreateTicket(), other)
     assert tickets_of(backend, sender_id)["total"] == 2
 
 

@@ -63,6 +63,9 @@ OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors"
 TABLES = [
     *OUTCOME_TABLES,
     "surveys",
+    "identity_link_events",
+    "identity_link_codes",
+    "customer_identities",
     "segment_runs",
     "alert_deliveries",
     "follow_up_tasks",

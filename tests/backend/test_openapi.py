@@ -102,6 +102,7 @@ async def test_schemas_errors_and_parameters(client: TestClient[Any, Any]) -> No
         "email",
         "sender_id",
         "channel",
+        "scope",
         "limit",
         "offset",
     }

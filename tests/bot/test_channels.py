@@ -336,7 +336,9 @@ async def test_widget_metadata_that_is_not_an_object_is_dropped_not_a_crash(serv
         for metadata in ("{not json", "[1, 2]", 7, '{"page": "/pricing"}', {"page": "/docs"}):
             await widget.client.emit("user_uttered", {"message": "hi", "metadata": metadata})
             assert str((await asyncio.wait_for(widget.inbox.get(), 5))["text"]) == "handled: hi"
-    assert server.agent.metadata[-2:] == [{"page": "/pricing"}, {"page": "/docs"}]
+    # The channel adds the socket's verified website user (none here; tests/bot/test_website_identity.py).
+    visitor = {"verified_website_user": None}
+    assert server.agent.metadata[-2:] == [{"page": "/pricing", **visitor}, {"page": "/docs", **visitor}]
     assert all(isinstance(metadata, dict) or metadata is None for metadata in server.agent.metadata)
 
 

@@ -22,6 +22,7 @@ from launcher.stack import (
     REST_TOKEN_VARIABLE,
     SERVICE_SECRET_VARIABLE,
     TOKEN_VARIABLES,
+    WEBSITE_SECRET_VARIABLE,
     WIDGET_SECRET_VARIABLE,
     Ports,
     backend_command,
@@ -91,6 +92,9 @@ def assert_tokens_generated_and_kept_secret(
     assert _environment(rasa)[RASA_TOKEN_VARIABLE] == tokens[RASA_TOKEN_VARIABLE]
     assert _environment(actions)[SERVICE_SECRET_VARIABLE] == tokens[SERVICE_SECRET_VARIABLE]
     assert SERVICE_SECRET_VARIABLE not in _environment(rasa)  # Rasa never calls cs_backend
+    # The website's identity secret: Rasa's widget channel and cs_backend verify with it, the actions never.
+    assert _environment(rasa)[WEBSITE_SECRET_VARIABLE] == tokens[WEBSITE_SECRET_VARIABLE]
+    assert WEBSITE_SECRET_VARIABLE not in _environment(actions)
     # Only Rasa's channels sign widget sessions and check the REST channel's token.
     for name in rasa_only:
         assert name not in _environment(backend)

@@ -1,15 +1,23 @@
 """Conversations survive a restart of the Rasa server (endpoints.yml: Rasa's SQL tracker store in a SQLite
-file): a ticket form half-filled before the restart goes on after it, with what was already given.
+file), and the widget carries its customer through it.
+
+One restart serves both customers, because starting Rasa is the slowest step of the suite (a minute or more
+per start on two cores):
+- a REST customer half-fills the ticket form before the restart; after it, the form goes on with what was
+  already given;
+- a widget customer keeps typing while Rasa is down; the widget says it is reconnecting, keeps the messages
+  across a page reload, and delivers them after the restart, in order and once each.
 
 The test starts a Rasa server of its own (the session's cs_backend and action server behind it) on a free
-port with its own tracker store file, stops it mid-form (SIGTERM, then SIGKILL as ServiceStack does), and
-starts another on the same file.
+port with its own tracker store file, stops it (SIGTERM, then SIGKILL as ServiceStack does), and starts
+another on the same file. The widget's page, served by the session's cs_backend, stays open throughout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +25,9 @@ from pathlib import Path
 import pytest
 from chat_clients import RestChat
 from e2e_support import RunningService
+from playwright.async_api import async_playwright, expect
+from test_browser_widget import CHROMIUM_FLAGS, SESSION_KEY, chromium_path, open_demo_page, say, send
+from test_widget_reconnect import PROBLEM, expect_delivered, expect_waiting, user_texts
 
 from launcher.stack import (
     DEFAULT_MODEL,
@@ -66,25 +77,54 @@ def own_rasa(service: RunningService, tmp_path: Path) -> Iterator[OwnRasa]:
         rasa.stop()
 
 
-async def test_a_half_filled_ticket_form_goes_on_after_a_rasa_restart(
+async def test_a_form_and_the_widget_carry_on_across_a_rasa_restart(
     service: RunningService, own_rasa: OwnRasa
 ) -> None:
     await asyncio.to_thread(own_rasa.start)
-    chat = RestChat(own_rasa.ports.rasa_url, service.rest_token)
-    email = f"{chat.sender}@example.com"
-    await chat.say("I found a bug")
-    turn = await chat.say("The CSV export crashes every time I open the reports page")
+    rasa_url = own_rasa.ports.rasa_url
+    rest = RestChat(rasa_url, service.rest_token)
+    email = f"{rest.sender}@example.com"
+    await rest.say("I found a bug")
+    turn = await rest.say("The CSV export crashes every time I open the reports page")
     assert "email" in turn.text.lower(), turn.text  # the form asks the next slot
 
-    await asyncio.to_thread(own_rasa.stop)
-    await asyncio.to_thread(own_rasa.start)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            # The embedding page's config object points the widget at this test's Rasa (docs/WIDGET.md).
+            config = f"window.csWidgetConfig = {{rasaUrl: {json.dumps(rasa_url)}}};"
+            page = await open_demo_page(browser, service, init_script=config)
+            await say(page, "hello")
+            sender = service.widget_sender(await page.evaluate(f"localStorage.getItem({SESSION_KEY!r})"))
 
-    # The new process finds the form where it was: the email answers its question.
-    turn = await chat.say(email)
+            await asyncio.to_thread(own_rasa.stop)
+            await expect_waiting(page)
+            await send(page, "I found a bug")
+            await send(page, PROBLEM)
+            await expect_waiting(page, "I found a bug", PROBLEM)
+            # A reload keeps them (and the conversation so far), still waiting to be sent.
+            await page.reload()
+            await page.get_by_role("button", name="Open support chat").click()
+            await expect_waiting(page, "I found a bug", PROBLEM)
+            await expect(page.locator(".csw-user .csw-text")).to_have_text(
+                ["hello", "I found a bug", PROBLEM]
+            )
+
+            await asyncio.to_thread(own_rasa.start)
+            await expect_delivered(page)
+            await expect(page.locator(".csw-pending:visible")).to_have_count(0)
+        finally:
+            await browser.close()
+
+    said = await user_texts(rasa_url, service.rasa_token, sender)
+    assert said == ["hello", "I found a bug", PROBLEM], said
+
+    # The new process finds the REST customer's form where it was: the email answers its question.
+    turn = await rest.say(email)
     for _ in range(3):
         if re.search(r"#\s?\d+", turn.text):
             break
-        turn = await chat.say("high")  # the priority, if the form asks for it
+        turn = await rest.say("high")  # the priority, if the form asks for it
     found = re.search(r"#\s?(\d+)", turn.text)
     assert found, turn.text
     tickets = await service.backend_json("/api/tickets", email=email)

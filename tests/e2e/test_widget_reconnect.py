@@ -2,16 +2,11 @@
 (across a reload too), and delivers it after the reconnection, in order and once each.
 
 The dropped connection is the browser going offline (Playwright's `set_offline`) with the session's stack up.
-The Rasa outage uses a Rasa server of the test's own (test_rasa_restart.OwnRasa, its own tracker store file),
-stopped and started again while the page, served by the session's cs_backend, stays open.
+The Rasa outage, with a reload while it lasts, is in test_rasa_restart.py: it shares that test's restart,
+because each start of Rasa costs a minute or more.
 """
 
 from __future__ import annotations
-
-import asyncio
-import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -28,21 +23,11 @@ from test_browser_widget import (
     send,
     turn_done,
 )
-from test_rasa_restart import OwnRasa
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 RECONNECTING = "Reconnecting… Messages you send now will be delivered when the assistant is back."
 PROBLEM = "The CSV export crashes every time I open the reports page"
-
-
-@pytest.fixture
-def own_rasa(service: RunningService, tmp_path: Path) -> Iterator[OwnRasa]:
-    rasa = OwnRasa(service, tmp_path / "rasa_tracker.db", tmp_path / "log")
-    try:
-        yield rasa
-    finally:
-        rasa.stop()
 
 
 async def user_texts(rasa_url: str, token: str, sender: str) -> list[str]:
@@ -88,40 +73,3 @@ async def test_a_dropped_connection_recovers_and_delivers_what_was_typed_meanwhi
 
     said = await said_in_conversation(service, sender, until="I found a bug")
     assert said == ["hello", "I found a bug"], said
-
-
-async def test_messages_typed_while_rasa_is_down_are_delivered_in_order_once_it_is_back(
-    service: RunningService, own_rasa: OwnRasa
-) -> None:
-    await asyncio.to_thread(own_rasa.start)
-    rasa_url = own_rasa.ports.rasa_url
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
-        try:
-            # The embedding page's config object points the widget at this test's Rasa (docs/WIDGET.md).
-            config = f"window.csWidgetConfig = {{rasaUrl: {json.dumps(rasa_url)}}};"
-            page = await open_demo_page(browser, service, init_script=config)
-            await say(page, "hello")
-            sender = service.widget_sender(await page.evaluate(f"localStorage.getItem({SESSION_KEY!r})"))
-
-            await asyncio.to_thread(own_rasa.stop)
-            await expect_waiting(page)
-            await send(page, "I found a bug")
-            await send(page, PROBLEM)
-            await expect_waiting(page, "I found a bug", PROBLEM)
-            # A reload keeps them (and the conversation so far), still waiting to be sent.
-            await page.reload()
-            await page.get_by_role("button", name="Open support chat").click()
-            await expect_waiting(page, "I found a bug", PROBLEM)
-            await expect(page.locator(".csw-user .csw-text")).to_have_text(
-                ["hello", "I found a bug", PROBLEM]
-            )
-
-            await asyncio.to_thread(own_rasa.start)
-            await expect_delivered(page)
-            await expect(page.locator(".csw-pending:visible")).to_have_count(0)
-        finally:
-            await browser.close()
-
-    said = await user_texts(rasa_url, service.rasa_token, sender)
-    assert said == ["hello", "I found a bug", PROBLEM], said

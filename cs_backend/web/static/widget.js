@@ -13,6 +13,15 @@
  * a message whose acknowledgement was lost is sent again with the same id, which the server drops if it had it.
  *
  * Bot text is rendered by building DOM nodes (bold, italics, http(s) links, line breaks), never as HTML.
+ *
+ * A signed-in user of the website: the page passes `userId` and `userHash` (hex HMAC-SHA256 of the user id under
+ * the site's WEBSITE_IDENTITY_SECRET, made by the site's server) in the config; they go with `session_request`,
+ * and the server verifies them (bot/channels/website_identity.py). A conversation belongs to the user it was
+ * kept for: another user (or a visitor after a user) starts a new one. A pair the server refuses
+ * (`identity_refused`) is dropped, and the widget continues as a visitor.
+ *
+ * A message written by a person of the support team (the live handoff) arrives with `sender.kind` "agent" and is
+ * shown labelled with their name (as text).
  */
 (function () {
   "use strict";
@@ -23,6 +32,8 @@
   var SESSION_KEY = "cs-widget-session-token";
   var TRANSCRIPT_KEY = "cs-widget-transcript";
   var OUTBOX_KEY = "cs-widget-outbox";
+  // Whose conversation the stored session token is: the website user id, "" for a visitor.
+  var SESSION_USER_KEY = "cs-widget-session-user";
   var MAX_TRANSCRIPT = 100;
   // No acknowledgement within this time (Rasa stuck, a lost packet): send again, the server drops a duplicate.
   var ACK_TIMEOUT_MS = 60000;
@@ -43,6 +54,8 @@
       title: pick("title", "Support"),
       assetsUrl: pick("assetsUrl", new URL(".", ownUrl).href),
       open: String(pick("open", "false")) === "true",
+      userId: pick("userId", null),
+      userHash: pick("userHash", null),
     };
   }
 
@@ -194,6 +207,7 @@
   root.appendChild(launcher);
 
   // ---- transcript (sessionStorage: this tab's copy of the conversation, the latest messages only) ------
+  forgetAnotherUsersConversation();
   var transcript = storedList(window.sessionStorage, TRANSCRIPT_KEY, []);
   var unread = 0;
 
@@ -247,6 +261,10 @@
   function render(entry, withButtons) {
     var item = el("li", "csw-msg csw-" + entry.from);
     if (entry.id) item.setAttribute("data-id", entry.id);
+    if (entry.from === "agent") {
+      // A person of the support team, not the assistant: labelled with their name (text, never HTML).
+      item.appendChild(el("span", "csw-sender", entry.agentName ? "Agent " + entry.agentName : "Support agent"));
+    }
     if (entry.text) {
       var bubble = el("p", "csw-text");
       // The customer's own words stay exactly as typed; the bot's get their simple formatting.
@@ -310,6 +328,24 @@
   var inFlight = null; // the id of the message sent and not yet acknowledged
   var socket = null;
 
+  function currentUser() {
+    return typeof config.userId === "string" && config.userId ? config.userId : "";
+  }
+
+  function forgetAnotherUsersConversation() {
+    // The stored conversation is another user's (or a visitor's, or this user's after a sign-out): not shown,
+    // not resumed.
+    try {
+      var owner = window.localStorage.getItem(SESSION_USER_KEY);
+      if (owner === null || owner === currentUser()) return;
+      window.localStorage.removeItem(SESSION_KEY);
+      window.sessionStorage.removeItem(TRANSCRIPT_KEY);
+      window.sessionStorage.removeItem(OUTBOX_KEY);
+    } catch (e) {
+      // Storage unavailable: nothing was kept.
+    }
+  }
+
   function readToken() {
     try {
       return window.localStorage.getItem(SESSION_KEY);
@@ -321,6 +357,7 @@
   function saveToken(token) {
     try {
       window.localStorage.setItem(SESSION_KEY, token);
+      window.localStorage.setItem(SESSION_USER_KEY, currentUser());
     } catch (e) {
       // Not kept: a reload starts a new conversation.
     }
@@ -366,11 +403,33 @@
     flush();
   }
 
+  function sessionRequest() {
+    var request = { session_id: sessionToken };
+    if (currentUser()) {
+      request.user_id = config.userId;
+      request.user_hash = String(config.userHash || "");
+    }
+    return request;
+  }
+
   function connect() {
     socket = window.io(config.rasaUrl, { path: "/socket.io", transports: ["websocket", "polling"] });
     socket.on("connect", function () {
       confirmed = false;
-      socket.emit("session_request", { session_id: sessionToken });
+      socket.emit("session_request", sessionRequest());
+    });
+    socket.on("identity_refused", function () {
+      // The page's userHash does not verify (a wrong secret on the site's server): continue as a visitor.
+      if (window.console) window.console.warn("cs-widget: the website user could not be verified; chatting as a visitor");
+      config.userId = null;
+      config.userHash = null;
+      forgetAnotherUsersConversation();
+      sessionToken = readToken();
+      if (!sessionToken) {
+        transcript = [];
+        log.textContent = "";
+      }
+      socket.emit("session_request", sessionRequest());
     });
     socket.on("session_confirm", function (token) {
       if (typeof token !== "string" || !token) return;
@@ -413,7 +472,12 @@
       var image = message.attachment && message.attachment.payload && message.attachment.payload.src;
       // Buttons answer the latest question: once the customer has typed past it, they are stale.
       if (outbox.length > 1) buttons = [];
-      add({ from: "bot", text: typeof message.text === "string" ? message.text : "", image: image, buttons: buttons });
+      var entry = { from: "bot", text: typeof message.text === "string" ? message.text : "", image: image, buttons: buttons };
+      if (message.sender && message.sender.kind === "agent") {
+        entry.from = "agent";
+        entry.agentName = typeof message.sender.name === "string" ? message.sender.name : "";
+      }
+      add(entry);
       if (panel.hidden) setUnread(unread + 1);
     });
   }
