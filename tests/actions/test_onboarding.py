@@ -122,7 +122,7 @@ async def test_the_checklist_marks_the_steps_done(
 ) -> None:
     async with BackendClient() as client:
         after = await client.complete_onboarding_step("verify_email", sender_id, "rest")
-    assert checklist_text(after).splitlines()[:2] == [
+    assert checklist_text(after, "en").splitlines()[:2] == [
         f"⬜ {CHECKLIST_TITLES['sign_up']}",
         f"✅ {CHECKLIST_TITLES['verify_email']}",
     ]
