@@ -32,11 +32,16 @@ def _alternation(phrases: Iterable[str]) -> str:
 _PRIORITY_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("normal", ("不太急", "不太紧急", "不是很急", "不是特别急", "不怎么急")),
     ("low", ("不急", "不紧急", "不着急", "不重要", "低", "次要", "有空再", "随时都行")),
-    ("urgent", ("紧急", "很急", "非常急", "特别急", "十万火急", "加急", "马上", "立刻", "立即", "尽快", "最高")),
+    (
+        "urgent",
+        ("紧急", "很急", "非常急", "特别急", "十万火急", "加急", "马上", "立刻", "立即", "尽快", "最高"),
+    ),
     ("high", ("高", "重要", "比较急", "挺急", "有点急", "严重")),
     ("normal", ("普通", "一般", "中等", "正常", "默认", "还好")),
 )
-_PRIORITY_PATTERNS = tuple((priority, re.compile(_alternation(words))) for priority, words in _PRIORITY_PHRASES)
+_PRIORITY_PATTERNS = tuple(
+    (priority, re.compile(_alternation(words))) for priority, words in _PRIORITY_PHRASES
+)
 
 
 def priority_from_chinese(text: str) -> str | None:
@@ -49,13 +54,16 @@ def priority_from_chinese(text: str) -> str | None:
 
 _NOT_URGENT = re.compile(_alternation(("不急", "不紧急", "不着急", "不太急", "不是很急", "并不急")))
 _URGENT = re.compile(
-    _alternation(("紧急", "很急", "非常急", "特别急", "急需", "加急", "尽快", "马上处理", "立刻", "宕机", "瘫痪"))
+    _alternation(
+        ("紧急", "很急", "非常急", "特别急", "急需", "加急", "尽快", "马上处理", "立刻", "宕机", "瘫痪")
+    )
     + r"|(网站|系统|服务|服务器|应用|线上|生产环境|全部|整个)(完全)?(挂了|崩了|宕了|down了|用不了)"
 )
 
 
 def urgent_in_chinese(text: str) -> bool:
-    """True when a Chinese description says it is urgent ("很急", "系统挂了", "宕机"); "不急" does not count."""
+    """True when a Chinese description says it is urgent ("很急", "系统挂了", "宕机"); "不急" does not
+    count."""
     return _URGENT.search(_NOT_URGENT.sub(" ", text)) is not None
 
 
@@ -66,10 +74,56 @@ def urgent_in_chinese(text: str) -> bool:
 _GENERIC = re.compile(
     _alternation(
         (
-            "你好", "您好", "嗨", "请问", "请", "麻烦", "帮我", "帮忙", "我想", "我要", "我需要", "想要", "需要",
-            "提交", "提个", "开个", "开一个", "创建", "新建", "报告", "报个", "反馈", "一个", "一下", "个", "新的",
-            "工单", "问题", "故障", "错误", "请求", "遇到了", "遇到", "碰到了", "碰到", "发现了", "发现", "出了",
-            "有", "了", "吗", "呢", "啊", "吧", "的", "我", "你们", "bug", "Bug", "BUG",
+            "你好",
+            "您好",
+            "嗨",
+            "请问",
+            "请",
+            "麻烦",
+            "帮我",
+            "帮忙",
+            "我想",
+            "我要",
+            "我需要",
+            "想要",
+            "需要",
+            "提交",
+            "提个",
+            "开个",
+            "开一个",
+            "创建",
+            "新建",
+            "报告",
+            "报个",
+            "反馈",
+            "一个",
+            "一下",
+            "个",
+            "新的",
+            "工单",
+            "问题",
+            "故障",
+            "错误",
+            "请求",
+            "遇到了",
+            "遇到",
+            "碰到了",
+            "碰到",
+            "发现了",
+            "发现",
+            "出了",
+            "有",
+            "了",
+            "吗",
+            "呢",
+            "啊",
+            "吧",
+            "的",
+            "我",
+            "你们",
+            "bug",
+            "Bug",
+            "BUG",
         )
     )
 )
@@ -116,7 +170,10 @@ def chinese_step_scores(text: str, keys: Iterable[str]) -> dict[str, int]:
 # Checked in this order, like the English keywords of actions/retention.py: price, switching, not using,
 # missing features.
 CANCEL_REASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("too_expensive", re.compile(_alternation(("贵", "价格", "费用", "预算", "便宜", "成本", "花钱", "付不起", "钱")))),
+    (
+        "too_expensive",
+        re.compile(_alternation(("贵", "价格", "费用", "预算", "便宜", "成本", "花钱", "付不起", "钱"))),
+    ),
     (
         "switching",
         re.compile(
@@ -126,7 +183,9 @@ CANCEL_REASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "not_using",
-        re.compile(_alternation(("用不上", "不怎么用", "很少用", "没怎么用", "用得少", "没时间", "不需要了", "闲置"))),
+        re.compile(
+            _alternation(("用不上", "不怎么用", "很少用", "没怎么用", "用得少", "没时间", "不需要了", "闲置"))
+        ),
     ),
     (
         "missing_feature",

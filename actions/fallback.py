@@ -146,7 +146,9 @@ def affirmation_buttons(
     """
     guesses = candidate_intents(intent_ranking) or ["request_human"]
     something_else = {"title": SOMETHING_ELSE.in_language(language), "payload": SOMETHING_ELSE_PAYLOAD}
-    return [{"title": intent_phrase(name, language), "payload": f"/{name}"} for name in guesses] + [something_else]
+    return [{"title": intent_phrase(name, language), "payload": f"/{name}"} for name in guesses] + [
+        something_else
+    ]
 
 
 def _intent_ranking(tracker: Tracker) -> list[Mapping[str, Any]]:

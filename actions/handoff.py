@@ -554,7 +554,11 @@ class ActionRelayToAgent(Action):
                 logger.warning("queue update without a position for sender %s", tracker.sender_id)
                 return events
             minutes = _as_int(values.get("wait_minutes"))
-            wait = str(max(1, minutes)) if minutes is not None else UNKNOWN_WAIT.in_language(language_of(tracker))
+            wait = (
+                str(max(1, minutes))
+                if minutes is not None
+                else UNKNOWN_WAIT.in_language(language_of(tracker))
+            )
             # The values go with the message: the slots set below are not set yet when Rasa words it.
             dispatcher.utter_message(
                 response="utter_handoff_position", handoff_position=str(position), handoff_wait_minutes=wait

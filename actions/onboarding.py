@@ -60,8 +60,8 @@ STEP_SLOT = "onboarding_step"
 
 
 def checklist_text(progress: OnboardingProgress, language: str) -> str:
-    """ "✅ Create your Acme Cloud account\\n⬜ Verify your email address\\n..." in checklist order, the titles
-    in `language`."""
+    """ "✅ Create your Acme Cloud account\\n⬜ Verify your email address\\n..." in checklist order, the
+    titles in `language`."""
     return "\n".join(
         f"{DONE_MARK if step.done else OPEN_MARK} {step_title(step.key, step.title, language)}"
         for step in progress.steps
@@ -297,7 +297,9 @@ class ActionOnboardingMarkDone(Action):
             logger.info("onboarding step %s queued (outbox entry %s)", key, progress.entry_id)
             return _outcome(
                 STEP_QUEUED,
-                SlotSet("onboarding_done_title", step_title(state.key, state.title, language) if state else None),
+                SlotSet(
+                    "onboarding_done_title", step_title(state.key, state.title, language) if state else None
+                ),
                 *_step_slots(None, language),
             )
         marked = progress.step(key) or state

@@ -67,7 +67,9 @@ def test_a_chinese_description_that_says_what_happened(description: str) -> None
     assert problem_details(description) == description
 
 
-@pytest.mark.parametrize("description", ["我遇到了一个问题", "我想提交一个工单", "帮我开个工单", "有问题", "系统出故障了"])
+@pytest.mark.parametrize(
+    "description", ["我遇到了一个问题", "我想提交一个工单", "帮我开个工单", "有问题", "系统出故障了"]
+)
 def test_a_chinese_request_that_describes_nothing(description: str) -> None:
     assert not is_meaningful_description(description)
     assert problem_details(description) is None
