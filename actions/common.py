@@ -9,6 +9,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions.language import EN, Bilingual, format_utc
+
 # The channel cs_backend records for a conversation when Rasa gave none.
 DEFAULT_CHANNEL = "api"
 
@@ -27,6 +29,7 @@ NON_TOPIC_INTENTS = frozenset(
         "bot_challenge",
         "out_of_scope",
         "nlu_fallback",
+        "switch_language",
     }
 )
 
@@ -118,14 +121,18 @@ def topic_intent(tracker: Tracker) -> str | None:
     return None
 
 
-def human_time(timestamp: str) -> str:
-    """ "2026-11-22T07:30:12.345+00:00" -> "22 Nov 2026, 07:30 UTC" (unchanged if it can't be parsed)."""
+RECENTLY = Bilingual("recently", "最近")
+
+
+def human_time(timestamp: str, language: str = EN) -> str:
+    """ "2026-11-22T07:30:12.345+00:00" -> "22 Nov 2026, 07:30 UTC", or "2026年11月22日 07:30（UTC）" in
+    Chinese (unchanged if it can't be parsed)."""
     if not timestamp:
-        return "recently"
+        return RECENTLY.in_language(language)
     try:
         parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return timestamp
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M UTC")
+    return format_utc(parsed.astimezone(timezone.utc), language)

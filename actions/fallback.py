@@ -26,6 +26,8 @@ from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import EN, ZH, Bilingual, language_of
+
 logger = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 3
@@ -48,6 +50,8 @@ EXCLUDED_INTENTS = frozenset(
         "goodbye",
         "thank",
         "rate",
+        # "English please": conversation management, never a guess.
+        "switch_language",
         # Given from the characters (bot/components/unsupported_input.py): never a guess to offer.
         "unsupported_language",
         "unsupported_input",
@@ -86,8 +90,37 @@ INTENT_PHRASES: dict[str, str] = {
     "link_account": "Link this chat to my account",
 }
 
-SOMETHING_ELSE = {"title": "Something else", "payload": "/out_of_scope"}
-TALK_TO_A_PERSON = {"title": INTENT_PHRASES["request_human"], "payload": "/request_human"}
+# The same phrases for a Chinese conversation (language slot zh; tests/actions/test_fallback.py checks that
+# both tables name the same intents).
+INTENT_PHRASES_ZH: dict[str, str] = {
+    "request_human": "找人工客服",
+    "get_started": "开始使用 Acme Cloud",
+    "onboarding_progress": "查看我的设置清单",
+    "explain_onboarding_step": "讲解某个设置步骤",
+    "onboarding_step_done": "我完成了一个设置步骤",
+    "password_reset": "重置密码",
+    "two_factor_auth": "双重验证",
+    "account_locked": "我的账号被锁定了",
+    "change_email": "更改邮箱地址",
+    "billing_invoice": "发票和账单",
+    "refund_request": "申请退款",
+    "change_plan": "更换套餐",
+    "cancel_subscription": "取消订阅",
+    "feature_request": "提功能建议",
+    "integrations": "集成",
+    "data_export": "导出我的数据",
+    "data_deletion": "删除我的数据",
+    "report_problem": "报告问题",
+    "ticket_status": "查询工单状态",
+}
+
+SOMETHING_ELSE = Bilingual("Something else", "都不是")
+SOMETHING_ELSE_PAYLOAD = "/out_of_scope"
+
+
+def intent_phrase(intent: str, language: str) -> str:
+    """The button title for `intent` in `language`."""
+    return (INTENT_PHRASES_ZH if language == ZH else INTENT_PHRASES)[intent]
 
 
 def candidate_intents(intent_ranking: Iterable[Mapping[str, Any]], limit: int = MAX_SUGGESTIONS) -> list[str]:
@@ -104,17 +137,19 @@ def candidate_intents(intent_ranking: Iterable[Mapping[str, Any]], limit: int = 
     return candidates
 
 
-def affirmation_buttons(intent_ranking: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The buttons of "Did you mean…?": the guesses, then "Something else" (the "no" of Rasa's fallback loop).
+def affirmation_buttons(
+    intent_ranking: Iterable[Mapping[str, Any]], language: str = EN
+) -> list[dict[str, str]]:
+    """The buttons of "Did you mean…?", titled in `language`: the guesses, then "Something else" (the "no" of
+    Rasa's fallback loop).
 
     Without any guess: "Talk to a person" and "Something else".
     """
-    buttons = [
-        {"title": INTENT_PHRASES[name], "payload": f"/{name}"} for name in candidate_intents(intent_ranking)
+    guesses = candidate_intents(intent_ranking) or ["request_human"]
+    something_else = {"title": SOMETHING_ELSE.in_language(language), "payload": SOMETHING_ELSE_PAYLOAD}
+    return [{"title": intent_phrase(name, language), "payload": f"/{name}"} for name in guesses] + [
+        something_else
     ]
-    if not buttons:
-        return [dict(TALK_TO_A_PERSON), dict(SOMETHING_ELSE)]
-    return buttons + [dict(SOMETHING_ELSE)]
 
 
 def _intent_ranking(tracker: Tracker) -> list[Mapping[str, Any]]:
@@ -131,7 +166,7 @@ class ActionDefaultAskAffirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        buttons = affirmation_buttons(_intent_ranking(tracker))
+        buttons = affirmation_buttons(_intent_ranking(tracker), language_of(tracker))
         logger.debug(
             "asking to affirm one of %s (sender %s)", [b["payload"] for b in buttons], tracker.sender_id
         )

@@ -55,7 +55,8 @@ from actions.common import (
     write_key,
 )
 from actions.identity import bind_verified_website_user
-from actions.parsing import clean_description, conversation_language, extract_email, infer_urgency
+from actions.language import Bilingual, language_of
+from actions.parsing import clean_description, extract_email, infer_urgency
 from actions.tickets import HINT_HANDOFF, TICKET_ATTEMPT_SLOTS, open_ticket
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ HANDOFF_INTRO = "Customer asked to talk to a person."
 MAX_QUOTED_MESSAGES = 5
 DETAIL_MAX_CHARS = 1000  # cs_backend's limit of a handoff's `detail`
 # Shown as the wait when cs_backend gave no estimate ("about a few min").
-UNKNOWN_WAIT = "a few"
+UNKNOWN_WAIT = Bilingual("a few", "几")
 
 # Forgotten when the relay starts, so a stale rating or end does not steer what follows.
 _RELAY_START_SLOTS = ("handoff_end", "feedback_resolver")
@@ -261,10 +262,10 @@ def handoff_reason(tracker: Tracker, human_only: frozenset[str] | None = None) -
     return REASON_CUSTOMER_REQUEST
 
 
-def wait_minutes(estimated_wait_seconds: int | None) -> str:
-    """Whole minutes, rounded up, at least 1; UNKNOWN_WAIT without an estimate."""
+def wait_minutes(estimated_wait_seconds: int | None, language: str) -> str:
+    """Whole minutes, rounded up, at least 1; UNKNOWN_WAIT (in `language`) without an estimate."""
     if estimated_wait_seconds is None:
-        return UNKNOWN_WAIT
+        return UNKNOWN_WAIT.in_language(language)
     return str(max(1, math.ceil(estimated_wait_seconds / 60)))
 
 
@@ -288,9 +289,7 @@ class ActionHandoffToHuman(Action):
         reason = handoff_reason(tracker)
         try:
             async with BackendClient() as backend:
-                handoff = await self._request(
-                    backend, tracker, messages, description, priority, email, reason
-                )
+                handoff = await self._request(backend, tracker, description, priority, email, reason)
                 if handoff.ticket_id is not None and email is None:
                     # The email came from the customer's record: the customer is told where the answer goes.
                     email = await self._ticket_email(backend, handoff.ticket_id)
@@ -304,13 +303,12 @@ class ActionHandoffToHuman(Action):
         logger.info(
             "handoff %s for sender %s: %s (reason %s)", handoff.id, tracker.sender_id, handoff.state, reason
         )
-        return self._outcome(handoff, description, priority, email)
+        return self._outcome(handoff, description, priority, email, language_of(tracker))
 
     @staticmethod
     async def _request(
         backend: BackendClient,
         tracker: Tracker,
-        messages: list[str],
         description: str,
         priority: str,
         email: str | None,
@@ -321,7 +319,8 @@ class ActionHandoffToHuman(Action):
                 sender_id=tracker.sender_id,
                 channel=conversation_channel(tracker),
                 email=with_email,
-                language=conversation_language(messages),
+                # The language the assistant speaks with the customer: an agent who speaks it takes the chat.
+                language=language_of(tracker),
                 skill=topic_skill(tracker),
                 priority=priority,
                 reason=reason,
@@ -347,7 +346,7 @@ class ActionHandoffToHuman(Action):
             return None
 
     def _outcome(
-        self, handoff: Handoff, description: str, priority: str, email: str | None
+        self, handoff: Handoff, description: str, priority: str, email: str | None, language: str
     ) -> list[EventType]:
         handoff_slots = [
             SlotSet("handoff_id", str(handoff.id)),
@@ -360,7 +359,7 @@ class ActionHandoffToHuman(Action):
                 outcome = [
                     SlotSet("handoff_outcome", QUEUED),
                     SlotSet("handoff_position", str(handoff.queue_position or 1)),
-                    SlotSet("handoff_wait_minutes", wait_minutes(handoff.estimated_wait_seconds)),
+                    SlotSet("handoff_wait_minutes", wait_minutes(handoff.estimated_wait_seconds, language)),
                 ]
             else:
                 outcome = [SlotSet("handoff_outcome", ASSIGNED)]
@@ -369,7 +368,7 @@ class ActionHandoffToHuman(Action):
             # Closed at once without a reason: not what the contract allows. Nothing reached a person.
             logger.error("handoff %s answered %s without being unavailable", handoff.id, handoff.state)
             return [SlotSet("handoff_outcome", UNAVAILABLE)]
-        reopens = human_time_or_none(handoff.reopens_at)
+        reopens = human_time_or_none(handoff.reopens_at, language)
         why = [
             SlotSet("handoff_unavailable", "closed" if reopens else "no_agent"),
             SlotSet("handoff_reopens", reopens),
@@ -436,11 +435,12 @@ class ActionHandoffToHuman(Action):
         return [SlotSet(name, value) for name, value in slots.items()]
 
 
-def human_time_or_none(timestamp: str | None) -> str | None:
-    """ "2026-12-01T09:00:00+01:00" -> "01 Dec 2026, 08:00 UTC"; None when absent or unreadable."""
+def human_time_or_none(timestamp: str | None, language: str) -> str | None:
+    """ "2026-12-01T09:00:00+01:00" -> "01 Dec 2026, 08:00 UTC" (in `language`); None when absent or
+    unreadable."""
     if not timestamp:
         return None
-    told = human_time(timestamp)
+    told = human_time(timestamp, language)
     return None if told == timestamp else told
 
 
@@ -565,7 +565,11 @@ class ActionRelayToAgent(Action):
                 logger.warning("queue update without a position for sender %s", tracker.sender_id)
                 return events
             minutes = _as_int(values.get("wait_minutes"))
-            wait = str(max(1, minutes)) if minutes is not None else UNKNOWN_WAIT
+            wait = (
+                str(max(1, minutes))
+                if minutes is not None
+                else UNKNOWN_WAIT.in_language(language_of(tracker))
+            )
             # The values go with the message: the slots set below are not set yet when Rasa words it.
             dispatcher.utter_message(
                 response="utter_handoff_position", handoff_position=str(position), handoff_wait_minutes=wait

@@ -35,6 +35,8 @@ from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
 from actions.api.models import OnboardingProgress, OnboardingStep
 from actions.common import conversation_channel, write_key
+from actions.language import EN, ZH, language_of
+from actions.onboarding_texts import step_how_to, step_title
 from actions.parsing import match_onboarding_step
 
 logger = logging.getLogger(__name__)
@@ -57,9 +59,13 @@ DONE_MARK, OPEN_MARK = "✅", "⬜"
 STEP_SLOT = "onboarding_step"
 
 
-def checklist_text(progress: OnboardingProgress) -> str:
-    """ "✅ Create your Acme Cloud account\\n⬜ Verify your email address\\n..." in checklist order."""
-    return "\n".join(f"{DONE_MARK if step.done else OPEN_MARK} {step.title}" for step in progress.steps)
+def checklist_text(progress: OnboardingProgress, language: str) -> str:
+    """ "✅ Create your Acme Cloud account\\n⬜ Verify your email address\\n..." in checklist order, the
+    titles in `language`."""
+    return "\n".join(
+        f"{DONE_MARK if step.done else OPEN_MARK} {step_title(step.key, step.title, language)}"
+        for step in progress.steps
+    )
 
 
 def named_step(tracker: Tracker) -> str | None:
@@ -89,24 +95,26 @@ def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> str | None:
     told = tracker.get_slot("onboarding_step_title")
     if told:
         for state in progress.steps:
-            if state.title == told and not state.done:
+            # Told in either language: the customer may have switched since.
+            titles = {step_title(state.key, state.title, language) for language in (EN, ZH)}
+            if told in titles and not state.done:
                 return state.key
     return progress.next_step.key if progress.next_step else None
 
 
-def _step_slots(step: OnboardingStep | None) -> list[EventType]:
+def _step_slots(step: OnboardingStep | None, language: str) -> list[EventType]:
     return [
-        SlotSet("onboarding_step_title", step.title if step else None),
-        SlotSet("onboarding_step_how_to", step.how_to if step else None),
+        SlotSet("onboarding_step_title", step_title(step.key, step.title, language) if step else None),
+        SlotSet("onboarding_step_how_to", step_how_to(step.key, step.how_to, language) if step else None),
         SlotSet("onboarding_step_docs", step.docs_url if step else None),
     ]
 
 
-def _progress_slots(progress: OnboardingProgress) -> list[EventType]:
+def _progress_slots(progress: OnboardingProgress, language: str) -> list[EventType]:
     return [
         SlotSet("onboarding_done_count", str(progress.done_count)),
         SlotSet("onboarding_total", str(progress.total)),
-        SlotSet("onboarding_checklist", checklist_text(progress)),
+        SlotSet("onboarding_checklist", checklist_text(progress, language)),
     ]
 
 
@@ -120,9 +128,11 @@ def _unavailable(action: str, error: BackendError | str) -> list[EventType]:
     return _outcome(UNAVAILABLE)
 
 
-def _unknown_step(progress: OnboardingProgress | None) -> list[EventType]:
+def _unknown_step(progress: OnboardingProgress | None, language: str) -> list[EventType]:
     """No such step: the checklist is listed (with what is done, when the progress is known)."""
-    return _outcome(UNKNOWN_STEP, *_step_slots(None), *(_progress_slots(progress) if progress else []))
+    return _outcome(
+        UNKNOWN_STEP, *_step_slots(None, language), *(_progress_slots(progress, language) if progress else [])
+    )
 
 
 async def start_onboarding(backend: BackendClient, tracker: Tracker) -> OnboardingProgress | Queued:
@@ -138,13 +148,13 @@ def _step_by_key(steps: Sequence[OnboardingStep], key: str | None) -> Onboarding
     return next((step for step in steps if step.key == key), None)
 
 
-def _all_done_events(progress: OnboardingProgress, **extra: Any) -> list[EventType]:
+def _all_done_events(progress: OnboardingProgress, language: str, **extra: Any) -> list[EventType]:
     """Everything is done: the onboarding's survey (the CES question, about onboarding) follows, when
     action_request_survey (actions/surveys.py) finds cs_backend's survey rules allow it."""
     return _outcome(
         ALL_DONE,
-        *_step_slots(None),
-        *_progress_slots(progress),
+        *_step_slots(None, language),
+        *_progress_slots(progress, language),
         *[SlotSet(name, value) for name, value in extra.items()],
         SlotSet("feedback_topic", "onboarding"),
     )
@@ -165,11 +175,11 @@ class _ProgressAnswer(Action, ABC):
             return _unavailable(self.name(), error)
         if isinstance(progress, Queued):
             return _unavailable(self.name(), "the start is queued, the progress unknown")
-        return self.answer(progress)
+        return self.answer(progress, language_of(tracker))
 
     @abstractmethod
-    def answer(self, progress: OnboardingProgress) -> list[EventType]:
-        """The events that tell the customer about `progress`."""
+    def answer(self, progress: OnboardingProgress, language: str) -> list[EventType]:
+        """The events that tell the customer about `progress`, in `language`."""
 
 
 class ActionOnboardingNextStep(_ProgressAnswer):
@@ -178,10 +188,12 @@ class ActionOnboardingNextStep(_ProgressAnswer):
     def name(self) -> str:
         return "action_onboarding_next_step"
 
-    def answer(self, progress: OnboardingProgress) -> list[EventType]:
+    def answer(self, progress: OnboardingProgress, language: str) -> list[EventType]:
         if progress.next_step is None:
-            return _all_done_events(progress)
-        return _outcome(NEXT_STEP, *_step_slots(progress.next_step), *_progress_slots(progress))
+            return _all_done_events(progress, language)
+        return _outcome(
+            NEXT_STEP, *_step_slots(progress.next_step, language), *_progress_slots(progress, language)
+        )
 
 
 class ActionOnboardingProgress(_ProgressAnswer):
@@ -190,9 +202,11 @@ class ActionOnboardingProgress(_ProgressAnswer):
     def name(self) -> str:
         return "action_onboarding_progress"
 
-    def answer(self, progress: OnboardingProgress) -> list[EventType]:
+    def answer(self, progress: OnboardingProgress, language: str) -> list[EventType]:
         outcome = NEXT_STEP if progress.next_step is not None else ALL_DONE
-        return _outcome(outcome, *_step_slots(progress.next_step), *_progress_slots(progress))
+        return _outcome(
+            outcome, *_step_slots(progress.next_step, language), *_progress_slots(progress, language)
+        )
 
 
 class ActionOnboardingExplainStep(Action):
@@ -205,6 +219,7 @@ class ActionOnboardingExplainStep(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         said = named_step(tracker)
+        language = language_of(tracker)
         try:
             async with BackendClient() as backend:
                 steps = await backend.onboarding_steps()
@@ -216,16 +231,18 @@ class ActionOnboardingExplainStep(Action):
                 return _unavailable(self.name(), "the start is queued, the progress unknown")
             key = match_onboarding_step(said, _pairs(steps))
             step = _step_by_key(steps, key)
-            return _outcome(STEP_EXPLAINED, *_step_slots(step)) if step else _unknown_step(None)
+            if step is None:
+                return _unknown_step(None, language)
+            return _outcome(STEP_EXPLAINED, *_step_slots(step, language))
         key = match_onboarding_step(said, _pairs(steps)) if said else step_in_focus(tracker, progress)
         step = _step_by_key(steps, key)
         if step is None:
             # Unknown: the checklist is listed, with what is done.
             logger.info("no onboarding step matches %r", said)
-            return _unknown_step(progress)
+            return _unknown_step(progress, language)
         # A step found without a name (the one in focus) is told with the progress, as the next step is.
-        extra = [] if said else _progress_slots(progress)
-        return _outcome(STEP_EXPLAINED, *_step_slots(step), *extra)
+        extra = [] if said else _progress_slots(progress, language)
+        return _outcome(STEP_EXPLAINED, *_step_slots(step, language), *extra)
 
 
 class ActionOnboardingMarkDone(Action):
@@ -242,6 +259,7 @@ class ActionOnboardingMarkDone(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         said = named_step(tracker)
+        language = language_of(tracker)
         channel = conversation_channel(tracker)
         try:
             async with BackendClient() as backend:
@@ -251,11 +269,11 @@ class ActionOnboardingMarkDone(Action):
                     key = match_onboarding_step(said, _pairs(before.steps))
                     if key is None:
                         logger.info("no onboarding step matches %r", said)
-                        return _unknown_step(before)
+                        return _unknown_step(before, language)
                 else:
                     key = step_in_focus(tracker, before)
                     if key is None:  # nothing named and nothing left to do
-                        return _all_done_events(before, onboarding_done_title=None)
+                        return _all_done_events(before, language, onboarding_done_title=None)
                 state = before.step(key)
                 progress: OnboardingProgress | Queued
                 if state is not None and state.done:
@@ -272,27 +290,29 @@ class ActionOnboardingMarkDone(Action):
             if error.is_refusal and "step" in error.fields:
                 # The checklist changed between the two requests: the step is gone.
                 logger.warning("cs_backend refused onboarding step: %s", error)
-                return _unknown_step(None)
+                return _unknown_step(None, language)
             return _unavailable(self.name(), error)
 
         if isinstance(progress, Queued):
             logger.info("onboarding step %s queued (outbox entry %s)", key, progress.entry_id)
             return _outcome(
                 STEP_QUEUED,
-                SlotSet("onboarding_done_title", state.title if state else None),
-                *_step_slots(None),
+                SlotSet(
+                    "onboarding_done_title", step_title(state.key, state.title, language) if state else None
+                ),
+                *_step_slots(None, language),
             )
         marked = progress.step(key) or state
-        done_title = marked.title if marked else None
+        done_title = step_title(marked.key, marked.title, language) if marked else None
         if progress.completed or progress.next_step is None:
             # Also when everything was done already: "that's all N steps" and the CES question.
-            return _all_done_events(progress, onboarding_done_title=done_title)
+            return _all_done_events(progress, language, onboarding_done_title=done_title)
         outcome = ALREADY_DONE if state is not None and state.done else STEP_MARKED
         return _outcome(
             outcome,
             SlotSet("onboarding_done_title", done_title),
-            *_step_slots(progress.next_step),
-            *_progress_slots(progress),
+            *_step_slots(progress.next_step, language),
+            *_progress_slots(progress, language),
         )
 
 
@@ -322,4 +342,5 @@ class ActionOnboardingNudge(Action):
         if step is None or progress.is_done(step.key):
             logger.info("nudge about %r for %s is obsolete", said, tracker.sender_id)
             return _outcome(NUDGE_OBSOLETE)
-        return _outcome(NUDGE, *_step_slots(step), *_progress_slots(progress))
+        language = language_of(tracker)
+        return _outcome(NUDGE, *_step_slots(step, language), *_progress_slots(progress, language))

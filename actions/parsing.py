@@ -13,6 +13,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from actions.chinese_text import (
+    MIN_DESCRIPTION_UNITS,
+    MIN_DETAIL_UNITS,
+    chinese_description_units,
+    chinese_detail_units,
+    chinese_step_scores,
+    has_han,
+    priority_from_chinese,
+    urgent_in_chinese,
+)
+
 # --- ratings on a numeric scale (CSAT 1-5, CES 1-7) ---------------------------------------------------------
 
 CSAT_MIN, CSAT_MAX = 1, 5
@@ -359,13 +370,15 @@ def match_onboarding_step(value: object, steps: Iterable[tuple[str, str]]) -> st
             return key
 
     said = _step_words(text)
-    if not said:
+    # Chinese names ("验证邮箱") are found as phrases; a mixed message ("连接 Slack") counts both.
+    chinese = chinese_step_scores(text, [key for key, _ in candidates]) if has_han(text) else {}
+    if not said and not any(chinese.values()):
         return None
     scores = []
     for key, title in candidates:
         vocabulary = set(_step_words(f"{key} {title}")) | set(_STEP_ALIASES.get(key, ()))
         score = sum(1 for word in said if any(_same_word(word, known) for known in vocabulary))
-        scores.append((score, key))
+        scores.append((score + chinese.get(key, 0), key))
     best = max((score for score, _ in scores), default=0)
     if best == 0:
         return None
@@ -416,7 +429,7 @@ def normalize_priority(value: object) -> str | None:
     for priority, pattern in _PRIORITY_PATTERNS:
         if pattern.search(text):
             return priority
-    return None
+    return priority_from_chinese(text) if has_han(text) else None
 
 
 _URGENCY = re.compile(
@@ -437,17 +450,18 @@ def infer_urgency(description: object) -> bool:
         return False
     text = str(description).lower()
     without_negated = _NOT_URGENT.sub(" ", text)
-    return bool(_URGENCY.search(without_negated))
+    return bool(_URGENCY.search(without_negated)) or (has_han(text) and urgent_in_chinese(text))
 
 
 # --- email --------------------------------------------------------------------------------------------------
 
+# The boundaries are ASCII: Chinese written right against an address ("邮箱是li@x.cn") does not hide it.
 _EMAIL = re.compile(
-    r"(?<![\w.+-])"
+    r"(?<![A-Za-z0-9_.+-])"
     r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
-    r"(?![\w-])"
+    r"(?![A-Za-z0-9_-])"
 )
 
 
@@ -508,7 +522,11 @@ def clean_description(text: object) -> str:
 def is_meaningful_description(text: object) -> bool:
     """At least 12 characters and 3 words, and more than a bare "I have a problem" / "open a ticket"."""
     cleaned = clean_description(text)
-    if len(cleaned) < DESCRIPTION_MIN_CHARS or cleaned.startswith("/"):
+    if cleaned.startswith("/"):
+        return False
+    if has_han(cleaned):
+        return chinese_description_units(cleaned) >= MIN_DESCRIPTION_UNITS and _has_details(cleaned)
+    if len(cleaned) < DESCRIPTION_MIN_CHARS:
         return False
     if len(_ALNUM_WORD.findall(cleaned)) < DESCRIPTION_MIN_WORDS:
         return False
@@ -516,6 +534,8 @@ def is_meaningful_description(text: object) -> bool:
 
 
 def _has_details(cleaned: str) -> bool:
+    if has_han(cleaned):
+        return chinese_detail_units(cleaned) >= MIN_DETAIL_UNITS
     remainder = _GENERIC_PREFIXES.sub("", cleaned, count=1)
     return len(_ALNUM_WORD.findall(remainder)) >= 2
 
@@ -531,6 +551,8 @@ def problem_details(trigger_text: object) -> str | None:
         return None
     if not is_meaningful_description(cleaned):
         return None
+    if has_han(cleaned):
+        return cleaned
     remainder = _GENERIC_PREFIXES.sub("", cleaned, count=1)
     if len(_ALNUM_WORD.findall(remainder)) < DESCRIPTION_MIN_WORDS:
         return None
@@ -553,25 +575,3 @@ def parse_ticket_number(value: object) -> int | None:
         return None
     number = int(match.group(1))
     return number if number > 0 else None
-
-
-# --- the language a customer writes in (for routing to an agent who speaks it) ------------------------------
-
-# CJK Unified Ideographs with extension A and the compatibility block: the characters of written Chinese.
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_LETTER = re.compile(r"[A-Za-z]")
-# One Han character carries about a word; a Latin word has about five letters.
-_LATIN_LETTERS_PER_HAN = 5
-
-
-def writes_chinese(messages: Iterable[str]) -> bool:
-    """True when the messages are mostly written in Chinese: their Han characters outweigh their Latin words
-    (so "订单 #123 error" is Chinese, an English message quoting one Chinese name is not)."""
-    text = " ".join(messages)
-    han = len(_HAN.findall(text))
-    return han > 0 and han * _LATIN_LETTERS_PER_HAN >= len(_LATIN_LETTER.findall(text))
-
-
-def conversation_language(messages: Sequence[str]) -> str:
-    """ "zh" when the customer writes Chinese, else "en" (ISO 639-1, as cs_backend's routing expects)."""
-    return "zh" if writes_chinese(messages) else "en"

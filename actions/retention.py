@@ -33,6 +33,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
+from actions.chinese_text import cancel_reason_from_chinese, has_han
 from actions.common import conversation_channel, write_key
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def classify_cancel_reason(value: Any) -> str | None:
     for reason, pattern in _REASON_KEYWORDS:
         if pattern.search(lowered):
             return reason
+    if has_han(text):
+        return cancel_reason_from_chinese(text) or OTHER
     return OTHER
 
 

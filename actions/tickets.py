@@ -26,6 +26,7 @@ from actions.common import (
     stale_hint_after_interruption,
     validated_an_answer,
 )
+from actions.language import language_of, priority_label
 from actions.parsing import (
     clean_description,
     extract_email,
@@ -384,8 +385,9 @@ class ActionTicketStatus(Action):
             "found",
             lookup_number=str(ticket.id),
             lookup_status=ticket.status,
-            lookup_priority=ticket.priority,
-            lookup_updated=human_time(ticket.updated_at),
+            # Shown as they are: in the conversation's language.
+            lookup_priority=priority_label(ticket.priority, language_of(tracker)),
+            lookup_updated=human_time(ticket.updated_at, language_of(tracker)),
             lookup_subject=ticket.subject,
         )
 

@@ -105,7 +105,9 @@ def action_event(name: str) -> dict[str, Any]:
 
 
 def all_slots(**values: Any) -> dict[str, Any]:
-    slots: dict[str, Any] = {name: None for name in DOMAIN["slots"]}
+    """Every domain slot at its initial value (None, or the domain's `initial_value`: language "en"), then
+    `values`."""
+    slots: dict[str, Any] = {name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()}
     slots["requested_slot"] = None
     slots.update(values)
     return slots
@@ -147,6 +149,7 @@ def render_response(name: str, slots: Mapping[str, Any]) -> list[str]:
     every candidate's {placeholders} are filled from the slots.
     """
     variations = DOMAIN["responses"][name]
+    slots = all_slots(**slots)  # a slot not given is at its initial value, as in Rasa's tracker
     conditional = [
         variation
         for variation in variations

@@ -126,3 +126,16 @@ def test_an_answer_was_validated_when_a_slot_besides_requested_slot_is_set() -> 
 )
 def test_human_time(timestamp: str, shown: str) -> None:
     assert human_time(timestamp) == shown
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "shown"),
+    [
+        ("2026-11-22T08:30:12+01:00", "2026年11月22日 07:30（UTC）"),
+        ("2026-01-05T23:05:00Z", "2026年1月5日 23:05（UTC）"),
+        ("", "最近"),
+        ("yesterday", "yesterday"),
+    ],
+)
+def test_human_time_in_chinese(timestamp: str, shown: str) -> None:
+    assert human_time(timestamp, "zh") == shown

@@ -15,7 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.fallback import (
     EXCLUDED_INTENTS,
     INTENT_PHRASES,
-    SOMETHING_ELSE,
+    INTENT_PHRASES_ZH,
+    SOMETHING_ELSE_PAYLOAD,
     ActionDefaultAskAffirmation,
     ActionDefaultFallback,
     affirmation_buttons,
@@ -52,6 +53,35 @@ def test_every_domain_intent_is_either_suggestible_with_a_phrase_or_excluded() -
     assert INTENT_PHRASES["password_reset"] == "Reset my password"
     assert INTENT_PHRASES["request_human"] == "Talk to a person"
     assert len(set(INTENT_PHRASES.values())) == len(INTENT_PHRASES)  # no two buttons look alike
+
+
+def test_every_suggestible_intent_has_a_chinese_phrase_too() -> None:
+    assert set(INTENT_PHRASES_ZH) == set(INTENT_PHRASES)
+    assert len(set(INTENT_PHRASES_ZH.values())) == len(INTENT_PHRASES_ZH)
+    assert INTENT_PHRASES_ZH["request_human"] == "找人工客服"
+
+
+async def test_ask_affirmation_titles_its_buttons_in_the_conversations_language() -> None:
+    message = _fallback_message("密码 忘了 怎么办", [("password_reset", 0.38), ("account_locked", 0.3)])
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("fallback-test", [message], slots={"language": "zh"})
+    await ActionDefaultAskAffirmation().run(dispatcher, tracker, DOMAIN)
+
+    (sent,) = dispatcher.messages
+    assert [(b["title"], b["payload"]) for b in sent["buttons"]] == [
+        ("重置密码", "/password_reset"),
+        ("我的账号被锁定了", "/account_locked"),
+        ("都不是", "/out_of_scope"),
+    ]
+    (text,) = render_response("utter_ask_affirmation", {"language": "zh"})
+    assert text == "抱歉，我不太确定是否理解了。您是指下面的哪一项吗？"
+
+
+def test_without_a_guess_the_chinese_buttons_offer_a_person() -> None:
+    assert affirmation_buttons([], "zh") == [
+        {"title": "找人工客服", "payload": "/request_human"},
+        {"title": "都不是", "payload": "/out_of_scope"},
+    ]
 
 
 def test_candidates_skip_fallback_retrieval_and_conversational_intents_and_keep_three() -> None:
@@ -229,12 +259,12 @@ async def test_every_guess_button_is_a_clarification_for_rasas_loop() -> None:
 async def test_something_else_is_the_no_of_rasas_loop_and_a_second_one_gives_up() -> None:
     from rasa.core.actions.two_stage_fallback import _second_affirmation_failed
 
-    once = _rasa_tracker(SOMETHING_ELSE["payload"])
+    once = _rasa_tracker(SOMETHING_ELSE_PAYLOAD)
     assert not await _loop_is_done(once)  # -> Rasa asks to rephrase (utter_ask_rephrase)
 
     # the rephrased message is misunderstood too, "Did you mean…?" again, "Something else" again: Rasa gives
     # up
-    twice = _rasa_tracker(SOMETHING_ELSE["payload"], "zzxq blick", SOMETHING_ELSE["payload"])
+    twice = _rasa_tracker(SOMETHING_ELSE_PAYLOAD, "zzxq blick", SOMETHING_ELSE_PAYLOAD)
     assert twice.latest_message.intent_name == "out_of_scope"
     assert _second_affirmation_failed(twice) and await _loop_is_done(twice)
 

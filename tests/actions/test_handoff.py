@@ -155,8 +155,9 @@ def test_the_skill_comes_from_the_latest_topic_of_the_session() -> None:
 
 
 def test_the_wait_is_told_in_whole_minutes() -> None:
-    assert [wait_minutes(s) for s in (0, 1, 60, 61, 150, 3600)] == ["1", "1", "1", "2", "3", "60"]
-    assert wait_minutes(None) == "a few"
+    assert [wait_minutes(s, "en") for s in (0, 1, 60, 61, 150, 3600)] == ["1", "1", "1", "2", "3", "60"]
+    assert wait_minutes(None, "en") == "a few"
+    assert wait_minutes(None, "zh") == "几" and wait_minutes(150, "zh") == "3"
 
 
 def test_the_reason_says_how_the_customer_got_here() -> None:
@@ -273,15 +274,27 @@ async def test_an_offered_handoff_names_the_agent(routing: RoutingContractBacken
     assert "email" not in routing.calls("POST", "/api/routing/handoffs")[0].body
 
 
-async def test_a_customer_writing_chinese_goes_to_an_agent_speaking_it(
+async def test_a_customer_the_bot_speaks_chinese_with_goes_to_an_agent_speaking_it(
     routing: RoutingContractBackend, sender_id: str
 ) -> None:
     events = [
         user_event("我的账户被锁定了", "nlu_fallback"),
         user_event("我想和人工客服谈谈", "request_human"),
     ]
-    await _run(_tracker(sender_id, events))
+    slots = await _run(_tracker(sender_id, events, language="zh"))
     assert routing.calls("POST", "/api/routing/handoffs")[0].body["language"] == "zh"
+    # ... and is told their place in Chinese
+    (told,) = render_response("utter_handoff_queued", {**slots, "language": "zh"})
+    assert told.startswith("我已为您申请人工客服。您目前排在第 2 位，预计等待约3分钟。")
+
+
+async def test_the_language_sent_is_the_conversations_not_the_script_of_a_message(
+    routing: RoutingContractBackend, sender_id: str
+) -> None:
+    # "English please" was said: the conversation is in English even if a name is written in Chinese.
+    events = [user_event("my name is 王伟, I need a person", "request_human")]
+    await _run(_tracker(sender_id, events, language="en"))
+    assert routing.calls("POST", "/api/routing/handoffs")[0].body["language"] == "en"
 
 
 @pytest.mark.parametrize(

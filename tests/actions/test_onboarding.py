@@ -122,7 +122,7 @@ async def test_the_checklist_marks_the_steps_done(
 ) -> None:
     async with BackendClient() as client:
         after = await client.complete_onboarding_step("verify_email", sender_id, "rest")
-    assert checklist_text(after).splitlines()[:2] == [
+    assert checklist_text(after, "en").splitlines()[:2] == [
         f"⬜ {CHECKLIST_TITLES['sign_up']}",
         f"✅ {CHECKLIST_TITLES['verify_email']}",
     ]
@@ -169,6 +169,58 @@ async def test_next_step_when_everything_is_done(
     assert slots["onboarding_step_title"] is None
     (told,) = render_response("utter_onboarding_all_done", slots)
     assert "all 6 setup steps" in told
+
+
+# --- in Chinese ---------------------------------------------------------------------------------------------
+
+
+async def test_a_chinese_conversation_is_told_the_steps_in_chinese(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    zh = {"language": "zh"}
+    await _complete(sender_id, "sign_up")
+    slots = await _run(
+        ActionOnboardingNextStep(), _tracker(sender_id, "我接下来该做什么？", "get_started", slots=zh)
+    )
+    assert slots["onboarding_step_title"] == "验证您的邮箱地址"
+    assert "no-reply@acme.example" in slots["onboarding_step_how_to"]
+    assert slots["onboarding_step_docs"] == "https://docs.acme.example/getting-started/verify-email"
+    (told,) = render_response("utter_onboarding_next_step", {**slots, **zh})
+    assert told.startswith("您已完成 1/6 个设置步骤。下一步：验证您的邮箱地址。")
+
+    # "done" right after: the step just told (in Chinese) is the one in focus, and is marked
+    marked = await _run(
+        ActionOnboardingMarkDone(),
+        _tracker(sender_id, "做完了", "onboarding_step_done", slots={**zh, **slots}),
+    )
+    assert marked["onboarding_outcome"] == "step_marked"
+    assert marked["onboarding_done_title"] == "验证您的邮箱地址"
+    assert marked["onboarding_step_title"] == "完善个人资料"
+    assert _done(backend, sender_id) == ["sign_up", "verify_email"]
+
+    progress = await _run(
+        ActionOnboardingProgress(), _tracker(sender_id, "我的进度", "onboarding_progress", slots=zh)
+    )
+    assert progress["onboarding_checklist"].splitlines()[:3] == [
+        "✅ 创建您的 Acme Cloud 账号",
+        "✅ 验证您的邮箱地址",
+        "⬜ 完善个人资料",
+    ]
+
+
+async def test_a_step_named_in_chinese_is_explained(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    slots = await _run(
+        ActionOnboardingExplainStep(),
+        _tracker(
+            sender_id, "怎么邀请同事", "explain_onboarding_step", step="邀请同事", slots={"language": "zh"}
+        ),
+    )
+    assert slots["onboarding_outcome"] == "step_explained"
+    assert slots["onboarding_step_title"] == "邀请一位同事"
+    (told,) = render_response("utter_onboarding_step_explained", {**slots, "language": "zh"})
+    assert told.startswith("邀请一位同事：进入 设置 → 成员")
 
 
 # --- progress -----------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 
 from actions.parsing import (
-    conversation_language,
     extract_email,
     infer_urgency,
     is_meaningful_description,
@@ -308,19 +307,3 @@ def test_numbers_beyond_any_float_are_no_score_rather_than_a_crash(
     parse: Callable[[object], int | None], text: object
 ) -> None:
     assert parse(text) is None
-
-
-@pytest.mark.parametrize(
-    ("messages", "language"),
-    [
-        (["我想和人工客服谈谈"], "zh"),
-        (["你好", "订单 #123 error"], "zh"),
-        (["I can't log in", "我的账户被锁定了，请帮我"], "zh"),
-        (["hi, my name is 王伟 and my invoice for March is wrong"], "en"),
-        (["talk to a human"], "en"),
-        (["こんにちは"], "en"),  # kana only: not Chinese
-        ([], "en"),
-    ],
-)
-def test_conversation_language(messages: list[str], language: str) -> None:
-    assert conversation_language(messages) == language

@@ -5,6 +5,7 @@ creating a ticket and looking one up, against a real running cs_backend (see con
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,21 @@ async def test_status_by_number(backend: RunningBackend, backend_url: str, sende
         assert slots["ticket_number"] is None  # used up: a later "my last ticket" is not this number
         (told,) = render_response("utter_ticket_status", slots)
         assert f"#{number}" in told and "open" in told and "invoice PDF export" in told
+
+
+async def test_status_in_a_chinese_conversation(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    created = await create_ticket(sender_id)
+    number = created["ticket_id"]
+    slots = await _status_lookup(
+        sender_id, f"工单 {number} 怎么样了", number, slots={**created, "language": "zh"}
+    )
+    assert slots["lookup_status"] == "open"  # the value the response is chosen by stays cs_backend's
+    assert slots["lookup_priority"] == "高"
+    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}（UTC）", slots["lookup_updated"])
+    (told,) = render_response("utter_ticket_status", {**slots, "language": "zh"})
+    assert told.startswith(f"工单 #{number}（“") and "处于待处理状态" in told and "优先级：高" in told
 
 
 async def test_a_typed_email_shows_none_of_that_customers_tickets(
