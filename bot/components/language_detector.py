@@ -6,9 +6,10 @@ customer's "API" or "Pro". Any Han character makes a message Chinese ("我的API
 Latin word that is not one of those shared ones. Text in another script gets no entity (the unsupported-input
 classifier answers it in both languages).
 
-An explicit request to switch ("English please", "speak English", "说英文", "请说中文", "中文", "Chinese please")
-gives the language asked for, whatever the script it is written in. Only a message that is nothing but such a
-request counts: "do you have an English invoice template?" is English, not a request to speak English.
+An explicit request to switch ("English please", "speak English", "说英文", "请说中文", "中文",
+"Chinese please") gives the language asked for, whatever the script it is written in. Only a message that is
+nothing but such a request counts: "do you have an English invoice template?" is English, not a request to
+speak English.
 
 The intent is left alone (the `switch_language` intent is the classifier's).
 """
@@ -46,12 +47,66 @@ _EMAIL_OR_URL = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 # product's and the trade's own words. Alone they say nothing about the language.
 SHARED_LATIN_WORDS = frozenset(
     {
-        "ok", "okay", "okk", "k", "kk", "hi", "hello", "hey", "bye", "thx", "thanks", "ty", "yes", "no",
-        "yep", "nope", "lol", "haha", "hmm", "emm", "em",
-        "api", "key", "token", "pro", "plan", "free", "business", "sso", "app", "ios", "android", "iphone",
-        "ipad", "email", "id", "vip", "bug", "csv", "pdf", "excel", "url", "ui", "wifi", "pc", "mac",
-        "dashboard", "slack", "github", "google", "zoom", "jira", "trello", "paypal", "visa", "qq", "wechat",
-        "alipay", "acme", "cloud",
+        "ok",
+        "okay",
+        "okk",
+        "k",
+        "kk",
+        "hi",
+        "hello",
+        "hey",
+        "bye",
+        "thx",
+        "thanks",
+        "ty",
+        "yes",
+        "no",
+        "yep",
+        "nope",
+        "lol",
+        "haha",
+        "hmm",
+        "emm",
+        "em",
+        "api",
+        "key",
+        "token",
+        "pro",
+        "plan",
+        "free",
+        "business",
+        "sso",
+        "app",
+        "ios",
+        "android",
+        "iphone",
+        "ipad",
+        "email",
+        "id",
+        "vip",
+        "bug",
+        "csv",
+        "pdf",
+        "excel",
+        "url",
+        "ui",
+        "wifi",
+        "pc",
+        "mac",
+        "dashboard",
+        "slack",
+        "github",
+        "google",
+        "zoom",
+        "jira",
+        "trello",
+        "paypal",
+        "visa",
+        "qq",
+        "wechat",
+        "alipay",
+        "acme",
+        "cloud",
     }
 )
 
@@ -59,7 +114,9 @@ SHARED_LATIN_WORDS = frozenset(
 _POLITE_EN = r"(?:please|pls|plz|can|could|would|you|kindly|only|now|instead|again|thanks|thank|in|to)"
 _VERB_EN = r"(?:speak|talk|reply|respond|answer|write|chat|continue|switch|change|go|use|back)"
 _SWITCH_EN = r"(?:(?:{p}|{v})\s+)*{lang}(?:\s+(?:{p}|{v}|language|version))*"
-_POLITE_ZH = r"[请麻烦您你能可以以下后面吧吗呢好了谢谢再还是改换成切到回用说讲跟我和对话交流回复回答聊的语言版模式]*"
+_POLITE_ZH = (
+    r"[请麻烦您你能可以以下后面吧吗呢好了谢谢再还是改换成切到回用说讲跟我和对话交流回复回答聊的语言版模式]*"
+)
 SWITCH_REQUESTS = {
     ENGLISH: (
         re.compile(_SWITCH_EN.format(p=_POLITE_EN, v=_VERB_EN, lang=r"english"), re.IGNORECASE),

@@ -1,10 +1,11 @@
 """Tokens for messages in English, Chinese, or both at once ("API key在哪里生成", "升级到Pro套餐").
 
-Written Chinese has no spaces: Rasa's WhitespaceTokenizer would make a whole Chinese sentence one token, and
-Rasa's JiebaTokenizer, used alone, splits English too ("a@b.com" into five tokens, "don't" into three, and every
-space and punctuation mark becomes a token), which would change what DIET learnt from the English examples.
-So this tokenizer is the WhitespaceTokenizer, unchanged for text without Han characters, whose tokens holding
-Han characters are then cut into words by jieba (the segmenter JiebaTokenizer wraps).
+Written Chinese has no spaces: Rasa's WhitespaceTokenizer would make a whole Chinese sentence one token (and
+drops all-Han tokens as emoji, see `remove_emoji`), and Rasa's JiebaTokenizer, used alone, splits English too
+("a@b.com" into five tokens, "don't" into three, and every space and punctuation mark becomes a token), which
+would change what DIET learnt from the English examples. So this tokenizer is the WhitespaceTokenizer,
+unchanged for text without Han characters, whose tokens holding Han characters are then cut into words by
+jieba (the segmenter JiebaTokenizer wraps).
 
 `word_tokens` gives the intent classifier's word n-gram vectorizer the same words from raw text.
 """
@@ -29,11 +30,12 @@ HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # scikit-learn's default token pattern: words of two or more word characters.
 _SKLEARN_WORD = re.compile(r"(?u)\b\w\w+\b")
 _WORD_CHARACTER = re.compile(r"\w")
-# From the first word character (or # and @, which start ticket numbers and handles) to the last word character.
+# From the first word character (or # and @, which start ticket numbers and handles) to the last word
+# character.
 _EDGE_TRIMMED = re.compile(r"[\w#@](?:.*\w)?", re.DOTALL)
 
-# Words of this product that jieba's general dictionary cuts apart or joins to a neighbour ("开发票" is read as
-# "develop" + "ticket" unless 发票 is a word; "工单" is a support ticket).
+# Words of this product and trade that jieba's general dictionary may cut apart ("工单", a support ticket,
+# would be 工 + 单 in some contexts): added once as words of their own.
 PRODUCT_WORDS = (
     "发票",
     "工单",
@@ -66,11 +68,7 @@ def _jieba() -> Any:
 
 def segment(text: str) -> List[tuple[str, int]]:
     """The words of `text` with their offsets, Han runs cut by jieba; spaces and punctuation are dropped."""
-    return [
-        (word, start)
-        for word, start, _end in _jieba().tokenize(text)
-        if _WORD_CHARACTER.search(word)
-    ]
+    return [(word, start) for word, start, _end in _jieba().tokenize(text) if _WORD_CHARACTER.search(word)]
 
 
 def word_tokens(text: str) -> List[str]:
@@ -141,7 +139,7 @@ def _pieces(text: str) -> Iterator[tuple[str, int]]:
 
 
 def _between(text: str, start: int, end: int) -> Iterator[tuple[str, int]]:
-    """The text between two Han runs without the punctuation at its edges ("，" or "。"), if a word is left."""
+    """The text between two Han runs without the punctuation at its edges ("，", "。"), if a word is left."""
     match = _EDGE_TRIMMED.search(text, start, end)
     if match:
         yield match.group(), match.start()

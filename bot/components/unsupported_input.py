@@ -2,13 +2,13 @@
 
 A classifier trained on English and Chinese n-grams has never seen Cyrillic, Arabic or Thai letters, or a
 message of symbols only: such text has no feature it knows, so it lands on the class with the largest bias (a
-Chinese "I want to cancel my subscription" was read as `rate` with 0.6 confidence before Chinese was taught). This
-component runs after the intent classifier and replaces its guess, by the characters alone:
+Chinese "I want to cancel my subscription" was read as `rate` with 0.6 confidence before Chinese was taught).
+This component runs after the intent classifier and replaces its guess, by the characters alone:
 
-- most letters in a script the assistant does not serve (`served_scripts`: Latin for English, Han for Chinese),
-  or any letter of a script that marks another language written partly in a served one (`foreign_scripts`:
-  Japanese kana, since Japanese also writes Han characters) → `unsupported_language`: the bot answers, in
-  English and Chinese, which languages it speaks;
+- most letters in a script the assistant does not serve (`served_scripts`: Latin for English, Han for
+  Chinese), or any letter of a script that marks another language written partly in a served one
+  (`foreign_scripts`: Japanese kana, since Japanese also writes Han characters) → `unsupported_language`:
+  the bot answers, in English and Chinese, which languages it speaks;
 - punctuation and signs only ("???", "...", "@#$%") → `unsupported_input`: the bot asks for words;
 - rating stars only ("★★★★☆", "⭐⭐⭐") → `rate`: actions/parsing.py counts them.
 

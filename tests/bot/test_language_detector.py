@@ -11,14 +11,23 @@ from bot.components.language_detector import LanguageDetector, detect_language, 
 
 @pytest.mark.parametrize(
     "text",
-    ["我想取消订阅", "我的API key丢了", "升级到Pro套餐多少钱", "好的", "四分", "工单 #4821 怎么样了", "ok 谢谢"],
+    [
+        "我想取消订阅",
+        "我的API key丢了",
+        "升级到Pro套餐多少钱",
+        "好的",
+        "四分",
+        "工单 #4821 怎么样了",
+        "ok 谢谢",
+    ],
 )
 def test_any_han_character_makes_a_message_chinese(text: str) -> None:
     assert detect_language(text) == "zh"
 
 
 @pytest.mark.parametrize(
-    "text", ["I want to cancel my subscription", "refund please", "where is my ticket #4821?", "great, cheers"]
+    "text",
+    ["I want to cancel my subscription", "refund please", "where is my ticket #4821?", "great, cheers"],
 )
 def test_latin_words_without_han_make_a_message_english(text: str) -> None:
     assert detect_language(text) == "en"
@@ -26,8 +35,24 @@ def test_latin_words_without_han_make_a_message_english(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["4", "4821", "#4821", "★★★★", "⭐⭐⭐", "👍", "😀", "???", "ok", "OK", "thx", "API", "Pro", "jo@example.com",
-     "Привет", "  "],
+    [
+        "4",
+        "4821",
+        "#4821",
+        "★★★★",
+        "⭐⭐⭐",
+        "👍",
+        "😀",
+        "???",
+        "ok",
+        "OK",
+        "thx",
+        "API",
+        "Pro",
+        "jo@example.com",
+        "Привет",
+        "  ",
+    ],
 )
 def test_text_that_does_not_say_its_language_gets_no_entity(text: str) -> None:
     assert detect_language(text) is None
@@ -57,7 +82,11 @@ def test_a_switch_request_gives_the_language_asked_for_whatever_its_script(text:
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("do you have an English invoice template?", "en"), ("你们的发票有英文版本吗", "zh"), ("我的中文名字", "zh")],
+    [
+        ("do you have an English invoice template?", "en"),
+        ("你们的发票有英文版本吗", "zh"),
+        ("我的中文名字", "zh"),
+    ],
 )
 def test_a_language_mentioned_inside_a_message_is_no_switch(text: str, language: str) -> None:
     assert requested_language(text) is None

@@ -74,14 +74,23 @@ KANA = frozenset({"Hiragana", "Katakana", "Katakana-hiragana"})
 
 @pytest.mark.parametrize(
     "text",
-    ["Я хочу отменить подписку", "أريد إلغاء اشتراكي", "ฉันต้องการยกเลิก", "구독을 취소하고 싶어요", "解約手続きをしたい",
-     "カード", "спасибо, ok"],
+    [
+        "Я хочу отменить подписку",
+        "أريد إلغاء اشتراكي",
+        "ฉันต้องการยกเลิก",
+        "구독을 취소하고 싶어요",
+        "解約手続きをしたい",
+        "カード",
+        "спасибо, ok",
+    ],
 )
 def test_with_chinese_served_other_scripts_and_japanese_kana_are_still_unsupported(text: str) -> None:
     assert classify(text, SERVED, 0.5, KANA) == UNSUPPORTED_LANGUAGE
 
 
-@pytest.mark.parametrize("text", ["我想取消订阅", "我的API key丢了", "升级到Pro套餐", "四分", "ok 谢谢", "退款"])
+@pytest.mark.parametrize(
+    "text", ["我想取消订阅", "我的API key丢了", "升级到Pro套餐", "四分", "ok 谢谢", "退款"]
+)
 def test_with_chinese_served_chinese_and_mixed_text_is_left_to_the_classifier(text: str) -> None:
     assert classify(text, SERVED, 0.5, KANA) is None
 
