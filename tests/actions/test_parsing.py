@@ -154,7 +154,9 @@ def test_parse_csat_understands_chinese_ratings(answer: str, score: int) -> None
     assert parse_csat(answer) == score
 
 
-@pytest.mark.parametrize("answer", ["七分", "六星", "五分钟", "十分", "我想问个问题", "九分之十", "满分0分给0分", "满分0"])
+@pytest.mark.parametrize(
+    "answer", ["七分", "六星", "五分钟", "十分", "我想问个问题", "九分之十", "满分0分给0分", "满分0"]
+)
 def test_parse_csat_rejects_chinese_non_ratings(answer: str) -> None:
     assert parse_csat(answer) is None
 
