@@ -82,6 +82,11 @@ class Reading:
         return self.predicted == FALLBACK_INTENT
 
 
+def plain_text(text: str) -> str:
+    """The message as the customer typed it: entity annotations ("[紧急]{...}", "[a@b.io](email)") removed."""
+    return _ANNOTATION.sub(r"\1", text)
+
+
 def normalise(text: str) -> str:
     """What two messages share when they differ only in case, annotations, spacing and punctuation."""
     plain = _ANNOTATION.sub(r"\1", text).lower()
@@ -129,7 +134,7 @@ async def read_all(model: Path, examples: Sequence[Example]) -> list[Reading]:
     agent = Agent.load(str(model))
     readings = []
     for example in examples:
-        parse = await agent.parse_message(example.text)
+        parse = await agent.parse_message(plain_text(example.text))
         predicted, best, confidence = label_of(parse)
         readings.append(Reading(example, predicted, best, confidence))
     return readings
