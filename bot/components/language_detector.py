@@ -41,6 +41,8 @@ ENGLISH = "en"
 CHINESE = "zh"
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+# Hiragana, Katakana (with the prolonged sound mark) and halfwidth Katakana: only Japanese uses them.
+_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _EMAIL_OR_URL = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 
 # Latin words a Chinese-speaking customer types as well: short acknowledgements and greetings, and the
@@ -144,6 +146,9 @@ def detect_language(text: str) -> Optional[str]:
     requested = requested_language(text)
     if requested:
         return requested
+    if _KANA.search(text):
+        # Japanese, which writes Han characters too ("サブスクを解約したい"): not Chinese, and not served.
+        return None
     if HAN_RUN.search(text):
         return CHINESE
     words = _LATIN_WORD.findall(_EMAIL_OR_URL.sub(" ", text))

@@ -51,6 +51,7 @@ def test_latin_words_without_han_make_a_message_english(text: str) -> None:
         "Pro",
         "jo@example.com",
         "Привет",
+        "サブスクを解約したい",
         "  ",
     ],
 )
