@@ -31,6 +31,31 @@ CES_MIN, CES_MAX = 1, 7
 
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 
+# Chinese numerals as ratings use them ("四分", "给五星", "两颗星"). 十 is left out on purpose: no scale
+# reaches 10, and 十分 is the adverb "very" (十分满意).
+_CHINESE_NUMERALS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CHINESE_NUMERAL = "[零一二两三四五六七八九]"
+# A numeral or digits followed by a rating unit: 分 (points; not 分钟, minutes), 星, 颗星, 个星.
+_CHINESE_RATING = re.compile(rf"({_CHINESE_NUMERAL}|\d+)\s*(?:分(?!钟)|颗星|个星|颗|星)")
+# "五分之四" (four fifths), "5分之4".
+_CHINESE_FRACTION = re.compile(rf"({_CHINESE_NUMERAL}|\d+)\s*分之\s*({_CHINESE_NUMERAL}|\d+)")
+# "满分10分，给8分" / "8分（满分10）": the scale the customer's number is on.
+_CHINESE_OUT_OF = re.compile(r"满分\s*(\d+)\s*分?|(\d+)\s*分?\s*满分")
+# A message that is a numeral and nothing else but particles and punctuation: "四", "五吧", "三。".
+_CHINESE_NUMERAL_ALONE = re.compile(rf"\s*({_CHINESE_NUMERAL})\s*[吧啊呀呢了哈嘛吗]*[\s\W]*")
+
 # Emoji mapped to the rating they most plausibly mean.
 _EMOJI_SCORES = {
     "😍": 5,
@@ -149,6 +174,9 @@ def _read_number(raw: str, scale: _Scale) -> int | None | _NoNumber:
         if denominator <= 0 or numerator > denominator:
             return None
         return scale.score(max(scale.low, numerator / denominator * scale.high))
+    chinese = _read_chinese_number(raw, scale)
+    if chinese is not _NO_NUMBER:
+        return chinese
     # Keycap digits ("4️⃣") before plain digits: they contain the digit itself.
     keycap = _KEYCAP.search(raw)
     if keycap:
@@ -159,6 +187,46 @@ def _read_number(raw: str, scale: _Scale) -> int | None | _NoNumber:
     for word in _WORD.findall(lowered):
         if word in _NUMBER_WORDS:
             return scale.score(_NUMBER_WORDS[word])
+    return _NO_NUMBER
+
+
+def _chinese_value(numeral: str) -> float:
+    """A Chinese numeral's or written number's value: "四" -> 4, "4" -> 4, "4.5" and "4,5" -> 4.5."""
+    if numeral in _CHINESE_NUMERALS:
+        return _CHINESE_NUMERALS[numeral]
+    return float(numeral.replace(",", "."))
+
+
+def _read_chinese_number(raw: str, scale: _Scale) -> int | None | _NoNumber:
+    """The score of a rating written the Chinese way: "四分", "3分吧", "给五星", "两颗星", "五分之四",
+    "满分10分给8分", "满分" (the top of the scale), a bare numeral ("五吧"). _NO_NUMBER when there is none."""
+    fraction = _CHINESE_FRACTION.search(raw)
+    if fraction:
+        denominator, numerator = _chinese_value(fraction.group(1)), _chinese_value(fraction.group(2))
+        if denominator <= 0 or numerator > denominator:
+            return None
+        return scale.score(max(scale.low, numerator / denominator * scale.high))
+    out_of = _CHINESE_OUT_OF.search(raw)
+    if out_of:
+        rest = raw[: out_of.start()] + " " + raw[out_of.end() :]
+        given = _CHINESE_RATING.search(rest) or _NUMBER.search(rest)
+        top = int(out_of.group(1) or out_of.group(2))
+        if top <= 0:
+            return None
+        if not given:
+            return scale.high
+        given_value = _chinese_value(given.group(1))
+        if given_value > top:
+            return None
+        return scale.score(max(scale.low, given_value / top * scale.high))
+    rating = _CHINESE_RATING.search(raw)
+    if rating:
+        return scale.score(_chinese_value(rating.group(1)))
+    alone = _CHINESE_NUMERAL_ALONE.fullmatch(raw)
+    if alone:
+        return scale.score(_chinese_value(alone.group(1)))
+    if "满分" in raw:
+        return scale.high
     return _NO_NUMBER
 
 
@@ -205,7 +273,27 @@ def _csat_from_symbols_and_words(raw: str) -> int | None:
         for word in _WORD.findall(lowered):
             if word in _WORD_SCORES:
                 return _WORD_SCORES[word]
+    return _first_phrase_score(raw, _CHINESE_CSAT_PHRASES)
+
+
+def _first_phrase_score(raw: str, phrases: tuple[tuple[re.Pattern, int], ...]) -> int | None:
+    for pattern, score in phrases:
+        if pattern.search(raw):
+            return score
     return None
+
+
+_VERY_ZH = "(?:非常|很|特别|超级|超|十分|太|相当)"
+# Checked in order, first match wins: negated and qualified phrases before the bare words (不错 is "good").
+_CHINESE_CSAT_PHRASES: tuple[tuple[re.Pattern, int], ...] = (
+    (re.compile("不错"), 4),
+    (re.compile(f"{_VERY_ZH}不满意|{_VERY_ZH}差|差评|垃圾|糟糕"), 1),
+    (re.compile("不太满意|不满意|不好|不行|失望"), 2),
+    (re.compile(f"{_VERY_ZH}满意|好评|完美|{_VERY_ZH}棒|{_VERY_ZH}好"), 5),
+    (re.compile("满意|挺好|还不错|棒|好"), 4),
+    (re.compile("一般|还行|还可以|凑合|马马虎虎"), 3),
+    (re.compile("差"), 2),
+)
 
 
 _EASY = r"(?:easy|simple|straightforward|smooth)"
@@ -245,7 +333,23 @@ def _ces_from_words(raw: str) -> int | None:
     for pattern, score in _CES_PHRASES:
         if pattern.search(lowered):
             return score
-    return None
+    return _first_phrase_score(raw, _CHINESE_CES_PHRASES)
+
+
+_EASY_ZH = "(?:容易|简单|方便|轻松|顺利)"
+_HARD_ZH = "(?:难|麻烦|复杂|费劲|费力|困难)"
+# 1 = very difficult ... 7 = very easy, as _CES_PHRASES; first match wins.
+_CHINESE_CES_PHRASES: tuple[tuple[re.Pattern, int], ...] = (
+    (re.compile(f"不{_HARD_ZH}也不{_EASY_ZH}|不{_EASY_ZH}也不{_HARD_ZH}|一般|还行|还好"), 4),
+    (re.compile(f"不{_EASY_ZH}"), 2),
+    (re.compile(f"不{_HARD_ZH}"), 5),
+    (re.compile(f"{_VERY_ZH}{_EASY_ZH}"), 7),
+    (re.compile(f"{_VERY_ZH}{_HARD_ZH}"), 1),
+    (re.compile(f"(?:比较|挺|还算|蛮|算是){_EASY_ZH}"), 5),
+    (re.compile(f"(?:有点|有些|稍微|略){_HARD_ZH}"), 3),
+    (re.compile(_EASY_ZH), 6),
+    (re.compile(_HARD_ZH), 2),
+)
 
 
 # --- onboarding step names ----------------------------------------------------------------------------------

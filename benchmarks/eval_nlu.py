@@ -2,7 +2,8 @@
 
 Run: `make eval-nlu` (= `.venv-bot/bin/python -m benchmarks.eval_nlu`). It loads the trained model
 (models/assistant.tar.gz), parses every message of nlu_eval/heldout_*.yml with the whole NLU pipeline (the
-FallbackClassifier included, as the running assistant does), and reports per intent:
+FallbackClassifier included, as the running assistant does), and reports, for each language apart (the file
+`heldout_<language>.yml`: `en` English, `zh` Simplified Chinese) and per intent:
 
 - **top-1**: the final prediction is the labelled intent (for the retrieval intents faq/* and chitchat/*, the
   intent and the ResponseSelector's answer key both). A message that fell back counts as wrong.
@@ -13,7 +14,8 @@ FallbackClassifier included, as the running assistant does), and reports per int
 It refuses to run when a held-out message also appears in the training data (after lower-casing, removing
 entity annotations and punctuation), so the set can never flatter the model. It rewrites only the
 `<!-- eval-nlu:start -->…<!-- eval-nlu:end -->` section of BENCHMARKS.md and prints, as its last line,
-`heldout_top1=<x> fallback=<x> messages=<n>`.
+`heldout_top1=<x> fallback=<x> messages=<n>` (all languages) followed by `<language>_top1=<x>
+<language>_fallback=<x>` for each language.
 Options: `--model PATH`, `--no-write` (print only), `--misses` (list every misread message).
 """
 
@@ -45,6 +47,8 @@ RETRIEVAL_INTENTS = ("faq", "chitchat")
 TARGET_TOP1 = 0.95
 TARGET_FALLBACK = 0.05
 
+_LANGUAGE_OF_FILE = re.compile(r"heldout_([a-z]+)\.yml")
+LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\{[^}]*\}|\([^)]*\))")
 _NOT_WORD = re.compile(r"[^\w@.]+|(?<!\w)\.|\.(?!\w)")
 
@@ -54,6 +58,12 @@ class Example:
     text: str
     label: str
     source: str
+
+    @property
+    def language(self) -> str:
+        """The language of a held-out file (`heldout_zh.yml` → `zh`); training files have none."""
+        match = _LANGUAGE_OF_FILE.fullmatch(self.source)
+        return match.group(1) if match else ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,11 @@ class Reading:
     @property
     def fell_back(self) -> bool:
         return self.predicted == FALLBACK_INTENT
+
+
+def plain_text(text: str) -> str:
+    """The message as the customer typed it: entity annotations ("[紧急]{...}", "[a@b.io](email)") removed."""
+    return _ANNOTATION.sub(r"\1", text)
 
 
 def normalise(text: str) -> str:
@@ -119,7 +134,7 @@ async def read_all(model: Path, examples: Sequence[Example]) -> list[Reading]:
     agent = Agent.load(str(model))
     readings = []
     for example in examples:
-        parse = await agent.parse_message(example.text)
+        parse = await agent.parse_message(plain_text(example.text))
         predicted, best, confidence = label_of(parse)
         readings.append(Reading(example, predicted, best, confidence))
     return readings
@@ -136,40 +151,79 @@ def share(count: int, total: int) -> float:
     return count / total if total else 0.0
 
 
-def report(readings: Sequence[Reading], model: Path, seconds: float) -> str:
+def by_language(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
+    grouped: dict[str, list[Reading]] = defaultdict(list)
+    for reading in readings:
+        grouped[reading.example.language].append(reading)
+    return dict(sorted(grouped.items()))
+
+
+def figures(readings: Sequence[Reading]) -> tuple[float, float, float]:
+    """(top-1, fallback, top-1 before the fallback threshold) of some readings."""
     total = len(readings)
-    top1 = share(sum(r.correct for r in readings), total)
-    fallback = share(sum(r.fell_back for r in readings), total)
-    before = share(sum(r.best_before_fallback == r.example.label for r in readings), total)
-    verdict = "met" if top1 >= TARGET_TOP1 and fallback <= TARGET_FALLBACK else "not met"
+    return (
+        share(sum(r.correct for r in readings), total),
+        share(sum(r.fell_back for r in readings), total),
+        share(sum(r.best_before_fallback == r.example.label for r in readings), total),
+    )
+
+
+def verdict(top1: float, fallback: float) -> str:
+    return "met" if top1 >= TARGET_TOP1 and fallback <= TARGET_FALLBACK else "not met"
+
+
+def report(readings: Sequence[Reading], model: Path, seconds: float) -> str:
+    top1, fallback, before = figures(readings)
+    languages = by_language(readings)
     lines = [
         "## NLU on held-out customer messages",
         "",
         f"`make eval-nlu` ({git_commit()}, model `{model.relative_to(REPO_ROOT)}`, {seconds:.0f} s): "
-        f"{total} messages of `{HELDOUT_GLOB}`, written apart from the training data and never trained on "
-        "(the command refuses to run when one of them is also a training example).",
+        f"{len(readings)} messages of `{HELDOUT_GLOB}`, written apart from the training data and never "
+        "trained on (the command refuses to run when one of them is also a training example).",
         "",
-        f"- **top-1 {top1:.1%}**, **fallback {fallback:.1%}** (targets: top-1 ≥ {TARGET_TOP1:.0%}, "
-        f"fallback ≤ {TARGET_FALLBACK:.0%}: {verdict}); top-1 before the fallback threshold {before:.1%}.",
         "- top-1: the final prediction is the labelled intent (faq/* and chitchat/*: the answer key too); a "
-        'message that fell back counts as wrong. Fallback: it became `nlu_fallback` ("Did you mean…?").',
-        "",
-        "| intent | messages | top-1 | fallback | top-1 before fallback |",
-        "|---|---:|---:|---:|---:|",
+        'message that fell back counts as wrong. Fallback: it became `nlu_fallback` ("Did you mean…?"). '
+        f"Targets: top-1 ≥ {TARGET_TOP1:.0%}, fallback ≤ {TARGET_FALLBACK:.0%}.",
+        f"- **all languages: top-1 {top1:.1%}, fallback {fallback:.1%}** ({verdict(top1, fallback)}); top-1 "
+        f"before the fallback threshold {before:.1%}.",
     ]
-    for label, group in per_label(readings).items():
-        n = len(group)
+    for language, group in languages.items():
+        l_top1, l_fallback, l_before = figures(group)
         lines.append(
-            f"| `{label}` | {n} | {share(sum(r.correct for r in group), n):.0%} "
-            f"| {share(sum(r.fell_back for r in group), n):.0%} "
-            f"| {share(sum(r.best_before_fallback == label for r in group), n):.0%} |"
+            f"- **{LANGUAGE_NAMES.get(language, language)} (`heldout_{language}.yml`, "
+            f"{len(group)} messages): "
+            f"top-1 {l_top1:.1%}, fallback {l_fallback:.1%}** ({verdict(l_top1, l_fallback)}); top-1 before "
+            f"the fallback threshold {l_before:.1%}."
         )
+    for language, group in languages.items():
+        lines += [
+            "",
+            f"### {LANGUAGE_NAMES.get(language, language)}",
+            "",
+            "| intent | messages | top-1 | fallback | top-1 before fallback |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for label, by_intent in per_label(group).items():
+            l_top1, l_fallback, l_before = figures(by_intent)
+            lines.append(
+                f"| `{label}` | {len(by_intent)} | {l_top1:.0%} | {l_fallback:.0%} | {l_before:.0%} |"
+            )
     return "\n".join(lines)
+
+
+def last_line(readings: Sequence[Reading]) -> str:
+    top1, fallback, _before = figures(readings)
+    parts = [f"heldout_top1={top1:.3f} fallback={fallback:.3f} messages={len(readings)}"]
+    for language, group in by_language(readings).items():
+        l_top1, l_fallback, _ = figures(group)
+        parts.append(f"{language}_top1={l_top1:.3f} {language}_fallback={l_fallback:.3f}")
+    return " ".join(parts)
 
 
 def misses(readings: Sequence[Reading]) -> str:
     return "\n".join(
-        f"{r.example.label:32} → {r.predicted:32} "
+        f"{r.example.language:2} {r.example.label:32} → {r.predicted:32} "
         f"({r.best_before_fallback} {r.confidence:.2f})  {r.example.text}"
         for r in readings
         if not r.correct
@@ -207,9 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nmisread:\n" + misses(readings))
     if not args.no_write:
         replace_section(SECTION, body)
-    top1 = share(sum(r.correct for r in readings), len(readings))
-    fallback = share(sum(r.fell_back for r in readings), len(readings))
-    print(f"heldout_top1={top1:.3f} fallback={fallback:.3f} messages={len(readings)}")
+    print(last_line(readings))
     return 0
 
 

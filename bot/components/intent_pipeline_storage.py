@@ -45,6 +45,7 @@ TEXT_SETTINGS = (
     "lowercase",
     "strip_accents",
     "token_pattern",
+    "tokenizer",
     "binary",
     "sublinear_tf",
     "use_idf",
@@ -134,11 +135,16 @@ def _vectorizers(pipeline: Pipeline) -> dict[str, TfidfVectorizer]:
 
 def _text_settings(vectorizer: TfidfVectorizer) -> dict[str, Any]:
     parameters = vectorizer.get_params()
-    # As JSON reads them back: tuples become lists.
-    return {
-        name: list(parameters[name]) if isinstance(parameters[name], tuple) else parameters[name]
-        for name in TEXT_SETTINGS
-    }
+    return {name: _as_json(parameters[name]) for name in TEXT_SETTINGS}
+
+
+def _as_json(value: Any) -> Any:
+    """A setting as JSON reads it back: tuples become lists, a function (the tokenizer) its dotted name."""
+    if isinstance(value, tuple):
+        return list(value)
+    if callable(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    return value
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from ~3,300 examples, and on held-out examples it scored about 4 points of macro
 the same word and character n-grams (BENCHMARKS.md, NLU cross-validation). DIET still extracts the entities
 (`intent_classification: false` in config.yml).
 
-The model is one scikit-learn Pipeline — word 1-2-grams and character 1-4-grams (within word boundaries),
+The model is one scikit-learn Pipeline — word 1-2-grams (Chinese cut into words by jieba) and character
+1-4-grams (within word boundaries: in Chinese, which has no spaces, they span the whole phrase),
 both TF-IDF with sublinear term frequency, then a multinomial logistic regression whose probabilities are
 the intent confidences the FallbackClassifier thresholds. It is stored as JSON and NumPy arrays, never
 pickled, with the scikit-learn version that trained it, and refuses to load under another one
@@ -38,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from bot.components import intent_pipeline_storage
+from bot.components.mixed_tokenizer import word_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,16 @@ logger = logging.getLogger(__name__)
 def build_pipeline(config: Dict[Text, Any]) -> Pipeline:
     features = FeatureUnion(
         [
-            ("words", TfidfVectorizer(ngram_range=tuple(config["word_ngram_range"]), sublinear_tf=True)),
+            # Words as scikit-learn splits them, Chinese cut into words by jieba (mixed_tokenizer.py).
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=tuple(config["word_ngram_range"]),
+                    sublinear_tf=True,
+                    tokenizer=word_tokens,
+                    token_pattern=None,
+                ),
+            ),
             (
                 "chars",
                 TfidfVectorizer(
@@ -78,7 +89,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["sklearn"]
+        return ["sklearn", "jieba"]
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:

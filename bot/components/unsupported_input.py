@@ -1,12 +1,14 @@
 """Messages the intent classifier cannot read, recognised on purpose instead of guessed.
 
-A classifier trained on English n-grams has never seen Cyrillic, Arabic or Chinese characters, or a message of
-symbols only: such text has no feature it knows, so it lands on the class with the largest bias (a Chinese
-"I want to cancel my subscription" was read as `rate` with 0.6 confidence, above the fallback threshold). This
-component runs after the intent classifier and replaces its guess, by the characters alone:
+A classifier trained on English and Chinese n-grams has never seen Cyrillic, Arabic or Thai letters, or a
+message of symbols only: such text has no feature it knows, so it lands on the class with the largest bias (a
+Chinese "I want to cancel my subscription" was read as `rate` with 0.6 confidence before Chinese was taught).
+This component runs after the intent classifier and replaces its guess, by the characters alone:
 
-- most letters in a script the assistant does not serve (`served_scripts`) → `unsupported_language`: the bot
-  answers, in English and Chinese, which language it speaks;
+- most letters in a script the assistant does not serve (`served_scripts`: Latin for English, Han for
+  Chinese), or any letter of a script that marks another language written partly in a served one
+  (`foreign_scripts`: Japanese kana, since Japanese also writes Han characters) → `unsupported_language`:
+  the bot answers, in English and Chinese, which languages it speaks;
 - punctuation and signs only ("???", "...", "@#$%") → `unsupported_input`: the bot asks for words;
 - rating stars only ("★★★★☆", "⭐⭐⭐") → `rate`: actions/parsing.py counts them.
 
@@ -54,11 +56,19 @@ def script_of(letter: str) -> str:
     return first.capitalize()
 
 
-def classify(text: str, served_scripts: frozenset[str], min_served_share: float) -> Optional[str]:
+def classify(
+    text: str,
+    served_scripts: frozenset[str],
+    min_served_share: float,
+    foreign_scripts: frozenset[str] = frozenset(),
+) -> Optional[str]:
     """The intent this component gives `text`, or None to keep the classifier's."""
     letters = [char for char in text if unicodedata.category(char).startswith("L")]
     if letters:
-        served = sum(script_of(letter) in served_scripts for letter in letters)
+        scripts = [script_of(letter) for letter in letters]
+        if any(script in foreign_scripts for script in scripts):
+            return UNSUPPORTED_LANGUAGE
+        served = sum(script in served_scripts for script in scripts)
         return UNSUPPORTED_LANGUAGE if served / len(letters) < min_served_share else None
     if any(char.isdigit() for char in text):
         return None
@@ -80,17 +90,22 @@ class UnsupportedInputClassifier(IntentClassifier, GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            # Unicode script names (the first word of a letter's Unicode name, "CJK" read as "Han").
-            "served_scripts": ["Latin"],
+            # Unicode script names (the first word of a letter's Unicode name, "CJK" read as "Han"): English
+            # and Simplified Chinese.
+            "served_scripts": ["Latin", "Han"],
             # A message with fewer of its letters in a served script is in another language: "ok 谢谢" is
-            # half Latin and kept; "спасибо, ok" is not.
+            # served; "спасибо, ok" is not.
             "min_served_share": 0.5,
+            # One letter of these is enough: Japanese mixes kana with Han characters ("解約手続き"), Chinese
+            # never uses kana.
+            "foreign_scripts": ["Hiragana", "Katakana", "Katakana-hiragana"],
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.config = {**self.get_default_config(), **config}
         self._served_scripts = frozenset(self.config["served_scripts"])
         self._min_served_share = float(self.config["min_served_share"])
+        self._foreign_scripts = frozenset(self.config["foreign_scripts"])
 
     @classmethod
     def create(
@@ -107,7 +122,7 @@ class UnsupportedInputClassifier(IntentClassifier, GraphComponent):
             text = message.get(TEXT)
             if not text:
                 continue
-            intent = classify(text, self._served_scripts, self._min_served_share)
+            intent = classify(text, self._served_scripts, self._min_served_share, self._foreign_scripts)
             if intent is None:
                 continue
             prediction = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}

@@ -120,6 +120,68 @@ def test_parse_ces_rejects_non_scores(answer: object) -> None:
     assert parse_ces(answer) is None
 
 
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [
+        ("四分", 4),
+        ("给五星", 5),
+        ("五星好评", 5),
+        ("五颗星", 5),
+        ("两颗星", 2),
+        ("一星，太差了", 1),
+        ("3分吧", 3),
+        ("打4分", 4),
+        ("五吧", 5),
+        ("三", 3),
+        ("★★★★", 4),
+        ("满分", 5),
+        ("五分之四", 4),
+        ("满分10分给8分", 4),
+        ("10分满分的话给8分", 4),
+        ("满分5分，给4.5分", 5),
+        ("一分钟就解决了，好评", 5),
+        ("十分满意", 5),
+        ("非常满意", 5),
+        ("满意", 4),
+        ("不错", 4),
+        ("一般般", 3),
+        ("不太满意", 2),
+        ("很不满意", 1),
+    ],
+)
+def test_parse_csat_understands_chinese_ratings(answer: str, score: int) -> None:
+    assert parse_csat(answer) == score
+
+
+@pytest.mark.parametrize(
+    "answer", ["七分", "六星", "五分钟", "十分", "我想问个问题", "九分之十", "满分0分给0分", "满分0"]
+)
+def test_parse_csat_rejects_chinese_non_ratings(answer: str) -> None:
+    assert parse_csat(answer) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [
+        ("七分", 7),
+        ("6分", 6),
+        ("满分", 7),
+        ("非常容易", 7),
+        ("很简单", 7),
+        ("挺简单的", 5),
+        ("不难", 5),
+        ("不难也不简单", 4),
+        ("一般", 4),
+        ("有点麻烦", 3),
+        ("不容易", 2),
+        ("麻烦", 2),
+        ("太难了", 1),
+    ],
+)
+def test_parse_ces_understands_chinese_effort_scores(answer: str, score: int) -> None:
+    assert parse_ces(answer) == score
+
+
 CHECKLIST = [
     ("sign_up", "Create your Acme Cloud account"),
     ("verify_email", "Verify your email address"),

@@ -68,12 +68,44 @@ def test_a_served_script_is_left_to_the_classifier() -> None:
     assert classify("我想取消我的订阅", frozenset({"Latin", "Han"}), 0.5) is None
 
 
+SERVED = frozenset({"Latin", "Han"})
+KANA = frozenset({"Hiragana", "Katakana", "Katakana-hiragana"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Я хочу отменить подписку",
+        "أريد إلغاء اشتراكي",
+        "ฉันต้องการยกเลิก",
+        "구독을 취소하고 싶어요",
+        "解約手続きをしたい",
+        "カード",
+        "спасибо, ok",
+    ],
+)
+def test_with_chinese_served_other_scripts_and_japanese_kana_are_still_unsupported(text: str) -> None:
+    assert classify(text, SERVED, 0.5, KANA) == UNSUPPORTED_LANGUAGE
+
+
+@pytest.mark.parametrize(
+    "text", ["我想取消订阅", "我的API key丢了", "升级到Pro套餐", "四分", "ok 谢谢", "退款"]
+)
+def test_with_chinese_served_chinese_and_mixed_text_is_left_to_the_classifier(text: str) -> None:
+    assert classify(text, SERVED, 0.5, KANA) is None
+
+
 def test_the_component_replaces_the_classifiers_guess_and_keeps_the_rest() -> None:
     component = UnsupportedInputClassifier({})
     guessed = {"name": "rate", "confidence": 0.6}
+    russian = Message(data={TEXT: "Я хочу отменить подписку", INTENT: guessed, INTENT_RANKING_KEY: [guessed]})
+    japanese = Message(data={TEXT: "サブスクを解約したい", INTENT: guessed, INTENT_RANKING_KEY: [guessed]})
     chinese = Message(data={TEXT: "我想取消我的订阅", INTENT: guessed, INTENT_RANKING_KEY: [guessed]})
     english = Message(data={TEXT: "I want to cancel", INTENT: guessed, INTENT_RANKING_KEY: [guessed]})
-    component.process([chinese, english])
-    assert chinese.get(INTENT) == {"name": UNSUPPORTED_LANGUAGE, "confidence": 1.0}
-    assert chinese.get(INTENT_RANKING_KEY) == [{"name": UNSUPPORTED_LANGUAGE, "confidence": 1.0}]
+    component.process([russian, japanese, chinese, english])
+    for other in (russian, japanese):
+        assert other.get(INTENT) == {"name": UNSUPPORTED_LANGUAGE, "confidence": 1.0}
+        assert other.get(INTENT_RANKING_KEY) == [{"name": UNSUPPORTED_LANGUAGE, "confidence": 1.0}]
+    # Chinese is served by default now: the classifier's intent stands.
+    assert chinese.get(INTENT) == guessed
     assert english.get(INTENT) == guessed
