@@ -52,6 +52,8 @@ TABLES = {
     "follow_up_tasks",
     "alert_deliveries",
     "segment_runs",
+    "nlu_review_messages",
+    "nlu_review_watches",
 }
 
 
@@ -88,7 +90,7 @@ async def test_migration_matches_the_models(database_url: str) -> None:
 
 
 def test_single_head_is_what_the_app_expects() -> None:
-    assert migrate.head_revision() == "0015"
+    assert migrate.head_revision() == "0017"
 
 
 def _cli_migrate(database_url: str) -> subprocess.CompletedProcess[str]:
