@@ -15,6 +15,7 @@ the transition cs_backend allows); a closed one cannot be reopened, so a new tic
 from __future__ import annotations
 
 import logging
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -108,12 +109,16 @@ def ticket_events(ticket: Ticket) -> list[EventType]:
     ]
 
 
-async def ticket_of_conversation(backend: BackendClient, tracker: Tracker, number: int | None) -> Ticket | None:
+async def ticket_of_conversation(
+    backend: BackendClient, tracker: Tracker, number: int | None
+) -> Ticket | None:
     """Ticket `number` if this conversation opened it, else (number None) the conversation's newest ticket.
 
     Like action_ticket_status: only tickets of this conversation (sender id and channel) are told, so a number
     in focus can never show someone else's ticket."""
-    page = await backend.list_tickets(sender_id=tracker.sender_id, channel=conversation_channel(tracker), limit=1)
+    page = await backend.list_tickets(
+        sender_id=tracker.sender_id, channel=conversation_channel(tracker), limit=1
+    )
     latest = page.items[0] if page.items else None
     if number is None or latest is None:
         return latest
@@ -249,4 +254,3 @@ class ActionReopenTicket(Action):
                 raise
             # Changed meanwhile (an agent reopened or closed it, or our retried PATCH already landed).
             return await backend.get_ticket(ticket.id)
-

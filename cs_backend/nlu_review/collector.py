@@ -103,7 +103,9 @@ def said_of(event: Mapping[str, Any]) -> Said | None:
     metadata = event.get("metadata")
     if not isinstance(text, str) or not text.strip() or timestamp is None:
         return None
-    if (isinstance(metadata, Mapping) and metadata.get("is_external") is True) or text.startswith("EXTERNAL: "):
+    if (isinstance(metadata, Mapping) and metadata.get("is_external") is True) or text.startswith(
+        "EXTERNAL: "
+    ):
         return None
     parse_data = event.get("parse_data")
     parse_data = parse_data if isinstance(parse_data, Mapping) else {}
@@ -146,7 +148,9 @@ class Watch:
 
     @property
     def empty(self) -> bool:
-        return self.missed is None and self.answered is None and not self.asked_affirmation and not self.in_form
+        return (
+            self.missed is None and self.answered is None and not self.asked_affirmation and not self.in_form
+        )
 
     def feed(self, event: Mapping[str, Any]) -> list[Candidate]:
         kind = event.get("event")

@@ -61,7 +61,11 @@ def review_export_command(settings: Settings, arguments: argparse.Namespace) -> 
             messages = await collected_messages(database, arguments.since)
         finally:
             await database.dispose()
-        return render_review_yaml(messages, utcnow(), arguments.since), len(messages), len(examples_of(messages))
+        return (
+            render_review_yaml(messages, utcnow(), arguments.since),
+            len(messages),
+            len(examples_of(messages)),
+        )
 
     text, messages, examples = asyncio.run(run())
     write_atomically(arguments.out, text)

@@ -104,8 +104,9 @@ def render_review_yaml(
         f"# Messages the assistant did not understand{window}: {len(examples)} distinct texts from "
         f"{len(messages)} collected messages",
         f"# (python -m cs_backend nlu-review-export, {generated_at.isoformat(timespec='seconds')}).",
-        "# Each example sits under the intent NLU predicted, a suggestion only: move it under the right intent",
-        "# (or delete it), then add it to nlu_data/ or to the held-out set nlu_eval/. Personal data is redacted.",
+        "# Each example sits under the intent NLU predicted, a suggestion only: move it under the right",
+        "# intent (or delete it), then add it to nlu_data/ or to the held-out set nlu_eval/.",
+        "# Personal data is redacted.",
         "nlu:",
     ]
     for intent in sorted(groups):

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from log_redaction import redact
-
 from cs_backend.storable_text import unstorable_reason
+from log_redaction import redact
 
 
 def storable_review_text(text: str, max_length: int) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,11 @@ from cs_backend.outcomes.classifier import to_datetime
 from cs_backend.outcomes.consumer import ObservedEvent
 
 log = logging.getLogger(__name__)
+
+# A watch not fed for this long is forgotten: "right after" a misunderstanding or an answer never spans a day
+# (Rasa starts a new session after an hour without a message), and a conversation that simply ended keeps
+# nothing.
+FORGET_WATCHES_AFTER = timedelta(days=1)
 
 
 class NluReviewCollector:
@@ -51,6 +56,7 @@ class NluReviewCollector:
                 row.state = watch.to_json()
                 row.updated_at = now
         await insert_messages(session, collected, now)
+        await session.execute(delete(ReviewWatch).where(ReviewWatch.updated_at < now - FORGET_WATCHES_AFTER))
 
 
 def _load(sender_id: str, row: ReviewWatch | None) -> Watch:
@@ -98,4 +104,3 @@ async def collected_messages(database: Database, since: datetime | None = None) 
         query = query.where(MisunderstoodMessage.said_at >= since)
     async with database.sessions() as session:
         return list(await session.scalars(query))
-

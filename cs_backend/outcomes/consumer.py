@@ -70,7 +70,9 @@ class EventObserver(Protocol):
     """Something else that learns from Rasa's events (nlu_review/service.py): given each batch's applied
     events, in order, inside the consumer's transaction, so that it too sees every event exactly once."""
 
-    async def observe(self, session: AsyncSession, events: Sequence[ObservedEvent], now: datetime) -> None: ...
+    async def observe(
+        self, session: AsyncSession, events: Sequence[ObservedEvent], now: datetime
+    ) -> None: ...
 
 
 @dataclass

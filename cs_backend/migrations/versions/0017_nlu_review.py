@@ -39,7 +39,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nlu_review_messages")),
         sa.UniqueConstraint(
-            "sender_id", "message_key", "reason", name=op.f("uq_nlu_review_messages_sender_id_message_key_reason")
+            "sender_id",
+            "message_key",
+            "reason",
+            name=op.f("uq_nlu_review_messages_sender_id_message_key_reason"),
         ),
     )
     op.create_index(
@@ -52,7 +55,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sender_id", name=op.f("pk_nlu_review_watches")),
     )
-    op.create_index(op.f("ix_nlu_review_watches_updated_at"), "nlu_review_watches", ["updated_at"], unique=False)
+    op.create_index(
+        op.f("ix_nlu_review_watches_updated_at"), "nlu_review_watches", ["updated_at"], unique=False
+    )
 
 
 def downgrade() -> None:
