@@ -30,7 +30,7 @@ endif
 export ACTION_SERVER_TOKEN
 
 .PHONY: help run test envs migrate model validate lint typecheck docs test-backend test-stories test-actions test-channels \
-        test-e2e test-faults browser bench bench-routing bench-rescore bench-churn eval-nlu cross-validate lock lock-bot \
+        test-e2e test-faults browser bench bench-routing bench-rescore bench-churn eval-nlu nlu-review cross-validate lock lock-bot \
         lock-backend clean
 
 # Every target carries a `## description`; `make help` lists them all from this file, so none is forgotten.
@@ -69,6 +69,10 @@ model: $(MODEL) ## train the Rasa model when config, domain, data or components 
 
 migrate: $(BACKEND_VENV)/.installed ## apply the database migrations to DATABASE_URL
 	$(BACKEND_BIN)/python -m cs_backend migrate
+
+# The learning loop (docs/ASSISTANT.md): the messages the assistant did not understand, as Rasa NLU YAML to label.
+nlu-review: $(BACKEND_VENV)/.installed ## export misunderstood messages as NLU YAML to review (var/nlu_review.yml)
+	$(BACKEND_BIN)/python -m cs_backend nlu-review-export --out var/nlu_review.yml $(if $(SINCE),--since $(SINCE))
 
 run: envs $(MODEL) migrate ## start cs_backend, the action server, Rasa and the demo website
 	$(BACKEND_BIN)/python -m launcher

@@ -52,6 +52,11 @@ EXCLUDED_INTENTS = frozenset(
         "rate",
         # "English please": conversation management, never a guess.
         "switch_language",
+        # Follow-ups ("how do I do that?") mean something only after what the bot just said: not a guess.
+        "ask_how_to",
+        "ask_next_step",
+        "refer_to_that",
+        "same_problem_again",
         # Given from the characters (bot/components/unsupported_input.py): never a guess to offer.
         "unsupported_language",
         "unsupported_input",

@@ -57,7 +57,7 @@ from actions.common import (
 from actions.identity import bind_verified_website_user
 from actions.language import Bilingual, language_of
 from actions.parsing import clean_description, extract_email, infer_urgency
-from actions.tickets import HINT_HANDOFF, TICKET_ATTEMPT_SLOTS, open_ticket
+from actions.tickets import HINT_HANDOFF, TICKET_ATTEMPT_SLOTS, TICKET_IN_FOCUS, open_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +377,7 @@ class ActionHandoffToHuman(Action):
             return [
                 SlotSet("handoff_outcome", TICKET_CREATED),
                 SlotSet("ticket_id", str(handoff.ticket_id)),
+                SlotSet(TICKET_IN_FOCUS, str(handoff.ticket_id)),
                 SlotSet("email", email),
                 SlotSet("handoff_id", None),
                 *why,
@@ -417,6 +418,7 @@ class ActionHandoffToHuman(Action):
         return [
             SlotSet("handoff_outcome", TICKET_CREATED),
             SlotSet("ticket_id", str(ticket.id)),
+            SlotSet(TICKET_IN_FOCUS, str(ticket.id)),
             SlotSet("ticket_priority", ticket.priority),
             SlotSet("email", ticket.email or email),
             *forget_handoff,

@@ -57,6 +57,8 @@ UNAVAILABLE = "unavailable"
 DONE_MARK, OPEN_MARK = "✅", "⬜"
 
 STEP_SLOT = "onboarding_step"
+# The step the bot last told about, kept for follow-ups (actions/context.py).
+STEP_IN_FOCUS = "step_in_focus"
 
 
 def checklist_text(progress: OnboardingProgress, language: str) -> str:
@@ -103,10 +105,12 @@ def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> str | None:
 
 
 def _step_slots(step: OnboardingStep | None, language: str) -> list[EventType]:
+    """The step told about; a step also becomes the one in focus ("how do I do that?", actions/context.py)."""
     return [
         SlotSet("onboarding_step_title", step_title(step.key, step.title, language) if step else None),
         SlotSet("onboarding_step_how_to", step_how_to(step.key, step.how_to, language) if step else None),
         SlotSet("onboarding_step_docs", step.docs_url if step else None),
+        *([SlotSet(STEP_IN_FOCUS, step.key)] if step else []),
     ]
 
 

@@ -188,6 +188,8 @@ class ActionRequestSurvey(Action):
         return _ask(
             survey,
             SlotSet("survey_ticket_id", ticket),
+            # The resolved ticket is the one a following "same problem again" is about (actions/context.py).
+            *([SlotSet("ticket_in_focus", ticket)] if ticket else []),
             # The questions are about how the ticket was handled, not about an agent's live chat.
             SlotSet("feedback_resolver", None),
             SlotSet("feedback_topic", None),

@@ -40,6 +40,8 @@ from actions.parsing import (
 logger = logging.getLogger(__name__)
 
 TICKET_FORM = "ticket_form"
+# The ticket the bot last told about (created, looked up), kept for follow-ups (actions/context.py).
+TICKET_IN_FOCUS = "ticket_in_focus"
 
 # form_hint values (they select variations of utter_ask_* in domain.yml)
 HINT_DESCRIPTION_TOO_SHORT = "description_too_short"
@@ -235,6 +237,7 @@ class ActionCreateTicket(Action):
         logger.info("ticket %s created for sender %s", ticket.id, tracker.sender_id)
         return [
             SlotSet("ticket_id", str(ticket.id)),
+            SlotSet(TICKET_IN_FOCUS, str(ticket.id)),
             SlotSet("ticket_priority", ticket.priority),
             SlotSet("ticket_outcome", "created"),
             SlotSet("backend_error", None),
@@ -275,6 +278,7 @@ class ActionCreateTicket(Action):
         logger.info("handoff ticket %s created for sender %s", handoff.ticket_id, tracker.sender_id)
         return [
             SlotSet("ticket_id", str(handoff.ticket_id)),
+            SlotSet(TICKET_IN_FOCUS, str(handoff.ticket_id)),
             SlotSet("ticket_outcome", "handoff_ticket"),
             SlotSet("handoff_outcome", "ticket_created"),
             SlotSet("handoff_id", None),
@@ -383,6 +387,7 @@ class ActionTicketStatus(Action):
             return self._outcome("no_tickets" if number is None else "not_found", lookup_number=asked)
         return self._outcome(
             "found",
+            ticket_in_focus=str(ticket.id),
             lookup_number=str(ticket.id),
             lookup_status=ticket.status,
             # Shown as they are: in the conversation's language.

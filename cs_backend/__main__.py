@@ -1,5 +1,5 @@
 """Command line: `python -m cs_backend serve|migrate|nudge-stalled|create-admin|create-agent|health-rescore|
-docs|churn-train|churn-export|segments-recompute`.
+docs|churn-train|churn-export|segments-recompute|nlu-review-export`.
 
 `nudge-stalled` runs the onboarding nudge job once (cs_backend/onboarding/jobs.py) and prints how many
 nudges were sent; it exits 1 when some could not be sent (they are retried on the next run), 2 when the
@@ -22,6 +22,8 @@ from a CSV of historical customers (docs/CHURN.md); exit 2, writing nothing, whe
 `churn-export --out FILE` writes this product's customers' features with `churned` as such a CSV.
 `segments-recompute [--segments K]` clusters the customers into named segments and stores the run
 (GET /api/segments serves the latest).
+`nlu-review-export --out FILE [--since DATE]` writes the messages the assistant did not understand (collected
+from Rasa's events by the outcomes consumer, cs_backend/nlu_review/) as Rasa NLU YAML to review and label.
 
 `docs` rewrites the tables of docs/ARCHITECTURE.md that are generated from the code (cs_backend/reference.py).
 
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING
 from cs_backend.churn.commands import add_export_parser, add_train_parser, export_command, train_command
 from cs_backend.config import Settings, SettingsError
 from cs_backend.db import DatabaseUrlError, normalize_database_url
+from cs_backend.nlu_review.commands import add_review_export_parser, review_export_command
 
 if TYPE_CHECKING:
     from cs_backend.accounts.models import Role
@@ -85,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "segments-recompute", help="cluster the customers into named segments; store the run"
     )
     segments.add_argument("--segments", type=int, default=5, help="how many segments K-means looks for (5)")
+    add_review_export_parser(commands)
     return parser
 
 
@@ -321,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_command(settings, arguments)
     elif arguments.command == "segments-recompute":
         return recompute_segments(settings, arguments.segments)
+    elif arguments.command == "nlu-review-export":
+        return review_export_command(settings, arguments)
 
     elif arguments.command == "health-rescore":
         return health_rescore(settings)

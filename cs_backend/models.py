@@ -11,6 +11,7 @@ from cs_backend.db import Base
 from cs_backend.feedback.models import Feedback
 from cs_backend.health_scores.models import HealthScore, HealthScoreHistory, HealthSignalCursor
 from cs_backend.identities.models import CustomerIdentity, LinkCode, LinkEvent
+from cs_backend.nlu_review.models import MisunderstoodMessage, ReviewWatch
 from cs_backend.onboarding.models import CompletedStep, OnboardingNudge
 from cs_backend.outcomes.models import (
     ConversationOutcome,
@@ -48,10 +49,12 @@ __all__ = [
     "HealthSignalCursor",
     "LinkCode",
     "LinkEvent",
+    "MisunderstoodMessage",
     "OnboardingNudge",
     "OutcomeCursor",
     "OutcomeSession",
     "ProcessedOutcomeEvent",
+    "ReviewWatch",
     "SegmentRun",
     "SlaBreach",
     "Survey",

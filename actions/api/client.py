@@ -246,6 +246,13 @@ class BackendClient:
         )
         return await self._request(TicketPage, "GET", "/api/tickets", params=params)
 
+    async def reopen_ticket(self, ticket_id: int) -> Ticket:
+        """PATCH the ticket's status to open (cs_backend allows it from resolved and pending; 409 otherwise).
+
+        Not kept in the outbox: the customer is waiting for the answer, and a reopening told later would be
+        news they did not ask for."""
+        return await self._request(Ticket, "PATCH", f"/api/tickets/{int(ticket_id)}", json={"status": "open"})
+
     # --- feedback -------------------------------------------------------------------------------------------
 
     async def create_feedback(

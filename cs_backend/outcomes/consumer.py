@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,6 +58,23 @@ class CycleReport:
     decided: int = 0
 
 
+@dataclass(frozen=True)
+class ObservedEvent:
+    """An applied event for the observers: its conversation and Rasa's JSON of it, as published."""
+
+    sender_id: str
+    data: Mapping[str, Any]
+
+
+class EventObserver(Protocol):
+    """Something else that learns from Rasa's events (nlu_review/service.py): given each batch's applied
+    events, in order, inside the consumer's transaction, so that it too sees every event exactly once."""
+
+    async def observe(
+        self, session: AsyncSession, events: Sequence[ObservedEvent], now: datetime
+    ) -> None: ...
+
+
 @dataclass
 class ConsumerLag:
     """How far behind Rasa the consumer is, as of its last read (GET /metrics shows it)."""
@@ -78,7 +95,9 @@ class OutcomeConsumer:
         abandon_after: timedelta,
         clock: Clock = utcnow,
         batch_size: int = BATCH_SIZE,
+        observers: Sequence[EventObserver] = (),
     ) -> None:
+        self.observers = tuple(observers)
         self.database = database
         self.source = source
         self.abandon_after = abandon_after
@@ -112,10 +131,11 @@ class OutcomeConsumer:
         await self.forget_processed_events()
         return report
 
-    def _parse(self, raw: RawEvent) -> RasaEvent | None:
+    def _parse(self, raw: RawEvent) -> tuple[RasaEvent, Mapping[str, Any]] | None:
         try:
             body = raw.body.decode("utf-8") if isinstance(raw.body, bytes) else raw.body
-            return parse_event(json.loads(body), raw.sender_hint)
+            data = json.loads(body)
+            return parse_event(data, raw.sender_hint), data
         except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, BadEvent
             reason = error if isinstance(error, BadEvent) else f"not JSON ({error.__class__.__name__})"
             log.warning("outcomes: skipping %s of %s: %s", raw.label, self.source.description, reason)
@@ -123,8 +143,10 @@ class OutcomeConsumer:
 
     async def _apply_batch(self, batch: Batch, report: CycleReport) -> None:
         parsed = [(raw, self._parse(raw)) for raw in batch.events]
-        events = [(raw, event) for raw, event in parsed if event is not None]
+        events = [(raw, found[0]) for raw, found in parsed if found is not None]
+        data_of = {id(raw): found[1] for raw, found in parsed if found is not None}
         skipped = len(parsed) - len(events)
+        observed: list[ObservedEvent] = []
         senders = sorted({event.sender_id for _, event in events})
         if events:
             oldest = min(event.timestamp for _, event in events)
@@ -152,6 +174,7 @@ class OutcomeConsumer:
                         continue
                     new_keys.add(raw.dedupe_key)
                 fed.add(event.sender_id)
+                observed.append(ObservedEvent(event.sender_id, data_of[id(raw)]))
                 try:
                     decided.extend(state.feed(event, self.abandon_after))
                 except Exception:  # a classifier bug must not block the stream either
@@ -161,6 +184,8 @@ class OutcomeConsumer:
             for sender in sorted(fed):  # a conversation whose events were all skipped keeps its row as it was
                 _store_state(session, rows.get(sender), states[sender], now)
             await insert_outcomes(session, decided, now)
+            for observer in self.observers:
+                await observer.observe(session, observed, now)
             await remember_processed(session, sorted(new_keys), now)
             await self.source.commit(session, batch)
             await session.commit()

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from cs_backend.app_keys import DATABASE, OUTCOME_CONSUMER, SETTINGS
 from cs_backend.jobs import Clock, PeriodicJob, job_context
+from cs_backend.nlu_review.service import NluReviewCollector
 from cs_backend.outcomes.consumer import BATCH_SIZE, CycleReport, OutcomeConsumer
 from cs_backend.outcomes.sources import CursorMoved, create_source
 
@@ -45,7 +46,11 @@ async def _consumer_job_of(app: web.Application) -> AsyncIterator[PeriodicJob[Cy
         return
     source = create_source(settings.rasa_events_url, settings.rasa_events_queue, app[DATABASE], BATCH_SIZE)
     consumer = OutcomeConsumer(
-        app[DATABASE], source, abandon_after=timedelta(minutes=settings.outcome_abandon_after_minutes)
+        app[DATABASE],
+        source,
+        abandon_after=timedelta(minutes=settings.outcome_abandon_after_minutes),
+        # The learning loop reads the same events, once, in the same transactions (cs_backend/nlu_review/).
+        observers=(NluReviewCollector(),),
     )
     app[OUTCOME_CONSUMER] = consumer  # its lag, for GET /metrics
     log.info("outcomes: consuming %s every %s s", source.description, interval)

@@ -58,7 +58,15 @@ def run_in_thread(function: Callable[[], T]) -> T:
 CORE_TABLES = ["feedback", "tickets", "conversations", "customers"]
 # GET /metrics's bearer token in the tests' settings (tests/backend/test_observability.py).
 TEST_METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
-OUTCOME_TABLES = ["conversation_outcomes", "outcome_sessions", "outcome_cursors", "outcome_processed_events"]
+OUTCOME_TABLES = [
+    "conversation_outcomes",
+    "outcome_sessions",
+    "outcome_cursors",
+    "outcome_processed_events",
+    # The learning loop's, written by the outcomes consumer too (cs_backend/nlu_review/).
+    "nlu_review_messages",
+    "nlu_review_watches",
+]
 # Emptied between PostgreSQL tests.
 TABLES = [
     *OUTCOME_TABLES,

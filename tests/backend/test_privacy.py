@@ -22,6 +22,7 @@ from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
 from cs_backend.db import create_engine
 from cs_backend.main import create_app
+from cs_backend.nlu_review.models import MisunderstoodMessage
 from cs_backend.onboarding.models import OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession
 from cs_backend.privacy.event_store import EventStore
@@ -120,6 +121,20 @@ async def seeded(
     assert response.status == 201, await response.text()
     async with signed.app[DATABASE].sessions() as session, session.begin():
         session.add(OutcomeSession(sender_id=ADA_WIDGET, state={"open": False}, idle_since=NOW))
+        # A message of hers the assistant misunderstood, kept for review (cs_backend/nlu_review/).
+        session.add(
+            MisunderstoodMessage(
+                sender_id=ADA_WIDGET,
+                channel="socketio",
+                message_key="m1",
+                text="my invoice thingy looks weird",
+                predicted_intent="billing_invoice",
+                confidence=0.31,
+                reason="fallback",
+                said_at=NOW,
+                collected_at=NOW,
+            )
+        )
     async with signed.app[DATABASE].engine.begin() as connection:
         await connection.execute(
             text(
@@ -160,6 +175,7 @@ async def test_export_returns_the_customers_rows_and_nobody_elses(
         "churn_signals",
         "conversation_outcomes",
         "outcome_sessions",
+        "nlu_review_messages",
     }
     # Ada, and the anonymous customer that stands for her first conversation (its ratings, onboarding and
     # churn signal are written for the conversation: a typed email does not attach it to her).
@@ -168,6 +184,7 @@ async def test_export_returns_the_customers_rows_and_nobody_elses(
     assert [row["sender_id"] for row in tables["conversations"]] == [ADA["sender_id"], ADA_WIDGET]
     assert len(tables["tickets"]) == 2
     assert sorted(row["sender_id"] for row in tables["outcome_sessions"]) == [ADA["sender_id"], ADA_WIDGET]
+    assert [row["text"] for row in tables["nlu_review_messages"]] == ["my invoice thingy looks weird"]
     assert {row["customer_id"] for row in tables["tickets"]} == {ada["customer_id"]}
     assert {row["customer_id"] for row in tables["conversations"]} <= ada_ids | {None}
     assert sorted(row["kind"] for row in tables["feedback"]) == ["ces", "csat"]
