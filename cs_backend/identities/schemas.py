@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -53,7 +53,8 @@ class LinkCodeOut(ResponseModel):
 class LinkCodeRedemption(ApiModel):
     code: LinkCodeText
     sender_id: SenderId = Field(description="The chat identity: the platform user id (the Rasa sender id).")
-    channel: Channel = Field(description="slack or telegram.")
+    # Only chat identities are linked with a code (service.LINKABLE_CHANNELS); website users are verified.
+    channel: Literal["slack", "telegram"] = Field(description="slack or telegram.")
 
 
 class LinkedOut(ResponseModel):
