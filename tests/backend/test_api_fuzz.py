@@ -188,6 +188,11 @@ def served_schema(run: FuzzRun) -> Any:
     return schema
 
 
+# Operations whose handler has a cap of its own, answered with a documented 429 (live link codes per user;
+# wrong codes per chat account): the fuzzer's many requests reach it, and that is the handler answering.
+OWN_CAPS = frozenset({"POST /api/identities/link-codes", "POST /api/identities/link-codes/redeem"})
+
+
 def test_every_operation_agrees_with_the_document(fuzz_run: FuzzRun) -> None:
     def send_and_check(case: schemathesis.Case) -> None:
         fuzz_run.sent[case.operation.label] += 1
@@ -199,7 +204,8 @@ def test_every_operation_agrees_with_the_document(fuzz_run: FuzzRun) -> None:
                 timeout=EVENT_STREAM_SECONDS if streams(case.operation) else REQUEST_TIMEOUT_SECONDS,
                 checks=CHECKS,
             )
-            fuzz_run.statuses[response.status_code] += 1
+            if not (response.status_code == 429 and case.operation.label in OWN_CAPS):
+                fuzz_run.statuses[response.status_code] += 1
         finally:
             fuzz_run.request_seconds[case.operation.label] += time.perf_counter() - started
 
