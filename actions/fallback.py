@@ -117,6 +117,7 @@ INTENT_PHRASES_ZH: dict[str, str] = {
     "data_deletion": "删除我的数据",
     "report_problem": "报告问题",
     "ticket_status": "查询工单状态",
+    "link_account": "把这个聊天关联到我的账号",
 }
 
 SOMETHING_ELSE = Bilingual("Something else", "都不是")
