@@ -9,7 +9,7 @@ from aiohttp import web
 
 from cs_backend.api.errors import ApiError, NotFound
 from cs_backend.api.registry import PUBLIC, SERVICE, STAFF, ApiRoute, Response
-from cs_backend.api.requests import parse_body, parse_id, read_idempotency_key
+from cs_backend.api.requests import parse_body, parse_id
 from cs_backend.api.responses import model_response
 from cs_backend.app_keys import CURRENT_ACCOUNT, DATABASE, SETTINGS
 from cs_backend.db import utcnow
@@ -42,8 +42,8 @@ def _check_proof(request: web.Request, proof: WebsiteUserProof) -> None:
 
 
 async def bind_website_user(request: web.Request) -> web.Response:
-    # Binding is idempotent by itself; a key is accepted (and checked) like on every POST.
-    read_idempotency_key(request)
+    # Idempotent by its state (binding again changes nothing), so it takes no Idempotency-Key: a 422 for a key
+    # reused with another body is one it could never give. The outbox's key header is ignored.
     data = await parse_body(request, WebsiteBinding)
     attached = await service.bind_website_user(
         request.app[DATABASE], data.user_id, data.sender_id, data.channel, utcnow()
@@ -65,7 +65,7 @@ async def issue_link_code(request: web.Request) -> web.Response:
 
 
 async def redeem_link_code(request: web.Request) -> web.Response:
-    read_idempotency_key(request)
+    # Idempotent by its state, like bind_website_user: redeeming for the customer already linked answers 200.
     data = await parse_body(request, LinkCodeRedemption)
     linked = await service.redeem_link_code(
         request.app[DATABASE], data.code, data.sender_id, data.channel, utcnow()
@@ -107,7 +107,6 @@ ROUTES = [
         summary="Bind a conversation to the verified website user's customer (anonymous customer merged in)",
         tag="identities",
         body=WebsiteBinding,
-        idempotency_key=True,
         responses={200: Response("The conversation is the customer's.", BindingOut)},
         errors=(400, 409, 413),
         access=SERVICE,
@@ -132,7 +131,6 @@ ROUTES = [
         summary="Link a Slack or Telegram user to the customer of a link code",
         tag="identities",
         body=LinkCodeRedemption,
-        idempotency_key=True,
         responses={200: Response("Linked (or linked already to this customer).", LinkedOut)},
         errors=(400, 404, 409, 413, 429),
         access=SERVICE,

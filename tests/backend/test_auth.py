@@ -120,6 +120,9 @@ def test_only_health_the_openapi_document_signing_in_and_metrics_are_public() ->
         "/api/auth/login",
         "/api/auth/cookie-login",
         "/metrics",  # METRICS_TOKEN, checked by the route itself: a scraper cannot sign requests
+        # The website's server proves its user with the user_hash HMAC in the body (cs_backend/identities/).
+        "/api/identities/link-codes",
+        "/api/identities/website/unlink",
     }
 
 
