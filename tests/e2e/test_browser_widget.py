@@ -248,7 +248,7 @@ async def test_agent_text_is_formatted_safely_and_counted_as_unread_while_minimi
             await page.get_by_role("button", name="Open support chat (1 unread message)").click()
             await expect(badge).to_be_hidden()
 
-            message = page.locator(".csw-bot .csw-text").last
+            message = page.locator(".csw-agent .csw-text").last
             await expect(message.locator("strong")).to_have_text("Fixed")
             await expect(message.locator("em")).to_have_text("today's")
             links = message.get_by_role("link")

@@ -104,6 +104,11 @@ def bot_texts(widget: Page) -> Locator:
     return widget.locator(".csw-bot .csw-text")
 
 
+def agent_messages(widget: Page) -> Locator:
+    """The messages a person of the support team wrote: labelled with their name, apart from the bot's."""
+    return widget.locator(".csw-agent")
+
+
 def transcript_entry(console: Page, kind: str, text: str) -> Locator:
     return console.locator(f"[data-testid='transcript-entry'][data-kind='{kind}']", has_text=text)
 
@@ -145,9 +150,11 @@ async def test_customer_and_agent_hold_the_whole_round_trip(service: RunningServ
 
             # Agent → customer, exactly as typed (markup stays text).
             await reply(console, "Hi, I'm Ana. <b>How</b> can I help?")
-            await expect(bot_texts(widget).last).to_have_text(
+            agent_said = agent_messages(widget).last
+            await expect(agent_said.locator(".csw-text")).to_have_text(
                 "Hi, I'm Ana. <b>How</b> can I help?", timeout=WAIT_MS
             )
+            await expect(agent_said.locator(".csw-sender")).to_have_text(f"Agent {AGENT_NAME}")
             bot_count = await bot_texts(widget).count()
 
             # Customer → agent; messages the bot would answer itself reach the agent and nobody else.
@@ -163,8 +170,8 @@ async def test_customer_and_agent_hold_the_whole_round_trip(service: RunningServ
             await expect(transcript_entry(console, "note", "in a hurry")).to_be_visible(timeout=15_000)
             await console.get_by_test_id("note-toggle").uncheck()
             await reply(console, "Use the 'Forgot password' link on the sign-in page.")
-            await expect(bot_texts(widget).last).to_contain_text("Forgot password", timeout=WAIT_MS)
-            assert "in a hurry" not in " ".join(await bot_texts(widget).all_inner_texts())
+            await expect(agent_messages(widget).last).to_contain_text("Forgot password", timeout=WAIT_MS)
+            assert "in a hurry" not in " ".join(await widget.locator(".csw-text").all_inner_texts())
 
             screenshot = os.environ.get("HANDOFF_CONSOLE_SCREENSHOT")
             if screenshot:
