@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import secrets
 import subprocess
 import time
 import uuid
@@ -50,8 +51,9 @@ from tests.support import REPO_ROOT, unavailable
 STARTUP_TIMEOUT_SECONDS = 300.0
 # The first message of a conversation runs action_session_start (action server, cs_backend) on 2 busy cores.
 REPLY_TIMEOUT_SECONDS = 60.0
-BOT_TOKEN = "xoxb-0000000000-0000000000000-testtokenofthefakeslack"
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+# Drawn per run, so that nothing in the repository looks like a credential; the fake Slack API accepts any.
+BOT_TOKEN = f"xoxb-test-{secrets.token_hex(12)}"
+SIGNING_SECRET = secrets.token_hex(16)
 SLACK_SECRETS = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 BOT_USER = "U0BOTUSER1"
 TEAM = "T0TESTTEAM"
@@ -71,9 +73,11 @@ def test_a_request_signed_as_slack_signs_is_accepted() -> None:
         b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
         b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
     )
+    # The signing secret of that published example (Slack's documentation, not a credential of anyone's).
+    documented_secret = "8f742231b10e8888abcd99yyyzzz85a5"
     expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
-    assert signature(SIGNING_SECRET, "1531420618", body) == expected
-    assert verify(SIGNING_SECRET, "1531420618", expected, body, now=1531420618 + 10).accepted
+    assert signature(documented_secret, "1531420618", body) == expected
+    assert verify(documented_secret, "1531420618", expected, body, now=1531420618 + 10).accepted
 
 
 @pytest.mark.parametrize(
