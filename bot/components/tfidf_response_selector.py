@@ -39,7 +39,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.pipeline import Pipeline
 
 from bot.components import intent_pipeline_storage
-from bot.components.tfidf_intent_classifier import build_pipeline
+from bot.components.tfidf_intent_classifier import TfidfIntentClassifier, build_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +52,8 @@ class TfidfResponseSelector(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {
-            "C": 50.0,
-            "max_iter": 3000,
-            "word_ngram_range": [1, 2],
-            "char_ngram_range": [1, 4],
-            "ranking_length": 10,
-            "random_seed": 2024,
-        }
+        # The same model as the intent classifier's, with the same defaults.
+        return TfidfIntentClassifier.get_default_config()
 
     @staticmethod
     def required_packages() -> List[Text]:
