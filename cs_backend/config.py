@@ -573,6 +573,15 @@ class Settings:
         "characters, never logged. Unset: website users are not verified and no link code is issued.",
         secret=True,
     )
+    demo_website_user: str | None = _from_env(
+        "DEMO_WEBSITE_USER",
+        None,
+        _text,
+        "The demo website's signed-in user id: GET /demo/signed-in is the demo page with that user signed "
+        "in (its userHash made with WEBSITE_IDENTITY_SECRET), and anyone who opens it is that user. "
+        "Unset: no such page. The launcher sets demo-ada only when it generated WEBSITE_IDENTITY_SECRET for "
+        "the run; a site with its own secret never shows it unless this is set.",
+    )
     telegram_bot_username: str | None = _from_env(
         "TELEGRAM_BOT_USERNAME",
         None,

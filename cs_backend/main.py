@@ -308,5 +308,10 @@ def create_app(
     ):
         add_api_routes(app, module.ROUTES)
     # The demo page (cs_backend/web, owned separately); its widget talks to the Rasa server directly.
-    setup_web(app, rasa_url=settings.rasa_url, website_secret=settings.website_identity_secret)
+    setup_web(
+        app,
+        rasa_url=settings.rasa_url,
+        website_secret=settings.website_identity_secret,
+        demo_user=settings.demo_website_user,
+    )
     return app

@@ -34,6 +34,8 @@ Configuration (environment variables, all optional):
     WEBSITE_IDENTITY_SECRET             the website's key of its users' HMAC (userHash), for Rasa's widget
                                         channel and cs_backend (unset: a random one for this run, which the
                                         demo website signs its demo user with; at least 32 characters)
+    DEMO_WEBSITE_USER                   the demo website's signed-in user at /demo/signed-in (demo-ada
+                                        when WEBSITE_IDENTITY_SECRET is generated; else no such page)
     RASA_CORS_ORIGINS                   web origins (comma-separated) whose pages may call Rasa from a
                                         browser: the sites that embed the widget (the demo website's)
     TELEGRAM_*, SLACK_*                 a messaging channel, on when configured (docs/CHANNELS.md,

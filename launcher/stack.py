@@ -72,6 +72,9 @@ REST_TOKEN_VARIABLE = "RASA_REST_TOKEN"
 # The website's key of its users' HMAC (userHash): the demo website (cs_backend) signs its demo user with it,
 # Rasa's widget channel and cs_backend's link codes verify it (bot/channels/website_identity.py).
 WEBSITE_SECRET_VARIABLE = "WEBSITE_IDENTITY_SECRET"
+# The demo website's signed-in user (GET /demo/signed-in, cs_backend's DEMO_WEBSITE_USER).
+DEMO_USER_VARIABLE = "DEMO_WEBSITE_USER"
+DEMO_USER = "demo-ada"
 TOKEN_VARIABLES = (
     RASA_TOKEN_VARIABLE,
     ACTION_SERVER_TOKEN_VARIABLE,
@@ -230,12 +233,19 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
     RASA_TRACKER_URL for cs_backend; and ACTIONS_OUTBOX_PATH (var/actions_outbox.db), the action server's
     outbox. RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, CS_BACKEND_SERVICE_SECRET, WIDGET_SESSION_SECRET,
     RASA_REST_TOKEN and WEBSITE_IDENTITY_SECRET are taken the same way, else generated (`service_token`).
+    DEMO_WEBSITE_USER is taken the same way, else `demo-ada` when the website secret was generated.
     """
     extra = dict(extra_env or {})
     events_db = extra.pop("RASA_EVENTS_DB", os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)))
     tracker_db = extra.pop("RASA_TRACKER_DB", os.environ.get("RASA_TRACKER_DB", str(DEFAULT_TRACKER_DB)))
     outbox = extra.pop("ACTIONS_OUTBOX_PATH", os.environ.get("ACTIONS_OUTBOX_PATH", str(DEFAULT_OUTBOX_PATH)))
-    tokens = {name: service_token(name, extra.pop(name, os.environ.get(name))) for name in TOKEN_VARIABLES}
+    given = {name: extra.pop(name, os.environ.get(name)) for name in TOKEN_VARIABLES}
+    tokens = {name: service_token(name, value) for name, value in given.items()}
+    demo_user = extra.pop(DEMO_USER_VARIABLE, os.environ.get(DEMO_USER_VARIABLE))
+    if demo_user is None and not (given[WEBSITE_SECRET_VARIABLE] or "").strip():
+        # The website secret is this run's own, so nobody's real users are signed with it: the demo website
+        # may show its demo user signed in. A site with its own secret gets no such page unless it asks.
+        demo_user = DEMO_USER
     return {
         "PYTHONPATH": str(REPO_ROOT),
         "PYTHONUNBUFFERED": "1",
@@ -253,6 +263,7 @@ def service_env(ports: Ports, extra_env: Mapping[str, str] | None = None) -> dic
         # Readable lines for whoever runs the stack at a terminal; production keeps the JSON default.
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         **tokens,
+        **({DEMO_USER_VARIABLE: demo_user} if demo_user else {}),
         **extra,
     }
 

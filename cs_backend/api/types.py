@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -18,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, core_schema
 
 from cs_backend.storable_text import UnstorableReason, unstorable_reason
 
@@ -109,12 +110,29 @@ NOT_BLANK_NO_NUL_PATTERN = f"^[^\\u0000]*[^\\u0000{_TRIMMED_WHITESPACE}][^\\u000
 
 
 @dataclass(frozen=True)
+class _UntrimmedLength:
+    max_length: int
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > self.max_length:
+            raise PydanticKnownError("string_too_long", {"max_length": self.max_length})
+        return value
+
+
+@dataclass(frozen=True)
 class _Storable:
     """Checks a string storable in every database, and says so in the field's JSON Schema, so that a client
     (or a fuzzer) that follows the document never sends what the server refuses."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(_storable_text, handler(source))
+        constrained = handler(source)
+        checked = core_schema.no_info_after_validator_function(_storable_text, constrained)
+        max_length = constrained.get("max_length") if constrained.get("type") == "str" else None
+        if max_length is None:
+            return checked
+        # The document's maxLength is of the text as sent; pydantic counts it after trimming, so a string one
+        # space too long would be accepted though the document refuses it. Counted before trimming here.
+        return core_schema.no_info_before_validator_function(_UntrimmedLength(max_length), checked)
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -161,6 +179,7 @@ def _email_address(value: str) -> str:
 EmailAddress = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=254),
+    BeforeValidator(_UntrimmedLength(254)),
     AfterValidator(_email_address),
     Field(json_schema_extra={"format": "email"}),
 ]

@@ -13,8 +13,8 @@ from cs_backend.identities.models import IdentityKind, LinkEventAction
 WebsiteUserId = Annotated[str, trimmed(200), STORABLE]
 UserHash = Annotated[str, StringConstraints(pattern="^[0-9a-fA-F]{64}$")]
 # A 6-digit code, or the token of a Telegram deep link (URL-safe base64, as Telegram's start parameter
-# allows).
-LinkCodeText = Annotated[str, StringConstraints(strip_whitespace=True, pattern="^[A-Za-z0-9_-]{6,64}$")]
+# allows). Not trimmed: the pattern the document states is the whole check (the action sends it trimmed).
+LinkCodeText = Annotated[str, StringConstraints(pattern="^[A-Za-z0-9_-]{6,64}$")]
 
 
 class WebsiteBinding(ApiModel):

@@ -230,7 +230,9 @@ class HandoffTicketCreate(ApiModel):
 
 
 class CustomerMessageCreate(ApiModel):
-    text: MessageText = Field(description="The customer's message, as written (1-4000 after trimming).")
+    text: MessageText = Field(
+        description="The customer's message, as written (1-4000 characters as sent, then trimmed)."
+    )
     message_id: ExternalMessageId | None = Field(
         default=None, description="Rasa's message id: the same id twice stores the message once."
     )

@@ -47,7 +47,9 @@ class SurveyAnswer(ApiModel):
     }
     csat: int | None = Field(default=None, ge=1, le=5, description="1-5.")
     ces: int | None = Field(default=None, ge=1, le=7, description="Customer effort score, 1-7.")
-    comment: Comment | None = Field(default=None, description="1-2000 characters after trimming.")
+    comment: Comment | None = Field(
+        default=None, description="1-2000 characters as sent, then trimmed of surrounding whitespace."
+    )
 
     @model_validator(mode="after")
     def _something_answered(self) -> SurveyAnswer:

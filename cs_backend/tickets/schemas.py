@@ -28,7 +28,9 @@ Subject = Annotated[str, trimmed(200), STORABLE]
 
 
 class TicketCreate(ApiModel):
-    description: Description = Field(description="1-5000 characters after trimming.")
+    description: Description = Field(
+        description="1-5000 characters as sent, then trimmed of surrounding whitespace."
+    )
     email: EmailAddress = Field(description="The customer's address (customer created if new).")
     priority: Priority = Field(default="normal", description="null or absent means normal.")
     subject: Subject | None = Field(

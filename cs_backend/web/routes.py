@@ -32,8 +32,6 @@ STAFF_PAGES = {
 }
 
 
-# The demo website's signed-in user (GET /demo/signed-in): what a real site's server does for its users.
-DEMO_USER_ID = "demo-ada"
 DEMO_ACCOUNT_TEMPLATE = Template((WEB_DIR / "templates" / "signed_in.html").read_text(encoding="utf-8"))
 
 
@@ -42,7 +40,7 @@ def render_index(rasa_url: str, account: str = "") -> str:
     return PAGE_TEMPLATE.substitute(rasa_url=html.escape(rasa_url, quote=True), account=account)
 
 
-def signed_in_account(website_secret: str, user_id: str = DEMO_USER_ID) -> str:
+def signed_in_account(website_secret: str, user_id: str) -> str:
     """The signed-in part of the demo page: the widget's config with the user's id and HMAC (made here, on the
     site's server, as Intercom's and Chatwoot's identity verification asks), and the "link Slack/Telegram"
     box that asks cs_backend for a link code with the same proof."""
@@ -52,13 +50,21 @@ def signed_in_account(website_secret: str, user_id: str = DEMO_USER_ID) -> str:
     return DEMO_ACCOUNT_TEMPLATE.substitute(config=config, user=html.escape(user_id))
 
 
-def setup_web(app: web.Application, *, rasa_url: str, website_secret: str | None = None) -> None:
-    """Serve the demo page, whose widget connects to the Rasa server's socket.io channel at `rasa_url`, and
-    with `website_secret` its signed-in variant (GET /demo/signed-in)."""
+def setup_web(
+    app: web.Application,
+    *,
+    rasa_url: str,
+    website_secret: str | None = None,
+    demo_user: str | None = None,
+) -> None:
+    """Serve the demo page, whose widget connects to the Rasa server's socket.io channel at `rasa_url`, and,
+    with `website_secret` and `demo_user` both set, its variant with that user signed in (GET
+    /demo/signed-in): what a real site's server does for its users. Anyone who opens it is that user, so it
+    exists only where DEMO_WEBSITE_USER says so (the launcher's demo, with a secret generated for the run)."""
     page = render_index(rasa_url)
     pages = [("/", "index", page)]
-    if website_secret:
-        signed_in = render_index(rasa_url, signed_in_account(website_secret))
+    if website_secret and demo_user:
+        signed_in = render_index(rasa_url, signed_in_account(website_secret, demo_user))
         pages.append(("/demo/signed-in", "signed_in", signed_in))
 
     static = app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

@@ -143,9 +143,18 @@ async def test_ticket_field_validation(
     assert await counts(client) == before
 
 
-async def test_description_of_5000_characters_after_trimming_is_fine(client: TestClient[Any, Any]) -> None:
-    response = await client.post("/api/tickets", json=ticket_payload(description="  " + "d" * 5000 + "  "))
+async def test_a_length_limit_counts_the_text_as_sent_and_stores_it_trimmed(
+    client: TestClient[Any, Any], counts: Any
+) -> None:
+    # The document's maxLength is of the JSON string: whitespace around it counts, as a client reading the
+    # document (or a fuzzer) expects; what is stored is trimmed.
+    response = await client.post("/api/tickets", json=ticket_payload(description="  " + "d" * 4996 + "  "))
     assert response.status == 201
+    assert (await response.json())["description"] == "d" * 4996
+    before = await counts(client)
+    padded = ticket_payload(description=" " + "d" * 5000, channel="\f" + "c" * 50)
+    await assert_error(await client.post("/api/tickets", json=padded), 400, {"description", "channel"})
+    assert await counts(client) == before
 
 
 async def test_non_ascii_text_round_trips(client: TestClient[Any, Any]) -> None:

@@ -19,7 +19,7 @@ from cs_backend.db import utcnow
 from cs_backend.identities import service
 from cs_backend.identities.website_hash import user_hash
 from cs_backend.main import create_app
-from cs_backend.web.routes import DEMO_USER_ID
+from launcher.stack import DEMO_USER, DEMO_USER_VARIABLE, Ports, service_env
 
 from .helpers import assert_error, bearer_of_new_account, complete, ticket_payload
 
@@ -249,15 +249,34 @@ async def test_a_website_user_undoes_their_own_link_only(client: TestClient[Any,
     assert actor == "customer"
 
 
-async def test_the_demo_website_signs_in_its_demo_user(
+async def test_the_demo_website_signs_in_its_demo_user_only_where_told_to(
     client: TestClient[Any, Any], settings: Settings, aiohttp_client: Any
 ) -> None:
-    page = await client.get("/demo/signed-in")
+    # A site with its own secret and no DEMO_WEBSITE_USER has no page that signs a visitor in.
+    assert (await client.get("/demo/signed-in")).status == 404
+    demo = await aiohttp_client(
+        create_app(
+            dataclasses.replace(settings, website_identity_secret=SITE_SECRET, demo_website_user="demo-ada")
+        )
+    )
+    page = await demo.get("/demo/signed-in")
     assert page.status == 200
     body = await page.text()
-    assert user_hash(SITE_SECRET, DEMO_USER_ID) in body and SITE_SECRET not in body
+    assert user_hash(SITE_SECRET, "demo-ada") in body and SITE_SECRET not in body
     assert "/api/identities/link-codes" in body
     # Without the secret the site has no signed-in user to show.
-    plain = await aiohttp_client(create_app(settings))
+    plain = await aiohttp_client(create_app(dataclasses.replace(settings, demo_website_user="demo-ada")))
     assert (await plain.get("/demo/signed-in")).status == 404
     assert "csWidgetConfig" not in await (await plain.get("/")).text()
+
+
+def test_the_launcher_shows_the_demo_user_only_with_a_secret_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WEBSITE_IDENTITY_SECRET", raising=False)
+    monkeypatch.delenv(DEMO_USER_VARIABLE, raising=False)
+    ports = Ports.from_env({})
+    assert service_env(ports)[DEMO_USER_VARIABLE] == DEMO_USER
+    assert DEMO_USER_VARIABLE not in service_env(ports, {"WEBSITE_IDENTITY_SECRET": SITE_SECRET})
+    asked = service_env(ports, {"WEBSITE_IDENTITY_SECRET": SITE_SECRET, DEMO_USER_VARIABLE: "demo-bob"})
+    assert asked[DEMO_USER_VARIABLE] == "demo-bob"
