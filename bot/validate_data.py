@@ -44,6 +44,7 @@ DISPATCHED_BY_ACTIONS = {
     "utter_offer_human": "action_default_fallback (actions/fallback.py), after the second misunderstanding",
     "utter_ask_rephrase": "Rasa's action_default_ask_rephrase, run inside action_two_stage_fallback",
     "utter_default": "action_default_fallback (actions/fallback.py) when RulePolicy's core fallback runs it",
+    "utter_turn_failed": "StuckTurnPolicy (bot/components/stuck_turn_policy.py), a turn of failing actions",
     "utter_handoff_position": "action_relay_to_agent (actions/handoff.py), the relay loop, on a queue update",
     "utter_handoff_agent_joined": (
         "action_relay_to_agent (actions/handoff.py), the relay loop, when an agent accepts"
