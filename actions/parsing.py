@@ -665,11 +665,15 @@ def problem_details(trigger_text: object) -> str | None:
 
 # --- ticket numbers -----------------------------------------------------------------------------------------
 
-_TICKET_NUMBER = re.compile(r"(?<![\w.@/])#?(\d{1,9})(?![\w.@/])")
+# A number standing apart from Latin letters, digits and address characters ("abc12", "my@12.com", "v1.2"
+# are not ticket numbers). Chinese writes it against its words ("工单4821", "4821号工单"): no barrier.
+_NOT_BESIDE = r"A-Za-z0-9_.@/"
+_TICKET_NUMBER = re.compile(rf"(?<![{_NOT_BESIDE}])#?(\d{{1,9}})(?![{_NOT_BESIDE}])")
 
 
 def parse_ticket_number(value: object) -> int | None:
-    """A ticket number from "12", "#12", "ticket 12", "no. 12" (the first number in the text), else None."""
+    """A ticket number from "12", "#12", "ticket 12", "no. 12", "工单4821" (the first number in the text),
+    else None."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):

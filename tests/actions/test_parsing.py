@@ -352,13 +352,22 @@ def test_problem_details_prefills_only_real_descriptions(trigger: str, prefilled
 
 @pytest.mark.parametrize(
     ("value", "number"),
-    [("12", 12), ("#12", 12), ("ticket 345", 345), ("what about ticket no. 88?", 88), (7, 7)],
+    [
+        ("12", 12),
+        ("#12", 12),
+        ("ticket 345", 345),
+        ("what about ticket no. 88?", 88),
+        (7, 7),
+        ("工单4821怎么样了", 4821),
+        ("我的4821号工单", 4821),
+        ("工单 #77", 77),
+    ],
 )
 def test_parse_ticket_number(value: object, number: int) -> None:
     assert parse_ticket_number(value) == number
 
 
-@pytest.mark.parametrize("value", [None, "", "abc", "0", "my@12.com", True])
+@pytest.mark.parametrize("value", [None, "", "abc", "0", "my@12.com", "abc12", "v1.2", True])
 def test_parse_ticket_number_rejects(value: object) -> None:
     assert parse_ticket_number(value) is None
 
