@@ -104,3 +104,14 @@ async def collected_messages(database: Database, since: datetime | None = None) 
         query = query.where(MisunderstoodMessage.said_at >= since)
     async with database.sessions() as session:
         return list(await session.scalars(query))
+
+
+async def purge_said_before(database: Database, cutoff: datetime) -> int:
+    """Delete the collected messages said before `cutoff`: their text is part of a transcript, so the
+    transcript retention (privacy/jobs.py) removes them with the rest. The number deleted."""
+    async with database.sessions() as session:
+        result = await session.execute(
+            delete(MisunderstoodMessage).where(MisunderstoodMessage.said_at < cutoff)
+        )
+        await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

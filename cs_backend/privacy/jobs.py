@@ -7,16 +7,19 @@ Each run, with `now` from the runner's clock and `cutoff = now - retention`:
    cannot, its events stay, so the next run finds the conversation again and retries (logged once per kind of
    failure by the runner, here as a count);
 3. the old events of conversations still active are deleted (Rasa's tracker of an active conversation is
-   left alone: emptying it would end the conversation).
+   left alone: emptying it would end the conversation);
+4. the learning loop's collected messages (nlu_review_messages) said before the cutoff are deleted: their
+   text is transcript too.
 
-With RabbitMQ as the event broker there is no event store to read: the job does nothing then (log line at
-startup), and the tracker store's own expiry must do it (Redis: `record_exp` in endpoints.yml).
+With RabbitMQ as the event broker there is no event store to read: the job does only step 4 then (log line at
+startup), and the tracker store's own expiry must do the rest (Redis: `record_exp` in endpoints.yml).
 The job runs every TRANSCRIPT_RETENTION_INTERVAL_SECONDS (0 disables it), at startup too, under an advisory
 lock on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +31,7 @@ from aiohttp import web
 from cs_backend.app_keys import DATABASE, EVENT_STORE, RASA_CLIENT, SETTINGS, TRACKER_STORE
 from cs_backend.db import Database
 from cs_backend.jobs import AdvisoryLock, Clock, PeriodicJob, job_context
+from cs_backend.nlu_review.service import purge_said_before
 from cs_backend.privacy.event_store import EventStore
 from cs_backend.rasa_client import RasaClient, RasaError
 
@@ -46,6 +50,7 @@ class RetentionRun:
     trackers_emptied: int = 0
     # Inactive conversations whose tracker Rasa could not empty: their events wait for the next run.
     trackers_failed: int = 0
+    review_messages_deleted: int = 0
 
 
 async def purge_transcripts(
@@ -96,16 +101,23 @@ async def purge_transcripts(
 
 def retention_job(
     db: Database,
-    events: EventStore,
+    events: EventStore | None,
     rasa: RasaClient,
     retention_days: float,
     interval_seconds: float,
     tracker_store: EventStore | None = None,
 ) -> PeriodicJob[RetentionRun]:
+    """The job of the module docstring; without an event store (RabbitMQ) only the collected messages."""
     retention = timedelta(days=retention_days)
 
     async def run(clock: Clock) -> RetentionRun:
-        return await purge_transcripts(events, rasa, retention, clock, tracker_store=tracker_store)
+        transcripts = RetentionRun()
+        if events is not None:
+            transcripts = await purge_transcripts(events, rasa, retention, clock, tracker_store=tracker_store)
+        review_deleted = await purge_said_before(db, clock() - retention)
+        if review_deleted:
+            log.info("transcript retention: %d collected messages for NLU review deleted", review_deleted)
+        return dataclasses.replace(transcripts, review_messages_deleted=review_deleted)
 
     return PeriodicJob(
         JOB_NAME, interval_seconds, run, lock=AdvisoryLock(db, ADVISORY_LOCK_KEY), run_at_start=True
@@ -122,10 +134,8 @@ async def _retention_job_of(app: web.Application) -> AsyncIterator[PeriodicJob[R
     if events is None:
         log.info(
             "transcript retention: the events go through RabbitMQ, so there is no event store to purge; "
-            "let the tracker store expire trackers"
+            "let the tracker store expire trackers (the messages collected for NLU review are purged)"
         )
-        yield None
-        return
     yield retention_job(
         app[DATABASE],
         events,

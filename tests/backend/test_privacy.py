@@ -20,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from cs_backend.app_keys import DATABASE
 from cs_backend.config import Settings
-from cs_backend.db import create_engine
+from cs_backend.db import Database, create_engine
 from cs_backend.main import create_app
 from cs_backend.nlu_review.models import MisunderstoodMessage
 from cs_backend.onboarding.models import OnboardingNudge
 from cs_backend.outcomes.models import ConversationOutcome, OutcomeSession
 from cs_backend.privacy.event_store import EventStore
-from cs_backend.privacy.jobs import purge_transcripts
+from cs_backend.privacy.jobs import purge_transcripts, retention_job
 from cs_backend.rasa_client import RasaClient
 
 from .fake_rasa import FakeRasa
@@ -407,6 +407,38 @@ async def test_the_retention_job_runs_with_the_settings(
             break
         await asyncio.sleep(0.05)
     assert stored_senders(events_db) == [] and rasa.replaced == ["inactive"]
+
+
+async def test_retention_deletes_the_messages_collected_for_review_with_the_transcripts(
+    migrated_database_url: str, rasa: FakeRasa
+) -> None:
+    # Their text is transcript: kept no longer than the events, even with RabbitMQ (no event store at all).
+    database = Database.connect(migrated_database_url)
+    try:
+        async with database.sessions() as session:
+            for key, days_ago in (("old", 100), ("recent", 1)):
+                session.add(
+                    MisunderstoodMessage(
+                        sender_id=f"review-{key}",
+                        channel="rest",
+                        message_key=key,
+                        text=f"a {key} message the bot did not understand",
+                        predicted_intent="greet",
+                        confidence=0.2,
+                        reason="fallback",
+                        said_at=NOW - timedelta(days=days_ago),
+                    )
+                )
+            await session.commit()
+        async with RasaClient(rasa.url, auth_token=rasa.token) as client:
+            job = retention_job(database, None, client, retention_days=90, interval_seconds=3600)
+            run = await job.run(lambda: NOW)
+        assert run.review_messages_deleted == 1 and run.events_deleted == 0
+        async with database.sessions() as session:
+            kept = (await session.execute(text("SELECT sender_id FROM nlu_review_messages"))).scalars().all()
+        assert kept == ["review-recent"]
+    finally:
+        await database.dispose()
 
 
 def test_retention_is_on_by_default_and_off_in_code() -> None:
