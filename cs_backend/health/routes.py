@@ -1,6 +1,7 @@
 """GET /health/live (the process answers) and GET /health/ready (it can serve requests).
 
-Readiness reports each dependency with its state ("ok", or "unavailable: <why>"):
+Readiness reports each dependency with its state ("ok", or "unavailable: <why>", where why is the check's own
+finding or the kind of error; the error's text, which may name hosts and users, is logged instead):
 - database (required): it answers and carries the schema revision this code expects (the app does not create
   tables: an unmigrated database would fail every request). While it fails, readiness answers 503, so that
   a load balancer stops sending requests (which would get 503 anyway); once the database is back, the
@@ -16,6 +17,7 @@ readiness for them would take every instance out of the load balancer and lose t
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -36,6 +38,8 @@ from cs_backend.app_keys import (
 from cs_backend.db import database_unavailable
 from cs_backend.health.schemas import LiveStatus, ReadyStatus
 
+log = logging.getLogger(__name__)
+
 CHECK_TIMEOUT_SECONDS = 3.0
 # Without these, no request can be served: readiness fails (503) while one of them does.
 REQUIRED = frozenset({"database"})
@@ -48,23 +52,34 @@ async def live(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+class CheckFailed(RuntimeError):
+    """A check's own finding, in words written here (safe to show on this public route)."""
+
+
 def _describe(error: BaseException) -> str:
+    """What the public answer says: the check's own words, or only the kind of error. An error's text can
+    name hosts, ports, users or paths of the infrastructure, so it goes to the log, not to the caller."""
     if isinstance(error, asyncio.TimeoutError):
         return f"unavailable: no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+    if isinstance(error, CheckFailed):
+        return f"unavailable: {error}"
     unavailable = database_unavailable(error)
     if unavailable is not None:
-        return f"unavailable: {unavailable.detail}"
-    detail = " ".join(str(error).split())[:300]
-    return f"unavailable: {error.__class__.__name__}" + (f": {detail}" if detail else "")
+        # detail is "<ErrorClass>: <the server's words>"
+        return f"unavailable: {unavailable.detail.split(':', 1)[0]}"
+    return f"unavailable: {error.__class__.__name__}"
 
 
-async def _run_check(check: Check) -> str:
+async def _run_check(name: str, check: Check) -> str:
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
     except asyncio.CancelledError:
         raise
     except Exception as error:
-        return _describe(error)
+        described = _describe(error)
+        detail = " ".join(str(error).split())[:300]
+        log.warning("readiness check %s failed: %s (%s)", name, described, detail or type(error).__name__)
+        return described
     return "ok"
 
 
@@ -92,9 +107,9 @@ def _checks(app: web.Application) -> dict[str, Check]:
             except Exception as error:
                 if database_unavailable(error) is not None:
                     raise  # lost mid-check: down, not unmigrated
-                raise RuntimeError("the schema is not migrated; run `python -m cs_backend migrate`") from None
+                raise CheckFailed("the schema is not migrated; run `python -m cs_backend migrate`") from None
         if revision != expected_revision:
-            raise RuntimeError(
+            raise CheckFailed(
                 f"schema revision is {revision!r}, this code expects {expected_revision!r}; "
                 "run `python -m cs_backend migrate`"
             )
@@ -117,7 +132,7 @@ def _checks(app: web.Application) -> dict[str, Check]:
 
 async def ready(request: web.Request) -> web.Response:
     checks = _checks(request.app)
-    results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
+    results = await asyncio.gather(*(_run_check(name, check) for name, check in checks.items()))
     states = dict(zip(checks, results, strict=True))
     failing = {name for name, state in states.items() if state != "ok"}
     if failing & REQUIRED:
