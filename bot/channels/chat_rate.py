@@ -24,6 +24,7 @@ TOO_MANY_ANSWER = (
     "You're sending messages faster than I can read them — please wait a moment, then send your question "
     "again."
 )
+TOO_MANY_ANSWER_ZH = "您发消息的速度比我读的还快——请稍等片刻，再把问题发一次。"
 
 
 class ChatRateLimitError(ValueError):

@@ -1,8 +1,9 @@
 """The check between a customer channel and Rasa: every message is refused politely, cleaned, or handed on.
 
 A refused message (too many in a while for its conversation, too long, no text) gets its answer on the channel
-it came from and never reaches Rasa: no NLU, no tracker read or write. A typed payload the channel may not
-send (typed_payloads.py) is handed on as ordinary text.
+it came from, in Chinese when the message has Chinese characters and in English otherwise, and never reaches
+Rasa: no NLU, no tracker read or write. A typed payload the channel may not send (typed_payloads.py) is handed
+on as ordinary text.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
-from bot.channels.chat_rate import TOO_MANY_ANSWER, ConversationRateLimit, rate_limit_from
-from bot.channels.message_text import NO_TEXT_ANSWER, Refused, checked_text
+from bot.channels.chat_rate import TOO_MANY_ANSWER, TOO_MANY_ANSWER_ZH, ConversationRateLimit, rate_limit_from
+from bot.channels.message_text import NO_TEXT_ANSWER, Refused, checked_text, in_language_of
 from bot.channels.typed_payloads import as_ordinary_text, is_typed_payload, offered_payloads, payload_accepted
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ class MessageGuard:
             if self.rate_limit.admit(message.sender_id):
                 admitted = await self.admitted_text(message, agent)
             else:  # before anything else: a flood costs no tracker read
-                admitted = Refused("too many messages", TOO_MANY_ANSWER)
+                text = message.text if isinstance(message.text, str) else None
+                admitted = Refused(
+                    "too many messages", in_language_of(text, TOO_MANY_ANSWER, TOO_MANY_ANSWER_ZH)
+                )
             if isinstance(admitted, Refused):
                 logger.info("message from %s refused (%s)", message.sender_id, admitted.reason)
                 await message.output_channel.send_text_message(message.sender_id, admitted.answer)

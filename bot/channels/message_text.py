@@ -21,7 +21,20 @@ DEFAULT_MAX_CHARS = 2000
 # ("\ud800") but no UTF-8 store or socket can write.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
-NO_TEXT_ANSWER = "I didn't get any text there — could you type your question?"
+# With no text there is no language to answer in: both, as the assistant serves both.
+NO_TEXT_ANSWER = (
+    "I didn't get any text there — could you type your question?\n我没有收到文字，能把您的问题打出来吗？"
+)
+# Han characters: a refused message that has any is answered in Chinese (the bot's LanguageDetector, which
+# picks each response's language, never sees a refused message). Only the start is looked at, so a refusal
+# stays cheap however long the message.
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+LANGUAGE_SAMPLE_CHARS = 500
+
+
+def in_language_of(text: str | None, english: str, chinese: str) -> str:
+    """`chinese` when `text` is written in Chinese (any Han character in its start), else `english`."""
+    return chinese if text and _HAN.search(text[:LANGUAGE_SAMPLE_CHARS]) else english
 
 
 class MaxCharsError(ValueError):
@@ -50,8 +63,12 @@ def max_chars_from(environ: Mapping[str, str]) -> int:
     return limit
 
 
-def too_long_answer(max_chars: int) -> str:
-    return f"That message is too long for me — could you shorten it to {max_chars:,} characters or fewer?"
+def too_long_answer(max_chars: int, text: str | None = None) -> str:
+    return in_language_of(
+        text,
+        f"That message is too long for me — could you shorten it to {max_chars:,} characters or fewer?",
+        f"这条消息太长了，我读不了——能缩短到 {max_chars:,} 个字符以内吗？",
+    )
 
 
 def clean_text(text: str) -> str:
@@ -67,7 +84,7 @@ def checked_text(text: str | None, max_chars: int) -> str | Refused:
     if text is None:
         return Refused("no text", NO_TEXT_ANSWER)
     if len(text) > max_chars:
-        return Refused("too long", too_long_answer(max_chars))
+        return Refused("too long", too_long_answer(max_chars, text))
     cleaned = clean_text(text)
     if not cleaned:
         return Refused("no text", NO_TEXT_ANSWER)

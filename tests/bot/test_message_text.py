@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.channels.chat_rate import TOO_MANY_ANSWER, TOO_MANY_ANSWER_ZH
 from bot.channels.message_text import (
     DEFAULT_MAX_CHARS,
     NO_TEXT_ANSWER,
@@ -11,6 +12,7 @@ from bot.channels.message_text import (
     Refused,
     checked_text,
     clean_text,
+    in_language_of,
     max_chars_from,
     too_long_answer,
 )
@@ -57,3 +59,12 @@ def test_other_scripts_emoji_and_joiners_are_text() -> None:
 @pytest.mark.parametrize("text", [None, "", "   ", "\x00\x01\x02", " \r\n\t "])
 def test_a_message_without_text_is_refused_politely(text: str | None) -> None:
     assert checked_text(text, 2000) == Refused("no text", NO_TEXT_ANSWER)
+
+
+def test_a_refusal_answers_in_chinese_when_the_message_is_chinese() -> None:
+    refused = checked_text("我的发票有问题" * 400, 2000)
+    assert isinstance(refused, Refused) and refused.answer == too_long_answer(2000, "我")
+    assert "2,000 个字符以内" in refused.answer
+    assert "I didn't get any text" in NO_TEXT_ANSWER and "我没有收到文字" in NO_TEXT_ANSWER
+    assert in_language_of("慢点 please", TOO_MANY_ANSWER, TOO_MANY_ANSWER_ZH) == TOO_MANY_ANSWER_ZH
+    assert in_language_of("slow down", TOO_MANY_ANSWER, TOO_MANY_ANSWER_ZH) == TOO_MANY_ANSWER
