@@ -7,7 +7,8 @@
   reports it in `feedback_outcome` (saved, queued: kept in the outbox until cs_backend confirms it, skipped,
   unavailable: not confirmed and not kept). In a survey's round (`survey_id`, set by action_request_survey,
   actions/surveys.py) the answers go to the survey, which keeps one answer (answering again replaces it), and
-  a low score (CSAT 1-2 or CES 1-3) is `saved_low_score`: the bot asks what went wrong.
+  a low score (CSAT 1-2 or CES 1-3) is `saved_low_score`, also when the answer is kept in the outbox: the bot
+  asks what went wrong. A survey's answer not confirmed is kept in the outbox too (`queued`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
-from actions.api.models import Feedback
+from actions.api.models import Feedback, Survey
 from actions.common import (
     conversation_channel,
     stale_hint_after_interruption,
@@ -33,6 +34,7 @@ from actions.common import (
     write_key,
 )
 from actions.parsing import parse_ces, parse_csat, parse_ticket_number
+from actions.surveys import survey_answer_key
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +209,8 @@ class ActionRecordFeedback(Action):
 
     @staticmethod
     async def _answer_survey(tracker: Tracker, survey_id: int, answered: dict[str, int]) -> list[EventType]:
-        """The round of a survey: its answer, posted to the survey (a retry replaces it, never adds one)."""
+        """The round of a survey: its answer, posted to the survey (a retry replaces it, never adds one), or
+        kept in the outbox when cs_backend does not confirm it."""
         forget = [SlotSet(slot, None) for slot in FEEDBACK_ROUND_SLOTS + AGENT_ROUND_SLOTS]
         forget_survey = [*forget, SlotSet("survey_id", None)]
         if not answered:
@@ -216,17 +219,23 @@ class ActionRecordFeedback(Action):
         try:
             async with BackendClient() as backend:
                 survey = await backend.answer_survey(
-                    survey_id, csat=answered.get("csat"), ces=answered.get("ces")
+                    survey_id,
+                    csat=answered.get("csat"),
+                    ces=answered.get("ces"),
+                    idempotency_key=survey_answer_key(tracker.sender_id, survey_id, answered),
                 )
         except BackendError as error:
-            logger.warning("answer to survey %s not saved: %s", survey_id, error)
+            logger.warning("answer to survey %s not saved nor queued: %s", survey_id, error)
             return [SlotSet("feedback_outcome", "unavailable"), *forget_survey]
-        logger.info("survey %s answered: CSAT %s, CES %s", survey.id, survey.csat, survey.ces)
-        low = any(score <= LOW_SURVEY_SCORES[kind] for kind, score in answered.items())
-        if low:
-            # The survey stays in the slot: the comment asked next goes to it.
+        _log_survey_answer(survey_id, survey)
+        if any(score <= LOW_SURVEY_SCORES[kind] for kind, score in answered.items()):
+            # Saved or kept, the answer will be on the survey, so the comment asked next goes to it (the
+            # survey stays in the slot). cs_backend opens the follow-up task once it has both, in either
+            # order, and the outbox sends oldest first. Not queued_low_csat: its rule offers a person without
+            # asking what went wrong.
             return [SlotSet("feedback_outcome", "saved_low_score"), *forget]
-        return [SlotSet("feedback_outcome", "saved"), *forget_survey]
+        outcome = "queued" if isinstance(survey, Queued) else "saved"
+        return [SlotSet("feedback_outcome", outcome), *forget_survey]
 
     @staticmethod
     async def _store(
@@ -264,3 +273,10 @@ class ActionRecordFeedback(Action):
                 error.fields["ticket_id"],
             )
             return await store(None, f"{kind}-no-ticket")
+
+
+def _log_survey_answer(survey_id: int, survey: Survey | Queued) -> None:
+    if isinstance(survey, Queued):
+        logger.info("answer to survey %s queued (outbox entry %s)", survey_id, survey.entry_id)
+    else:
+        logger.info("survey %s answered: CSAT %s, CES %s", survey.id, survey.csat, survey.ces)

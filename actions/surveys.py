@@ -13,11 +13,14 @@ happened just before it:
   survey is opened.
 `survey_id` then makes action_record_feedback post the answers to the survey. After a low score (CSAT 1-2 or
 CES 1-3) the bot asks what went wrong (feedback_comment_form); `action_record_feedback_comment` posts that
-comment to the survey, where it opens a follow-up task for a person.
+comment to the survey, where it opens a follow-up task for a person. Both are kept in the outbox, like any
+rating, when cs_backend does not confirm them (survey_answer_key).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -27,10 +30,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.api.client import BackendClient
+from actions.api.client import BackendClient, Queued
 from actions.api.errors import BackendError
 from actions.api.models import Survey
-from actions.common import conversation_channel
+from actions.common import conversation_channel, make_idempotency_key
 from actions.parsing import parse_ticket_number
 
 logger = logging.getLogger(__name__)
@@ -70,6 +73,14 @@ FRESH_ROUND = (
 )
 # A survey state in which the bot asks: sent, or pending when Rasa ran it before cs_backend recorded it sent.
 ASKABLE_STATES = frozenset({"pending", "sent"})
+
+
+def survey_answer_key(sender_id: str, survey_id: int, answer: Mapping[str, int | str]) -> str:
+    """The Idempotency-Key of an answer to a survey (its scores, or its comment): the survey and what is
+    answered, not the message that carried it, so the same answer sent again (Rasa running the action again,
+    even for the customer's next message) is one outbox entry, and the scores and the comment are two."""
+    content = hashlib.sha256(json.dumps(dict(answer), sort_keys=True).encode()).hexdigest()
+    return make_idempotency_key("survey-answer", sender_id, f"survey:{int(survey_id)}:{content}")
 
 
 def _intent_of(event: Mapping[str, Any]) -> str | None:
@@ -198,8 +209,8 @@ class ActionRequestSurvey(Action):
 
 class ActionRecordFeedbackComment(Action):
     """Posts the comment given after a low score to the survey (cs_backend opens a follow-up task for a
-    person) and reports it in `feedback_outcome`: comment_saved, comment_skipped (nothing said),
-    unavailable."""
+    person) and reports it in `feedback_outcome`: comment_saved (stored, or kept in the outbox until
+    cs_backend confirms it), comment_skipped (nothing said), unavailable (neither confirmed nor kept)."""
 
     def name(self) -> str:
         return "action_record_feedback_comment"
@@ -218,9 +229,18 @@ class ActionRecordFeedbackComment(Action):
             return [SlotSet("feedback_outcome", COMMENT_SKIPPED), *forget]
         try:
             async with BackendClient() as backend:
-                await backend.answer_survey(survey_id, comment=comment)
+                kept = await backend.answer_survey(
+                    survey_id,
+                    comment=comment,
+                    idempotency_key=survey_answer_key(tracker.sender_id, survey_id, {"comment": comment}),
+                )
         except BackendError as error:
-            logger.warning("comment on survey %s not saved: %s", survey_id, error)
+            # Not confirmed and not kept (WriteNotQueued), or refused: the customer must not hear it is saved.
+            logger.warning("comment on survey %s not saved nor queued: %s", survey_id, error)
             return [SlotSet("feedback_outcome", UNAVAILABLE), *forget]
-        logger.info("comment saved on survey %s", survey_id)
+        if isinstance(kept, Queued):
+            # Kept in the outbox, it reaches the survey shortly: for the customer it is saved.
+            logger.info("comment on survey %s queued (outbox entry %s)", survey_id, kept.entry_id)
+        else:
+            logger.info("comment saved on survey %s", survey_id)
         return [SlotSet("feedback_outcome", COMMENT_SAVED), *forget]

@@ -9,13 +9,14 @@
   attempts fit in one budget. Connection errors, timeouts, 502/503/504 and 429 are tried again with
   exponential backoff, or after the answer's ``Retry-After`` when it is short (2 s at most) and fits in the
   budget; any other answer is final.
-- Writes (tickets, ratings, churn signals, onboarding start and steps) carry an ``Idempotency-Key`` (built by
-  ``actions.common.make_idempotency_key``), so a retry after a timeout, or Rasa running the same action again
-  for the same user message, returns the row already stored instead of a second one. A write that cannot be
-  confirmed (no answer, a 5xx or 429 after the retries, a 401/403, an answer that breaks the contract) is
-  kept in the outbox (actions/api/outbox.py) and returned as :class:`Queued`: the replayer delivers it later
-  under the same key. Only a refusal of what was sent (400, 404, 409, 413, 415, 422) raises BackendError; an
-  outbox that cannot store raises :class:`WriteNotQueued`.
+- Writes (tickets, ratings, survey answers, churn signals, onboarding start and steps, website bindings)
+  carry an ``Idempotency-Key`` (built by ``actions.common.make_idempotency_key``), so a retry after a
+  timeout, or Rasa running the same action again for the same user message, returns the row already stored
+  instead of a second one (routes idempotent by their state, like survey answers, ignore the header). A
+  write that cannot be confirmed (no answer, a 5xx or 429 after the retries, a 401/403, an answer that
+  breaks the contract) is kept in the outbox (actions/api/outbox.py) and returned as :class:`Queued`: the
+  replayer delivers it later under the same key. Only a refusal of what was sent (400, 404, 409, 413, 415,
+  422) raises BackendError; an outbox that cannot store raises :class:`WriteNotQueued`.
 - Answers are decoded strictly into the models of actions/api/models.py: an answer that breaks the contract
   is logged with every broken field and raised as :class:`BackendContractError`.
 
@@ -299,12 +300,21 @@ class BackendClient:
         return await self._request(Survey, "GET", f"/api/surveys/{int(survey_id)}")
 
     async def answer_survey(
-        self, survey_id: int, *, csat: int | None = None, ces: int | None = None, comment: str | None = None
-    ) -> Survey:
-        """Records the answer; answering again replaces it (one CSAT and one CES per survey), so a retry is
-        harmless. A low score with a comment reaches a person (a follow-up task)."""
+        self,
+        survey_id: int,
+        *,
+        csat: int | None = None,
+        ces: int | None = None,
+        comment: str | None = None,
+        idempotency_key: str,
+    ) -> Survey | Queued:
+        """Records the answer; answering again replaces it (one CSAT and one CES per survey), so a retry or a
+        replay is harmless. A low score with a comment reaches a person (a follow-up task).
+
+        Kept in the outbox when unconfirmed, like any rating. The route takes no Idempotency-Key (idempotent
+        by its state) and ignores the header: the key spares the outbox a second entry for the same answer."""
         body = _without_none(csat=csat, ces=ces, comment=comment)
-        return await self._request(Survey, "POST", f"/api/surveys/{int(survey_id)}/answers", json=body)
+        return await self._write(Survey, f"/api/surveys/{int(survey_id)}/answers", body, idempotency_key)
 
     # --- live handoff (docs/HANDOFF.md) ---------------------------------------------------------------------
 

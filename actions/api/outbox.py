@@ -1,11 +1,12 @@
 """The action server's durable outbox: writes to cs_backend that could not be confirmed, kept until they are.
 
-A write (ticket, rating, churn signal, onboarding start or step) that got no answer (connection error,
-timeout), a 5xx after the client's retries, or an answer the client cannot read, may or may not be stored.
-It is kept here with its Idempotency-Key, the exact body bytes, method and path, and :class:`OutboxReplayer`
-(started by bot/action_server.py) sends the entries again, oldest first, until cs_backend answers 2xx
-(`delivered`) or a final 4xx (`dead`: logged and kept for an operator). The key makes a replay of a write the
-backend did store return that row, so nothing is stored twice.
+A write (ticket, rating, survey answer or comment, churn signal, onboarding start or step, website binding)
+that got no answer (connection error, timeout), a 5xx after the client's retries, or an answer the client
+cannot read, may or may not be stored. It is kept here with its Idempotency-Key, the exact body bytes, method
+and path, and :class:`OutboxReplayer` (started by bot/action_server.py) sends the entries again, oldest first,
+until cs_backend answers 2xx (`delivered`) or a final 4xx (`dead`: logged and kept for an operator). The key
+makes a replay of a write the backend did store return that row, so nothing is stored twice (cs_backend
+ignores the key of a survey answer: the answer replaces the survey's, so a replay is harmless anyway).
 
 Storage: one SQLite file, `ACTIONS_OUTBOX_PATH` (default `var/actions_outbox.db` in the repository), WAL and
 `synchronous=FULL`, so an entry `put` returned is on disk and survives a crash of the action server, which

@@ -241,6 +241,15 @@ async def test_a_write_with_a_key_that_is_not_confirmed_is_queued_not_raised(out
     assert error.value.is_refusal and len(await Outbox(outbox_path).pending()) == 1
 
 
+async def test_a_survey_answer_not_confirmed_is_queued_like_any_write(outbox_path: Path) -> None:
+    body = {"error": {"status": 503, "message": "the database is unavailable", "fields": {}}}
+    async with FakeBackend(always(body, 503)) as fake, _client(fake) as client:
+        queued = await client.answer_survey(12, csat=2, ces=5, idempotency_key="survey-key")
+    assert isinstance(queued, Queued) and queued.idempotency_key == "survey-key"
+    (entry,) = await Outbox(outbox_path).pending()
+    assert (entry.path, json.loads(entry.body)) == ("/api/surveys/12/answers", {"csat": 2, "ces": 5})
+
+
 async def test_every_request_carries_the_calls_request_id() -> None:
     async with FakeBackend(always(TICKET)) as fake:
         bind("msg-1234abcd", "sender-1")

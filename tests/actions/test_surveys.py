@@ -1,13 +1,17 @@
 """The survey actions (actions/surveys.py, and action_record_feedback's survey round in actions/feedback.py)
 against a real running cs_backend (see conftest.py): a resolved ticket's survey request, the handoff's and the
 onboarding's surveys under cs_backend's rules (one per subject, the customer's cooldown, one answer), and the
-comment after a low score."""
+comment after a low score. cs_backend unreachable: the answer and the comment are kept in the outbox, told as
+saved, and replayed onto the survey once."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from action_test_support import (
     action_event,
     create_ticket,
@@ -21,8 +25,12 @@ from action_test_support import (
 )
 from conftest import RunningBackend
 
+from actions.api.client import BackendClient
+from actions.api.outbox import OUTBOX_PATH_ENV, default_outbox
+from actions.api.replayer import OutboxReplayer
 from actions.feedback import ActionRecordFeedback
-from actions.surveys import ActionRecordFeedbackComment, ActionRequestSurvey
+from actions.surveys import ActionRecordFeedbackComment, ActionRequestSurvey, survey_answer_key
+from launcher.stack import free_port
 
 
 def unique_email() -> str:
@@ -68,6 +76,39 @@ def onboarding_done_tracker(sender_id: str) -> Any:
 def answered_round(sender_id: str, survey_id: str, **scores: float) -> Any:
     events = [user_event(str(value), "rate", channel="rest") for value in scores.values()]
     return make_tracker(sender_id, events, slots={"survey_id": survey_id, **scores})
+
+
+def comment_tracker(sender_id: str, survey_id: str, comment: str) -> Any:
+    return make_tracker(
+        sender_id,
+        [user_event(comment, "inform", channel="rest")],
+        slots={"survey_id": survey_id, "feedback_comment": comment},
+    )
+
+
+async def resolved_ticket_survey(backend: RunningBackend, sender_id: str) -> dict[str, Any]:
+    """The survey cs_backend opens when a new ticket of the conversation is resolved."""
+    ticket_id = int((await create_ticket(sender_id, email=unique_email()))["ticket_id"])
+    backend.patch(f"/api/tickets/{ticket_id}", {"status": "resolved"})
+    [survey] = [
+        s
+        for s in backend.get("/api/surveys?trigger=ticket_resolved&limit=100")["items"]
+        if s["subject_id"] == ticket_id
+    ]
+    return survey
+
+
+def point_at_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cs_backend goes down: the actions' URL is a closed port from now on."""
+    monkeypatch.setenv("CS_BACKEND_URL", f"http://127.0.0.1:{free_port()}")
+
+
+async def replay_to(backend: RunningBackend) -> int:
+    """One pass of the replayer to the real cs_backend: the number of entries delivered."""
+    replayer = OutboxReplayer(default_outbox(), client_factory=lambda: BackendClient(backend.url))
+    result = await replayer.replay_pending()
+    assert not result.blocked and result.dead == 0
+    return result.delivered
 
 
 async def request_survey(tracker: Any) -> dict[str, Any]:
@@ -210,14 +251,88 @@ async def test_nothing_is_asked_without_a_trigger_or_a_backend(backend_down: str
     assert (await request_survey(survey_request_tracker(sender_id, "abc")))["survey_outcome"] == "skip"
 
 
-async def test_an_unsaved_survey_answer_or_comment_is_reported(backend_down: str, sender_id: str) -> None:
+def test_a_survey_answers_key_is_its_content() -> None:
+    scores = survey_answer_key("s", 12, {"csat": 2, "ces": 5})
+    # The same answer, whatever message carried it or the order it was read in, is the same write.
+    assert survey_answer_key("s", 12, {"ces": 5, "csat": 2}) == scores
+    others = {
+        survey_answer_key("s", 13, {"csat": 2, "ces": 5}),
+        survey_answer_key("s", 12, {"csat": 3, "ces": 5}),
+        survey_answer_key("s", 12, {"comment": "too slow"}),
+        survey_answer_key("t", 12, {"csat": 2, "ces": 5}),
+    }
+    assert scores not in others and len(others) == 4
+
+
+async def test_a_survey_answer_while_cs_backend_is_down_is_kept_told_and_stored_once(
+    backend: RunningBackend, backend_url: str, sender_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey = await resolved_ticket_survey(backend, sender_id)
+    point_at_nothing(monkeypatch)
+    round_ = answered_round(sender_id, str(survey["id"]), csat_score=5.0, ces_score=6.0)
+    events, _ = await run_action(ActionRecordFeedback(), round_)
+    values = slot_values(events)
+    assert values["feedback_outcome"] == "queued" and values["survey_id"] is None
+    (told,) = render_response("utter_feedback_queued", values)
+    assert "saved and will reach our team shortly" in told
+    # Rasa running the action again (a retry): the same answer is the same outbox entry.
+    await run_action(ActionRecordFeedback(), round_)
+    [entry] = await default_outbox().pending()
+    assert entry.path == f"/api/surveys/{survey['id']}/answers"
+    assert json.loads(entry.body) == {"csat": 5, "ces": 6}
+    before = backend.get(f"/api/surveys/{survey['id']}")
+    assert before["state"] != "answered" and before["csat"] is None
+
+    # cs_backend is back: the replayer stores the answer on the survey, once.
+    assert await replay_to(backend) == 1
+    assert await replay_to(backend) == 0
+    stored = backend.get(f"/api/surveys/{survey['id']}")
+    assert (stored["state"], stored["csat"], stored["ces"]) == ("answered", 5, 6)
+    assert backend.get(f"/api/feedback?ticket_id={survey['subject_id']}")["total"] == 2
+
+
+async def test_a_low_survey_score_kept_for_later_still_asks_what_went_wrong(
+    backend: RunningBackend, backend_url: str, sender_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey = await resolved_ticket_survey(backend, sender_id)
+    survey_id = str(survey["id"])
+    point_at_nothing(monkeypatch)
+    events, _ = await run_action(
+        ActionRecordFeedback(), answered_round(sender_id, survey_id, csat_score=2.0, ces_score=5.0)
+    )
+    values = slot_values(events)
+    # The rule of saved_low_score asks for the comment; the survey stays for it.
+    assert values["feedback_outcome"] == "saved_low_score" and "survey_id" not in values
+
+    events, _ = await run_action(
+        ActionRecordFeedbackComment(), comment_tracker(sender_id, survey_id, "too slow")
+    )
+    values = slot_values(events)
+    assert values["feedback_outcome"] == "comment_saved" and values["survey_id"] is None
+    # Kept in the order given: the scores, then the comment, both to the same survey.
+    kept = await default_outbox().pending()
+    assert [json.loads(entry.body) for entry in kept] == [{"csat": 2, "ces": 5}, {"comment": "too slow"}]
+    assert {entry.path for entry in kept} == {f"/api/surveys/{survey_id}/answers"}
+
+    assert await replay_to(backend) == 2
+    stored = backend.get(f"/api/surveys/{survey_id}")
+    assert (stored["state"], stored["csat"], stored["ces"]) == ("answered", 2, 5)
+    assert stored["comment"] == "too slow"
+    # A low score with a comment reaches a person: cs_backend's follow-up task.
+    assert stored["follow_up_task_id"] is not None
+    assert backend.get(f"/api/feedback?ticket_id={survey['subject_id']}")["total"] == 2
+
+
+async def test_a_survey_answer_or_comment_neither_confirmed_nor_kept_is_reported(
+    backend_down: str, sender_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outbox's file cannot be written (its folder is a file): the answer is not kept either.
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv(OUTBOX_PATH_ENV, str(tmp_path / "not-a-folder" / "outbox.db"))
     events, _ = await run_action(ActionRecordFeedback(), answered_round(sender_id, "12", csat_score=5.0))
     values = slot_values(events)
     assert values["feedback_outcome"] == "unavailable" and values["survey_id"] is None
-    comment = make_tracker(
-        sender_id, [user_event("slow", "inform")], slots={"survey_id": "12", "feedback_comment": "slow"}
-    )
-    events, _ = await run_action(ActionRecordFeedbackComment(), comment)
+    events, _ = await run_action(ActionRecordFeedbackComment(), comment_tracker(sender_id, "12", "slow"))
     assert slot_values(events)["feedback_outcome"] == "unavailable"
     # Said nothing: skipped without calling anyone.
     skipped = make_tracker(sender_id, [user_event("no", "deny")], slots={"survey_id": "12"})
