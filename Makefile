@@ -176,10 +176,11 @@ bench-churn: $(BACKEND_VENV)/.installed ## churn model on Telco (5-fold CV) and 
 # CLINC150 train splits and tested on their test splits; writes the bench-nlu section of BENCHMARKS.md. About
 # an hour on 2 cores. Last line: banking77_acc=... clinc_inscope=... clinc_oos_recall=... train_s=...
 # parse_p95_ms=... Runs in var/bench-nlu/venv: the bot environment's packages (a .pth file) plus the candidate's
-# (requirements/bench-nlu.txt, --no-deps, hash-checked), so .venv-bot itself is never changed.
+# (requirements/bench-nlu.txt, --no-deps, hash-checked), so .venv-bot itself is never changed (order-only
+# prerequisite: an existing bot environment is used as it is).
 NLU_BENCH_DATA ?= ../shared/data
 NLU_BENCH_VENV := var/bench-nlu/venv
-$(NLU_BENCH_VENV)/.installed: requirements/bench-nlu.txt $(BOT_VENV)/.installed
+$(NLU_BENCH_VENV)/.installed: requirements/bench-nlu.txt | $(BOT_VENV)/.installed
 	rm -rf $(NLU_BENCH_VENV) && $$(scripts/find-python.sh bot) -m venv $(NLU_BENCH_VENV)
 	echo "$$(cd $(BOT_VENV) && pwd -P)/lib/python3.10/site-packages" \
 	  > $(NLU_BENCH_VENV)/lib/python3.10/site-packages/bot-venv.pth
@@ -192,25 +193,7 @@ bench-nlu: $(NLU_BENCH_VENV)/.installed ## NLU pipelines on Banking77 and CLINC1
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
 # figures into the cross-validation section of BENCHMARKS.md. About 35 min on 2 busy cores.
-cross-validate: $(BOT_VENV)/.installed ## The NLU pipeline (config.yml, and config.yml plus a dense-feature candidate) trained on the Banking77 and
-# CLINC150 train splits and tested on their test splits; writes the bench-nlu section of BENCHMARKS.md. About
-# an hour on 2 cores. Last line: banking77_acc=... clinc_inscope=... clinc_oos_recall=... train_s=...
-# parse_p95_ms=... Runs in var/bench-nlu/venv: the bot environment's packages (a .pth file) plus the candidate's
-# (requirements/bench-nlu.txt, --no-deps, hash-checked), so .venv-bot itself is never changed.
-NLU_BENCH_DATA ?= ../shared/data
-NLU_BENCH_VENV := var/bench-nlu/venv
-$(NLU_BENCH_VENV)/.installed: requirements/bench-nlu.txt $(BOT_VENV)/.installed
-	rm -rf $(NLU_BENCH_VENV) && $$(scripts/find-python.sh bot) -m venv $(NLU_BENCH_VENV)
-	echo "$$(cd $(BOT_VENV) && pwd -P)/lib/python3.10/site-packages" \
-	  > $(NLU_BENCH_VENV)/lib/python3.10/site-packages/bot-venv.pth
-	$(NLU_BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
-	  -r requirements/bench-nlu.txt
-	@touch $@
-
-bench-nlu: $(NLU_BENCH_VENV)/.installed ## NLU pipelines on Banking77 and CLINC150 (about an hour); write BENCHMARKS.md
-	$(NLU_BENCH_VENV)/bin/python -m benchmarks.bench_nlu --data $(NLU_BENCH_DATA)
-
-# 5-fold NLU cross-validation; write BENCHMARKS.md
+cross-validate: $(BOT_VENV)/.installed ## 5-fold NLU cross-validation; write BENCHMARKS.md
 	$(BOT_BIN)/python -m benchmarks.cross_validate --folds 5 --out var/cross-validation
 
 # ---------------------------------------------------------------------------------------------------------

@@ -323,7 +323,7 @@ def mark(value: float, target: float, higher_is_better: bool = True) -> str:
     return "✅" if (value >= target if higher_is_better else value <= target) else "❌"
 
 
-def report(results: Sequence[Result], data_arg: str, minutes: float) -> str:
+def report(results: Sequence[Result], data_arg: str, minutes: float, commit: str) -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "## NLU pipeline on Banking77 and CLINC150",
@@ -335,7 +335,7 @@ def report(results: Sequence[Result], data_arg: str, minutes: float) -> str:
         "does.",
         "",
         f"- Measured: {now} on {platform.machine()}, {os.cpu_count()} cores (other jobs may have run "
-        f"alongside), commit `{git_commit()}`, {minutes:.0f} min in all.",
+        f"alongside), commit `{commit}`, {minutes:.0f} min in all.",
         "- Banking77 accuracy: the classifier's top-1 intent on the 3,080 test messages, no fallback "
         "(Banking77 has no out-of-scope message). CLINC150: trained on the 150 in-scope intents (15,000 "
         "examples, oos_train unused); a message is out of scope when its top confidence is under the "
@@ -406,9 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     candidates = [c for c in args.candidates.split(",") if c]
     if CONFIG_CANDIDATE not in candidates:
         candidates.insert(0, CONFIG_CANDIDATE)
+    commit = git_commit()  # at the start: the code measured, whatever is edited while it runs
     started = time.perf_counter()
     results = [run_candidate(candidate, data, args.quick) for candidate in candidates]
-    body = report(results, args.data, (time.perf_counter() - started) / 60)
+    body = report(results, args.data, (time.perf_counter() - started) / 60, commit)
     print(body)
     if not (args.quick or args.no_write):
         replace_section(SECTION, body)
