@@ -120,7 +120,7 @@ class StaticEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         vectors = self.embedder.embed([message.get(TEXT) for message in with_text])
         for message, vector in zip(with_text, vectors, strict=True):
             # Sentence features only: the one classifier that reads them wants a vector per message.
-            self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)  # type: ignore[arg-type]
+            self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
