@@ -174,7 +174,7 @@ bench-churn: $(BACKEND_VENV)/.installed ## churn model on Telco (5-fold CV) and 
 
 # The NLU pipeline (config.yml, and config.yml plus a dense-feature candidate) trained on the Banking77 and
 # CLINC150 train splits and tested on their test splits; writes the bench-nlu section of BENCHMARKS.md. About
-# an hour on 2 cores. Last line: banking77_acc=... clinc_inscope=... clinc_oos_recall=... train_s=...
+# 30 minutes on 2 cores (26 measured). Last line: banking77_acc=... clinc_inscope=... clinc_oos_recall=... train_s=...
 # parse_p95_ms=... Runs in var/bench-nlu/venv: the bot environment's packages (a .pth file) plus the candidate's
 # (requirements/bench-nlu.txt, --no-deps, hash-checked), so .venv-bot itself is never changed (order-only
 # prerequisite: an existing bot environment is used as it is).
@@ -188,7 +188,7 @@ $(NLU_BENCH_VENV)/.installed: requirements/bench-nlu.txt | $(BOT_VENV)/.installe
 	  -r requirements/bench-nlu.txt
 	@touch $@
 
-bench-nlu: $(NLU_BENCH_VENV)/.installed ## NLU pipelines on Banking77 and CLINC150 (about an hour); write BENCHMARKS.md
+bench-nlu: $(NLU_BENCH_VENV)/.installed ## NLU pipelines on Banking77 and CLINC150 (about 30 min); write BENCHMARKS.md
 	$(NLU_BENCH_VENV)/bin/python -m benchmarks.bench_nlu --data $(NLU_BENCH_DATA)
 
 # 5-fold NLU cross-validation (rasa test nlu --cross-validation, reports in var/cross-validation); writes the
