@@ -90,6 +90,9 @@ def write_pipeline(pipeline: Pipeline, directory: Path) -> None:
             }
             for name, vectorizer in vectorizers.items()
         },
+        # Columns after the TF-IDF ones: dense features appended by the classifier (dense_feature_weight).
+        "dense_features": int(classifier.coef_.shape[1])
+        - sum(len(v.vocabulary_) for v in vectorizers.values()),
     }
     (directory / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False), encoding="utf-8")
     for name, vectorizer in vectorizers.items():
@@ -193,6 +196,10 @@ def _restore(pipeline: Pipeline, metadata: dict[str, Any], directory: Path) -> N
         vectorizer.idf_ = _read_array(directory / idf_file(name), (len(terms),))
         n_features += len(terms)
 
+    dense = metadata.get("dense_features", 0)
+    if not isinstance(dense, int) or dense < 0:
+        raise ValueError("dense_features is not a count")
+    n_features += dense
     # Two intents have one row of coefficients (the second intent's), more have one row per intent.
     rows = 1 if len(intents) == 2 else len(intents)
     classifier = pipeline.named_steps["classifier"]

@@ -34,6 +34,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -85,6 +86,10 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
             "char_ngram_range": [1, 4],
             "ranking_length": 10,
             "random_seed": 2024,
+            # Above 0, the dense sentence features a featurizer put on the message (e.g. the candidate
+            # StaticEmbeddingFeaturizer of `make bench-nlu`) are appended to the TF-IDF vector, scaled by this
+            # weight: a unit vector next to the two TF-IDF blocks, whose norms are 1 each. 0 ignores them.
+            "dense_feature_weight": 0.0,
         }
 
     @staticmethod
@@ -126,10 +131,32 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
             logger.warning("TfidfIntentClassifier needs at least two intents to train; it will predict none.")
             return self._resource
         pipeline = build_pipeline(self.config)
-        pipeline.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+        texts, labels_ = [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples]
+        if self._dense_weight() > 0:
+            features = pipeline.named_steps["features"].fit_transform(texts)
+            pipeline.named_steps["classifier"].fit(self._with_dense(features, examples), labels_)
+        else:
+            pipeline.fit(texts, labels_)
         self.pipeline = pipeline
         self.persist()
         return self._resource
+
+    def _dense_weight(self) -> float:
+        return float(self.config["dense_feature_weight"])
+
+    def _with_dense(self, features: sparse.spmatrix, messages: List[Message]) -> sparse.csr_matrix:
+        """The TF-IDF rows with each message's dense sentence features appended (weighted)."""
+        rows = []
+        for message in messages:
+            _sequence, sentence = message.get_dense_features(TEXT)
+            if sentence is None:
+                raise ValueError(
+                    "dense_feature_weight is set but a message has no dense sentence features: put a dense "
+                    "featurizer before TfidfIntentClassifier in the pipeline"
+                )
+            rows.append(np.asarray(sentence.features, dtype=np.float64).reshape(-1))
+        dense = sparse.csr_matrix(self._dense_weight() * np.vstack(rows))
+        return sparse.hstack([features, dense], format="csr")
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
@@ -161,7 +188,12 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         with_text = [i for i, text in enumerate(texts) if text]
         if not with_text:
             return messages
-        probabilities = self.pipeline.predict_proba([texts[i] for i in with_text])
+        if self._dense_weight() > 0:
+            features = self.pipeline.named_steps["features"].transform([texts[i] for i in with_text])
+            features = self._with_dense(features, [messages[i] for i in with_text])
+            probabilities = self.pipeline.named_steps["classifier"].predict_proba(features)
+        else:
+            probabilities = self.pipeline.predict_proba([texts[i] for i in with_text])
         intents = self.pipeline.classes_
         for row, index in zip(probabilities, with_text, strict=True):
             order = np.argsort(-row)[: self.config["ranking_length"]]
