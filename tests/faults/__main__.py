@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from launcher.stack import DEFAULT_MODEL
@@ -93,6 +95,25 @@ def describe(customers: Sequence[Customer]) -> str:
     )
 
 
+def unfinished_customers(customers: Sequence[Customer]) -> list[Customer]:
+    return [c for c in customers if not (c.told.ticket_acknowledged and c.told.rating_acknowledged)]
+
+
+async def keep_trackers_of_unfinished(stack: FaultStack, customers: Sequence[Customer]) -> None:
+    """Each unfinished customer's tracker, as Rasa has it, in var/faults/trackers/ (read them to see why)."""
+    folder = RUN_FOLDER / "trackers"
+    for customer in unfinished_customers(customers):
+        try:
+            tracker = await stack.tracker(customer.sender_id)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            say(f"  tracker of {customer.marker} not read: {error!r}")
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{customer.marker}.json"
+        path.write_text(json.dumps(tracker, indent=1, ensure_ascii=False), encoding="utf-8")
+        say(f"  tracker of {customer.marker}: {path}")
+
+
 async def main(faults: Sequence[Fault], model: Path) -> int:
     started = time.monotonic()
     shutil.rmtree(RUN_FOLDER, ignore_errors=True)
@@ -108,6 +129,7 @@ async def main(faults: Sequence[Fault], model: Path) -> int:
         outbox = await drain(stack)
         say(f"outbox at the end: {outbox or 'no entries'}")
         tallies = await tally_all(stack.postgres.url, customers)
+        await keep_trackers_of_unfinished(stack, customers)
     finally:
         await stack.close()
 
@@ -120,7 +142,7 @@ async def main(faults: Sequence[Fault], model: Path) -> int:
             f" duplicated={tally.duplicated}"
         )
         total.add(tally)
-    unfinished = [c for c in customers if not (c.told.ticket_acknowledged and c.told.rating_acknowledged)]
+    unfinished = unfinished_customers(customers)
     for problem in total.problems:
         say(f"  PROBLEM {problem}")
     for customer in unfinished:

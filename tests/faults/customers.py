@@ -4,8 +4,9 @@ the assistant says.
 The customer reads what the form asks from Rasa's tracker API (as tests/e2e/test_support_conversation.py does)
 and what was done from the bot's words: a ticket number, "saved, it will reach the team shortly" (a write the
 action server queued), "NOT saved", "thanks for your feedback", "couldn't save your rating". It behaves as a
-patient person: a message that gets no answer (Rasa down, a socket cut) is sent again a moment later, and
-after "not saved" it does what it was told (asks again for the ticket, gives the rating once more).
+patient person: a message that gets no answer (Rasa down, a socket cut), or "please send your message again in
+a moment" (the action server down), is sent again a moment later, and after "not saved" it does what it was
+told (asks again for the ticket, gives the rating once more).
 
 Each customer carries a marker: its email address (`<marker>@example.com`) and a word of its ticket's
 description, so that the ledger finds its writes, and only its, in the database.
@@ -46,6 +47,9 @@ RATING_SAVED = re.compile(r"Thanks for your feedback")
 RATING_NOT_SAVED = re.compile(r"couldn't save your rating")
 # A write the action server could not confirm but stored in its outbox (contract 2).
 QUEUED = re.compile(r"saved and will reach (?:the |our )?(?:support )?team shortly", re.IGNORECASE)
+# utter_turn_failed: the bot could not run its actions (the action server is away) and asks to send the
+# message again in a moment, which the customer does, after a moment (as after no answer at all).
+TRY_AGAIN_SHORTLY = re.compile(r"send your message again in a moment")
 
 PAUSE_AFTER_SILENCE_SECONDS = 2.0
 # The first reply to a message may take the action client's budget for each write (20 s, the outbox's
@@ -247,6 +251,8 @@ class Customer:
             return
         self.transcript.append(f"< {turn.text}")
         self._read(turn.text, about)
+        if TRY_AGAIN_SHORTLY.search(turn.text):
+            await asyncio.sleep(PAUSE_AFTER_SILENCE_SECONDS)
 
     def _read(self, text: str, about: str) -> None:
         for number in (int(found) for found in TICKET_CREATED.findall(text)):
