@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -109,9 +110,34 @@ def ok(value: float, target: float) -> str:
     return f"≥ {target:.2f} ✅" if value >= target else f"< {target:.2f} ❌"
 
 
+# A message with a Han character is Chinese (the assistant serves English and Simplified Chinese only).
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
+
+
+def language_of(text: str) -> str:
+    return "zh" if _HAN.search(text) else "en"
+
+
+def accuracy_by_language(examples: list[str], errors: list[dict]) -> dict[str, tuple[float, int]]:
+    """Pooled intent accuracy per language: (accuracy, examples), from the training texts and Rasa's
+    intent_errors.json (every example is predicted once, so the misses of a language are its errors)."""
+    totals = Counter(language_of(text) for text in examples)
+    missed = Counter(language_of(str(error.get("text", ""))) for error in errors)
+    return {lang: (1 - missed[lang] / total, total) for lang, total in sorted(totals.items()) if total}
+
+
+def training_texts() -> list[str]:
+    """The intent examples of nlu_data/, as `rasa test nlu` reads them."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return [str(message.get("text")) for message in load_data(str(REPO_ROOT / "nlu_data")).intent_examples]
+
+
 def render(
     *,
     intent: dict,
+    by_language: dict[str, tuple[float, int]] | None = None,
     entity: dict | None,
     response: dict | None,
     spread: dict,
@@ -149,6 +175,11 @@ def render(
         f"| intent accuracy | {float(intent.get('accuracy', 0.0)):.3f} | "
         f"{fmt_spread(spread, 'intent', 'Accuracy')} | |",
     ]
+    if by_language:
+        lines += [
+            f"| intent accuracy, {LANGUAGE_NAMES.get(lang, lang)} ({count} examples) | {accuracy:.3f} | | |"
+            for lang, (accuracy, count) in by_language.items()
+        ]
     if entity:
         ent_micro = micro_f1(entity)
         lines += [
@@ -243,8 +274,10 @@ def main() -> None:
     intent = load_report(out, "intent_report.json")
     if intent is None:
         sys.exit(f"no intent_report.json in {out}")
+    errors = json.loads((out / "intent_errors.json").read_text(encoding="utf-8"))
     section = render(
         intent=intent,
+        by_language=accuracy_by_language(training_texts(), errors),
         entity=load_report(out, "CRFEntityExtractor_report.json"),
         response=load_report(out, "response_selection_report.json"),
         spread=parse_fold_spread("".join(log_lines)),
