@@ -2,8 +2,10 @@
 
 Run: `make eval-nlu` (= `.venv-bot/bin/python -m benchmarks.eval_nlu`). It loads the trained model
 (models/assistant.tar.gz), parses every message of nlu_eval/heldout_*.yml with the whole NLU pipeline (the
-FallbackClassifier included, as the running assistant does), and reports, for each language apart (the file
-`heldout_<language>.yml`: `en` English, `zh` Simplified Chinese) and per intent:
+FallbackClassifier included, as the running assistant does), and reports, for each language apart (the files
+`heldout_<language>[_<part>].yml`: `en` English, `zh` Simplified Chinese), for each file of a language written
+apart from the others (`heldout_zh_independent.yml`: by a writer who never saw the Chinese training data) and
+per intent:
 
 - **top-1**: the final prediction is the labelled intent (for the retrieval intents faq/* and chitchat/*, the
   intent and the ResponseSelector's answer key both). A message that fell back counts as wrong.
@@ -47,7 +49,7 @@ RETRIEVAL_INTENTS = ("faq", "chitchat")
 TARGET_TOP1 = 0.95
 TARGET_FALLBACK = 0.05
 
-_LANGUAGE_OF_FILE = re.compile(r"heldout_([a-z]+)\.yml")
+_LANGUAGE_OF_FILE = re.compile(r"heldout_([a-z]+)(?:_[a-z]+)?\.yml")
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\{[^}]*\}|\([^)]*\))")
 _NOT_WORD = re.compile(r"[^\w@.]+|(?<!\w)\.|\.(?!\w)")
@@ -61,7 +63,8 @@ class Example:
 
     @property
     def language(self) -> str:
-        """The language of a held-out file (`heldout_zh.yml` → `zh`); training files have none."""
+        """The language of a held-out file (`heldout_zh.yml`, `heldout_zh_independent.yml` → `zh`); training
+        files have none."""
         match = _LANGUAGE_OF_FILE.fullmatch(self.source)
         return match.group(1) if match else ""
 
@@ -158,6 +161,13 @@ def by_language(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
     return dict(sorted(grouped.items()))
 
 
+def by_file(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
+    grouped: dict[str, list[Reading]] = defaultdict(list)
+    for reading in readings:
+        grouped[reading.example.source].append(reading)
+    return dict(sorted(grouped.items()))
+
+
 def figures(readings: Sequence[Reading]) -> tuple[float, float, float]:
     """(top-1, fallback, top-1 before the fallback threshold) of some readings."""
     total = len(readings)
@@ -191,11 +201,19 @@ def report(readings: Sequence[Reading], model: Path, seconds: float) -> str:
     for language, group in languages.items():
         l_top1, l_fallback, l_before = figures(group)
         lines.append(
-            f"- **{LANGUAGE_NAMES.get(language, language)} (`heldout_{language}.yml`, "
+            f"- **{LANGUAGE_NAMES.get(language, language)} (`heldout_{language}*.yml`, "
             f"{len(group)} messages): "
             f"top-1 {l_top1:.1%}, fallback {l_fallback:.1%}** ({verdict(l_top1, l_fallback)}); top-1 before "
             f"the fallback threshold {l_before:.1%}."
         )
+        files = by_file(group)
+        if len(files) > 1:
+            for source, in_file in files.items():
+                f_top1, f_fallback, f_before = figures(in_file)
+                lines.append(
+                    f"  - `{source}` ({len(in_file)} messages): top-1 {f_top1:.1%}, fallback "
+                    f"{f_fallback:.1%}; before the fallback threshold {f_before:.1%}."
+                )
     for language, group in languages.items():
         lines += [
             "",

@@ -52,6 +52,12 @@ PRODUCT_WORDS = (
     "导出",
     "注销",
     "邮箱",
+    # The plans' names: jieba cuts "企业版能…" into 企业 + 版能, and an entity must span whole tokens.
+    "免费版",
+    "专业版",
+    "商业版",
+    "企业版",
+    "高级版",
 )
 
 

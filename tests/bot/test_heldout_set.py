@@ -50,3 +50,9 @@ def test_the_overlap_check_ignores_case_annotations_and_punctuation() -> None:
     assert normalise("email me at [a.b@c.io](email).") == "email me at a.b@c.io"
     trained = [Example("How do I reset my password?", "password_reset", "x.yml")]
     assert overlaps([Example("how do i reset my password", "password_reset", "y.yml")], trained)
+
+
+def test_a_held_out_part_counts_in_its_language() -> None:
+    assert Example("再吗", "greet", "heldout_zh.yml").language == "zh"
+    assert Example("在吗在吗", "greet", "heldout_zh_independent.yml").language == "zh"
+    assert Example("hi", "greet", "basics.yml").language == ""

@@ -42,6 +42,9 @@ def test_chinese_is_cut_into_words() -> None:
 def test_product_words_stay_whole() -> None:
     assert ("发票", 0, 2) in tokens("发票在哪里下载")
     assert ("工单", 2, 4) in tokens("我的工单怎么样了")
+    # A plan's name is one token, so that a plan entity can span it ("企业版能…" was 企业 + 版能).
+    assert ("企业版", 0, 3) in tokens("企业版能换回专业版不")
+    assert ("专业版", 6, 9) in tokens("企业版能换回专业版不")
 
 
 def test_english_inside_chinese_keeps_its_words_emails_and_ticket_numbers_whole() -> None:
