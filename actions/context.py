@@ -23,9 +23,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.api.client import BackendClient
 from actions.api.errors import BackendError
-from actions.api.models import OnboardingProgress, OnboardingStep, Ticket
+from actions.api.models import OnboardingProgress, Ticket
 from actions.common import conversation_channel, human_time
-from actions.onboarding import STEP_IN_FOCUS
+from actions.language import language_of
+from actions.onboarding import STEP_IN_FOCUS, step_slots
 from actions.parsing import parse_ticket_number
 from actions.tickets import TICKET_IN_FOCUS
 
@@ -85,16 +86,6 @@ def step_after(key: str, progress: OnboardingProgress) -> str | None:
 
 def _outcome(outcome: str, *events: EventType) -> list[EventType]:
     return [SlotSet(OUTCOME_SLOT, outcome), *events]
-
-
-def _step_events(step: OnboardingStep) -> list[EventType]:
-    # The step told about becomes the one in focus: "and the next one?" again goes on from it.
-    return [
-        SlotSet("onboarding_step_title", step.title),
-        SlotSet("onboarding_step_how_to", step.how_to),
-        SlotSet("onboarding_step_docs", step.docs_url),
-        SlotSet(STEP_IN_FOCUS, step.key),
-    ]
 
 
 def ticket_events(ticket: Ticket) -> list[EventType]:
@@ -166,16 +157,18 @@ class ActionResolveReference(Action):
             logger.warning("%s: onboarding checklist unavailable: %s", self.name(), error)
             return _outcome(ONBOARDING_UNAVAILABLE)
         by_key = {step.key: step for step in steps}
+        # The step told in the conversation's language (cs_backend's checklist is in English).
+        language = language_of(tracker)
         focused = by_key.get(key)
         if focused is None:  # the checklist no longer has it
             logger.info("step in focus %r is not in the checklist", key)
             return _outcome(NOTHING_IN_FOCUS, SlotSet(STEP_IN_FOCUS, None))
         if progress is None:
-            return _outcome(STEP_EXPLAINED, *_step_events(focused))
+            return _outcome(STEP_EXPLAINED, *step_slots(focused, language))
         after = step_after(key, progress)
         if after is None or after not in by_key:
-            return _outcome(NO_NEXT_STEP, *_step_events(focused))
-        return _outcome(NEXT_STEP, *_step_events(by_key[after]))
+            return _outcome(NO_NEXT_STEP, *step_slots(focused, language))
+        return _outcome(NEXT_STEP, *step_slots(by_key[after], language))
 
     async def _ticket(self, tracker: Tracker, number: str) -> list[EventType]:
         try:

@@ -104,8 +104,9 @@ def step_in_focus(tracker: Tracker, progress: OnboardingProgress) -> str | None:
     return progress.next_step.key if progress.next_step else None
 
 
-def _step_slots(step: OnboardingStep | None, language: str) -> list[EventType]:
-    """The step told about; a step also becomes the one in focus ("how do I do that?", actions/context.py)."""
+def step_slots(step: OnboardingStep | None, language: str) -> list[EventType]:
+    """The step told about, in `language`; a step also becomes the one in focus ("how do I do that?",
+    actions/context.py)."""
     return [
         SlotSet("onboarding_step_title", step_title(step.key, step.title, language) if step else None),
         SlotSet("onboarding_step_how_to", step_how_to(step.key, step.how_to, language) if step else None),
@@ -135,7 +136,7 @@ def _unavailable(action: str, error: BackendError | str) -> list[EventType]:
 def _unknown_step(progress: OnboardingProgress | None, language: str) -> list[EventType]:
     """No such step: the checklist is listed (with what is done, when the progress is known)."""
     return _outcome(
-        UNKNOWN_STEP, *_step_slots(None, language), *(_progress_slots(progress, language) if progress else [])
+        UNKNOWN_STEP, *step_slots(None, language), *(_progress_slots(progress, language) if progress else [])
     )
 
 
@@ -157,7 +158,7 @@ def _all_done_events(progress: OnboardingProgress, language: str, **extra: Any) 
     action_request_survey (actions/surveys.py) finds cs_backend's survey rules allow it."""
     return _outcome(
         ALL_DONE,
-        *_step_slots(None, language),
+        *step_slots(None, language),
         *_progress_slots(progress, language),
         *[SlotSet(name, value) for name, value in extra.items()],
         SlotSet("feedback_topic", "onboarding"),
@@ -196,7 +197,7 @@ class ActionOnboardingNextStep(_ProgressAnswer):
         if progress.next_step is None:
             return _all_done_events(progress, language)
         return _outcome(
-            NEXT_STEP, *_step_slots(progress.next_step, language), *_progress_slots(progress, language)
+            NEXT_STEP, *step_slots(progress.next_step, language), *_progress_slots(progress, language)
         )
 
 
@@ -209,7 +210,7 @@ class ActionOnboardingProgress(_ProgressAnswer):
     def answer(self, progress: OnboardingProgress, language: str) -> list[EventType]:
         outcome = NEXT_STEP if progress.next_step is not None else ALL_DONE
         return _outcome(
-            outcome, *_step_slots(progress.next_step, language), *_progress_slots(progress, language)
+            outcome, *step_slots(progress.next_step, language), *_progress_slots(progress, language)
         )
 
 
@@ -237,7 +238,7 @@ class ActionOnboardingExplainStep(Action):
             step = _step_by_key(steps, key)
             if step is None:
                 return _unknown_step(None, language)
-            return _outcome(STEP_EXPLAINED, *_step_slots(step, language))
+            return _outcome(STEP_EXPLAINED, *step_slots(step, language))
         key = match_onboarding_step(said, _pairs(steps)) if said else step_in_focus(tracker, progress)
         step = _step_by_key(steps, key)
         if step is None:
@@ -246,7 +247,7 @@ class ActionOnboardingExplainStep(Action):
             return _unknown_step(progress, language)
         # A step found without a name (the one in focus) is told with the progress, as the next step is.
         extra = [] if said else _progress_slots(progress, language)
-        return _outcome(STEP_EXPLAINED, *_step_slots(step, language), *extra)
+        return _outcome(STEP_EXPLAINED, *step_slots(step, language), *extra)
 
 
 class ActionOnboardingMarkDone(Action):
@@ -304,7 +305,7 @@ class ActionOnboardingMarkDone(Action):
                 SlotSet(
                     "onboarding_done_title", step_title(state.key, state.title, language) if state else None
                 ),
-                *_step_slots(None, language),
+                *step_slots(None, language),
             )
         marked = progress.step(key) or state
         done_title = step_title(marked.key, marked.title, language) if marked else None
@@ -315,7 +316,7 @@ class ActionOnboardingMarkDone(Action):
         return _outcome(
             outcome,
             SlotSet("onboarding_done_title", done_title),
-            *_step_slots(progress.next_step, language),
+            *step_slots(progress.next_step, language),
             *_progress_slots(progress, language),
         )
 
@@ -347,4 +348,4 @@ class ActionOnboardingNudge(Action):
             logger.info("nudge about %r for %s is obsolete", said, tracker.sender_id)
             return _outcome(NUDGE_OBSOLETE)
         language = language_of(tracker)
-        return _outcome(NUDGE, *_step_slots(step, language), *_progress_slots(progress, language))
+        return _outcome(NUDGE, *step_slots(step, language), *_progress_slots(progress, language))

@@ -23,6 +23,7 @@ from actions.api.client import BackendClient
 from actions.api.models import OnboardingProgress, OnboardingStepState
 from actions.context import ActionReopenTicket, ActionResolveReference, latest_focus, step_after
 from actions.onboarding import ActionOnboardingExplainStep, ActionOnboardingNextStep
+from actions.onboarding_texts import STEP_TEXTS_ZH
 from actions.tickets import ActionTicketStatus
 
 
@@ -104,6 +105,23 @@ async def test_how_do_i_do_that_explains_the_step_just_suggested(
     assert explained["onboarding_step_title"] == CHECKLIST_TITLES["sign_up"]
     (told,) = render_response("utter_onboarding_step_explained", chat.slots)
     assert "app.example.com/signup" in told
+
+
+async def test_a_chinese_follow_up_is_told_the_step_in_chinese(
+    backend: RunningBackend, backend_url: str, sender_id: str
+) -> None:
+    # cs_backend's checklist is in English: the step must come from the Chinese texts, not from it.
+    chat = Conversation(sender_id, language="zh")
+    chat.say("不知道从哪开始", "get_started")
+    assert (await chat.run(ActionOnboardingNextStep()))["step_in_focus"] == "sign_up"
+
+    explained = await chat.follow_up("那个怎么弄", "ask_how_to")
+    assert explained["onboarding_step_title"] == STEP_TEXTS_ZH["sign_up"].title
+    assert explained["onboarding_step_how_to"] == STEP_TEXTS_ZH["sign_up"].how_to
+
+    following = await chat.follow_up("然后呢", "ask_next_step")
+    assert following["step_in_focus"] == "verify_email"
+    assert following["onboarding_step_title"] == STEP_TEXTS_ZH["verify_email"].title
 
 
 async def test_and_the_next_one_goes_on_from_the_step_in_focus(
