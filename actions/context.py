@@ -25,7 +25,7 @@ from actions.api.client import BackendClient
 from actions.api.errors import BackendError
 from actions.api.models import OnboardingProgress, Ticket
 from actions.common import conversation_channel, human_time
-from actions.language import language_of
+from actions.language import language_of, priority_label
 from actions.onboarding import STEP_IN_FOCUS, step_slots
 from actions.parsing import parse_ticket_number
 from actions.tickets import TICKET_IN_FOCUS
@@ -88,13 +88,14 @@ def _outcome(outcome: str, *events: EventType) -> list[EventType]:
     return [SlotSet(OUTCOME_SLOT, outcome), *events]
 
 
-def ticket_events(ticket: Ticket) -> list[EventType]:
-    """The lookup slots the ticket responses show (as action_ticket_status sets them), the ticket in focus."""
+def ticket_events(ticket: Ticket, language: str) -> list[EventType]:
+    """The lookup slots the ticket responses show (as action_ticket_status sets them: priority and time in
+    `language`), the ticket in focus."""
     return [
         SlotSet("lookup_number", str(ticket.id)),
         SlotSet("lookup_status", ticket.status),
-        SlotSet("lookup_priority", ticket.priority),
-        SlotSet("lookup_updated", human_time(ticket.updated_at)),
+        SlotSet("lookup_priority", priority_label(ticket.priority, language)),
+        SlotSet("lookup_updated", human_time(ticket.updated_at, language)),
         SlotSet("lookup_subject", ticket.subject),
         SlotSet(TICKET_IN_FOCUS, str(ticket.id)),
     ]
@@ -181,7 +182,7 @@ class ActionResolveReference(Action):
             return _outcome(TICKET_UNAVAILABLE)
         if ticket is None:
             return _outcome(NOTHING_IN_FOCUS, SlotSet(TICKET_IN_FOCUS, None))
-        return _outcome(TICKET_FOUND, *ticket_events(ticket))
+        return _outcome(TICKET_FOUND, *ticket_events(ticket, language_of(tracker)))
 
     async def _same_problem(self, tracker: Tracker) -> list[EventType]:
         number = parse_ticket_number(tracker.get_slot(TICKET_IN_FOCUS))
@@ -198,7 +199,7 @@ class ActionResolveReference(Action):
             ticket = None
         if ticket is None:
             return _outcome(NO_TICKET)
-        return _outcome(same_problem_outcome(ticket), *ticket_events(ticket))
+        return _outcome(same_problem_outcome(ticket), *ticket_events(ticket, language_of(tracker)))
 
 
 def same_problem_outcome(ticket: Ticket) -> str:
@@ -235,8 +236,8 @@ class ActionReopenTicket(Action):
             return _outcome(TICKET_UNAVAILABLE)
         if ticket.status in ("open", "pending"):
             logger.info("ticket %s reopened for sender %s", ticket.id, tracker.sender_id)
-            return _outcome(TICKET_REOPENED, *ticket_events(ticket))
-        return _outcome(TICKET_CLOSED, *ticket_events(ticket))
+            return _outcome(TICKET_REOPENED, *ticket_events(ticket, language_of(tracker)))
+        return _outcome(TICKET_CLOSED, *ticket_events(ticket, language_of(tracker)))
 
     @staticmethod
     async def _reopen(backend: BackendClient, ticket: Ticket) -> Ticket:

@@ -187,6 +187,16 @@ async def test_that_one_after_a_ticket_tells_its_status(backend_url: str, sender
     assert told.startswith(f"Ticket #{created['ticket_id']} (")
 
 
+async def test_a_ticket_in_focus_is_told_in_chinese(backend_url: str, sender_id: str) -> None:
+    created = await create_ticket(sender_id)
+    chat = Conversation(sender_id, language="zh", **created)
+    chat.events.append({"event": "slot", "name": "ticket_in_focus", "value": created["ticket_id"]})
+    that = await chat.follow_up("就那个", "refer_to_that")
+    # The priority and the time as action_ticket_status tells them in Chinese, not cs_backend's words.
+    assert that["lookup_priority"] == "高"  # the form's priority, high
+    assert "年" in that["lookup_updated"] and "（UTC）" in that["lookup_updated"]
+
+
 async def test_same_problem_again_follows_the_tickets_status(
     backend: RunningBackend, backend_url: str, sender_id: str
 ) -> None:
@@ -197,7 +207,7 @@ async def test_same_problem_again_follows_the_tickets_status(
     still_open = await chat.follow_up("same problem again", "same_problem_again")
     assert (still_open["context_outcome"], still_open["lookup_number"]) == ("ticket_open", number)
     (told,) = render_response("utter_same_problem_ticket_open", chat.slots)
-    assert f"#{number}" in told and "still open" in told
+    assert f"#{number}" in told and "still being handled" in told
 
     backend.patch(f"/api/tickets/{number}", {"status": "resolved"})
     resolved = await chat.follow_up("it's happening again", "same_problem_again")
