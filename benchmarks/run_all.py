@@ -34,7 +34,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.report import git_commit, replace_section
-from launcher.stack import BOT_PYTHON, BOT_VENV, DEFAULT_MODEL, REPO_ROOT, Ports, free_port, generate_token
+from launcher.stack import (
+    BOT_PYTHON,
+    BOT_VENV,
+    DEFAULT_MODEL,
+    REPO_ROOT,
+    WEBSITE_SECRET_VARIABLE,
+    WIDGET_SECRET_VARIABLE,
+    Ports,
+    free_port,
+    generate_token,
+)
 
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -235,6 +245,9 @@ def measure_rasa_alone(work: Path) -> tuple[float, float]:
             "ACTION_SERVER_TOKEN": generate_token(),
             "RASA_AUTH_TOKEN": generate_token(),
             "RASA_REST_TOKEN": rest_token,
+            # The widget's channel refuses to start without its signing keys (docs/SECURITY.md).
+            WIDGET_SECRET_VARIABLE: generate_token(),
+            WEBSITE_SECRET_VARIABLE: generate_token(),
             "RASA_EVENTS_DB": str(work / "alone-events.db"),
             "RASA_TRACKER_DB": str(work / "alone-tracker.db"),
         },
