@@ -110,13 +110,15 @@ def ok(value: float, target: float) -> str:
     return f"≥ {target:.2f} ✅" if value >= target else f"< {target:.2f} ❌"
 
 
-# A message with a Han character is Chinese (the assistant serves English and Simplified Chinese only).
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 
 
 def language_of(text: str) -> str:
-    return "zh" if _HAN.search(text) else "en"
+    """A message with a Han character is Chinese (the assistant serves English and Simplified Chinese only),
+    as the tokenizer and the language detector read it."""
+    from bot.components.mixed_tokenizer import HAN_RUN  # imports Rasa: late, so --help stays fast
+
+    return "zh" if HAN_RUN.search(text) else "en"
 
 
 def accuracy_by_language(examples: list[str], errors: list[dict]) -> dict[str, tuple[float, int]]:
